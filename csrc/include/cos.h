@@ -1,0 +1,191 @@
+/* cos.h: the public C API of lua-cos, a client for Tencent Cloud Object Storage (COS).
+ *
+ * The core is usable without Lua. Everything hangs off a cos_client; there is no global mutable
+ * state besides the one-time library initialisation that libcurl and libxml2 need (done for you,
+ * once, the first time a client is created).
+ *
+ * Model
+ * - Parameters, results and errors are trees of cos_value (objects, arrays, strings, numbers,
+ *   booleans), shaped exactly as the Node.js SDK shapes its JavaScript objects: the same field
+ *   names (Bucket, Key, ETag, statusCode, headers, ...). A binding converts them one to one.
+ * - An operation is started with cos_start(); it is queued and returns a task id (> 0). It
+ *   advances only inside cos_poll()/cos_run(). Callbacks are plain C function pointers, invoked
+ *   only from cos_poll()/cos_run() (never from inside a libcurl callback), so a callback may
+ *   start new operations or even drive cos_poll() again.
+ * - Ownership: cos_start() takes ownership of `params`. A callback receiving a cos_value* owns it
+ *   and must free it with cos_value_free(). Strings returned as `char *` are malloc'd and are the
+ *   caller's to free().
+ * - Errors (cos_value objects) carry: statusCode (number, absent on network errors), headers
+ *   (object, lower-case names), code (string: COS's <Code>, an HTTP status such as "404" /
+ *   "NotFound", a network class such as "ECONNREFUSED", or "Error"/"InvalidParameter" for
+ *   validation), message, RequestId. They never contain a secret.
+ */
+#ifndef COS_H
+#define COS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define COS_VERSION "0.1.0"
+
+/* ------------------------------------------------------------------------------------------ */
+/* Values                                                                                      */
+
+typedef enum cos_vtype {
+    COS_NIL = 0,
+    COS_BOOL,
+    COS_NUM, /* double; integers up to 2^53 are exact */
+    COS_STR, /* byte string, may contain NUL */
+    COS_ARR,
+    COS_OBJ  /* ordered map from string keys; setting an existing key replaces its value */
+} cos_vtype;
+
+typedef struct cos_value cos_value;
+
+cos_value *cos_nil_new(void);
+cos_value *cos_bool_new(int b);
+cos_value *cos_num_new(double n);
+cos_value *cos_str_new(const char *s, size_t len);
+cos_value *cos_cstr_new(const char *s);
+cos_value *cos_arr_new(void);
+cos_value *cos_obj_new(void);
+void cos_value_free(cos_value *v);
+cos_value *cos_value_clone(const cos_value *v);
+
+cos_vtype cos_value_type(const cos_value *v); /* COS_NIL for a NULL pointer */
+int cos_value_bool(const cos_value *v);
+double cos_value_num(const cos_value *v);
+const char *cos_value_str(const cos_value *v, size_t *len); /* NUL-terminated; NULL if not a string */
+size_t cos_value_len(const cos_value *v);                    /* entries of an array or object */
+
+/* Arrays */
+int cos_arr_push(cos_value *arr, cos_value *item); /* takes ownership; 0 or -1 */
+const cos_value *cos_arr_get(const cos_value *arr, size_t i);
+
+/* Objects (insertion order is kept; lookups are case-sensitive) */
+int cos_obj_set(cos_value *obj, const char *key, cos_value *item); /* takes ownership */
+int cos_obj_set_str(cos_value *obj, const char *key, const char *s);
+int cos_obj_set_num(cos_value *obj, const char *key, double n);
+int cos_obj_set_bool(cos_value *obj, const char *key, int b);
+const cos_value *cos_obj_get(const cos_value *obj, const char *key);
+const char *cos_obj_get_str(const cos_value *obj, const char *key); /* NULL unless a string */
+const char *cos_obj_key(const cos_value *obj, size_t i);
+const cos_value *cos_obj_at(const cos_value *obj, size_t i);
+cos_value *cos_obj_take(cos_value *obj, const char *key); /* removes and returns, caller owns */
+
+/* ------------------------------------------------------------------------------------------ */
+/* Client                                                                                      */
+
+typedef struct cos_client cos_client;
+typedef int64_t cos_task_id;
+
+/* Options (all optional), names as the Node SDK's constructor: SecretId, SecretKey,
+ * SecurityToken, Protocol ("https:" default, or "http:"), Domain (template with {Bucket},
+ * {Region}), Ip ("host[:port]": connect there, keep the virtual-hosted Host), Timeout (ms),
+ * CaInfo (CA bundle path), FileParallelLimit, ChunkParallelLimit, ChunkRetryTimes, ChunkSize,
+ * SliceSize, ProgressInterval (ms), MaxPartNumber, CorrectClockSkew, SystemClockOffset (ms),
+ * UseRawKey, UserAgent, UploadCheckContentMd5, ConfCwd (checkpoint directory), RetryTimes.
+ * Returns NULL and sets *err (a cos_value error the caller frees) on invalid options. */
+cos_client *cos_client_new(const cos_value *options, cos_value **err);
+/* Aborts whatever is in flight; every pending task's callbacks get release() but no on_done. */
+void cos_client_free(cos_client *c);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Operations                                                                                  */
+
+typedef struct cos_progress {
+    double loaded;  /* bytes */
+    double total;   /* bytes; -1 when unknown */
+    double speed;   /* bytes per second over the last interval */
+    double percent; /* floor(loaded/total*100)/100; 1 when total is 0 and loaded is 0 */
+} cos_progress;
+
+/* Where a request body comes from. The core copies what it needs at cos_start(). */
+typedef enum cos_body_kind {
+    COS_BODY_NONE = 0,
+    COS_BODY_MEM,  /* data/len, copied */
+    COS_BODY_FD,   /* fd (dup'ed by the core), from `offset`, `length` bytes (-1: to end of file) */
+    COS_BODY_PATH, /* path, streamed from disk */
+    COS_BODY_PULL  /* chunks pulled through cos_callbacks.on_pull; `length` must be known (>= 0) */
+} cos_body_kind;
+
+typedef struct cos_body {
+    cos_body_kind kind;
+    const void *data;
+    size_t len;
+    int fd;
+    int64_t offset;
+    int64_t length;
+    const char *path;
+} cos_body;
+
+/* Output of getObject: NONE keeps the body in memory (data.Body); PATH/FD stream it to disk. */
+typedef struct cos_output {
+    cos_body_kind kind; /* COS_BODY_NONE, COS_BODY_PATH or COS_BODY_FD */
+    const char *path;
+    int fd;
+} cos_output;
+
+typedef struct cos_callbacks {
+    void *ud;
+    /* Final result; exactly one of err/data is non-NULL. The callee owns both. */
+    void (*on_done)(void *ud, cos_task_id id, cos_value *err, cos_value *data);
+    void (*on_progress)(void *ud, cos_task_id id, const cos_progress *p);
+    void (*on_hash_progress)(void *ud, cos_task_id id, const cos_progress *p);
+    void (*on_task_ready)(void *ud, cos_task_id id);
+    /* uploadFile / uploadFiles: per file, before on_done; options = the file's primitive params. */
+    void (*on_file_finish)(void *ud, cos_task_id id, cos_value *err, cos_value *data, cos_value *options);
+    /* COS_BODY_PULL: give the next chunk (the core copies it); *len = 0 means end of body.
+     * Return 0, or -1 to fail the request. Called from cos_poll only. */
+    int (*on_pull)(void *ud, cos_task_id id, const void **chunk, size_t *len);
+    /* Called exactly once when the core will not use `ud` again (after on_done, or on free). */
+    void (*release)(void *ud);
+} cos_callbacks;
+
+/* Starts operation `op` ("putObject", "appendObject", "headObject", "getObject",
+ * "deleteObject", "getBucket", "postObject", "multipartList", "multipartInit",
+ * "multipartUpload", "multipartListPart", "multipartComplete", "multipartAbort",
+ * "sliceUploadFile", "uploadFile", "uploadFiles").
+ * Takes ownership of `params` (an object). `body` may be NULL; `output` may be NULL.
+ * Validation happens before anything is queued: on bad input it returns 0, sets *err, and
+ * calls cb->release (no other callback). On success returns the task id; on_task_ready fires
+ * from the next cos_poll. */
+cos_task_id cos_start(cos_client *c, const char *op, cos_value *params, const cos_body *body,
+                      const cos_output *output, const cos_callbacks *cb, cos_value **err);
+
+/* One step: waits up to timeout_ms for network activity (0: do not wait), advances transfers,
+ * then delivers the events recorded meanwhile. Returns the number of unfinished tasks. */
+int cos_poll(cos_client *c, int timeout_ms);
+/* Runs until no task is left. */
+void cos_run(cos_client *c);
+/* Runs until task `id` has delivered on_done (other tasks advance meanwhile). */
+void cos_wait(cos_client *c, cos_task_id id);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Task queue (putObject, sliceUploadFile, uploadFile and uploadFiles tasks)                   */
+
+cos_value *cos_task_list(cos_client *c); /* array of {id, Bucket, Region, Key, FilePath, state, ...} */
+int cos_task_pause(cos_client *c, cos_task_id id);   /* 0, or -1 when the state does not allow it */
+int cos_task_restart(cos_client *c, cos_task_id id);
+int cos_task_cancel(cos_client *c, cos_task_id id);
+/* Called (from cos_poll) after a batch of task changes; at most once per poll step. */
+void cos_on_list_update(cos_client *c, void (*fn)(void *ud, cos_value *list), void *ud);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Signing                                                                                     */
+
+/* COS.getAuthorization: options SecretId, SecretKey, Method, Pathname or Key, Query, Headers,
+ * KeyTime, Expires, SystemClockOffset. Returns the Authorization string or NULL and *err. */
+char *cos_get_authorization(const cos_value *options, cos_value **err);
+/* cos.getObjectUrl: params Bucket, Region, Key, Sign (default true), Expires, Query, Protocol,
+ * Domain, Method, Headers. Returns the URL or NULL and *err. */
+char *cos_get_object_url(cos_client *c, const cos_value *params, cos_value **err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

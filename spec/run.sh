@@ -1,0 +1,36 @@
+#!/bin/sh
+# Runs every spec once per build tree given (build, build-asan, ...) against real cosd processes,
+# prints one summary line per pass and ends with the total "N passed, N failed".
+# A pass built with sanitizers also fails on any sanitizer report.
+cd "$(dirname "$0")/.." || exit 2
+root=$(pwd)
+total_pass=0
+total_fail=0
+for b in "$@"; do
+  results="$root/$b/test-results.json"
+  sandir="$root/$b/san"
+  rm -rf "$sandir" && mkdir -p "$sandir"
+  preload=""
+  if [ "$b" != "${b%asan}" ]; then
+    # lua5.4 is not instrumented: the sanitizer runtimes must be loaded first.
+    preload="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)"
+  fi
+  echo "== specs ($b)" >&2
+  env LUA_PATH="$root/lua/?.lua;$root/lua/?/init.lua;$root/spec/?.lua;;" \
+      LUA_CPATH="$root/$b/lua/?.so;;" \
+      COSD_BIN="$root/$b/bin/cosd" COS_BUILD="$root/$b" COS_TOOLS="$root/$b/bin" \
+      COS_SAN_PRELOAD="$preload" \
+      ASAN_OPTIONS="log_path=$sandir/asan:detect_leaks=1:abort_on_error=0:allocator_may_return_null=1" \
+      UBSAN_OPTIONS="log_path=$sandir/ubsan:print_stacktrace=1:halt_on_error=1" \
+      LSAN_OPTIONS="suppressions=$root/spec/support/lsan.supp:print_suppressions=0" \
+      LD_PRELOAD="$preload" \
+      lua5.4 /usr/bin/busted -o json spec >"$results" 2>"$root/$b/test-stderr.log"
+  counts=$(env -u LD_PRELOAD lua5.4 spec/support/count.lua "$results" "$sandir")
+  pass=${counts% *}
+  fail=${counts#* }
+  echo "$b: $pass passed, $fail failed" >&2
+  total_pass=$((total_pass + pass))
+  total_fail=$((total_fail + fail))
+done
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
