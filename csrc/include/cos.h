@@ -152,8 +152,8 @@ typedef struct cos_callbacks {
  * "sliceUploadFile", "uploadFile", "uploadFiles").
  * Takes ownership of `params` (an object). `body` may be NULL; `output` may be NULL.
  * Validation happens before anything is queued: on bad input it returns 0, sets *err, and
- * calls cb->release (no other callback). On success returns the task id; on_task_ready fires
- * from the next cos_poll. */
+ * calls cb->release (no other callback). On success returns the task id; on_task_ready is
+ * called before cos_start returns (as the Node SDK calls onTaskReady synchronously). */
 cos_task_id cos_start(cos_client *c, const char *op, cos_value *params, const cos_body *body,
                       const cos_output *output, const cos_callbacks *cb, cos_value **err);
 
