@@ -38,7 +38,7 @@ COSD_LIBS = -lmicrohttpd -lxml2 -lssl -lcrypto -lm -lpthread
 DEB_PKGS = lua5.4 liblua5.4-dev libcurl4-openssl-dev libssl-dev libxml2-dev libmicrohttpd-dev \
            lua-busted luarocks lua-dkjson curl
 
-.PHONY: all deps test test-plain test-asan demo env bench clean
+.PHONY: all install deps test test-plain test-asan demo env bench clean
 TOOLS    = $(patsubst csrc/tools/%.c,$(BUILD)/bin/%,$(TOOL_SRC))
 all: $(LIBCOS) $(LUAMOD) $(COSD) $(TOOLS)
 
@@ -62,6 +62,16 @@ $(COSD): $(call obj,$(COSD_SRC) $(COMMON_SRC))
 $(BUILD)/bin/%: $(BUILD)/obj/tools/%.o $(call obj,$(COMMON_SRC))
 	@mkdir -p $(dir $@)
 	$(CC) -o $@ $^ $(LDSAN) -lcrypto -lm $(LDFLAGS)
+
+# Used by `luarocks make` (lua-cos-scm-1.rockspec), which passes the three directories.
+INST_LIBDIR ?= /usr/local/lib/lua/5.4
+INST_LUADIR ?= /usr/local/share/lua/5.4
+INST_BINDIR ?= /usr/local/bin
+install: all
+	mkdir -p $(INST_LIBDIR)/cos $(INST_LUADIR)/cos $(INST_BINDIR)
+	cp $(LUAMOD) $(INST_LIBDIR)/cos/core.so
+	cp lua/cos/*.lua $(INST_LUADIR)/cos/
+	cp $(COSD) $(TOOLS) $(INST_BINDIR)/
 
 # Installs the Debian packages that are missing, and only those.
 deps:

@@ -60,7 +60,10 @@ int sb_printf(strbuf *sb, const char *fmt, ...)
 
 char *sb_detach(strbuf *sb)
 {
-    if (!sb->data && sb_reserve(sb, 0) != 0) return NULL;
+    if (!sb->data) {
+        if (sb_reserve(sb, 0) != 0) return NULL;
+        sb->data[0] = '\0'; /* an empty buffer detaches as "" */
+    }
     char *p = sb->data;
     sb_init(sb);
     return p;

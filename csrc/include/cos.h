@@ -185,6 +185,15 @@ char *cos_get_authorization(const cos_value *options, cos_value **err);
  * Domain, Method, Headers. Returns the URL or NULL and *err. */
 char *cos_get_object_url(cos_client *c, const cos_value *params, cos_value **err);
 
+/* POST Object (browser form upload) policy, pure (no client, no network). opts: SecretId,
+ * SecretKey, SecurityToken, Bucket, Region, Key (exact) or KeyPrefix (starts-with; the form key
+ * becomes KeyPrefix .. "${filename}"), Expires (seconds, default 900), KeyTime ("start;end",
+ * overrides Expires), Protocol, Domain, ContentLengthRange {min, max}, Fields (extra form fields,
+ * each also pinned by an exact policy condition), Conditions (extra raw policy conditions).
+ * Returns {url, fields = {key, policy (base64), q-sign-algorithm, q-ak, q-key-time, q-signature,
+ * ...}, policy (the JSON text), expiration}, or NULL and *err. */
+cos_value *cos_post_policy(const cos_value *opts, cos_value **err);
+
 #ifdef __cplusplus
 }
 #endif

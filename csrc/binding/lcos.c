@@ -1,0 +1,1055 @@
+/* lcos: the Lua binding of the lua-cos C core (module `cos.core`).
+ *
+ * Thin by design: it converts Lua tables to and from cos_value trees, maps request bodies and
+ * getObject outputs, and routes the core's C callbacks into Lua.
+ *
+ * Callbacks (see ecosystem-notes.md 1.4 and "What this means for our design" 4-8)
+ * - The core calls its callbacks only from cos_poll()/cos_start() (and release() also from
+ *   cos_client_free()/cos_task_cancel()). Every entry into the core from Lua records the calling
+ *   lua_State in the client (`L`, saved and restored, so nested polls work); a callback runs on
+ *   that state and never on a stored coroutine.
+ * - Each delivery is ONE protected call (deliver() -> lua_pcall of a C function that converts the
+ *   event and calls the user function) with a traceback message handler, so no Lua error can
+ *   unwind through the core. The first error raised by a user callback is kept (with its
+ *   traceback) and re-raised, unchanged, by poll/run/wait/start once the core has returned.
+ * - Lua functions are held with luaL_ref in a per-task struct and released in release(), which
+ *   the core calls exactly once per cos_start().
+ * - Nothing here stores or prints a secret: the options table is converted and handed to the
+ *   core, never kept.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+#include "cos.h"
+
+#define CLIENT_MT "cos.Client"
+#define ERROR_MT "cos.Error"
+#define MAX_DEPTH 64
+
+typedef struct lcos_task lcos_task;
+
+typedef struct lcos_client {
+    cos_client *c;
+    lua_State *L;    /* state of the API call currently inside the core, NULL otherwise */
+    lua_State *main; /* main thread: only for luaL_unref when no call is active */
+    int depth;       /* nesting of calls into the core */
+    int close_pending;
+    int err_ref;     /* first error raised by a user callback, LUA_NOREF when none */
+    int tb_ref;      /* its traceback (string), LUA_NOREF when none */
+    int list_ref;    /* on_list_update function */
+    unsigned long deliveries; /* events delivered so far (idle detection in run/wait) */
+    lcos_task *tasks;
+} lcos_client;
+
+enum { CB_DONE, CB_PROGRESS, CB_HASH, CB_READY, CB_FILE, CB_PULL, CB_COUNT };
+static const char *const CB_NAMES[CB_COUNT] = {"callback", "onProgress", "onHashProgress", "onTaskReady",
+                                               "onFileFinish", "Body"};
+
+struct lcos_task {
+    lcos_client *owner;
+    lcos_task *prev, *next;
+    cos_task_id id;
+    int done;
+    int refs[CB_COUNT];
+    int chunk_ref; /* the last chunk given to the core by a pull body */
+};
+
+/* ------------------------------------------------------------------------------------------ */
+/* cos_value -> Lua                                                                            */
+
+static void push_value(lua_State *L, const cos_value *v, int depth);
+
+static void push_number(lua_State *L, double n)
+{
+    if (n == floor(n) && fabs(n) <= 9007199254740992.0)
+        lua_pushinteger(L, (lua_Integer)n);
+    else
+        lua_pushnumber(L, n);
+}
+
+static void push_value(lua_State *L, const cos_value *v, int depth)
+{
+    luaL_checkstack(L, 4, "cos value too deep");
+    switch (cos_value_type(v)) {
+    case COS_BOOL: lua_pushboolean(L, cos_value_bool(v)); break;
+    case COS_NUM: push_number(L, cos_value_num(v)); break;
+    case COS_STR: {
+        size_t len = 0;
+        const char *s = cos_value_str(v, &len);
+        lua_pushlstring(L, s, len);
+        break;
+    }
+    case COS_ARR: {
+        size_t n = cos_value_len(v);
+        lua_createtable(L, (int)n, 0);
+        if (depth >= MAX_DEPTH) break;
+        for (size_t i = 0; i < n; i++) {
+            push_value(L, cos_arr_get(v, i), depth + 1);
+            lua_rawseti(L, -2, (lua_Integer)i + 1);
+        }
+        break;
+    }
+    case COS_OBJ: {
+        size_t n = cos_value_len(v);
+        lua_createtable(L, 0, (int)n);
+        if (depth >= MAX_DEPTH) break;
+        for (size_t i = 0; i < n; i++) {
+            push_value(L, cos_obj_at(v, i), depth + 1);
+            lua_setfield(L, -2, cos_obj_key(v, i));
+        }
+        break;
+    }
+    default: lua_pushnil(L); break;
+    }
+}
+
+/* An error value: a table with the cos.Error metatable (a readable __tostring). */
+static void push_error(lua_State *L, const cos_value *err)
+{
+    push_value(L, err, 0);
+    if (lua_istable(L, -1)) luaL_setmetatable(L, ERROR_MT);
+}
+
+static int error_tostring(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    luaL_addstring(&b, "cos error");
+    lua_getfield(L, 1, "code");
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        luaL_addstring(&b, " ");
+        lua_pushvalue(L, -1);
+        luaL_addvalue(&b);
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, 1, "statusCode");
+    if (lua_type(L, -1) == LUA_TNUMBER) {
+        lua_pushfstring(L, " (HTTP %d)", (int)lua_tointeger(L, -1));
+        luaL_addvalue(&b);
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, 1, "message");
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        luaL_addstring(&b, ": ");
+        lua_pushvalue(L, -1);
+        luaL_addvalue(&b);
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, 1, "RequestId");
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        luaL_addstring(&b, " [RequestId ");
+        lua_pushvalue(L, -1);
+        luaL_addvalue(&b);
+        luaL_addstring(&b, "]");
+    }
+    lua_pop(L, 1);
+    luaL_pushresult(&b);
+    return 1;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Lua -> cos_value. Never raises while it holds C memory: failures come back as a message.    */
+
+typedef struct conv {
+    const char *err; /* static or pushed-on-nothing message */
+    char buf[160];
+} conv;
+
+static cos_value *to_value(lua_State *L, int idx, int depth, conv *cv);
+
+static int is_array(lua_State *L, int idx, size_t *n_out)
+{
+    size_t n = lua_rawlen(L, idx);
+    size_t count = 0;
+    if (n == 0) return 0;
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        lua_pop(L, 1);
+        if (!lua_isinteger(L, -1)) {
+            lua_pop(L, 1);
+            return 0;
+        }
+        lua_Integer k = lua_tointeger(L, -1);
+        if (k < 1 || (size_t)k > n) {
+            lua_pop(L, 1);
+            return 0;
+        }
+        count++;
+    }
+    *n_out = n;
+    return count == n;
+}
+
+static int skipped_type(int t)
+{
+    return t == LUA_TFUNCTION || t == LUA_TUSERDATA || t == LUA_TLIGHTUSERDATA || t == LUA_TTHREAD ||
+           t == LUA_TNIL;
+}
+
+static cos_value *table_to_value(lua_State *L, int idx, int depth, conv *cv)
+{
+    size_t n = 0;
+    if (depth >= MAX_DEPTH) {
+        cv->err = "table nested too deeply (a cycle?)";
+        return NULL;
+    }
+    if (!lua_checkstack(L, 6)) {
+        cv->err = "stack overflow";
+        return NULL;
+    }
+    idx = lua_absindex(L, idx);
+    if (is_array(L, idx, &n)) {
+        cos_value *arr = cos_arr_new();
+        if (!arr) goto oom;
+        for (size_t i = 1; i <= n; i++) {
+            lua_rawgeti(L, idx, (lua_Integer)i);
+            if (skipped_type(lua_type(L, -1))) {
+                lua_pop(L, 1);
+                continue;
+            }
+            cos_value *item = to_value(L, -1, depth + 1, cv);
+            lua_pop(L, 1);
+            if (!item || cos_arr_push(arr, item) != 0) {
+                if (!item && !cv->err) cv->err = "out of memory";
+                if (item) cos_value_free(item);
+                cos_value_free(arr);
+                return NULL;
+            }
+        }
+        return arr;
+    }
+    cos_value *obj = cos_obj_new();
+    if (!obj) goto oom;
+    lua_pushnil(L);
+    while (lua_next(L, idx) != 0) {
+        char numkey[64];
+        const char *key = NULL;
+        if (lua_type(L, -2) == LUA_TSTRING) {
+            key = lua_tostring(L, -2);
+        } else if (lua_type(L, -2) == LUA_TNUMBER) { /* copy: lua_tostring on the key would break lua_next */
+            if (lua_isinteger(L, -2))
+                snprintf(numkey, sizeof numkey, "%lld", (long long)lua_tointeger(L, -2));
+            else
+                snprintf(numkey, sizeof numkey, "%.17g", (double)lua_tonumber(L, -2));
+            key = numkey;
+        }
+        if (!key || skipped_type(lua_type(L, -1))) {
+            lua_pop(L, 1);
+            continue;
+        }
+        cos_value *item = to_value(L, -1, depth + 1, cv);
+        lua_pop(L, 1);
+        if (!item || cos_obj_set(obj, key, item) != 0) {
+            if (!item && !cv->err) cv->err = "out of memory";
+            lua_pop(L, 1);
+            cos_value_free(obj);
+            return NULL;
+        }
+    }
+    return obj;
+oom:
+    cv->err = "out of memory";
+    return NULL;
+}
+
+static cos_value *to_value(lua_State *L, int idx, int depth, conv *cv)
+{
+    switch (lua_type(L, idx)) {
+    case LUA_TBOOLEAN: return cos_bool_new(lua_toboolean(L, idx));
+    case LUA_TNUMBER: return cos_num_new((double)lua_tonumber(L, idx));
+    case LUA_TSTRING: {
+        size_t len = 0;
+        const char *s = lua_tolstring(L, idx, &len);
+        return cos_str_new(s, len);
+    }
+    case LUA_TTABLE: return table_to_value(L, idx, depth, cv);
+    default: return cos_nil_new();
+    }
+}
+
+/* Converts the table at idx (or nil: an empty object) to an object, skipping the named keys.
+ * Raises a Lua error naming `what` on failure. */
+static cos_value *check_object(lua_State *L, int idx, const char *what)
+{
+    conv cv = {NULL, {0}};
+    cos_value *v;
+    if (lua_isnoneornil(L, idx)) return cos_obj_new();
+    if (!lua_istable(L, idx)) {
+        luaL_error(L, "%s must be a table, got %s", what, luaL_typename(L, idx));
+        return NULL;
+    }
+    v = table_to_value(L, idx, 0, &cv);
+    if (v && cos_value_type(v) != COS_OBJ) { /* an array given where an object is expected */
+        cos_value_free(v);
+        luaL_error(L, "%s must be a table with named fields, not an array", what);
+        return NULL;
+    }
+    if (!v) luaL_error(L, "%s: %s", what, cv.err ? cv.err : "conversion failed");
+    return v;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Client userdata                                                                             */
+
+static lcos_client *check_client(lua_State *L, int idx)
+{
+    lcos_client **box = luaL_checkudata(L, idx, CLIENT_MT);
+    if (!*box || !(*box)->c || (*box)->close_pending) luaL_error(L, "cos client is closed");
+    return *box;
+}
+
+/* The state used for luaL_unref outside any call (from __gc or close, L is that call's state). */
+static lua_State *ref_state(lcos_client *cl) { return cl->L ? cl->L : cl->main; }
+
+static void unref(lcos_client *cl, int *ref)
+{
+    if (*ref != LUA_NOREF && *ref != LUA_REFNIL) luaL_unref(ref_state(cl), LUA_REGISTRYINDEX, *ref);
+    *ref = LUA_NOREF;
+}
+
+/* Enter/leave the core: the callbacks it calls meanwhile run on L. */
+#define ENTER(cl, L_)                     \
+    lua_State *saved_L_ = (cl)->L;        \
+    (cl)->L = (L_);                       \
+    (cl)->depth++
+#define LEAVE(cl)        \
+    (cl)->L = saved_L_;  \
+    (cl)->depth--
+
+static void client_free_core(lcos_client *cl, lua_State *L)
+{
+    if (!cl->c) return;
+    ENTER(cl, L);
+    cos_client_free(cl->c); /* calls release() for every pending task */
+    cl->c = NULL;
+    LEAVE(cl);
+    cl->L = NULL;
+    unref(cl, &cl->list_ref);
+    unref(cl, &cl->err_ref);
+    unref(cl, &cl->tb_ref);
+}
+
+/* After the outermost call returns: perform a close() requested from inside a callback. */
+static void finish_pending_close(lcos_client *cl, lua_State *L)
+{
+    if (cl->depth == 0 && cl->close_pending) client_free_core(cl, L);
+}
+
+/* Re-raises the first error a user callback raised, if any, once the core has returned. */
+static void raise_pending(lcos_client *cl, lua_State *L)
+{
+    if (cl->err_ref == LUA_NOREF) return;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, cl->err_ref);
+    unref(cl, &cl->err_ref);
+    lua_error(L);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The one protected path into Lua                                                            */
+
+typedef struct delivery {
+    lcos_client *cl;
+    lcos_task *t;
+    int fn_ref;
+    int kind;
+    cos_task_id id;
+    const cos_value *a, *b, *c;
+    const cos_progress *p;
+    /* on_pull */
+    const void *chunk;
+    size_t len;
+    int pull_end;
+} delivery;
+
+static void push_progress(lua_State *L, const cos_progress *p)
+{
+    lua_createtable(L, 0, 4);
+    push_number(L, p->loaded);
+    lua_setfield(L, -2, "loaded");
+    if (p->total >= 0) {
+        push_number(L, p->total);
+        lua_setfield(L, -2, "total");
+    }
+    push_number(L, p->speed);
+    lua_setfield(L, -2, "speed");
+    push_number(L, p->percent);
+    lua_setfield(L, -2, "percent");
+}
+
+/* Runs inside lua_pcall: converts the event and calls the user's function. */
+static int deliver_k(lua_State *L)
+{
+    delivery *d = lua_touserdata(L, 1);
+    int nargs = 0;
+    lua_settop(L, 0);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, d->fn_ref);
+    switch (d->kind) {
+    case CB_DONE:
+        if (d->a) push_error(L, d->a); else lua_pushnil(L);
+        if (d->b) push_value(L, d->b, 0); else lua_pushnil(L);
+        nargs = 2;
+        break;
+    case CB_PROGRESS:
+    case CB_HASH:
+        push_progress(L, d->p);
+        nargs = 1;
+        break;
+    case CB_READY:
+        lua_pushinteger(L, (lua_Integer)d->id);
+        nargs = 1;
+        break;
+    case CB_FILE:
+        if (d->a) push_error(L, d->a); else lua_pushnil(L);
+        if (d->b) push_value(L, d->b, 0); else lua_pushnil(L);
+        if (d->c) push_value(L, d->c, 0); else lua_pushnil(L);
+        nargs = 3;
+        break;
+    case CB_PULL: {
+        lua_call(L, 0, 1);
+        if (lua_isnil(L, -1)) {
+            d->pull_end = 1;
+            return 0;
+        }
+        if (lua_type(L, -1) != LUA_TSTRING)
+            return luaL_error(L, "Body function must return a string or nil, got %s", luaL_typename(L, -1));
+        d->chunk = lua_tolstring(L, -1, &d->len);
+        if (d->len == 0) d->pull_end = 1;
+        /* keep the string alive until the next pull: the core copies it after we return */
+        lua_pushvalue(L, -1);
+        int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        unref(d->cl, &d->t->chunk_ref);
+        d->t->chunk_ref = ref;
+        return 0;
+    }
+    case CB_COUNT + 1: /* list update */
+        push_value(L, d->a, 0);
+        nargs = 1;
+        break;
+    default: break;
+    }
+    lua_call(L, nargs, 0);
+    return 0;
+}
+
+/* Message handler: keeps the original error value, records the traceback beside it. */
+static int traceback_handler(lua_State *L)
+{
+    const char *msg = lua_tostring(L, 1);
+    luaL_traceback(L, L, msg ? msg : "(error object is not a string)", 1);
+    lua_setfield(L, LUA_REGISTRYINDEX, "cos.core.last_traceback");
+    lua_settop(L, 1);
+    return 1;
+}
+
+/* Returns 0 when the callback ran, -1 when it raised (the error is kept for the caller). */
+static int deliver(delivery *d)
+{
+    lcos_client *cl = d->cl;
+    lua_State *L = cl->L;
+    cl->deliveries++;
+    if (!L || d->fn_ref == LUA_NOREF || d->fn_ref == LUA_REFNIL) return 0;
+    if (!lua_checkstack(L, 4)) return -1;
+    int top = lua_gettop(L);
+    lua_pushcfunction(L, traceback_handler);
+    lua_pushcfunction(L, deliver_k);
+    lua_pushlightuserdata(L, d);
+    int rc = lua_pcall(L, 1, 0, top + 1);
+    if (rc != LUA_OK) {
+        if (cl->err_ref == LUA_NOREF) {
+            cl->err_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* pops the error value */
+            lua_getfield(L, LUA_REGISTRYINDEX, "cos.core.last_traceback");
+            unref(cl, &cl->tb_ref);
+            cl->tb_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        }
+        lua_settop(L, top);
+        return -1;
+    }
+    lua_settop(L, top);
+    return 0;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* C callbacks given to the core                                                               */
+
+static void cb_done(void *ud, cos_task_id id, cos_value *err, cos_value *data)
+{
+    lcos_task *t = ud;
+    delivery d = {.cl = t->owner, .t = t, .fn_ref = t->refs[CB_DONE], .kind = CB_DONE, .id = id, .a = err, .b = data};
+    t->done = 1;
+    deliver(&d);
+    cos_value_free(err);
+    cos_value_free(data);
+}
+
+static void cb_progress(void *ud, cos_task_id id, const cos_progress *p)
+{
+    lcos_task *t = ud;
+    delivery d = {.cl = t->owner, .t = t, .fn_ref = t->refs[CB_PROGRESS], .kind = CB_PROGRESS, .id = id, .p = p};
+    deliver(&d);
+}
+
+static void cb_hash_progress(void *ud, cos_task_id id, const cos_progress *p)
+{
+    lcos_task *t = ud;
+    delivery d = {.cl = t->owner, .t = t, .fn_ref = t->refs[CB_HASH], .kind = CB_HASH, .id = id, .p = p};
+    deliver(&d);
+}
+
+static void cb_task_ready(void *ud, cos_task_id id)
+{
+    lcos_task *t = ud;
+    delivery d = {.cl = t->owner, .t = t, .fn_ref = t->refs[CB_READY], .kind = CB_READY, .id = id};
+    if (!t->id) t->id = id;
+    deliver(&d);
+}
+
+static void cb_file_finish(void *ud, cos_task_id id, cos_value *err, cos_value *data, cos_value *options)
+{
+    lcos_task *t = ud;
+    delivery d = {.cl = t->owner, .t = t, .fn_ref = t->refs[CB_FILE], .kind = CB_FILE, .id = id,
+                  .a = err, .b = data, .c = options};
+    deliver(&d);
+    cos_value_free(err);
+    cos_value_free(data);
+    cos_value_free(options);
+}
+
+static int cb_pull(void *ud, cos_task_id id, const void **chunk, size_t *len)
+{
+    lcos_task *t = ud;
+    delivery d = {.cl = t->owner, .t = t, .fn_ref = t->refs[CB_PULL], .kind = CB_PULL, .id = id};
+    *chunk = NULL;
+    *len = 0;
+    if (!t->owner->L) return -1;
+    if (deliver(&d) != 0) return -1;
+    if (d.pull_end) return 0;
+    *chunk = d.chunk;
+    *len = d.len;
+    return 0;
+}
+
+static void cb_release(void *ud)
+{
+    lcos_task *t = ud;
+    lcos_client *cl = t->owner;
+    for (int i = 0; i < CB_COUNT; i++) unref(cl, &t->refs[i]);
+    unref(cl, &t->chunk_ref);
+    if (t->prev) t->prev->next = t->next; else if (cl->tasks == t) cl->tasks = t->next;
+    if (t->next) t->next->prev = t->prev;
+    free(t);
+}
+
+static void cb_list_update(void *ud, cos_value *list)
+{
+    lcos_client *cl = ud;
+    delivery d = {.cl = cl, .fn_ref = cl->list_ref, .kind = CB_COUNT + 1, .a = list};
+    deliver(&d);
+    cos_value_free(list);
+}
+
+static lcos_task *find_task(lcos_client *cl, cos_task_id id)
+{
+    for (lcos_task *t = cl->tasks; t; t = t->next)
+        if (t->id == id) return t;
+    return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Module functions                                                                            */
+
+/* core.new(options) -> client. Invalid options raise an error naming the option. */
+static int l_new(lua_State *L)
+{
+    cos_value *opts = check_object(L, 1, "options");
+    cos_value *err = NULL;
+    lcos_client **box = lua_newuserdatauv(L, sizeof *box, 0);
+    *box = NULL;
+    luaL_setmetatable(L, CLIENT_MT);
+    lcos_client *cl = calloc(1, sizeof *cl);
+    if (!cl) {
+        cos_value_free(opts);
+        return luaL_error(L, "out of memory");
+    }
+    cl->err_ref = cl->tb_ref = cl->list_ref = LUA_NOREF;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+    cl->main = lua_tothread(L, -1);
+    lua_pop(L, 1);
+    cl->c = cos_client_new(opts, &err);
+    cos_value_free(opts);
+    if (!cl->c) {
+        free(cl);
+        const char *msg = err ? cos_obj_get_str(err, "message") : NULL;
+        lua_pushfstring(L, "%s", msg ? msg : "invalid options");
+        cos_value_free(err);
+        return lua_error(L);
+    }
+    cos_value_free(err);
+    *box = cl;
+    return 1;
+}
+
+static int l_gc(lua_State *L)
+{
+    lcos_client **box = luaL_checkudata(L, 1, CLIENT_MT);
+    lcos_client *cl = *box;
+    if (!cl) return 0;
+    if (cl->depth > 0) { /* close() from inside one of our callbacks: done when the call returns */
+        cl->close_pending = 1;
+        return 0;
+    }
+    client_free_core(cl, L);
+    *box = NULL;
+    free(cl);
+    return 0;
+}
+
+static int l_close(lua_State *L)
+{
+    lcos_client **box = luaL_checkudata(L, 1, CLIENT_MT);
+    lcos_client *cl = *box;
+    if (!cl) return 0;
+    if (cl->depth > 0) {
+        cl->close_pending = 1;
+        return 0;
+    }
+    client_free_core(cl, L);
+    return 0;
+}
+
+static int l_tostring(lua_State *L)
+{
+    lcos_client **box = luaL_checkudata(L, 1, CLIENT_MT);
+    lcos_client *cl = *box;
+    if (!cl || !cl->c)
+        lua_pushfstring(L, "cos.Client (closed) (%p)", (void *)box);
+    else
+        lua_pushfstring(L, "cos.Client (%p)", (void *)cl);
+    return 1;
+}
+
+/* Checks Body/Output before anything is allocated; raises naming the parameter. */
+static void check_body_output(lua_State *L, int params)
+{
+    lua_getfield(L, params, "Body");
+    int bt = lua_type(L, -1);
+    if (bt == LUA_TUSERDATA) {
+        luaL_Stream *s = luaL_testudata(L, -1, LUA_FILEHANDLE);
+        if (!s) luaL_error(L, "params.Body must be a string, an io file or a function, got userdata");
+        if (!s->closef || !s->f) luaL_error(L, "params.Body is a closed file");
+    } else if (bt == LUA_TFUNCTION) {
+        lua_getfield(L, params, "ContentLength");
+        int isnum = 0;
+        lua_Number n = lua_tonumberx(L, -1, &isnum);
+        if (!isnum || n < 0)
+            luaL_error(L, "params.ContentLength is required (a number >= 0) when params.Body is a function");
+        lua_pop(L, 1);
+    } else if (bt != LUA_TNIL && bt != LUA_TSTRING) {
+        luaL_error(L, "params.Body must be a string, an io file or a function, got %s", lua_typename(L, bt));
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, params, "Output");
+    int ot = lua_type(L, -1);
+    if (ot == LUA_TUSERDATA) {
+        luaL_Stream *s = luaL_testudata(L, -1, LUA_FILEHANDLE);
+        if (!s) luaL_error(L, "params.Output must be a file path or an io file, got userdata");
+        if (!s->closef || !s->f) luaL_error(L, "params.Output is a closed file");
+    } else if (ot != LUA_TNIL && ot != LUA_TSTRING) {
+        luaL_error(L, "params.Output must be a file path or an io file, got %s", lua_typename(L, ot));
+    }
+    lua_pop(L, 1);
+}
+
+static int64_t content_length(const cos_value *params)
+{
+    const cos_value *v = cos_obj_get(params, "ContentLength");
+    if (cos_value_type(v) == COS_NUM) return (int64_t)cos_value_num(v);
+    if (cos_value_type(v) == COS_STR) return strtoll(cos_value_str(v, NULL), NULL, 10);
+    return -1;
+}
+
+/* Fills body from params.Body (string, io file, function) or params.FilePath. Never raises
+ * (check_body_output ran first). A pull function is referenced in t. */
+static void map_body(lua_State *L, int params, cos_body *body, lcos_task *t, const cos_value *pv)
+{
+    memset(body, 0, sizeof *body);
+    body->fd = -1;
+    body->length = -1;
+    lua_getfield(L, params, "Body");
+    switch (lua_type(L, -1)) {
+    case LUA_TSTRING: /* stays alive in params for the duration of cos_start, which copies it */
+        body->kind = COS_BODY_MEM;
+        body->data = lua_tolstring(L, -1, &body->len);
+        body->length = (int64_t)body->len;
+        break;
+    case LUA_TUSERDATA: {
+        luaL_Stream *s = luaL_testudata(L, -1, LUA_FILEHANDLE);
+        long pos = ftell(s->f);
+        body->kind = COS_BODY_FD;
+        body->fd = fileno(s->f);
+        body->offset = pos < 0 ? 0 : (int64_t)pos;
+        body->length = content_length(pv);
+        break;
+    }
+    case LUA_TFUNCTION:
+        body->kind = COS_BODY_PULL;
+        body->length = content_length(pv);
+        lua_pushvalue(L, -1);
+        t->refs[CB_PULL] = luaL_ref(L, LUA_REGISTRYINDEX);
+        break;
+    default:
+        lua_getfield(L, params, "FilePath");
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            body->kind = COS_BODY_PATH;
+            body->path = lua_tostring(L, -1);
+        }
+        lua_pop(L, 1);
+        break;
+    }
+    lua_pop(L, 1);
+}
+
+static void map_output(lua_State *L, int params, cos_output *out)
+{
+    memset(out, 0, sizeof *out);
+    out->fd = -1;
+    lua_getfield(L, params, "Output");
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        out->kind = COS_BODY_PATH;
+        out->path = lua_tostring(L, -1);
+    } else if (lua_type(L, -1) == LUA_TUSERDATA) {
+        luaL_Stream *s = luaL_testudata(L, -1, LUA_FILEHANDLE);
+        fflush(s->f);
+        out->kind = COS_BODY_FD;
+        out->fd = fileno(s->f);
+    }
+    lua_pop(L, 1);
+}
+
+/* client:start(op, params[, callbacks]) -> id | nil, err
+ * callbacks: {callback, onProgress, onHashProgress, onTaskReady, onFileFinish}; each may also be
+ * given in params (as the Node SDK takes onProgress). Programming errors (wrong types) raise;
+ * the core's validation errors come back as nil, err. */
+static int l_start(lua_State *L)
+{
+    lcos_client *cl = check_client(L, 1);
+    const char *op = luaL_checkstring(L, 2);
+    luaL_checktype(L, 3, LUA_TTABLE);
+    if (!lua_isnoneornil(L, 4)) luaL_checktype(L, 4, LUA_TTABLE);
+    lua_settop(L, 4);
+    int has_cbs = lua_istable(L, 4);
+
+    /* Everything that can raise happens before any allocation. Stack 5..9: the callbacks. */
+    for (int i = 0; i < CB_PULL; i++) {
+        int ty = has_cbs ? lua_getfield(L, 4, CB_NAMES[i]) : LUA_TNIL;
+        if (ty == LUA_TNIL) {
+            if (has_cbs) lua_pop(L, 1);
+            ty = lua_getfield(L, 3, CB_NAMES[i]);
+        }
+        if (ty != LUA_TNIL && ty != LUA_TFUNCTION)
+            return luaL_error(L, "%s must be a function, got %s", CB_NAMES[i], lua_typename(L, ty));
+    }
+    check_body_output(L, 3);
+    cos_value *params = check_object(L, 3, "params");
+
+    lcos_task *t = calloc(1, sizeof *t);
+    if (!t) {
+        cos_value_free(params);
+        return luaL_error(L, "out of memory");
+    }
+    t->owner = cl;
+    t->chunk_ref = LUA_NOREF;
+    for (int i = 0; i < CB_COUNT; i++) t->refs[i] = LUA_NOREF;
+    t->next = cl->tasks;
+    if (cl->tasks) cl->tasks->prev = t;
+    cl->tasks = t;
+    for (int i = CB_PULL - 1; i >= 0; i--) { /* pops 9..5 */
+        if (lua_isfunction(L, -1)) t->refs[i] = luaL_ref(L, LUA_REGISTRYINDEX);
+        else lua_pop(L, 1);
+    }
+
+    cos_body body;
+    cos_output out;
+    map_body(L, 3, &body, t, params);
+    map_output(L, 3, &out);
+    cos_value_free(cos_obj_take(params, "Body"));
+    cos_value_free(cos_obj_take(params, "Output"));
+
+    cos_callbacks cbs = {
+        .ud = t,
+        .on_done = cb_done,
+        .on_progress = t->refs[CB_PROGRESS] != LUA_NOREF ? cb_progress : NULL,
+        .on_hash_progress = t->refs[CB_HASH] != LUA_NOREF ? cb_hash_progress : NULL,
+        .on_task_ready = cb_task_ready,
+        .on_file_finish = t->refs[CB_FILE] != LUA_NOREF ? cb_file_finish : NULL,
+        .on_pull = body.kind == COS_BODY_PULL ? cb_pull : NULL,
+        .release = cb_release,
+    };
+    cos_value *err = NULL;
+    cos_task_id id;
+    {
+        ENTER(cl, L);
+        id = cos_start(cl->c, op, params, body.kind ? &body : NULL, out.kind ? &out : NULL, &cbs, &err);
+        LEAVE(cl);
+    }
+    if (id > 0) t->id = id; /* on failure release() has freed t */
+    finish_pending_close(cl, L);
+    if (id <= 0) {
+        lua_pushnil(L);
+        if (err) push_error(L, err); else lua_pushstring(L, "cos_start failed");
+        cos_value_free(err);
+        raise_pending(cl, L);
+        return 2;
+    }
+    cos_value_free(err);
+    raise_pending(cl, L);
+    lua_pushinteger(L, (lua_Integer)id);
+    return 1;
+}
+
+static double mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+/* One cos_poll step on L. *idle is set when it returned at once without delivering anything:
+ * a sign that nothing can progress (e.g. only paused tasks are left). */
+static int poll_once(lcos_client *cl, lua_State *L, int timeout, int *idle)
+{
+    int n;
+    unsigned long before = cl->deliveries;
+    double t0 = mono_ms();
+    ENTER(cl, L);
+    n = cos_poll(cl->c, timeout);
+    LEAVE(cl);
+    if (idle) *idle = cl->deliveries == before && mono_ms() - t0 < 1.0;
+    return n;
+}
+
+/* client:poll([timeout_ms]) -> number of unfinished tasks */
+static int l_poll(lua_State *L)
+{
+    lcos_client *cl = check_client(L, 1);
+    int timeout = (int)luaL_optinteger(L, 2, 0);
+    int n = poll_once(cl, L, timeout, NULL);
+    finish_pending_close(cl, L);
+    raise_pending(cl, L);
+    lua_pushinteger(L, n);
+    return 1;
+}
+
+/* Drives the engine until `id` is done (id > 0) or no task is left (id 0), stopping early when a
+ * callback raised. Steps through cos_poll so that the error surfaces as soon as cos_poll returns;
+ * when steps look idle it hands over to cos_run/cos_wait, which know when nothing can progress
+ * (only paused tasks left) and return. */
+static void drive(lcos_client *cl, lua_State *L, cos_task_id id)
+{
+    int idle_steps = 0;
+    while (cl->c && !cl->close_pending && cl->err_ref == LUA_NOREF) {
+        if (id > 0) {
+            lcos_task *t = find_task(cl, id);
+            if (!t || t->done) break;
+        }
+        int idle = 0;
+        int n = poll_once(cl, L, 1000, &idle);
+        if (n <= 0) break;
+        idle_steps = idle ? idle_steps + 1 : 0;
+        if (idle_steps >= 3 && cl->err_ref == LUA_NOREF && !cl->close_pending) {
+            ENTER(cl, L);
+            if (id > 0) cos_wait(cl->c, id);
+            else cos_run(cl->c);
+            LEAVE(cl);
+            break;
+        }
+    }
+    finish_pending_close(cl, L);
+    raise_pending(cl, L);
+}
+
+/* client:run(): until no task is left (or only paused ones); a callback's error is raised here. */
+static int l_run(lua_State *L)
+{
+    drive(check_client(L, 1), L, 0);
+    return 0;
+}
+
+/* client:wait(id): until task `id` has delivered its callback (other tasks advance too). */
+static int l_wait(lua_State *L)
+{
+    lcos_client *cl = check_client(L, 1);
+    cos_task_id id = (cos_task_id)luaL_checkinteger(L, 2);
+    if (id > 0) drive(cl, L, id);
+    return 0;
+}
+
+static int l_task_list(lua_State *L)
+{
+    lcos_client *cl = check_client(L, 1);
+    cos_value *list = cos_task_list(cl->c);
+    if (list) push_value(L, list, 0); else lua_newtable(L);
+    cos_value_free(list);
+    return 1;
+}
+
+static int task_op(lua_State *L, int (*fn)(cos_client *, cos_task_id))
+{
+    lcos_client *cl = check_client(L, 1);
+    cos_task_id id = (cos_task_id)luaL_checkinteger(L, 2);
+    int rc;
+    {
+        ENTER(cl, L);
+        rc = fn(cl->c, id);
+        LEAVE(cl);
+    }
+    finish_pending_close(cl, L);
+    raise_pending(cl, L);
+    lua_pushboolean(L, rc == 0);
+    return 1;
+}
+
+static int l_pause(lua_State *L) { return task_op(L, cos_task_pause); }
+static int l_restart(lua_State *L) { return task_op(L, cos_task_restart); }
+static int l_cancel(lua_State *L) { return task_op(L, cos_task_cancel); }
+
+/* client:on_list_update(fn | nil) */
+static int l_on_list_update(lua_State *L)
+{
+    lcos_client *cl = check_client(L, 1);
+    if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_settop(L, 2);
+    int ref = lua_isnil(L, 2) ? LUA_NOREF : luaL_ref(L, LUA_REGISTRYINDEX);
+    unref(cl, &cl->list_ref);
+    cl->list_ref = ref;
+    if (ref == LUA_NOREF)
+        cos_on_list_update(cl->c, NULL, NULL);
+    else
+        cos_on_list_update(cl->c, cb_list_update, cl);
+    return 0;
+}
+
+/* client:get_object_url(params) -> url | nil, err */
+static int l_get_object_url(lua_State *L)
+{
+    lcos_client *cl = check_client(L, 1);
+    cos_value *params = check_object(L, 2, "params");
+    cos_value *err = NULL;
+    char *url = cos_get_object_url(cl->c, params, &err);
+    cos_value_free(params);
+    if (!url) {
+        lua_pushnil(L);
+        if (err) push_error(L, err); else lua_pushstring(L, "getObjectUrl failed");
+        cos_value_free(err);
+        return 2;
+    }
+    cos_value_free(err);
+    lua_pushstring(L, url);
+    free(url);
+    return 1;
+}
+
+/* client:callback_traceback() -> traceback of the last error raised by a user callback, or nil */
+static int l_callback_traceback(lua_State *L)
+{
+    lcos_client **box = luaL_checkudata(L, 1, CLIENT_MT);
+    if (*box && (*box)->tb_ref != LUA_NOREF) lua_rawgeti(L, LUA_REGISTRYINDEX, (*box)->tb_ref);
+    else lua_pushnil(L);
+    return 1;
+}
+
+/* core.get_authorization(opts) -> authorization | nil, err */
+static int l_get_authorization(lua_State *L)
+{
+    cos_value *opts = check_object(L, 1, "options");
+    cos_value *err = NULL;
+    char *auth = cos_get_authorization(opts, &err);
+    cos_value_free(opts);
+    if (!auth) {
+        lua_pushnil(L);
+        if (err) push_error(L, err); else lua_pushstring(L, "getAuthorization failed");
+        cos_value_free(err);
+        return 2;
+    }
+    cos_value_free(err);
+    lua_pushstring(L, auth);
+    free(auth);
+    return 1;
+}
+
+/* core.post_policy(opts) -> {url, fields, policy, expiration} | nil, err */
+static int l_post_policy(lua_State *L)
+{
+    cos_value *opts = check_object(L, 1, "options");
+    cos_value *err = NULL;
+    cos_value *res = cos_post_policy(opts, &err);
+    cos_value_free(opts);
+    if (!res) {
+        lua_pushnil(L);
+        if (err) push_error(L, err); else lua_pushstring(L, "post_policy failed");
+        cos_value_free(err);
+        return 2;
+    }
+    cos_value_free(err);
+    push_value(L, res, 0);
+    cos_value_free(res);
+    return 1;
+}
+
+static const luaL_Reg client_methods[] = {
+    {"start", l_start},
+    {"poll", l_poll},
+    {"run", l_run},
+    {"wait", l_wait},
+    {"task_list", l_task_list},
+    {"pause", l_pause},
+    {"restart", l_restart},
+    {"cancel", l_cancel},
+    {"on_list_update", l_on_list_update},
+    {"get_object_url", l_get_object_url},
+    {"callback_traceback", l_callback_traceback},
+    {"close", l_close},
+    {NULL, NULL},
+};
+
+static const luaL_Reg module_funcs[] = {
+    {"new", l_new},
+    {"get_authorization", l_get_authorization},
+    {"post_policy", l_post_policy},
+    {NULL, NULL},
+};
+
+int luaopen_cos_core(lua_State *L)
+{
+    if (luaL_newmetatable(L, CLIENT_MT)) {
+        luaL_newlib(L, client_methods);
+        lua_setfield(L, -2, "__index");
+        lua_pushcfunction(L, l_gc);
+        lua_setfield(L, -2, "__gc");
+        lua_pushcfunction(L, l_close);
+        lua_setfield(L, -2, "__close");
+        lua_pushcfunction(L, l_tostring);
+        lua_setfield(L, -2, "__tostring");
+        lua_pushliteral(L, "cos.Client");
+        lua_setfield(L, -2, "__name");
+    }
+    lua_pop(L, 1);
+    if (luaL_newmetatable(L, ERROR_MT)) {
+        lua_pushcfunction(L, error_tostring);
+        lua_setfield(L, -2, "__tostring");
+    }
+    lua_pop(L, 1);
+    luaL_newlib(L, module_funcs);
+    lua_pushliteral(L, COS_VERSION);
+    lua_setfield(L, -2, "VERSION");
+    luaL_getmetatable(L, ERROR_MT);
+    lua_setfield(L, -2, "error_mt");
+    return 1;
+}

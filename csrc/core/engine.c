@@ -1,0 +1,560 @@
+/* engine: one CURLM per client, our own scheduler (a request is added to the multi only when a
+ * connection slot is free, so timeouts never include queue time), an easy-handle pool, bounded
+ * retries with exponential backoff and jitter, clock-skew correction, and cos_poll, which runs
+ * libcurl and then delivers the events recorded meanwhile, one at a time. */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "engine.h"
+#include "xml.h"
+
+#define RETRY_BASE_MS 100.0
+#define RETRY_CAP_MS 5000.0
+#define SKEW_MIN_MS 30000.0
+
+/* ---------------------------------------------------------------------------------------- */
+/* Lists                                                                                     */
+
+static void list_unlink(cos_request **head, cos_request **tail, cos_request *r)
+{
+    if (r->prev) r->prev->next = r->next;
+    else *head = r->next;
+    if (r->next) r->next->prev = r->prev;
+    else if (tail) *tail = r->prev;
+    r->next = r->prev = NULL;
+}
+
+static void pending_append(cos_client *c, cos_request *r)
+{
+    r->next = NULL;
+    r->prev = c->pending_tail;
+    if (c->pending_tail) c->pending_tail->next = r;
+    else c->pending_head = r;
+    c->pending_tail = r;
+    r->state = COS_RQ_PENDING;
+}
+
+static void active_push(cos_client *c, cos_request *r)
+{
+    r->prev = NULL;
+    r->next = c->active_head;
+    if (c->active_head) c->active_head->prev = r;
+    c->active_head = r;
+    r->state = COS_RQ_ACTIVE;
+    c->nactive++;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Events                                                                                    */
+
+int cos_event_push(cos_client *c, cos_event_kind kind, cos_request *req, cos_task *t, const cos_progress *p,
+                   cos_value *err, cos_value *data)
+{
+    cos_event *ev = calloc(1, sizeof *ev);
+    if (!ev) {
+        cos_value_free(err);
+        cos_value_free(data);
+        return -1;
+    }
+    ev->kind = kind;
+    ev->req = req;
+    ev->task = t;
+    if (p) ev->progress = *p;
+    ev->err = err;
+    ev->data = data;
+    if (c->ev_tail) c->ev_tail->next = ev;
+    else c->ev_head = ev;
+    c->ev_tail = ev;
+    return 0;
+}
+
+static cos_event *event_pop(cos_client *c)
+{
+    cos_event *ev = c->ev_head;
+    if (!ev) return NULL;
+    c->ev_head = ev->next;
+    if (!c->ev_head) c->ev_tail = NULL;
+    ev->next = NULL;
+    return ev;
+}
+
+static void event_free(cos_event *ev)
+{
+    cos_value_free(ev->err);
+    cos_value_free(ev->data);
+    free(ev);
+}
+
+/* Drops the queued events of one request (it is going away). */
+static void events_drop_req(cos_client *c, cos_request *r)
+{
+    cos_event **pp = &c->ev_head;
+    c->ev_tail = NULL;
+    while (*pp) {
+        cos_event *ev = *pp;
+        if (ev->req == r) {
+            *pp = ev->next;
+            event_free(ev);
+        } else {
+            c->ev_tail = ev;
+            pp = &ev->next;
+        }
+    }
+}
+
+void cos_events_drop_task(cos_client *c, cos_task *t)
+{
+    cos_event **pp = &c->ev_head;
+    c->ev_tail = NULL;
+    while (*pp) {
+        cos_event *ev = *pp;
+        if (ev->task == t) {
+            *pp = ev->next;
+            event_free(ev);
+        } else {
+            c->ev_tail = ev;
+            pp = &ev->next;
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Easy handles                                                                              */
+
+static CURL *easy_get(cos_client *c)
+{
+    if (c->nidle) return c->idle[--c->nidle];
+    return curl_easy_init();
+}
+
+/* Back to the pool: curl_easy_reset keeps the handle's DNS and TLS session caches; the
+ * connections themselves live in the multi's cache. */
+static void easy_put(cos_client *c, CURL *e)
+{
+    if (!e) return;
+    curl_easy_reset(e);
+    if (c->nidle == c->idle_cap) {
+        size_t cap = c->idle_cap ? c->idle_cap * 2 : 8;
+        if (cap > (size_t)c->max_connections) cap = (size_t)c->max_connections;
+        CURL **idle = cap > c->idle_cap ? realloc(c->idle, cap * sizeof *idle) : NULL;
+        if (!idle) {
+            curl_easy_cleanup(e);
+            return;
+        }
+        c->idle = idle;
+        c->idle_cap = cap;
+    }
+    c->idle[c->nidle++] = e;
+}
+
+/* Takes an active request out of the multi and gives its handle back. */
+static void detach_active(cos_client *c, cos_request *r)
+{
+    list_unlink(&c->active_head, NULL, r);
+    c->nactive--;
+    curl_multi_remove_handle(c->multi, r->easy);
+    easy_put(c, r->easy);
+    r->easy = NULL;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Init / free                                                                               */
+
+int cos_engine_init(cos_client *c)
+{
+    c->multi = curl_multi_init();
+    if (!c->multi) return -1;
+    /* Parallel transfers need parallel connections: no multiplexing, HTTP/1.1 per handle. */
+    curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
+    curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)c->max_connections);
+    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, (long)c->max_connections);
+    return 0;
+}
+
+void cos_engine_free(cos_client *c)
+{
+    while (c->active_head) {
+        cos_request *r = c->active_head;
+        detach_active(c, r);
+        cos_req_destroy(r);
+    }
+    while (c->pending_head) {
+        cos_request *r = c->pending_head;
+        list_unlink(&c->pending_head, &c->pending_tail, r);
+        cos_req_destroy(r);
+    }
+    cos_event *ev;
+    while ((ev = event_pop(c))) {
+        if (ev->kind == COS_EV_REQ_DONE) cos_req_destroy(ev->req);
+        event_free(ev);
+    }
+    for (size_t i = 0; i < c->nidle; i++) curl_easy_cleanup(c->idle[i]);
+    free(c->idle);
+    c->idle = NULL;
+    c->nidle = c->idle_cap = 0;
+    if (c->multi) curl_multi_cleanup(c->multi);
+    c->multi = NULL;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Submission and abort                                                                      */
+
+static void finish(cos_client *c, cos_request *r, int status, cos_value *error)
+{
+    r->final_status = status;
+    r->final_error = error;
+    if (r->md5) {
+        unsigned int n = 0;
+        EVP_DigestFinal_ex(r->md5, r->md5_out, &n);
+    }
+    r->state = COS_RQ_DONE;
+    if (cos_event_push(c, COS_EV_REQ_DONE, r, NULL, NULL, NULL, NULL) != 0) cos_req_destroy(r);
+}
+
+int cos_req_submit(cos_request *r)
+{
+    if (!r) return -1;
+    if (r->max_retries < 0) r->max_retries = r->c->retry_times;
+    pending_append(r->c, r);
+    return 0;
+}
+
+void cos_engine_submit(cos_request *r) { cos_req_submit(r); }
+
+void cos_req_abort(cos_request *r)
+{
+    if (!r) return;
+    cos_client *c = r->c;
+    switch (r->state) {
+    case COS_RQ_NEW: cos_req_destroy(r); return;
+    case COS_RQ_PENDING:
+        list_unlink(&c->pending_head, &c->pending_tail, r);
+        break;
+    case COS_RQ_ACTIVE:
+        if (c->in_perform) { /* inside libcurl: the xferinfo callback aborts it */
+            r->aborted = 1;
+            return;
+        }
+        detach_active(c, r);
+        break;
+    case COS_RQ_DONE:
+        /* Its REQ_DONE is queued or being delivered: delivery frees it without calling done. */
+        r->aborted = 1;
+        return;
+    }
+    events_drop_req(c, r);
+    cos_req_destroy(r);
+}
+
+void cos_engine_abort_task(cos_client *c, cos_task_id id)
+{
+    if (!id) return;
+    for (cos_request *r = c->pending_head, *n; r; r = n) {
+        n = r->next;
+        if (r->task == id) cos_req_abort(r);
+    }
+    for (cos_request *r = c->active_head, *n; r; r = n) {
+        n = r->next;
+        if (r->task == id) cos_req_abort(r);
+    }
+    for (cos_event *ev = c->ev_head; ev; ev = ev->next)
+        if (ev->kind == COS_EV_REQ_DONE && ev->req->task == id) ev->req->aborted = 1;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Scheduling                                                                                */
+
+static void start_attempt(cos_client *c, cos_request *r)
+{
+    CURL *e = easy_get(c);
+    r->attempt++;
+    if (!e || cos_req_prepare_attempt(r, e) != 0) {
+        easy_put(c, e);
+        finish(c, r, 0, cos_error_new("Error", "cannot build the request"));
+        return;
+    }
+    r->easy = e;
+    if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
+        easy_put(c, e);
+        r->easy = NULL;
+        finish(c, r, 0, cos_error_new("Error", "cannot start the request"));
+        return;
+    }
+    active_push(c, r);
+}
+
+/* Starts the pending requests that are due, while slots are free, in submission order. */
+static void schedule(cos_client *c)
+{
+    double now = cos_now_mono_ms();
+    for (cos_request *r = c->pending_head, *n; r && c->nactive < c->max_connections; r = n) {
+        n = r->next;
+        if (r->retry_at > now) continue;
+        list_unlink(&c->pending_head, &c->pending_tail, r);
+        start_attempt(c, r);
+    }
+}
+
+static uint64_t rng_next(cos_client *c)
+{
+    uint64_t x = c->rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    c->rng = x;
+    return x * 0x2545F4914F6CDD1Dull;
+}
+
+/* Exponential backoff with "equal jitter": half fixed, half random. */
+static double backoff_ms(cos_client *c, int retry)
+{
+    double base = RETRY_BASE_MS * pow(2.0, retry - 1);
+    if (base > RETRY_CAP_MS) base = RETRY_CAP_MS;
+    double u = (double)(rng_next(c) >> 11) / 9007199254740992.0;
+    return base / 2 + u * base / 2;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Completion                                                                                */
+
+/* "2020-06-17T05:37:29Z" (or with milliseconds) -> Unix ms; < 0 if unparsable. */
+static double parse_iso8601(const char *s)
+{
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    if (!s || !strptime(s, "%Y-%m-%dT%H:%M:%S", &tm)) return -1;
+    return (double)timegm(&tm) * 1000.0;
+}
+
+static double server_time_ms(const cos_request *r, const cos_value *err)
+{
+    const cos_value *parsed = cos_obj_get(err, "error");
+    double t = parse_iso8601(cos_obj_get_str(parsed, "ServerTime"));
+    if (t >= 0) return t;
+    const char *date = cos_obj_get_str(r->resp_headers, "date");
+    time_t d = date ? curl_getdate(date, NULL) : (time_t)-1;
+    return d == (time_t)-1 ? -1 : (double)d * 1000.0;
+}
+
+/* RequestTimeTooSkewed / "Request has expired": correct the client's clock offset once. */
+static int fix_clock_skew(cos_client *c, cos_request *r, const cos_value *err)
+{
+    if (!c->correct_clock_skew || r->skew_retried || !err) return 0;
+    const char *code = cos_obj_get_str(err, "code");
+    const char *msg = cos_obj_get_str(err, "message");
+    if (!code) return 0;
+    if (strcmp(code, "RequestTimeTooSkewed") != 0 &&
+        !(strcmp(code, "AccessDenied") == 0 && msg && strcmp(msg, "Request has expired") == 0))
+        return 0;
+    double server = server_time_ms(r, err);
+    if (server < 0) return 0;
+    double now = cos_now_wall_ms();
+    if (fabs(server - (now + c->clock_offset_ms)) < SKEW_MIN_MS) return 0;
+    c->clock_offset_ms = server - now;
+    r->skew_retried = 1;
+    return 1;
+}
+
+static int accepted(const cos_request *r, long status)
+{
+    if (status >= 200 && status < 300) return 1;
+    for (int i = 0; i < r->naccept; i++)
+        if (r->accept[i] == status) return 1;
+    return 0;
+}
+
+static cos_value *attempt_error(cos_request *r, CURLcode rc, long status, int *retryable)
+{
+    *retryable = 0;
+    if (rc != CURLE_OK) {
+        if (r->body_error || rc == CURLE_ABORTED_BY_CALLBACK || rc == CURLE_READ_ERROR) {
+            char msg[160];
+            snprintf(msg, sizeof msg, "EBODYREAD: cannot read the request body: %s",
+                     strerror(r->body_error ? r->body_error : EIO));
+            cos_value *e = cos_error_new("EBODYREAD", msg);
+            if (e) {
+                cos_obj_set_str(e, "url", r->url_noquery);
+                cos_obj_set_str(e, "method", r->method);
+            }
+            return e;
+        }
+        long os_errno = 0;
+        curl_easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &os_errno);
+        if (rc == CURLE_WRITE_ERROR && r->out_error) os_errno = r->out_error;
+        cos_value *e = cos_error_network(rc, os_errno, r->errbuf, r->method, r->url_noquery);
+        *retryable = cos_network_retryable(cos_network_code(rc, os_errno));
+        return e;
+    }
+    if (accepted(r, status)) return NULL;
+    *retryable = status >= 500;
+    return cos_error_http((int)status, r->reason, cos_value_clone(r->resp_headers), r->resp_body.data,
+                          r->resp_body.len, r->method, r->url_noquery);
+}
+
+static void complete(cos_client *c, cos_request *r, CURLcode rc)
+{
+    long status = 0;
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (rc != CURLE_OK) status = 0;
+    int retryable = 0;
+    cos_value *err = r->aborted ? NULL : attempt_error(r, rc, status, &retryable);
+    detach_active(c, r);
+    if (r->aborted) {
+        events_drop_req(c, r);
+        cos_req_destroy(r);
+        return;
+    }
+    int skew = err && fix_clock_skew(c, r, err);
+    int retries_used = r->attempt - 1 - r->skew_retried;
+    if (skew || (err && retryable && cos_req_replayable(r) && retries_used < r->max_retries)) {
+        cos_value_free(err);
+        r->retry_at = skew ? 0 : cos_now_mono_ms() + backoff_ms(c, retries_used + 1);
+        pending_append(c, r);
+        return;
+    }
+    finish(c, r, (int)status, err);
+}
+
+static void read_completions(cos_client *c)
+{
+    CURLMsg *m;
+    int left;
+    while ((m = curl_multi_info_read(c->multi, &left))) {
+        if (m->msg != CURLMSG_DONE) continue;
+        cos_request *r = NULL;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+        CURLcode rc = m->data.result;
+        if (r) complete(c, r, rc);
+    }
+}
+
+/* Progress numbers recorded by the xferinfo callbacks, and pull requests. */
+static void collect_activity(cos_client *c)
+{
+    for (cos_request *r = c->active_head; r; r = r->next) {
+        if (r->prog_dirty) {
+            r->prog_dirty = 0;
+            if (r->progress) r->progress(r->progress_ud, r->up_now, r->up_total, r->down_now, r->down_total);
+        }
+        if (r->src == COS_SRC_PULL && r->need_data && !r->pull_queued) {
+            r->pull_queued = 1;
+            cos_event_push(c, COS_EV_REQ_PULL, r, NULL, NULL, NULL, NULL);
+        }
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Delivery                                                                                  */
+
+static void deliver_done(cos_request *r)
+{
+    if (r->aborted || !r->done) {
+        cos_req_destroy(r);
+        return;
+    }
+    cos_http_result res;
+    memset(&res, 0, sizeof res);
+    res.status_code = r->final_status;
+    res.headers = r->resp_headers ? r->resp_headers : cos_obj_new();
+    r->resp_headers = NULL;
+    res.body = r->resp_body;
+    sb_init(&r->resp_body);
+    res.error = r->final_error;
+    r->final_error = NULL;
+    res.request_id = cos_obj_get_str(res.headers, "x-cos-request-id");
+    if (!res.request_id) res.request_id = cos_obj_get_str(res.headers, "x-ci-request-id");
+    memcpy(res.md5, r->md5_out, sizeof res.md5);
+    res.crc64 = r->crc;
+    res.bytes_sent = r->sent;
+    res.bytes_received = r->received;
+    res.attempts = r->attempt;
+    r->done(r->ud, &res);
+    cos_value_free(res.headers);
+    cos_value_free(res.error);
+    sb_free(&res.body);
+    cos_req_destroy(r);
+}
+
+static void deliver(cos_client *c, cos_event *ev)
+{
+    switch (ev->kind) {
+    case COS_EV_REQ_DONE: deliver_done(ev->req); break;
+    case COS_EV_REQ_PULL:
+        if (ev->req->state == COS_RQ_ACTIVE && !ev->req->aborted) cos_req_feed_pull(ev->req);
+        break;
+    default: cos_task_deliver(c, ev); break;
+    }
+    event_free(ev);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* cos_poll                                                                                  */
+
+/* ms until the next thing we must do without network activity; -1 when nothing is due. */
+static double next_deadline(cos_client *c, double now)
+{
+    double next = -1;
+    for (cos_request *r = c->pending_head; r; r = r->next) {
+        if (c->nactive >= c->max_connections) break;
+        double d = r->retry_at > now ? r->retry_at - now : 0;
+        if (next < 0 || d < next) next = d;
+    }
+    double t = -1;
+    cos_task_timers(c, now, &t);
+    if (t >= 0 && (next < 0 || t < next)) next = t;
+    return next;
+}
+
+static int busy(const cos_client *c)
+{
+    return c->nactive || c->pending_head || c->ev_head;
+}
+
+int cos_poll(cos_client *c, int timeout_ms)
+{
+    if (!c) return 0;
+    schedule(c);
+    double now = cos_now_mono_ms();
+    double due = next_deadline(c, now); /* also emits throttled progress that is due */
+    int wait = timeout_ms < 0 ? 0 : timeout_ms;
+    if (c->ev_head) wait = 0;
+    if (due >= 0 && due < wait) wait = (int)ceil(due);
+    if (!c->nactive && due < 0) wait = 0; /* nothing can happen: do not sleep */
+    int running = 0;
+    curl_multi_poll(c->multi, NULL, 0, wait, NULL);
+    c->in_perform = 1;
+    curl_multi_perform(c->multi, &running);
+    c->in_perform = 0;
+    read_completions(c);
+    collect_activity(c);
+    next_deadline(c, cos_now_mono_ms());
+    schedule(c);
+    cos_event *ev;
+    while ((ev = event_pop(c))) deliver(c, ev);
+    schedule(c);
+    return c->unfinished;
+}
+
+void cos_run(cos_client *c)
+{
+    while (c && c->unfinished > 0) {
+        cos_poll(c, 1000);
+        /* Nothing in flight and nothing queued: the remaining tasks wait for the caller (paused). */
+        double t = -1;
+        cos_task_timers(c, cos_now_mono_ms(), &t);
+        if (!busy(c) && t < 0) break;
+    }
+}
+
+void cos_wait(cos_client *c, cos_task_id id)
+{
+    while (c && !cos_task_is_done(c, id)) {
+        cos_poll(c, 1000);
+        double t = -1;
+        cos_task_timers(c, cos_now_mono_ms(), &t);
+        if (!busy(c) && t < 0 && !cos_task_is_done(c, id)) break;
+    }
+}

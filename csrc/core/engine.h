@@ -1,0 +1,113 @@
+/* engine: the layout of a cos_request, shared by request.c (building, signing, libcurl setup and
+ * callbacks) and engine.c (scheduling, retries, completion, cos_poll). Not for operations: they
+ * use request.h. */
+#ifndef COS_ENGINE_H
+#define COS_ENGINE_H
+#include <curl/curl.h>
+#include <openssl/evp.h>
+#include "client.h"
+#include "request.h"
+#include "sign.h"
+
+typedef struct cos_rkv {
+    char *name;
+    char *value; /* never NULL once stored ("" for empty) */
+} cos_rkv;
+
+typedef struct cos_rkv_list {
+    cos_rkv *items;
+    size_t len, cap;
+} cos_rkv_list;
+
+typedef enum cos_src_kind { COS_SRC_NONE = 0, COS_SRC_MEM, COS_SRC_FD, COS_SRC_PULL } cos_src_kind;
+
+typedef enum cos_req_state {
+    COS_RQ_NEW = 0,   /* being built */
+    COS_RQ_PENDING,   /* submitted: waiting for a slot or its retry time */
+    COS_RQ_ACTIVE,    /* in the multi */
+    COS_RQ_DONE       /* REQ_DONE queued */
+} cos_req_state;
+
+struct cos_request {
+    cos_client *c;
+    char *method, *bucket, *region, *key; /* key NULL: bucket level */
+    cos_rkv_list query, headers;
+    /* Body */
+    cos_src_kind src;
+    char *mem;
+    size_t mem_len;
+    int fd;
+    int64_t fd_offset;
+    int64_t body_len;       /* -1: none */
+    cos_req_pull_fn pull;
+    void *pull_ud;
+    strbuf pullbuf;         /* bytes pulled but not yet handed to libcurl */
+    size_t pullpos;
+    int pull_eof, need_data, pull_queued;
+    int64_t sent;           /* body bytes handed to libcurl in this attempt */
+    int body_error;         /* errno-like reason when the read callback aborted */
+    int hash_flags;
+    EVP_MD_CTX *md5;
+    uint64_t crc;
+    /* Response */
+    int out_fd;
+    int64_t out_written;
+    int out_error;
+    cos_value *resp_headers;
+    char *reason;           /* status line reason phrase */
+    strbuf resp_body;
+    int64_t received;
+    int accept[4];
+    int naccept;
+    /* Retries */
+    int max_retries;        /* -1: client's RetryTimes */
+    int attempt;            /* 1-based attempt number of the current/last attempt */
+    int skew_retried;
+    double retry_at;        /* monotonic ms; 0: at once */
+    cos_task_id task;
+    cos_req_done_fn done;
+    cos_req_progress_fn progress;
+    void *progress_ud;
+    void *ud;
+    /* Engine */
+    cos_req_state state;
+    int aborted;
+    CURL *easy;
+    struct curl_slist *slist;      /* request headers of the current attempt */
+    struct curl_slist *connect_to; /* Ip option (kept for all attempts) */
+    char *url;              /* of the current attempt */
+    char *url_noquery;      /* for error objects */
+    char errbuf[CURL_ERROR_SIZE];
+    int64_t up_now, up_total, down_now, down_total;
+    /* Outcome of the final attempt (set when REQ_DONE is queued) */
+    int final_status;
+    cos_value *final_error;
+    unsigned char md5_out[16];
+    int prog_dirty;
+    cos_request *next, *prev;
+};
+
+/* request.c */
+int cos_req_prepare_attempt(cos_request *r, CURL *easy); /* signs and configures; 0 or -1 */
+void cos_req_reset_attempt(cos_request *r);              /* clears per-attempt response state */
+int cos_req_replayable(const cos_request *r);
+void cos_req_destroy(cos_request *r);                    /* frees everything (engine side) */
+/* Adds the bytes of a pulled chunk and resumes the transfer. */
+int cos_req_feed_pull(cos_request *r);
+
+/* auth.c: the Authorization for one request, signing what the Node SDK signs (A.7). */
+char *cos_auth_for_request(cos_client *c, const char *method, const char *pathname,
+                           const cos_rkv_list *query, const cos_rkv_list *headers);
+/* "start;end" key time from now + clock offset (A.4). */
+void cos_auth_key_time(double offset_ms, long expires, char out[64]);
+
+/* engine.c */
+void cos_engine_submit(cos_request *r);
+
+/* Error objects (errors.c) */
+cos_value *cos_error_network(CURLcode rc, long os_errno, const char *detail, const char *method,
+                             const char *url);
+const char *cos_network_code(CURLcode rc, long os_errno);
+int cos_network_retryable(const char *code);
+
+#endif

@@ -1,0 +1,31 @@
+/* ops: the operation handlers cos_start dispatches to, by name (task.c holds the table).
+ * Each validates synchronously (-1 and *err on bad input) then starts the task (see task.h). */
+#ifndef COS_OPS_H
+#define COS_OPS_H
+#include "task.h"
+
+/* ops_object.c */
+int cos_op_put_object(cos_task *t, cos_value **err);
+int cos_op_append_object(cos_task *t, cos_value **err);
+int cos_op_head_object(cos_task *t, cos_value **err);
+int cos_op_get_object(cos_task *t, cos_value **err);
+int cos_op_delete_object(cos_task *t, cos_value **err);
+
+/* ops_bucket.c, postobject.c (ops engineer) */
+int cos_op_get_bucket(cos_task *t, cos_value **err);
+int cos_op_post_object(cos_task *t, cos_value **err);
+
+/* ops_multipart.c (ops engineer) */
+int cos_op_multipart_list(cos_task *t, cos_value **err);
+int cos_op_multipart_init(cos_task *t, cos_value **err);
+int cos_op_multipart_upload(cos_task *t, cos_value **err);
+int cos_op_multipart_list_part(cos_task *t, cos_value **err);
+int cos_op_multipart_complete(cos_task *t, cos_value **err);
+int cos_op_multipart_abort(cos_task *t, cos_value **err);
+
+/* upload.c (upload engine; stubs until written) */
+int cos_op_slice_upload_file(cos_task *t, cos_value **err);
+int cos_op_upload_file(cos_task *t, cos_value **err);
+int cos_op_upload_files(cos_task *t, cos_value **err);
+
+#endif

@@ -1,0 +1,319 @@
+/* ops_object: the simple object operations (node-sdk-behaviour.md B.2-B.6): putObject,
+ * appendObject, headObject, getObject, deleteObject. One request each, on the engine. */
+#include <errno.h>
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine.h"
+#include "ops.h"
+#include "validate.h"
+
+/* ---------------------------------------------------------------------------------------- */
+/* Shared pieces                                                                             */
+
+static int fail(cos_value **err, cos_value *e)
+{
+    *err = e ? e : cos_error_new("Error", "out of memory");
+    return -1;
+}
+
+static cos_value *errno_error(int e, const char *what, const char *path)
+{
+    char msg[512];
+    const char *name = strerrorname_np(e);
+    snprintf(msg, sizeof msg, "%s: %s '%s'", strerror(e), what, path ? path : "");
+    cos_value *v = cos_error_new(name ? name : "Error", msg);
+    if (v && path) cos_obj_set_str(v, "path", path);
+    return v;
+}
+
+static int validate_object(cos_task *t, cos_value **err)
+{
+    cos_value *e = cos_validate_object_params(t->params, 1);
+    if (!e) e = cos_validate_traffic_limit(t->params);
+    return e ? fail(err, e) : 0;
+}
+
+/* The pull body of a task: the user's on_pull, called from cos_poll. */
+static int task_pull(void *ud, const void **chunk, size_t *len)
+{
+    cos_task *t = ud;
+    return t->cb.on_pull(t->cb.ud, t->id, chunk, len);
+}
+
+static int base64_md5(const void *data, size_t len, char out[32])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int n = 0;
+    if (EVP_Digest(data, len, md, &n, EVP_md5(), NULL) != 1) return -1;
+    EVP_EncodeBlock((unsigned char *)out, md, (int)n);
+    return 0;
+}
+
+/* Attaches the task's body to the request; *size gets its length. File bodies get
+ * Content-Type application/octet-stream unless one is given. */
+static int attach_body(cos_task *t, cos_request *r, int64_t *size, cos_value **err)
+{
+    cos_body *b = &t->body;
+    int file_like = 0;
+    switch (b->kind) {
+    case COS_BODY_NONE:
+        *size = 0;
+        if (cos_req_body_mem(r, "", 0) != 0) return fail(err, NULL);
+        break;
+    case COS_BODY_MEM:
+        *size = (int64_t)b->len;
+        if (t->client->upload_check_md5 && !cos_req_get_header(r, "Content-MD5")) {
+            char md5[32];
+            if (base64_md5(b->data, b->len, md5) != 0 || cos_req_header(r, "Content-MD5", md5) != 0)
+                return fail(err, NULL);
+        }
+        /* The request takes the task's copy: no second copy of a large body. */
+        if (cos_req_body_mem_take(r, (void *)b->data, b->len) != 0) return fail(err, NULL);
+        b->data = NULL;
+        break;
+    case COS_BODY_FD:
+    case COS_BODY_PATH: {
+        int fd = b->kind == COS_BODY_FD ? b->fd : open(b->path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return fail(err, errno_error(errno, "open", b->path));
+        struct stat st;
+        int64_t off = b->kind == COS_BODY_FD ? b->offset : 0;
+        int64_t len = b->kind == COS_BODY_FD ? b->length : -1;
+        int rc = fstat(fd, &st);
+        if (rc == 0 && len < 0) len = (int64_t)st.st_size - off;
+        if (rc != 0 || len < 0 || off < 0) {
+            int e = rc != 0 ? errno : EINVAL;
+            if (b->kind == COS_BODY_PATH) close(fd);
+            return fail(err, errno_error(e, "stat", b->path));
+        }
+        rc = cos_req_body_fd(r, fd, off, len);
+        if (b->kind == COS_BODY_PATH) close(fd);
+        if (rc != 0) return fail(err, NULL);
+        *size = len;
+        file_like = 1;
+        break;
+    }
+    case COS_BODY_PULL:
+        if (cos_req_body_pull(r, b->length, task_pull, t) != 0) return fail(err, NULL);
+        *size = b->length;
+        file_like = 1;
+        break;
+    }
+    if (file_like && !cos_req_get_header(r, "Content-Type") &&
+        cos_req_header(r, "Content-Type", "application/octet-stream") != 0)
+        return fail(err, NULL);
+    return 0;
+}
+
+/* The body length the caller announced for pulled bodies (ContentLength param). */
+static void pull_length_from_params(cos_task *t)
+{
+    if (t->body.kind != COS_BODY_PULL || t->body.length >= 0) return;
+    int64_t n;
+    if (cos_param_integer(cos_obj_get(t->params, "ContentLength"), &n) == 0) t->body.length = n;
+}
+
+static void add_etag(cos_value *data)
+{
+    const char *etag = cos_obj_get_str(cos_obj_get(data, "headers"), "etag");
+    cos_obj_set_str(data, "ETag", etag ? etag : "");
+}
+
+/* Takes the result's error or shapes the success data with `shape`. */
+static void finish_simple(cos_task *t, cos_http_result *res, void (*shape)(cos_task *, cos_http_result *, cos_value *))
+{
+    if (res->error) {
+        cos_value *e = res->error;
+        res->error = NULL;
+        cos_task_finish(t, e, NULL);
+        return;
+    }
+    cos_value *data = cos_result_data(res);
+    if (!data) {
+        cos_task_finish(t, cos_error_new("Error", "out of memory"), NULL);
+        return;
+    }
+    if (shape) shape(t, res, data);
+    cos_task_finish(t, NULL, data);
+}
+
+static int submit(cos_task *t, cos_request *r, cos_req_done_fn done)
+{
+    cos_req_on_done(r, done, t);
+    t->req = r;
+    return cos_req_submit(r);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* putObject                                                                                 */
+
+static void put_shape(cos_task *t, cos_http_result *res, cos_value *data)
+{
+    cos_result_merge_xml(data, res, NULL);
+    char *loc = cos_client_location(t->client, cos_task_str(t, "Bucket"), cos_task_str(t, "Region"), cos_task_key(t));
+    cos_obj_set_str(data, "Location", loc ? loc : "");
+    free(loc);
+    add_etag(data);
+}
+
+static void put_done(void *ud, cos_http_result *res)
+{
+    finish_simple(ud, res, put_shape);
+}
+
+static int start_upload(cos_task *t, const char *method, int is_append, cos_value **err)
+{
+    if (validate_object(t, err) != 0) return -1;
+    if (is_append) {
+        cos_value *e = cos_validate_position(t->params);
+        if (e) return fail(err, e);
+    }
+    pull_length_from_params(t);
+    if (t->body.kind == COS_BODY_PULL && t->body.length < 0)
+        return fail(err, cos_validate_error("ContentLength", "ContentLength is required for a pulled body"));
+    cos_request *r = cos_task_request(t, method, cos_task_key(t), is_append ? 0 : 1);
+    if (!r) return fail(err, NULL);
+    /* As the SDK: Cache-Control "" (sent, unsigned) unless the caller gave one. */
+    int64_t size = 0;
+    int rc = cos_req_get_header(r, "Cache-Control") ? 0 : cos_req_header(r, "Cache-Control", "");
+    if (rc == 0 && is_append) {
+        char pos[40];
+        rc = cos_req_query(r, "append", "") ||
+             cos_req_query(r, "position", cos_param_string(t->params, "Position", pos, sizeof pos));
+    }
+    if (rc != 0) {
+        cos_req_free(r);
+        return fail(err, NULL);
+    }
+    if (attach_body(t, r, &size, err) != 0) {
+        cos_req_free(r);
+        return -1;
+    }
+    if (!is_append) cos_task_progress_now(t, 0, (double)size); /* the immediate start emission */
+    return submit(t, r, put_done);
+}
+
+int cos_op_put_object(cos_task *t, cos_value **err) { return start_upload(t, "PUT", 0, err); }
+
+/* ---------------------------------------------------------------------------------------- */
+/* appendObject                                                                              */
+
+static void append_shape(cos_task *t, cos_http_result *res, cos_value *data)
+{
+    (void)t;
+    cos_result_merge_xml(data, res, NULL);
+}
+
+static void append_done(void *ud, cos_http_result *res) { finish_simple(ud, res, append_shape); }
+
+int cos_op_append_object(cos_task *t, cos_value **err)
+{
+    if (start_upload(t, "POST", 1, err) != 0) return -1;
+    cos_req_on_done(t->req, append_done, t);
+    return 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* headObject                                                                                */
+
+static void head_shape(cos_task *t, cos_http_result *res, cos_value *data)
+{
+    (void)t;
+    if (res->status_code == 304) cos_obj_set_bool(data, "NotModified", 1);
+    add_etag(data);
+}
+
+static void head_done(void *ud, cos_http_result *res) { finish_simple(ud, res, head_shape); }
+
+int cos_op_head_object(cos_task *t, cos_value **err)
+{
+    if (validate_object(t, err) != 0) return -1;
+    cos_request *r = cos_task_request(t, "HEAD", cos_task_key(t), 0);
+    if (!r) return fail(err, NULL);
+    cos_req_accept_status(r, 304);
+    return submit(t, r, head_done);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* getObject                                                                                 */
+
+static const char *const RESPONSE_PARAMS[][2] = {
+    {"ResponseContentType", "response-content-type"},
+    {"ResponseContentLanguage", "response-content-language"},
+    {"ResponseExpires", "response-expires"},
+    {"ResponseCacheControl", "response-cache-control"},
+    {"ResponseContentDisposition", "response-content-disposition"},
+    {"ResponseContentEncoding", "response-content-encoding"},
+};
+
+static void get_shape(cos_task *t, cos_http_result *res, cos_value *data)
+{
+    if (res->status_code == 304) {
+        cos_obj_set_bool(data, "NotModified", 1);
+    } else if (t->output.kind == COS_BODY_NONE) {
+        cos_obj_set(data, "Body", cos_str_new(res->body.data ? res->body.data : "", res->body.len));
+    }
+    add_etag(data);
+}
+
+static void get_done(void *ud, cos_http_result *res) { finish_simple(ud, res, get_shape); }
+
+static int open_output(cos_task *t, cos_request *r, cos_value **err)
+{
+    if (t->output.kind == COS_BODY_NONE) return 0;
+    int fd = t->output.kind == COS_BODY_FD ? t->output.fd
+                                           : open(t->output.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return fail(err, errno_error(errno, "open", t->output.path));
+    int rc = cos_req_output_fd(r, fd);
+    if (t->output.kind == COS_BODY_PATH) close(fd);
+    return rc == 0 ? 0 : fail(err, NULL);
+}
+
+int cos_op_get_object(cos_task *t, cos_value **err)
+{
+    if (validate_object(t, err) != 0) return -1;
+    cos_request *r = cos_task_request(t, "GET", cos_task_key(t), 2);
+    if (!r) return fail(err, NULL);
+    int rc = 0;
+    for (size_t i = 0; i < sizeof RESPONSE_PARAMS / sizeof RESPONSE_PARAMS[0] && rc == 0; i++) {
+        char buf[40];
+        const char *v = cos_param_string(t->params, RESPONSE_PARAMS[i][0], buf, sizeof buf);
+        if (v) rc = cos_req_query(r, RESPONSE_PARAMS[i][1], v);
+    }
+    cos_req_accept_status(r, 304);
+    if (rc != 0) {
+        cos_req_free(r);
+        return fail(err, NULL);
+    }
+    if (open_output(t, r, err) != 0) {
+        cos_req_free(r);
+        return -1;
+    }
+    return submit(t, r, get_done);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* deleteObject                                                                              */
+
+static void delete_shape(cos_task *t, cos_http_result *res, cos_value *data)
+{
+    (void)t;
+    /* B.6: the SDK reports a 404 as success {BucketNotFound: true, statusCode: 404}. */
+    if (res->status_code == 404) cos_obj_set_bool(data, "BucketNotFound", 1);
+}
+
+static void delete_done(void *ud, cos_http_result *res) { finish_simple(ud, res, delete_shape); }
+
+int cos_op_delete_object(cos_task *t, cos_value **err)
+{
+    if (validate_object(t, err) != 0) return -1;
+    cos_request *r = cos_task_request(t, "DELETE", cos_task_key(t), 0);
+    if (!r) return fail(err, NULL);
+    cos_req_accept_status(r, 404);
+    return submit(t, r, delete_done);
+}

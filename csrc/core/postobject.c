@@ -1,0 +1,728 @@
+/* postobject: POST Object (HTML form upload, cos-protocol.md §3.3 and §6).
+ *
+ * Two entry points share the policy/signature code:
+ * - cos_post_policy(): pure, no client, no network. Builds the policy JSON and the signed form
+ *   fields a web page needs to let a browser upload straight to COS.
+ * - postObject (cos_op_post_object): uploads one body through such a form, as
+ *   multipart/form-data built with libcurl's MIME API.
+ *
+ * The policy is JSON, written by hand (there is no JSON library among the dependencies): only
+ * json_string() escapes, and everything else goes through json_value(). */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cos.h"
+#include "engine.h" /* cos_auth_key_time, the client's credentials and clock offset */
+#include "ops.h"
+#include "sign.h"
+#include "strbuf.h"
+#include "validate.h"
+
+#define POLICY_DEFAULT_EXPIRES 900
+#define JSON_MAX_DEPTH 32
+
+/* ------------------------------------------------------------------------------------------ */
+/* JSON                                                                                        */
+
+/* A JSON string literal (RFC 8259): '"' and '\\' escaped, control characters as \n, \t, ... or
+ * \u00XX; everything else (UTF-8 included) copied as is. */
+static int json_string(strbuf *sb, const char *s, size_t len)
+{
+    int rc = sb_putc(sb, '"');
+    for (size_t i = 0; rc == 0 && i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        switch (ch) {
+        case '"': rc = sb_puts(sb, "\\\""); break;
+        case '\\': rc = sb_puts(sb, "\\\\"); break;
+        case '\b': rc = sb_puts(sb, "\\b"); break;
+        case '\f': rc = sb_puts(sb, "\\f"); break;
+        case '\n': rc = sb_puts(sb, "\\n"); break;
+        case '\r': rc = sb_puts(sb, "\\r"); break;
+        case '\t': rc = sb_puts(sb, "\\t"); break;
+        default: rc = ch < 0x20 ? sb_printf(sb, "\\u%04x", ch) : sb_putc(sb, (char)ch); break;
+        }
+    }
+    return rc == 0 ? sb_putc(sb, '"') : rc;
+}
+
+/* Integers print without a fraction (content-length-range bounds); NaN/inf are not JSON. */
+static int json_number(strbuf *sb, double n)
+{
+    if (!isfinite(n)) return -1;
+    if (n == floor(n) && fabs(n) < 9007199254740992.0) return sb_printf(sb, "%.0f", n);
+    return sb_printf(sb, "%.17g", n);
+}
+
+static int json_value(strbuf *sb, const cos_value *v, int depth)
+{
+    if (depth > JSON_MAX_DEPTH) return -1;
+    size_t len = 0;
+    const char *s;
+    int rc = 0;
+    switch (cos_value_type(v)) {
+    case COS_NIL: return sb_puts(sb, "null");
+    case COS_BOOL: return sb_puts(sb, cos_value_bool(v) ? "true" : "false");
+    case COS_NUM: return json_number(sb, cos_value_num(v));
+    case COS_STR:
+        s = cos_value_str(v, &len);
+        return json_string(sb, s, len);
+    case COS_ARR:
+        rc = sb_putc(sb, '[');
+        for (size_t i = 0; rc == 0 && i < cos_value_len(v); i++) {
+            if (i) rc = sb_putc(sb, ',');
+            if (rc == 0) rc = json_value(sb, cos_arr_get(v, i), depth + 1);
+        }
+        return rc == 0 ? sb_putc(sb, ']') : rc;
+    case COS_OBJ:
+        rc = sb_putc(sb, '{');
+        for (size_t i = 0; rc == 0 && i < cos_value_len(v); i++) {
+            const char *k = cos_obj_key(v, i);
+            if (i) rc = sb_putc(sb, ',');
+            if (rc == 0) rc = json_string(sb, k, strlen(k));
+            if (rc == 0) rc = sb_putc(sb, ':');
+            if (rc == 0) rc = json_value(sb, cos_obj_at(v, i), depth + 1);
+        }
+        return rc == 0 ? sb_putc(sb, '}') : rc;
+    }
+    return -1;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Policy document                                                                             */
+
+/* {"name": "value"}: an exact-match condition. */
+static int add_exact(cos_value *conds, const char *name, const char *value)
+{
+    cos_value *c = cos_obj_new();
+    if (!c || cos_obj_set_str(c, name, value) != 0) {
+        cos_value_free(c);
+        return -1;
+    }
+    return cos_arr_push(conds, c);
+}
+
+/* [op, a, b] with string/number members. */
+static int add_triple(cos_value *conds, const char *op, cos_value *a, cos_value *b)
+{
+    cos_value *c = cos_arr_new();
+    if (!c || cos_arr_push(c, cos_cstr_new(op)) != 0 || cos_arr_push(c, a) != 0 || cos_arr_push(c, b) != 0) {
+        cos_value_free(c);
+        return -1;
+    }
+    return cos_arr_push(conds, c);
+}
+
+/* "2019-08-30T09:38:12.000Z" */
+static void iso8601(long long unix_s, char out[32])
+{
+    time_t t = (time_t)unix_s;
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    strftime(out, 32, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+}
+
+/* Everything the form needs once the policy's inputs are known. */
+typedef struct post_form {
+    const char *secret_id, *secret_key, *security_token;
+    const char *bucket;
+    const char *key;           /* exact key, or NULL with key_prefix */
+    const char *key_prefix;
+    char key_time[64];         /* "start;end" */
+    const cos_value *fields;   /* extra form fields (object), each pinned exactly; may be NULL */
+    const cos_value *length_range; /* {min, max} or [min, max]; may be NULL */
+    const cos_value *conditions;   /* extra raw conditions (array); may be NULL */
+} post_form;
+
+static cos_value *range_bound(const cos_value *range, const char *name, size_t index)
+{
+    const cos_value *v = cos_value_type(range) == COS_ARR ? cos_arr_get(range, index) : cos_obj_get(range, name);
+    int64_t n = 0;
+    if (cos_param_integer(v, &n) != 0 || n < 0) return NULL;
+    return cos_num_new((double)n);
+}
+
+/* The conditions array: signature fields first (as in the doc sample), then bucket, key, the
+ * length range, the pinned fields and the caller's raw conditions. */
+static cos_value *policy_conditions(const post_form *f)
+{
+    cos_value *conds = cos_arr_new();
+    int rc = conds ? 0 : -1;
+    if (rc == 0) rc = add_exact(conds, "q-sign-algorithm", "sha1");
+    if (rc == 0) rc = add_exact(conds, "q-ak", f->secret_id);
+    if (rc == 0) rc = add_exact(conds, "q-sign-time", f->key_time);
+    if (rc == 0) rc = add_exact(conds, "bucket", f->bucket);
+    if (rc == 0)
+        rc = f->key ? add_exact(conds, "key", f->key)
+                    : add_triple(conds, "starts-with", cos_cstr_new("$key"), cos_cstr_new(f->key_prefix));
+    if (rc == 0 && f->length_range) {
+        cos_value *lo = range_bound(f->length_range, "min", 0), *hi = range_bound(f->length_range, "max", 1);
+        rc = lo && hi ? add_triple(conds, "content-length-range", lo, hi) : (cos_value_free(lo), cos_value_free(hi), -1);
+    }
+    for (size_t i = 0; rc == 0 && i < cos_value_len(f->fields); i++) {
+        const char *v = cos_value_str(cos_obj_at(f->fields, i), NULL);
+        rc = v ? add_exact(conds, cos_obj_key(f->fields, i), v) : -1;
+    }
+    for (size_t i = 0; rc == 0 && i < cos_value_len(f->conditions); i++) {
+        cos_value *c = cos_value_clone(cos_arr_get(f->conditions, i));
+        rc = c ? cos_arr_push(conds, c) : -1;
+    }
+    if (rc != 0) {
+        cos_value_free(conds);
+        return NULL;
+    }
+    return conds;
+}
+
+/* {"expiration":"...","conditions":[...]} as malloc'd text. */
+static char *policy_json(const post_form *f, size_t *len)
+{
+    long long end = strtoll(strchr(f->key_time, ';') + 1, NULL, 10);
+    char expiration[32];
+    iso8601(end, expiration);
+    cos_value *doc = cos_obj_new();
+    int rc = doc ? cos_obj_set_str(doc, "expiration", expiration) : -1;
+    if (rc == 0) rc = cos_obj_set(doc, "conditions", policy_conditions(f));
+    strbuf sb;
+    sb_init(&sb);
+    if (rc == 0) rc = json_value(&sb, doc, 0);
+    cos_value_free(doc);
+    if (rc != 0) {
+        sb_free(&sb);
+        return NULL;
+    }
+    *len = sb.len;
+    return sb_detach(&sb);
+}
+
+static char *base64(const void *data, size_t len)
+{
+    char *out = malloc(4 * ((len + 2) / 3) + 1);
+    if (out) EVP_EncodeBlock((unsigned char *)out, data, (int)len);
+    return out;
+}
+
+/* Fills `fields` (an object) with key, the pinned fields, the token and the signature fields,
+ * in the order the form must carry them (signature fields last, before the file). */
+static int sign_form(const post_form *f, cos_value *fields, char **policy_text)
+{
+    size_t plen = 0;
+    char *policy = policy_json(f, &plen);
+    char *b64 = policy ? base64(policy, plen) : NULL;
+    char sig[41];
+    int rc = b64 ? 0 : -1;
+    if (rc == 0) {
+        cos_post_signature(f->secret_key, f->key_time, policy, plen, sig);
+        if (f->key) {
+            rc = cos_obj_set_str(fields, "key", f->key);
+        } else {
+            strbuf k;
+            sb_init(&k);
+            rc = sb_printf(&k, "%s${filename}", f->key_prefix);
+            if (rc == 0) rc = cos_obj_set_str(fields, "key", k.data);
+            sb_free(&k);
+        }
+    }
+    for (size_t i = 0; rc == 0 && i < cos_value_len(f->fields); i++)
+        rc = cos_obj_set(fields, cos_obj_key(f->fields, i), cos_value_clone(cos_obj_at(f->fields, i)));
+    if (rc == 0 && f->security_token) rc = cos_obj_set_str(fields, "x-cos-security-token", f->security_token);
+    if (rc == 0) rc = cos_obj_set_str(fields, "policy", b64);
+    if (rc == 0) rc = cos_obj_set_str(fields, "q-sign-algorithm", "sha1");
+    if (rc == 0) rc = cos_obj_set_str(fields, "q-ak", f->secret_id);
+    if (rc == 0) rc = cos_obj_set_str(fields, "q-key-time", f->key_time);
+    if (rc == 0) rc = cos_obj_set_str(fields, "q-signature", sig);
+    free(b64);
+    if (rc == 0 && policy_text) {
+        *policy_text = policy;
+        policy = NULL;
+    }
+    free(policy);
+    return rc;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* cos_post_policy                                                                             */
+
+static cos_value *check_policy_opts(const cos_value *opts)
+{
+    static const char *const strings[] = {"SecretId", "SecretKey", "SecurityToken", "Key", "KeyPrefix",
+                                          "KeyTime", "Protocol", "Domain", NULL};
+    if (cos_value_type(opts) != COS_OBJ) return cos_validate_error(NULL, "options must be an object");
+    cos_value *e = cos_validate_optional_strings(opts, strings, 0);
+    if (e) return e;
+    if (!cos_obj_get_str(opts, "SecretId") || !*cos_obj_get_str(opts, "SecretId"))
+        return cos_validate_error("SecretId", "missing param SecretId");
+    if (!cos_obj_get_str(opts, "SecretKey") || !*cos_obj_get_str(opts, "SecretKey"))
+        return cos_validate_error("SecretKey", "missing param SecretKey");
+    if ((e = cos_validate_bucket_params(opts))) return e;
+    const char *key = cos_obj_get_str(opts, "Key");
+    if ((!key || !*key) && !cos_obj_get_str(opts, "KeyPrefix"))
+        return cos_validate_error("Key", "missing param Key (or KeyPrefix)");
+    int64_t n = 0;
+    const cos_value *expires = cos_obj_get(opts, "Expires");
+    if (cos_value_type(expires) != COS_NIL && (cos_param_integer(expires, &n) != 0 || n <= 0))
+        return cos_validate_error("Expires", "param Expires must be a positive integer (seconds)");
+    const char *kt = cos_obj_get_str(opts, "KeyTime");
+    long long a = 0, b = 0;
+    char tail = 0;
+    if (kt && (sscanf(kt, "%lld;%lld%c", &a, &b, &tail) != 2 || a < 0 || b < a))
+        return cos_validate_error("KeyTime", "param KeyTime must be \"start;end\" (Unix seconds)");
+    const cos_value *fields = cos_obj_get(opts, "Fields");
+    if (cos_value_type(fields) != COS_NIL) {
+        if (cos_value_type(fields) != COS_OBJ) return cos_validate_error("Fields", "param Fields must be an object");
+        for (size_t i = 0; i < cos_value_len(fields); i++)
+            if (cos_value_type(cos_obj_at(fields, i)) != COS_STR)
+                return cos_validate_error("Fields", "param Fields.%s must be a string", cos_obj_key(fields, i));
+    }
+    const cos_value *conds = cos_obj_get(opts, "Conditions");
+    if (cos_value_type(conds) != COS_NIL && cos_value_type(conds) != COS_ARR)
+        return cos_validate_error("Conditions", "param Conditions must be an array");
+    const cos_value *range = cos_obj_get(opts, "ContentLengthRange");
+    if (cos_value_type(range) != COS_NIL) {
+        cos_value *lo = range_bound(range, "min", 0), *hi = range_bound(range, "max", 1);
+        int ok = lo && hi && cos_value_num(lo) <= cos_value_num(hi);
+        cos_value_free(lo);
+        cos_value_free(hi);
+        if (!ok) return cos_validate_error("ContentLengthRange", "param ContentLengthRange must be {min, max} with 0 <= min <= max");
+    }
+    if ((e = cos_validate_traffic_limit(fields))) return e;
+    return NULL;
+}
+
+/* "start;end": the caller's KeyTime, or now-1 .. now+Expires (clock offset in ms applied). */
+static void policy_key_time(const cos_value *opts, char out[64])
+{
+    const char *kt = cos_obj_get_str(opts, "KeyTime");
+    if (kt) {
+        snprintf(out, 64, "%s", kt);
+        return;
+    }
+    int64_t expires = POLICY_DEFAULT_EXPIRES, offset_ms = 0;
+    cos_param_integer(cos_obj_get(opts, "Expires"), &expires);
+    const cos_value *off = cos_obj_get(opts, "SystemClockOffset");
+    if (cos_value_type(off) == COS_NUM) offset_ms = (int64_t)cos_value_num(off);
+    long long now = (long long)time(NULL) + offset_ms / 1000;
+    snprintf(out, 64, "%lld;%lld", now - 1, now + (long long)expires);
+}
+
+/* The bucket URL ("https://bucket.cos.region.myqcloud.com/"), built by the client's own URL
+ * code so Domain and Protocol behave as for every other request. */
+static char *policy_url(const cos_value *opts, cos_value **err)
+{
+    cos_value *copts = cos_obj_new();
+    static const char *const copy[] = {"SecretId", "SecretKey", "Protocol", "Domain", NULL};
+    for (size_t i = 0; copts && copy[i]; i++) {
+        const cos_value *v = cos_obj_get(opts, copy[i]);
+        if (v) cos_obj_set(copts, copy[i], cos_value_clone(v));
+    }
+    cos_client *c = copts ? cos_client_new(copts, err) : NULL;
+    cos_value_free(copts);
+    if (!c) return NULL;
+    char *url = cos_url_build(c, NULL, NULL, cos_obj_get_str(opts, "Bucket"), cos_obj_get_str(opts, "Region"), NULL);
+    cos_client_free(c);
+    return url;
+}
+
+cos_value *cos_post_policy(const cos_value *opts, cos_value **err)
+{
+    if (err) *err = NULL;
+    cos_value *e = check_policy_opts(opts);
+    if (e) {
+        if (err) *err = e; else cos_value_free(e);
+        return NULL;
+    }
+    const char *key = cos_obj_get_str(opts, "Key");
+    post_form f = {
+        .secret_id = cos_obj_get_str(opts, "SecretId"),
+        .secret_key = cos_obj_get_str(opts, "SecretKey"),
+        .security_token = cos_obj_get_str(opts, "SecurityToken"),
+        .bucket = cos_obj_get_str(opts, "Bucket"),
+        .key = key && *key ? key : NULL,
+        .key_prefix = cos_obj_get_str(opts, "KeyPrefix"),
+        .fields = cos_obj_get(opts, "Fields"),
+        .length_range = cos_obj_get(opts, "ContentLengthRange"),
+        .conditions = cos_obj_get(opts, "Conditions"),
+    };
+    if (f.security_token && !*f.security_token) f.security_token = NULL;
+    policy_key_time(opts, f.key_time);
+
+    cos_value *url_err = NULL;
+    char *url = policy_url(opts, &url_err);
+    cos_value *out = cos_obj_new(), *fields = cos_obj_new();
+    char *policy = NULL;
+    int rc = url && out && fields ? 0 : -1;
+    if (rc == 0) rc = sign_form(&f, fields, &policy);
+    if (rc == 0) rc = cos_obj_set_str(out, "url", url);
+    if (rc == 0) {
+        rc = cos_obj_set(out, "fields", fields);
+        fields = NULL;
+    }
+    if (rc == 0) rc = cos_obj_set_str(out, "policy", policy);
+    if (rc == 0) {
+        char expiration[32];
+        iso8601(strtoll(strchr(f.key_time, ';') + 1, NULL, 10), expiration);
+        rc = cos_obj_set_str(out, "expiration", expiration);
+    }
+    free(url);
+    free(policy);
+    cos_value_free(fields);
+    if (rc != 0) {
+        cos_value_free(out);
+        if (!url_err) url_err = cos_validate_error(NULL, "cannot build the POST policy (bad Domain or out of memory)");
+        if (err) *err = url_err; else cos_value_free(url_err);
+        return NULL;
+    }
+    cos_value_free(url_err);
+    return out;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* postObject                                                                                  */
+
+/* Params that become form fields (§6), in the order they are written. */
+static const char *const FORM_PARAMS[][2] = {
+    {"ContentType", "Content-Type"},
+    {"CacheControl", "Cache-Control"},
+    {"ContentDisposition", "Content-Disposition"},
+    {"ContentEncoding", "Content-Encoding"},
+    {"Expires", "Expires"},
+    {"ContentMD5", "Content-MD5"},
+    {"ACL", "acl"},
+    {"GrantRead", "x-cos-grant-read"},
+    {"GrantReadAcp", "x-cos-grant-read-acp"},
+    {"GrantWriteAcp", "x-cos-grant-write-acp"},
+    {"GrantFullControl", "x-cos-grant-full-control"},
+    {"StorageClass", "x-cos-storage-class"},
+    {"TrafficLimit", "x-cos-traffic-limit"},
+    {"ServerSideEncryption", "x-cos-server-side-encryption"},
+    {"SSEKMSKeyId", "x-cos-server-side-encryption-cos-kms-key-id"},
+    {"SSEContext", "x-cos-server-side-encryption-context"},
+    {"SuccessActionStatus", "success_action_status"},
+    {"SuccessActionRedirect", "success_action_redirect"},
+    {"success_action_status", "success_action_status"},
+    {"success_action_redirect", "success_action_redirect"},
+    {"acl", "acl"},
+};
+
+/* The form fields carried besides key and the signature: the mapped params, every top-level
+ * x-cos-* param, then the Fields table (strings or numbers). */
+static cos_value *form_fields(const cos_task *t)
+{
+    char buf[64];
+    cos_value *f = cos_obj_new();
+    int rc = f ? 0 : -1;
+    for (size_t i = 0; rc == 0 && i < sizeof FORM_PARAMS / sizeof FORM_PARAMS[0]; i++) {
+        const char *v = cos_param_string(t->params, FORM_PARAMS[i][0], buf, sizeof buf);
+        if (v) rc = cos_obj_set_str(f, FORM_PARAMS[i][1], v);
+    }
+    for (size_t i = 0; rc == 0 && i < cos_value_len(t->params); i++) {
+        const char *name = cos_obj_key(t->params, i);
+        const char *v = cos_param_string(t->params, name, buf, sizeof buf);
+        if (v && strncasecmp(name, "x-cos-", 6) == 0) rc = cos_obj_set_str(f, name, v);
+    }
+    const cos_value *extra = cos_obj_get(t->params, "Fields");
+    for (size_t i = 0; rc == 0 && i < cos_value_len(extra); i++) {
+        const char *v = cos_param_string(extra, cos_obj_key(extra, i), buf, sizeof buf);
+        if (v) rc = cos_obj_set_str(f, cos_obj_key(extra, i), v);
+    }
+    if (rc != 0) {
+        cos_value_free(f);
+        return NULL;
+    }
+    return f;
+}
+
+/* A name or filename inside Content-Disposition quotes, escaped as browsers do (HTML5:
+ * '"' -> %22, CR -> %0D, LF -> %0A). */
+static int put_quoted(strbuf *sb, const char *s)
+{
+    int rc = sb_putc(sb, '"');
+    for (; rc == 0 && *s; s++) {
+        if (*s == '"') rc = sb_puts(sb, "%22");
+        else if (*s == '\r') rc = sb_puts(sb, "%0D");
+        else if (*s == '\n') rc = sb_puts(sb, "%0A");
+        else rc = sb_putc(sb, *s);
+    }
+    return rc == 0 ? sb_putc(sb, '"') : rc;
+}
+
+/* Everything before the file bytes: one part per field, then the file part's header. The
+ * file must be the last field (§6). */
+static int form_head(strbuf *sb, const char *boundary, const cos_value *fields, const char *filename)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < cos_value_len(fields); i++) {
+        size_t vlen = 0;
+        const char *v = cos_value_str(cos_obj_at(fields, i), &vlen);
+        rc = sb_printf(sb, "--%s\r\nContent-Disposition: form-data; name=", boundary);
+        if (rc == 0) rc = put_quoted(sb, cos_obj_key(fields, i));
+        if (rc == 0) rc = sb_puts(sb, "\r\n\r\n");
+        if (rc == 0) rc = sb_append(sb, v ? v : "", vlen);
+        if (rc == 0) rc = sb_puts(sb, "\r\n");
+    }
+    if (rc == 0) rc = sb_printf(sb, "--%s\r\nContent-Disposition: form-data; name=\"file\"; filename=", boundary);
+    if (rc == 0) rc = put_quoted(sb, filename);
+    if (rc == 0) rc = sb_puts(sb, "\r\nContent-Type: application/octet-stream\r\n\r\n");
+    return rc;
+}
+
+/* The body of a postObject streamed from a file or from the caller's pull callback:
+ * head, then the file bytes, then the closing boundary. */
+typedef struct post_body {
+    cos_task *t;
+    strbuf head, tail;
+    size_t head_pos, tail_pos;
+    int fd;                 /* file source (-1: pulled from the caller) */
+    int64_t offset;         /* next file offset */
+    int64_t remaining;      /* body bytes still to hand out */
+    unsigned char buf[256 * 1024];
+} post_body;
+
+static void post_body_free(void *p)
+{
+    post_body *b = p;
+    if (!b) return;
+    sb_free(&b->head);
+    sb_free(&b->tail);
+    if (b->fd >= 0) close(b->fd);
+    free(b);
+}
+
+static int post_body_pull(void *ud, const void **chunk, size_t *len)
+{
+    post_body *b = ud;
+    *len = 0;
+    if (b->head_pos < b->head.len) {
+        *chunk = b->head.data + b->head_pos;
+        *len = b->head.len - b->head_pos;
+        b->head_pos = b->head.len;
+        return 0;
+    }
+    if (b->remaining > 0) {
+        size_t want = b->remaining < (int64_t)sizeof b->buf ? (size_t)b->remaining : sizeof b->buf;
+        if (b->fd >= 0) {
+            ssize_t n;
+            do n = pread(b->fd, b->buf, want, (off_t)b->offset);
+            while (n < 0 && errno == EINTR);
+            if (n <= 0) return -1; /* read error, or the file shrank */
+            *chunk = b->buf;
+            *len = (size_t)n;
+        } else {
+            cos_task *t = b->t;
+            if (!t->cb.on_pull || t->cb.on_pull(t->cb.ud, t->id, chunk, len) != 0 || *len == 0) return -1;
+            if (*len > want) *len = want; /* bytes past ContentLength are ignored */
+        }
+        b->offset += (int64_t)*len;
+        b->remaining -= (int64_t)*len;
+        return 0;
+    }
+    if (b->tail_pos < b->tail.len) {
+        *chunk = b->tail.data + b->tail_pos;
+        *len = b->tail.len - b->tail_pos;
+        b->tail_pos = b->tail.len;
+    }
+    return 0;
+}
+
+/* Length of a file body from `offset` (length < 0: to the end of a regular file). */
+static int64_t fd_body_length(int fd, int64_t offset, int64_t length)
+{
+    if (length >= 0) return length;
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return -1;
+    return st.st_size > offset ? (int64_t)st.st_size - offset : 0;
+}
+
+/* The caller's Headers table goes out as HTTP headers; the named params are form fields. */
+static int apply_user_headers(cos_request *r, const cos_value *params)
+{
+    const cos_value *h = cos_obj_get(params, "Headers");
+    char buf[64];
+    for (size_t i = 0; i < cos_value_len(h); i++) {
+        const char *v = cos_value_type(h) == COS_OBJ ? cos_param_string(h, cos_obj_key(h, i), buf, sizeof buf) : NULL;
+        if (v && cos_req_header(r, cos_obj_key(h, i), v) != 0) return -1;
+    }
+    return 0;
+}
+
+static void post_progress(void *ud, int64_t sent, int64_t send_total, int64_t received, int64_t recv_total)
+{
+    (void)received;
+    (void)recv_total;
+    cos_task_progress_update(ud, (double)sent, (double)send_total);
+}
+
+static void post_done(void *ud, cos_http_result *res)
+{
+    cos_task *t = ud;
+    if (res->error) {
+        cos_value *e = res->error;
+        res->error = NULL;
+        cos_task_finish(t, e, NULL);
+        return;
+    }
+    const char *etag = res->headers ? cos_obj_get_str(res->headers, "etag") : NULL;
+    char *etag_copy = strdup(etag ? etag : "");
+    cos_value *data = cos_result_data(res);
+    /* A 201 may carry a PostResponse document; its fields come first, as for other XML results. */
+    if (data && cos_result_merge_xml(data, res, NULL) != 0) { /* keep the data, drop bad XML */ }
+    char *location = cos_client_location(t->client, cos_task_str(t, "Bucket"), cos_task_str(t, "Region"), cos_task_key(t));
+    if (data && etag_copy && location) {
+        cos_obj_set_str(data, "ETag", etag_copy);
+        cos_obj_set_str(data, "Location", location);
+    } else {
+        cos_value_free(data);
+        data = NULL;
+    }
+    free(etag_copy);
+    free(location);
+    cos_task_finish(t, data ? NULL : cos_validate_error(NULL, "out of memory"), data);
+}
+
+/* The filename of the file part: FileName, else the last segment of FilePath or Key. COS
+ * substitutes it for ${filename} in the key. */
+static const char *form_filename(const cos_task *t)
+{
+    const char *name = cos_task_str(t, "FileName");
+    if (name && *name) return name;
+    const char *src = t->body.kind == COS_BODY_PATH ? t->body.path : cos_task_key(t);
+    const char *slash = src ? strrchr(src, '/') : NULL;
+    return slash ? slash + 1 : src ? src : "file";
+}
+
+static int post_check(const cos_task *t, cos_value **err)
+{
+    static const char *const strings[] = {"FileName", "ContentType", "CacheControl", "ContentDisposition",
+                                          "ContentEncoding", "ContentMD5", "ACL", "StorageClass", NULL};
+    cos_value *e = cos_validate_object_params(t->params, 1);
+    if (!e) e = cos_validate_file_key(t->params);
+    if (!e) e = cos_validate_traffic_limit(t->params);
+    if (!e) e = cos_validate_optional_strings(t->params, strings, 0);
+    const cos_value *fields = cos_obj_get(t->params, "Fields");
+    if (!e && cos_value_type(fields) != COS_NIL && cos_value_type(fields) != COS_OBJ)
+        e = cos_validate_error("Fields", "param Fields must be an object");
+    if (!e && t->body.kind == COS_BODY_NONE) e = cos_validate_error("Body", "missing param Body (or FilePath)");
+    if (e) {
+        *err = e;
+        return -1;
+    }
+    return 0;
+}
+
+/* Attaches head + body + tail: one memory buffer for in-memory bodies (retryable), a pulled
+ * stream otherwise. The request's Content-Length is the exact total. */
+static int post_attach_body(cos_task *t, cos_request *r, post_body *b, cos_value **err)
+{
+    const cos_body *body = &t->body;
+    int64_t given = -1;
+    if (cos_param_integer(cos_obj_get(t->params, "ContentLength"), &given) != 0) given = -1;
+    if (body->kind == COS_BODY_MEM) {
+        strbuf all;
+        sb_init(&all);
+        int rc = sb_append(&all, b->head.data, b->head.len) || sb_append(&all, body->data, body->len) ||
+                 sb_append(&all, b->tail.data, b->tail.len);
+        size_t n = all.len;
+        char *p = rc ? NULL : sb_detach(&all);
+        sb_free(&all);
+        if (!p || cos_req_body_mem_take(r, p, n) != 0) {
+            free(p);
+            *err = cos_validate_error(NULL, "out of memory");
+            return -1;
+        }
+        post_body_free(b);
+        return 0;
+    }
+    if (body->kind == COS_BODY_PATH) {
+        b->fd = open(body->path, O_RDONLY | O_CLOEXEC);
+        if (b->fd < 0) {
+            *err = cos_validate_error("FilePath", "cannot open %s", body->path);
+            return -1;
+        }
+        b->remaining = fd_body_length(b->fd, 0, given);
+    } else if (body->kind == COS_BODY_FD) {
+        b->fd = fcntl(body->fd, F_DUPFD_CLOEXEC, 0);
+        b->offset = body->offset;
+        b->remaining = b->fd < 0 ? -1 : fd_body_length(b->fd, body->offset, body->length >= 0 ? body->length : given);
+    } else { /* COS_BODY_PULL */
+        b->remaining = body->length >= 0 ? body->length : given;
+    }
+    if (b->remaining < 0) {
+        *err = cos_validate_error("ContentLength", "missing param ContentLength (the body size is unknown)");
+        return -1;
+    }
+    int64_t total = (int64_t)b->head.len + b->remaining + (int64_t)b->tail.len;
+    if (cos_req_body_pull(r, total, post_body_pull, b) != 0) {
+        *err = cos_validate_error(NULL, "cannot attach the body");
+        return -1;
+    }
+    t->op_state = b; /* freed with the task, after the request is gone */
+    t->op_free = post_body_free;
+    return 0;
+}
+
+int cos_op_post_object(cos_task *t, cos_value **err)
+{
+    if (post_check(t, err) != 0) return -1;
+    cos_client *c = t->client;
+    post_body *b = calloc(1, sizeof *b);
+    cos_value *extra = form_fields(t), *fields = cos_obj_new();
+    cos_request *r = cos_req_new(c, "POST", cos_task_str(t, "Bucket"), cos_task_str(t, "Region"), NULL);
+    unsigned char rnd[16];
+    char boundary[64];
+    int rc = b && extra && fields && r && RAND_bytes(rnd, sizeof rnd) == 1 ? 0 : -1;
+    if (rc == 0) {
+        b->t = t;
+        b->fd = -1;
+        int n = snprintf(boundary, sizeof boundary, "----cosFormBoundary");
+        for (size_t i = 0; i < sizeof rnd; i++) n += snprintf(boundary + n, sizeof boundary - (size_t)n, "%02x", rnd[i]);
+        rc = cos_obj_set_str(fields, "key", cos_task_key(t));
+    }
+    if (rc == 0 && c->secret_id && c->secret_key) {
+        /* The same q-sign signature fields a browser form carries, with the key pinned exactly. */
+        post_form f = {.secret_id = c->secret_id, .secret_key = c->secret_key, .security_token = c->security_token,
+                       .bucket = cos_task_str(t, "Bucket"), .key = cos_task_key(t), .fields = extra};
+        cos_auth_key_time(c->clock_offset_ms, POLICY_DEFAULT_EXPIRES, f.key_time);
+        rc = sign_form(&f, fields, NULL);
+    } else if (rc == 0) {
+        for (size_t i = 0; rc == 0 && i < cos_value_len(extra); i++)
+            rc = cos_obj_set(fields, cos_obj_key(extra, i), cos_value_clone(cos_obj_at(extra, i)));
+        if (rc == 0 && c->security_token) rc = cos_obj_set_str(fields, "x-cos-security-token", c->security_token);
+    }
+    if (rc == 0) rc = form_head(&b->head, boundary, fields, form_filename(t));
+    if (rc == 0) rc = sb_printf(&b->tail, "\r\n--%s--\r\n", boundary);
+    char ctype[128];
+    snprintf(ctype, sizeof ctype, "multipart/form-data; boundary=%s", boundary);
+    if (rc == 0) rc = cos_req_header(r, "Content-Type", ctype);
+    if (rc == 0) rc = apply_user_headers(r, t->params);
+    cos_value_free(extra);
+    cos_value_free(fields);
+    if (rc != 0) {
+        post_body_free(b);
+        cos_req_free(r);
+        *err = cos_validate_error(NULL, "cannot build the postObject request");
+        return -1;
+    }
+    if (post_attach_body(t, r, b, err) != 0) {
+        if (t->op_state != b) post_body_free(b);
+        cos_req_free(r);
+        return -1;
+    }
+    /* Form uploads: 204 by default, 200/201 with success_action_status, 303 with a redirect. */
+    cos_req_accept_status(r, 303);
+    cos_req_task(r, t->id);
+    t->prog_direction = 1;
+    cos_req_on_progress(r, post_progress, t);
+    cos_req_on_done(r, post_done, t);
+    t->req = r;
+    cos_req_submit(r);
+    return 0;
+}

@@ -1,0 +1,136 @@
+/* request: the internal request API that every operation is built on.
+ *
+ * An operation describes one HTTP exchange with COS as a cos_request: method, Bucket/Region/Key
+ * (or bucket level), ordered query parameters, ordered headers, a body source and where the
+ * response body goes. cos_req_submit() hands it to the client's engine, which signs it (again on
+ * every attempt), schedules it on the client's CURLM when a connection slot is free, retries it
+ * (bounded, exponential backoff with jitter, 5xx / network errors / timeouts only, plus one
+ * clock-skew correction) and finally calls `done` FROM cos_poll (never from inside libcurl), so
+ * `done` may submit further requests or finish the task.
+ *
+ * Lifecycle / ownership
+ * - cos_req_new() returns a request owned by the caller until cos_req_submit(), which takes it
+ *   (even when it fails: then `done` still runs from the next cos_poll with an error).
+ * - All strings passed in are copied. Memory bodies are copied (or taken with _take).
+ * - `done` receives a cos_http_result that lives only during the call; the callee may take
+ *   `headers`, `error` or the body (set the pointer to NULL / use sb_detach) to keep them.
+ * - After `done` returns, the engine frees the request. Never touch it again.
+ * - cos_req_abort() on a submitted request: libcurl stops, `done` is NOT called, the request
+ *   is freed at the next safe point. Use it for pause/cancel.
+ */
+#ifndef COS_REQUEST_H
+#define COS_REQUEST_H
+#include <stddef.h>
+#include <stdint.h>
+#include "cos.h"
+#include "strbuf.h"
+
+typedef struct cos_request cos_request;
+
+/* What the engine hands to `done`. */
+typedef struct cos_http_result {
+    int status_code;     /* HTTP status of the final attempt; 0 on network errors */
+    cos_value *headers;  /* object, lower-case names (repeated headers joined with ", ") */
+    strbuf body;         /* response body, unless it was streamed to an output fd */
+    /* NULL when the request succeeded (2xx, or a status allowed by cos_req_accept_status).
+     * Otherwise a ready-made error object in cos.h shape: {code, name, message, statusCode?,
+     * headers?, error? (parsed <Error> children), RequestId?, url, method}. */
+    cos_value *error;
+    const char *request_id; /* x-cos-request-id (or x-ci-request-id) or NULL; points into headers */
+    /* Hashes of the REQUEST body actually sent in the final attempt (cos_req_hash). */
+    unsigned char md5[16];
+    uint64_t crc64;
+    int64_t bytes_sent;     /* request body bytes sent in the final attempt */
+    int64_t bytes_received; /* response body bytes received (memory or output fd) */
+    int attempts;           /* 1 + retries */
+} cos_http_result;
+
+typedef void (*cos_req_done_fn)(void *ud, cos_http_result *r);
+/* Transfer progress of the current attempt (bytes of request body sent / response body
+ * received). Called from cos_poll after libcurl returns; it must only record numbers (no
+ * submitting, no user callbacks): the task layer turns this into throttled onProgress events. */
+typedef void (*cos_req_progress_fn)(void *ud, int64_t sent, int64_t send_total, int64_t received,
+                                    int64_t recv_total);
+/* Pull body source: give the next chunk (copied by the engine); *len = 0 means end of body.
+ * Return 0, or -1 to fail the request (code "EBODYREAD"). Called from cos_poll only. */
+typedef int (*cos_req_pull_fn)(void *ud, const void **chunk, size_t *len);
+
+/* A new request for `method` ("GET", "PUT", ...) on Bucket/Region; key NULL means bucket level
+ * (path "/"). `key` is used as given (the caller strips the leading '/' unless UseRawKey). */
+cos_request *cos_req_new(cos_client *c, const char *method, const char *bucket, const char *region,
+                         const char *key);
+/* Frees a request that was never submitted. */
+void cos_req_free(cos_request *r);
+
+/* Query parameters, kept in insertion order; value NULL or "" goes out as "name=" and is signed
+ * as such. Re-adding a name replaces its value. */
+int cos_req_query(cos_request *r, const char *name, const char *value);
+/* Headers, kept in insertion order, names as given. Re-adding a name (any case) replaces it.
+ * A header with value "" is sent empty but not signed; value NULL removes the header. */
+int cos_req_header(cos_request *r, const char *name, const char *value);
+const char *cos_req_get_header(const cos_request *r, const char *name); /* any case; NULL if absent */
+/* Adds the headers and query of a params object the B.0 way: every top-level param whose name
+ * contains "x-cos-", the named params (ContentType -> Content-Type, ACL -> x-cos-acl, GrantRead,
+ * StorageClass, TrafficLimit, Range, IfModifiedSince, SSE..., PicOperations, ...), then the
+ * Headers table, then the Query table (and VersionId -> versionId). Numbers are stringified,
+ * booleans become "true"/"false", nil is skipped. */
+int cos_req_apply_params(cos_request *r, const cos_value *params);
+
+/* Body sources (at most one). Content-Length is set from the body length and signed. */
+int cos_req_body_mem(cos_request *r, const void *data, size_t len);       /* copies */
+int cos_req_body_mem_take(cos_request *r, void *data, size_t len);        /* takes a malloc'd buffer */
+int cos_req_body_fd(cos_request *r, int fd, int64_t offset, int64_t len); /* dup's fd; pread at offset */
+int cos_req_body_pull(cos_request *r, int64_t len, cos_req_pull_fn fn, void *ud); /* never retried */
+
+/* Hash the request body while it streams (restarted on every attempt / rewind). */
+#define COS_HASH_MD5 1
+#define COS_HASH_CRC64 2
+void cos_req_hash(cos_request *r, int flags);
+
+/* Stream a successful (2xx) response body to `fd` (dup'ed) with write(); error bodies are still
+ * captured in memory. Once bytes went to the fd, the request is no longer retried. */
+int cos_req_output_fd(cos_request *r, int fd);
+
+/* Statuses >= 300 that count as success for this request (e.g. 304 for headObject with
+ * If-Modified-Since, 404 for deleteObject). Up to 4. */
+void cos_req_accept_status(cos_request *r, int status);
+/* Extra attempts after the first; default the client's RetryTimes (3). 0 disables retries. */
+void cos_req_retries(cos_request *r, int n);
+/* The task this request belongs to (0 = none): used for cos_task cancel/pause bookkeeping. */
+void cos_req_task(cos_request *r, cos_task_id id);
+
+void cos_req_on_done(cos_request *r, cos_req_done_fn fn, void *ud);
+void cos_req_on_progress(cos_request *r, cos_req_progress_fn fn, void *ud);
+
+/* Hands the request to the engine (see the lifecycle notes above). Returns 0, or -1 when the
+ * request cannot even be built (then `done` runs from cos_poll with an error anyway). */
+int cos_req_submit(cos_request *r);
+/* Stops a submitted request; `done` will not be called. */
+void cos_req_abort(cos_request *r);
+
+/* The common success data: {statusCode, headers, RequestId?, VersionId?, DeleteMarker?}. Takes
+ * r->headers (sets it to NULL). */
+cos_value *cos_result_data(cos_http_result *r);
+/* Parses r->body as XML (cos_xml_to_value) and merges the root's children into `data` first
+ * (so statusCode/headers/RequestId set afterwards win). No-op for an empty body. */
+int cos_result_merge_xml(cos_value *data, const cos_http_result *r, const char *const *array_fields);
+
+/* The error object of an HTTP error response (C.1 with an <Error> body, else C.2): {code, name,
+ * message, error?, statusCode, headers (taken), url, method, RequestId?}. */
+cos_value *cos_error_http(int status, const char *reason, cos_value *headers, const char *body, size_t len,
+                          const char *method, const char *url);
+
+/* URL parts, as the SDK builds them (B.1). Malloc'd strings, NULL on bad Domain / OOM.
+ * cos_client_host: "host[:port]" without scheme, e.g. "examplebucket-1250000000.cos.ap-guangzhou.myqcloud.com"
+ * (Domain template expanded, scheme and trailing '/' removed; a Domain path part is kept).
+ * cos_client_location: host + "/" + encoded key (the SDK's Location field). */
+/* The full URL without query (B.1): protocol/domain NULL use the client's; key NULL or "" gives the
+ * bucket URL ending in '/'. */
+char *cos_url_build(const cos_client *c, const char *protocol, const char *domain, const char *bucket,
+                    const char *region, const char *key);
+/* "host[:port]" of a URL (malloc'd). */
+char *cos_url_host(const char *url);
+char *cos_client_host(cos_client *c, const char *bucket, const char *region, const char *domain_override);
+char *cos_client_location(cos_client *c, const char *bucket, const char *region, const char *key);
+
+#endif

@@ -1,0 +1,95 @@
+/* task: one started operation (cos_start) and the pieces every operation handler uses.
+ *
+ * A handler (see ops.h) receives a task whose params/body/output/callbacks are already copied
+ * into it. It validates synchronously (returning -1 and *err on bad input: nothing is queued),
+ * then submits requests (request.h) and eventually calls cos_task_finish exactly once. All user
+ * callbacks (on_done, on_progress, on_pull, ...) are delivered from cos_poll via the client's
+ * event queue.
+ *
+ * The queue-related fields (state, queue links) exist for the task queue (putObject,
+ * sliceUploadFile, uploadFile, uploadFiles: states waiting/checking/uploading/paused/canceled/
+ * error/success, FileParallelLimit), which hangs off the client. */
+#ifndef COS_TASK_H
+#define COS_TASK_H
+#include <stdint.h>
+#include "cos.h"
+#include "request.h"
+
+typedef enum cos_task_state {
+    COS_TASK_WAITING = 0,
+    COS_TASK_CHECKING,
+    COS_TASK_UPLOADING,
+    COS_TASK_PAUSED,
+    COS_TASK_CANCELED,
+    COS_TASK_ERROR,
+    COS_TASK_SUCCESS
+} cos_task_state;
+const char *cos_task_state_name(cos_task_state s);
+
+typedef struct cos_task cos_task;
+
+/* Throttled progress of one task (node-sdk-behaviour.md F). */
+typedef struct cos_task_progress {
+    double loaded, total;   /* total -1: unknown */
+    double emitted_loaded;  /* loaded of the last emission (speed base) */
+    double max_loaded;      /* emitted loaded never goes backwards */
+    double last_emit_ms;    /* monotonic ms of the last emission; < 0 before the first */
+    int pending;            /* a value is waiting for the interval to pass */
+} cos_task_progress;
+
+struct cos_task {
+    cos_client *client;
+    cos_task_id id;
+    const char *op;          /* static op name */
+    cos_value *params;       /* owned */
+    cos_body body;           /* copied: MEM data malloc'd, FD dup'ed (fd), PATH strdup'ed */
+    cos_output output;       /* PATH strdup'ed, FD dup'ed */
+    cos_callbacks cb;
+    int is_queue_task;       /* putObject / sliceUploadFile / uploadFile(s) */
+    cos_task_state state;
+    int finished;            /* cos_task_finish was called */
+    int released;            /* cb.release was called */
+    cos_task_progress prog;
+    int prog_direction;      /* 1: upload bytes drive onProgress, 2: download bytes */
+    cos_task_progress hash_prog;
+    /* Per-operation state, freed with op_free when the task goes away. */
+    void *op_state;
+    void (*op_free)(void *op_state);
+    /* Called when the task is canceled/paused/freed with requests in flight: the handler
+     * aborts them (cos_req_abort). May be NULL when the handler keeps no requests. */
+    void (*op_abort)(cos_task *t);
+    cos_request *req;        /* the single in-flight request of simple ops (NULL if none) */
+    cos_task *next, *prev;   /* client's task list, in start order */
+};
+
+/* Operation entry point: validate, then start. 0, or -1 with *err (a validation error). */
+typedef int (*cos_op_start_fn)(cos_task *t, cos_value **err);
+
+/* Queues on_done(err or data) (exactly one non-NULL; takes both) and marks the task finished.
+ * The final progress emission (percent 1) is queued before on_done on success for tasks that
+ * emitted progress. Later calls are ignored (and free their arguments). */
+void cos_task_finish(cos_task *t, cos_value *err, cos_value *data);
+/* Progress: records loaded/total and emits under the ProgressInterval throttle; the first call
+ * always emits at once. Emissions go through the event queue. */
+void cos_task_progress_update(cos_task *t, double loaded, double total);
+/* Emits at once (cancelling any pending value): start (0) and final (total) emissions. */
+void cos_task_progress_now(cos_task *t, double loaded, double total);
+/* Same for onHashProgress. */
+void cos_task_hash_progress_now(cos_task *t, double loaded, double total);
+
+/* Helpers for handlers. */
+const char *cos_task_str(const cos_task *t, const char *name);          /* string param or NULL */
+/* A param as a string: strings as is, numbers formatted like JS (integers without ".0"); writes
+ * into buf (n bytes); NULL when absent/nil/other type. */
+const char *cos_param_string(const cos_value *params, const char *name, char *buf, size_t n);
+/* The Key of the params, without one leading '/' unless UseRawKey. Points into params. */
+const char *cos_task_key(const cos_task *t);
+/* A cos.h-shaped validation error {code:"Error", name:"Error", message}. */
+cos_value *cos_error_new(const char *code, const char *message);
+
+/* Builds the request for a task: method on Bucket/Region/Key (key NULL: bucket level), B.0 params
+ * applied, task id set, progress wired to the task (`progress` 1: upload bytes, 2: download
+ * bytes drive cos_task_progress_update; 0: none). Set its done with cos_req_on_done. */
+cos_request *cos_task_request(cos_task *t, const char *method, const char *key, int progress);
+
+#endif

@@ -1,0 +1,49 @@
+/* validate: synchronous input checks done before any request goes out.
+ *
+ * Every check returns NULL when the input is fine, or a new error object (the caller owns it)
+ * shaped like the Node SDK's client-side errors (node-sdk-behaviour.md C.4):
+ *   {code = "Error", name = "Error", message = "...", param = "<the offending parameter>"}
+ * Messages reuse the SDK's wording where the SDK has one ("missing param Bucket",
+ * 'Bucket should format as "test-1250000000".', "Region format error.", ...). */
+#ifndef COS_VALIDATE_H
+#define COS_VALIDATE_H
+#include <stdint.h>
+#include "cos.h"
+
+/* Bounds of x-cos-traffic-limit, in bit/s (100 KB/s .. 100 MB/s). */
+#define COS_TRAFFIC_LIMIT_MIN 819200.0
+#define COS_TRAFFIC_LIMIT_MAX 838860800.0
+#define COS_PART_NUMBER_MAX 10000
+
+/* The error object itself; `param` may be NULL (then no param field). */
+cos_value *cos_validate_error(const char *param, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Bucket and Region: present, strings, Region ^[a-z0-9-]+$ and not "cos."-prefixed, Bucket
+ * ^[a-z0-9-]+-[0-9]+$. Checked in the SDK's order: missing Bucket, missing Region, Region
+ * format, Bucket format. */
+cos_value *cos_validate_bucket_params(const cos_value *params);
+/* cos_validate_bucket_params plus, when need_key, Key present and a string (checked right after
+ * the missing Bucket/Region checks, as the SDK does). */
+cos_value *cos_validate_object_params(const cos_value *params, int need_key);
+/* Key of a file upload (uploadFile, sliceUploadFile, postObject with a file): must not end in '/'. */
+cos_value *cos_validate_file_key(const cos_value *params);
+/* UploadId present and a non-empty string. */
+cos_value *cos_validate_upload_id(const cos_value *params);
+/* PartNumber present, an integer 1..10000 (number or decimal string). */
+cos_value *cos_validate_part_number(const cos_value *params);
+/* Position present, a non-negative integer (number or decimal string). */
+cos_value *cos_validate_position(const cos_value *params);
+/* TrafficLimit, a top-level "x-cos-traffic-limit" and Headers["x-cos-traffic-limit"] (any
+ * case), when present: an integer in [819200, 838860800]. */
+cos_value *cos_validate_traffic_limit(const cos_value *params);
+/* Parts of multipartComplete: a non-empty array of {PartNumber (1..10000), ETag (string)}. */
+cos_value *cos_validate_parts(const cos_value *params);
+/* The optional params listed in `names` (NULL-terminated) must be strings when present
+ * (numbers are accepted where `allow_numbers`, e.g. MaxKeys). */
+cos_value *cos_validate_optional_strings(const cos_value *params, const char *const *names, int allow_numbers);
+
+/* An integer-valued param: an integral finite number, or a string of decimal digits (optional
+ * leading '-'), within int64. 0 and *out set, or -1. */
+int cos_param_integer(const cos_value *v, int64_t *out);
+
+#endif

@@ -1,0 +1,189 @@
+/* cosd: a local COS-compatible HTTP server. Shared types of the server and of one request.
+ * All mutable state hangs off one cosd_server; requests carry their own state in cosd_req. */
+#ifndef COSD_H
+#define COSD_H
+#include <microhttpd.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+#include "sign.h"
+#include "strbuf.h"
+
+#define COSD_MAX_KEY 850
+#define COSD_MAX_PUT (5ULL * 1024 * 1024 * 1024)
+#define COSD_MAX_XML (1024 * 1024)
+#define COSD_MIN_PART (1024 * 1024)
+#define COSD_DEFAULT_ID "AKIDcosdTESTsecretid0000000000000000"
+#define COSD_DEFAULT_KEY "cosdTESTsecretkey000000000000000"
+
+/* Operation ids, also the names faults match on. */
+enum cosd_op {
+    OP_NONE = 0, OP_PutObject, OP_AppendObject, OP_PostObject, OP_HeadObject, OP_GetObject, OP_DeleteObject,
+    OP_GetBucket, OP_InitiateMultipartUpload, OP_UploadPart, OP_ListParts, OP_CompleteMultipartUpload,
+    OP_AbortMultipartUpload, OP_ListMultipartUploads, OP_HeadBucket, OP_Unsupported, OP__COUNT
+};
+const char *cosd_op_name(int op);
+int cosd_op_from_name(const char *name); /* -1 if unknown; "any" is OP__COUNT */
+
+typedef struct cosd_cred { char *id; char *key; } cosd_cred;
+
+typedef struct cosd_fault {
+    int op;              /* OP__COUNT = any */
+    long nth;            /* 0 = not set */
+    double rate;         /* < 0 = not set */
+    uint64_t seed;       /* PRNG state (xorshift64*) */
+    long times;          /* 0 = unlimited */
+    int status;          /* 0 = none */
+    char *code;          /* error code override */
+    long long reset_after; /* -1 = none */
+    long stall_ms;       /* 0 = none */
+    long seen;           /* matching requests so far */
+    long fired;          /* faults injected so far */
+} cosd_fault;
+
+typedef struct cosd_server {
+    char *data_dir;
+    char *region;
+    char **buckets; size_t nbuckets;
+    cosd_cred *creds; size_t ncreds;
+    cosd_fault *faults; size_t nfaults;
+    FILE *access_log;
+    char *tls_cert, *tls_key, *tls_cert_pem, *tls_key_pem;
+    int tls;
+    pthread_mutex_t lock;      /* store: renames of objects, parts, uploads */
+    pthread_mutex_t log_lock;  /* access log lines */
+    pthread_mutex_t fault_lock;
+    pthread_mutex_t id_lock;   /* request ids / unique names */
+    unsigned long long counter;
+    struct MHD_Daemon *daemon;
+} cosd_server;
+
+typedef struct hdr_pair { char *name; char *value; } hdr_pair;
+
+enum body_mode { BODY_NONE = 0, BODY_FILE, BODY_MEM, BODY_DISCARD, BODY_FORM };
+
+struct postform;
+
+typedef struct cosd_req {
+    cosd_server *srv;
+    struct MHD_Connection *conn;
+    char *target;          /* request target as received (path?query) */
+    const char *method;
+    int started, done, reset;
+    unsigned status;
+    uint64_t bytes_in, bytes_out;
+    char reqid[64];
+    /* addressing */
+    const char *host;
+    char *bucket;
+    char *key; size_t keylen;   /* decoded key (no leading '/') */
+    char *sign_path;            /* decoded path that was signed */
+    cos_kv *q; size_t nq;       /* decoded query parameters */
+    int op;
+    int is_head;
+    /* body */
+    int body_mode;
+    int fd; char *tmp_path;
+    EVP_MD_CTX *md5;
+    uint64_t crc;
+    uint64_t body_len, body_max;
+    strbuf mem;
+    int body_too_large;
+    struct postform *form;
+    /* fault */
+    int fault_status; char *fault_code;
+    long long reset_after; long stall_ms;
+    /* extra response headers */
+    hdr_pair *rh; size_t nrh;
+    /* op specific */
+    long part_number; const char *upload_id;
+    uint64_t append_pos;
+} cosd_req;
+
+/* http.c */
+int http_start(cosd_server *srv, const char *listen, int *port_out);
+void req_add_header(cosd_req *r, const char *name, const char *value);
+int req_error(cosd_req *r, unsigned status, const char *code, const char *message, const char *extra_xml);
+int req_send_buf(cosd_req *r, unsigned status, const char *ctype, char *body, size_t len); /* takes body */
+int req_send_empty(cosd_req *r, unsigned status);
+const char *req_header(cosd_req *r, const char *name);
+const char *req_query(cosd_req *r, const char *name, int *present);
+void req_unique(cosd_server *srv, char *out, size_t n);
+
+/* auth.c: 0 = allowed (or anonymous when *anon set), else an error response was queued. */
+int auth_check(cosd_req *r, int *anonymous);
+const char *auth_secret_for(cosd_server *srv, const char *id);
+
+/* fault.c */
+int fault_parse(cosd_fault *f, const char *spec, char *err, size_t errlen);
+void fault_apply(cosd_req *r);
+void fault_free(cosd_fault *f);
+
+/* log.c */
+void log_access(cosd_req *r);
+
+/* xmlout.c */
+void xml_escape(strbuf *sb, const char *s, size_t n);
+void xml_elem(strbuf *sb, const char *indent, const char *name, const char *value);
+void xml_elem_n(strbuf *sb, const char *indent, const char *name, const char *value, size_t n);
+void xml_elem_key(strbuf *sb, const char *indent, const char *name, const char *value, size_t n, int urlenc);
+void iso_time(time_t t, char *out, size_t n);
+void http_time(time_t t, char *out, size_t n);
+
+/* xmlin.c: parse CompleteMultipartUpload. 0 ok, -1 malformed. */
+typedef struct complete_part { long number; char etag[80]; } complete_part;
+int xml_parse_complete(const char *buf, size_t len, complete_part **parts, size_t *nparts);
+
+/* store.c */
+typedef struct obj_meta {
+    char *key; size_t keylen;
+    char datafile[128];
+    uint64_t size;
+    char etag[80];      /* quoted */
+    uint64_t crc;
+    time_t mtime;
+    int appendable;
+    hdr_pair *h; size_t nh;  /* stored headers (lower-case names) */
+} obj_meta;
+void meta_free(obj_meta *m);
+void meta_add_header(obj_meta *m, const char *name, const char *value);
+const char *meta_header(const obj_meta *m, const char *name);
+void meta_copy_request_headers(obj_meta *m, cosd_req *r);
+int store_init(cosd_server *srv);
+char *store_bucket_dir(cosd_server *srv, const char *bucket, const char *sub);
+int store_tmp_file(cosd_server *srv, char **path); /* returns fd */
+int store_read_meta(cosd_server *srv, const char *bucket, const char *key, size_t keylen, obj_meta *m);
+/* opens the data file (fd) consistently with its meta; 0 ok, -1 missing */
+int store_open(cosd_server *srv, const char *bucket, const char *key, size_t keylen, obj_meta *m, int *fd);
+int store_commit(cosd_server *srv, const char *bucket, const char *tmp_path, obj_meta *m);
+int store_delete(cosd_server *srv, const char *bucket, const char *key, size_t keylen);
+int store_list(cosd_server *srv, const char *bucket, obj_meta **out, size_t *n);
+/* append: returns 0 ok, 1 position error (*cur set), 2 not appendable, -1 io */
+int store_append(cosd_server *srv, const char *bucket, const char *key, size_t keylen, uint64_t pos,
+                 const char *tmp_path, uint64_t len, uint64_t crc, cosd_req *r, obj_meta *out, uint64_t *cur);
+int rm_rf(const char *path);
+int mkdir_p(const char *path);
+void hex_encode(const unsigned char *in, size_t n, char *out);
+
+/* ops.c: object and bucket operations */
+int op_begin(cosd_req *r);   /* first call, after auth: may queue a response */
+int op_finish(cosd_req *r);  /* after the body: queues the response */
+
+/* multipart.c */
+int mp_begin(cosd_req *r);
+int mp_finish(cosd_req *r);
+
+/* postform.c */
+int form_begin(cosd_req *r);
+int form_feed(cosd_req *r, const char *data, size_t n);
+int form_finish(cosd_req *r);
+void form_free(cosd_req *r);
+
+/* body helpers (http.c) */
+int body_open_file(cosd_req *r);
+int body_finish_md5(cosd_req *r, unsigned char md5[16]);
+int body_write(cosd_req *r, const char *data, size_t n);
+
+#endif

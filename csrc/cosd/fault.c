@@ -1,0 +1,104 @@
+/* fault: deterministic fault injection for retry/resume tests. Syntax (comma-separated key=value):
+ *   op=NAME        operation to match (PutObject, UploadPart, ..., any); required
+ *   nth=N          fire on the N-th matching request (then on following ones while times allows)
+ *   rate=F         fire on each matching request with probability F (0..1), PRNG seeded by seed=S
+ *   times=K        fire at most K times (default: 1 with nth, unlimited otherwise)
+ *   status=CODE    answer with this HTTP status and a COS error body (code=NAME overrides the Code)
+ *   reset-after=B  close the connection after B request-body bytes (or at the end of a shorter body)
+ *   stall=MS       delay the response by MS milliseconds
+ * The first matching --fault that fires wins for a request; counters are per fault. */
+#include "cosd.h"
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+int fault_parse(cosd_fault *f, const char *spec, char *err, size_t errlen) {
+    memset(f, 0, sizeof *f);
+    f->op = -1;
+    f->rate = -1;
+    f->reset_after = -1;
+    f->seed = 0x9E3779B97F4A7C15ULL;
+    int times_set = 0;
+    char *copy = strdup(spec), *save = NULL;
+    if (!copy) return -1;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        char *eq = strchr(tok, '=');
+        if (!eq) { snprintf(err, errlen, "fault: '%s' is not key=value", tok); free(copy); return -1; }
+        *eq = 0;
+        const char *k = tok, *v = eq + 1;
+        char *end = NULL;
+        if (!strcmp(k, "op")) {
+            f->op = cosd_op_from_name(v);
+            if (f->op < 0) { snprintf(err, errlen, "fault: unknown op '%s'", v); free(copy); return -1; }
+            continue;
+        }
+        if (!strcmp(k, "code")) { free(f->code); f->code = strdup(v); continue; }
+        if (!strcmp(k, "rate")) {
+            f->rate = strtod(v, &end);
+            if (*end || f->rate < 0 || f->rate > 1) goto bad;
+            continue;
+        }
+        long long n = strtoll(v, &end, 10);
+        if (*end || end == v || n < 0) goto bad;
+        if (!strcmp(k, "nth") && n > 0) f->nth = (long)n;
+        else if (!strcmp(k, "times")) { f->times = (long)n; times_set = 1; }
+        else if (!strcmp(k, "seed")) f->seed = (uint64_t)n * 0x9E3779B97F4A7C15ULL + 1;
+        else if (!strcmp(k, "status") && n >= 100 && n <= 599) f->status = (int)n;
+        else if (!strcmp(k, "reset-after")) f->reset_after = n;
+        else if (!strcmp(k, "stall")) f->stall_ms = (long)n;
+        else goto bad;
+        continue;
+    bad:
+        snprintf(err, errlen, "fault: bad value for '%s': '%s'", k, v);
+        free(copy);
+        return -1;
+    }
+    free(copy);
+    if (f->op < 0) { snprintf(err, errlen, "fault: op= is required"); return -1; }
+    if (!f->status && f->reset_after < 0 && !f->stall_ms) {
+        snprintf(err, errlen, "fault: one of status=, reset-after=, stall= is required");
+        return -1;
+    }
+    if (f->nth && !times_set) f->times = 1;
+    if (!f->seed) f->seed = 1;
+    return 0;
+}
+
+void fault_free(cosd_fault *f) { free(f->code); }
+
+static double next_rand(uint64_t *s) {
+    uint64_t x = *s;
+    x ^= x >> 12; x ^= x << 25; x ^= x >> 27;
+    *s = x;
+    return (double)((x * 0x2545F4914F6CDD1DULL) >> 11) / 9007199254740992.0;
+}
+
+/* Decides, once per request, whether a fault fires; fills the request's fault fields. */
+void fault_apply(cosd_req *r) {
+    cosd_server *srv = r->srv;
+    if (!srv->nfaults) return;
+    pthread_mutex_lock(&srv->fault_lock);
+    int fired = 0;
+    for (size_t i = 0; i < srv->nfaults; i++) {
+        cosd_fault *f = &srv->faults[i];
+        if (f->op != OP__COUNT && f->op != r->op) continue;
+        f->seen++;
+        if (fired) continue;
+        int fire;
+        if (f->nth) fire = f->seen >= f->nth;
+        else if (f->rate >= 0) fire = next_rand(&f->seed) < f->rate;
+        else fire = 1;
+        if (f->times && f->fired >= f->times) fire = 0;
+        if (!fire) continue;
+        f->fired++;
+        fired = 1;
+        if (f->status) {
+            r->fault_status = f->status;
+            free(r->fault_code);
+            r->fault_code = f->code ? strdup(f->code) : NULL;
+        }
+        if (f->reset_after >= 0) r->reset_after = f->reset_after;
+        if (f->stall_ms) r->stall_ms = f->stall_ms;
+    }
+    pthread_mutex_unlock(&srv->fault_lock);
+}

@@ -1,0 +1,477 @@
+/* http: libmicrohttpd glue. One cosd_req per request: created by the URI log callback (which sees the
+ * raw request target), driven by the access handler (first call: route + auth; body calls: stream to
+ * disk; final call: respond), logged and freed by the completion callback. */
+#include "cosd.h"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <fcntl.h>
+#include <openssl/rand.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include "crc64.h"
+
+static const char *op_names[OP__COUNT] = {
+    "None", "PutObject", "AppendObject", "PostObject", "HeadObject", "GetObject", "DeleteObject",
+    "GetBucket", "InitiateMultipartUpload", "UploadPart", "ListParts", "CompleteMultipartUpload",
+    "AbortMultipartUpload", "ListMultipartUploads", "HeadBucket", "Unsupported"};
+
+const char *cosd_op_name(int op) { return (op >= 0 && op < OP__COUNT) ? op_names[op] : "any"; }
+
+int cosd_op_from_name(const char *name) {
+    if (strcasecmp(name, "any") == 0) return OP__COUNT;
+    for (int i = 1; i < OP__COUNT; i++)
+        if (strcasecmp(name, op_names[i]) == 0) return i;
+    return -1;
+}
+
+void req_unique(cosd_server *srv, char *out, size_t n) {
+    unsigned char rnd[6] = {0};
+    RAND_bytes(rnd, sizeof rnd);
+    pthread_mutex_lock(&srv->id_lock);
+    unsigned long long c = ++srv->counter;
+    pthread_mutex_unlock(&srv->id_lock);
+    snprintf(out, n, "%08lx_%llx_%x_%02x%02x%02x%02x%02x%02x", (unsigned long)time(NULL), c, (unsigned)getpid(),
+             rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
+}
+
+const char *req_header(cosd_req *r, const char *name) {
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+const char *req_query(cosd_req *r, const char *name, int *present) {
+    for (size_t i = 0; i < r->nq; i++)
+        if (strcmp(r->q[i].name, name) == 0) {
+            if (present) *present = 1;
+            return r->q[i].value;
+        }
+    if (present) *present = 0;
+    return NULL;
+}
+
+void req_add_header(cosd_req *r, const char *name, const char *value) {
+    hdr_pair *n = realloc(r->rh, (r->nrh + 1) * sizeof *n);
+    if (!n) return;
+    r->rh = n;
+    r->rh[r->nrh].name = strdup(name);
+    r->rh[r->nrh].value = strdup(value ? value : "");
+    r->nrh++;
+}
+
+/* Adds the headers every response carries, queues it, records status and body size for the log. */
+static int queue(cosd_req *r, unsigned status, struct MHD_Response *resp, uint64_t body_len) {
+    if (!resp) return MHD_NO;
+    MHD_add_response_header(resp, "Server", "tencent-cos");
+    MHD_add_response_header(resp, "x-cos-request-id", r->reqid);
+    for (size_t i = 0; i < r->nrh; i++) MHD_add_response_header(resp, r->rh[i].name, r->rh[i].value);
+    r->status = status;
+    r->bytes_out = r->is_head ? 0 : body_len;
+    r->done = 1;
+    enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
+    MHD_destroy_response(resp);
+    return ret;
+}
+
+int req_send_buf(cosd_req *r, unsigned status, const char *ctype, char *body, size_t len) {
+    struct MHD_Response *resp = MHD_create_response_from_buffer(len, body ? body : (char *)"",
+                                                                body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+    if (!resp) { free(body); return MHD_NO; }
+    if (ctype) MHD_add_response_header(resp, "Content-Type", ctype);
+    return queue(r, status, resp, len);
+}
+
+int req_send_empty(cosd_req *r, unsigned status) { return req_send_buf(r, status, NULL, NULL, 0); }
+
+/* Exposed for ops.c (GET/HEAD bodies from files). */
+int req_send_fd(cosd_req *r, unsigned status, int fd, uint64_t off, uint64_t len);
+int req_send_fd(cosd_req *r, unsigned status, int fd, uint64_t off, uint64_t len) {
+    struct MHD_Response *resp = MHD_create_response_from_fd_at_offset64(len, fd, off);
+    if (!resp) { close(fd); return MHD_NO; }
+    return queue(r, status, resp, len);
+}
+
+int req_error(cosd_req *r, unsigned status, const char *code, const char *message, const char *extra_xml) {
+    char trace[96];
+    req_unique(r->srv, trace, sizeof trace);
+    unsigned char enc[160];
+    EVP_EncodeBlock(enc, (const unsigned char *)trace, (int)strlen(trace));
+    req_add_header(r, "x-cos-trace-id", (const char *)enc);
+    if (r->is_head) return req_send_buf(r, status, "application/xml", NULL, 0);
+    strbuf sb;
+    sb_init(&sb);
+    sb_puts(&sb, "<?xml version='1.0' encoding='utf-8' ?>\n<Error>\n");
+    xml_elem(&sb, "\t", "Code", code);
+    xml_elem(&sb, "\t", "Message", message);
+    sb_puts(&sb, "\t<Resource>");
+    if (r->bucket) {
+        xml_escape(&sb, r->bucket, strlen(r->bucket));
+        sb_printf(&sb, ".cos.%s.myqcloud.com/", r->srv->region);
+        if (r->key) xml_escape(&sb, r->key, r->keylen);
+    }
+    sb_puts(&sb, "</Resource>\n");
+    if (extra_xml) sb_puts(&sb, extra_xml);
+    xml_elem(&sb, "\t", "RequestId", r->reqid);
+    xml_elem(&sb, "\t", "TraceId", (const char *)enc);
+    sb_puts(&sb, "</Error>");
+    size_t len = sb.len;
+    return req_send_buf(r, status, "application/xml", sb_detach(&sb), len);
+}
+
+/* ---- body streaming ---- */
+
+int body_open_file(cosd_req *r) {
+    r->fd = store_tmp_file(r->srv, &r->tmp_path);
+    if (r->fd < 0) return -1;
+    r->md5 = EVP_MD_CTX_new();
+    if (!r->md5 || !EVP_DigestInit_ex(r->md5, EVP_md5(), NULL)) return -1;
+    r->crc = 0;
+    r->body_mode = BODY_FILE;
+    return 0;
+}
+
+int body_write(cosd_req *r, const char *data, size_t n) {
+    if (r->body_len + n > r->body_max) {
+        r->body_too_large = 1;
+        return 0; /* keep draining; refused at the end */
+    }
+    r->body_len += n;
+    if (r->body_mode == BODY_FILE) {
+        EVP_DigestUpdate(r->md5, data, n);
+        r->crc = cos_crc64_update(r->crc, data, n);
+        size_t off = 0;
+        while (off < n) {
+            ssize_t w = write(r->fd, data + off, n - off);
+            if (w < 0) { if (errno == EINTR) continue; return -1; }
+            off += (size_t)w;
+        }
+    } else if (r->body_mode == BODY_MEM) {
+        if (sb_append(&r->mem, data, n) != 0) return -1;
+    }
+    return 0;
+}
+
+int body_finish_md5(cosd_req *r, unsigned char md5[16]) {
+    unsigned int l = 16;
+    if (!r->md5) return -1;
+    EVP_DigestFinal_ex(r->md5, md5, &l);
+    EVP_MD_CTX_free(r->md5);
+    r->md5 = NULL;
+    return 0;
+}
+
+/* ---- request target parsing and routing ---- */
+
+static char *decode(const char *s, size_t n, size_t *outlen) {
+    strbuf sb;
+    sb_init(&sb);
+    if (cos_url_decode(&sb, s, n) != 0 || !sb.data) { sb_free(&sb); sb_puts(&sb, ""); }
+    if (!sb.data) sb_puts(&sb, "");
+    if (outlen) *outlen = sb.len;
+    return sb_detach(&sb);
+}
+
+static int parse_target(cosd_req *r, char **path, size_t *pathlen) {
+    const char *t = r->target;
+    const char *qm = strchr(t, '?');
+    size_t plen = qm ? (size_t)(qm - t) : strlen(t);
+    *path = decode(t, plen, pathlen);
+    if (!qm) return 0;
+    const char *p = qm + 1;
+    while (*p) {
+        const char *amp = strchr(p, '&');
+        size_t len = amp ? (size_t)(amp - p) : strlen(p);
+        if (len > 0) {
+            const char *eq = memchr(p, '=', len);
+            size_t nlen = eq ? (size_t)(eq - p) : len;
+            cos_kv *nq = realloc(r->q, (r->nq + 1) * sizeof *nq);
+            if (!nq) return -1;
+            r->q = nq;
+            r->q[r->nq].name = decode(p, nlen, NULL);
+            r->q[r->nq].value = eq ? decode(eq + 1, len - nlen - 1, NULL) : strdup("");
+            r->nq++;
+        }
+        if (!amp) break;
+        p = amp + 1;
+    }
+    return 0;
+}
+
+static int valid_bucket(const char *b, size_t n) {
+    if (n < 3 || n > 60) return 0;
+    const char *dash = NULL;
+    for (size_t i = 0; i < n; i++) {
+        char c = b[i];
+        if (c == '-') dash = b + i;
+        else if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) return 0;
+    }
+    if (!dash || dash == b || dash == b + n - 1) return 0;
+    for (const char *c = dash + 1; c < b + n; c++)
+        if (*c < '0' || *c > '9') return 0;
+    return b[0] != '-';
+}
+
+static int bucket_known(cosd_server *srv, const char *b, size_t n) {
+    if (srv->nbuckets == 0) return valid_bucket(b, n);
+    for (size_t i = 0; i < srv->nbuckets; i++)
+        if (strlen(srv->buckets[i]) == n && memcmp(srv->buckets[i], b, n) == 0) return 1;
+    return 0;
+}
+
+static const char *unsupported_sub[] = {"acl", "tagging", "restore", "cors", "lifecycle", "policy", "versioning",
+    "select", "torrent", "website", "versions", "delete", "location", "replication", "logging", "inventory",
+    "domain", "referer", "intelligenttiering", "object-lock", "retention", "encryption", "accelerate",
+    "notification", "origin", "symlink", "rename", "copy", NULL};
+
+static int route(cosd_req *r) {
+    int has_uploads, has_uploadid, has_part, has_append;
+    req_query(r, "uploads", &has_uploads);
+    req_query(r, "uploadId", &has_uploadid);
+    req_query(r, "partNumber", &has_part);
+    req_query(r, "append", &has_append);
+    for (int i = 0; unsupported_sub[i]; i++) {
+        int p;
+        req_query(r, unsupported_sub[i], &p);
+        if (p) return OP_Unsupported;
+    }
+    const char *m = r->method;
+    if (r->keylen == 0) {
+        if (!strcmp(m, "GET")) return has_uploads ? OP_ListMultipartUploads : OP_GetBucket;
+        if (!strcmp(m, "HEAD")) return OP_HeadBucket;
+        if (!strcmp(m, "POST")) return OP_PostObject;
+        if (!strcmp(m, "PUT") || !strcmp(m, "DELETE")) return OP_Unsupported;
+        return OP_NONE;
+    }
+    if (!strcmp(m, "PUT")) {
+        if (req_header(r, "x-cos-copy-source")) return OP_Unsupported;
+        if (has_uploadid || has_part) return OP_UploadPart;
+        return OP_PutObject;
+    }
+    if (!strcmp(m, "POST")) {
+        if (has_uploads) return OP_InitiateMultipartUpload;
+        if (has_uploadid) return OP_CompleteMultipartUpload;
+        if (has_append) return OP_AppendObject;
+        return OP_NONE;
+    }
+    if (!strcmp(m, "GET")) return has_uploadid ? OP_ListParts : OP_GetObject;
+    if (!strcmp(m, "HEAD")) return OP_HeadObject;
+    if (!strcmp(m, "DELETE")) return has_uploadid ? OP_AbortMultipartUpload : OP_DeleteObject;
+    return OP_NONE;
+}
+
+/* Works out bucket, key and the signed path from Host and the decoded path. */
+static int address(cosd_req *r, char *path, size_t pathlen) {
+    cosd_server *srv = r->srv;
+    const char *host = r->host ? r->host : "";
+    const char *cos = strstr(host, ".cos.");
+    if (!cos) cos = strstr(host, ".cos-internal.");
+    r->sign_path = path;
+    const char *k = path + (pathlen > 0 && path[0] == '/' ? 1 : 0);
+    size_t kl = pathlen - (size_t)(k - path);
+    if (cos && cos > host) {
+        r->bucket = strndup(host, (size_t)(cos - host));
+        r->key = malloc(kl + 1);
+        memcpy(r->key, k, kl);
+        r->key[kl] = 0;
+        r->keylen = kl;
+        return 0;
+    }
+    /* path style: /<bucket>/<key>; a lone configured bucket also serves /<key> (SDK Domain set-up) */
+    const char *slash = memchr(k, '/', kl);
+    size_t bl = slash ? (size_t)(slash - k) : kl;
+    if (bl > 0 && (bucket_known(srv, k, bl) || (srv->nbuckets != 1 && valid_bucket(k, bl)))) {
+        r->bucket = strndup(k, bl);
+        const char *kk = slash ? slash + 1 : k + kl;
+        kl = (size_t)(k + kl - kk);
+        r->key = malloc(kl + 1);
+        memcpy(r->key, kk, kl);
+        r->key[kl] = 0;
+        r->keylen = kl;
+        return 0;
+    }
+    if (srv->nbuckets == 1) {
+        r->bucket = strdup(srv->buckets[0]);
+        r->key = malloc(kl + 1);
+        memcpy(r->key, k, kl);
+        r->key[kl] = 0;
+        r->keylen = kl;
+        return 0;
+    }
+    return -1;
+}
+
+static int first_call(cosd_req *r) {
+    char *path = NULL;
+    size_t pathlen = 0;
+    req_unique(r->srv, r->reqid, sizeof r->reqid);
+    {   /* request id is opaque: base64 of the unique string, as COS does */
+        char raw[64];
+        memcpy(raw, r->reqid, sizeof raw);
+        unsigned char enc[100];
+        int n = EVP_EncodeBlock(enc, (const unsigned char *)raw, (int)strlen(raw));
+        if (n > 0 && (size_t)n < sizeof r->reqid) memcpy(r->reqid, enc, (size_t)n + 1);
+    }
+    r->is_head = strcmp(r->method, "HEAD") == 0;
+    r->host = req_header(r, "Host");
+    if (parse_target(r, &path, &pathlen) != 0) {
+        free(path);
+        return req_error(r, 500, "InternalError", "out of memory", NULL);
+    }
+    if (address(r, path, pathlen) != 0) {
+        r->sign_path = path;
+        r->op = OP_Unsupported;
+        fault_apply(r);
+        if (r->reset_after == 0) { r->reset = 1; return MHD_NO; }
+        if (pathlen <= 1) return req_error(r, 501, "NotImplemented", "GET Service is not implemented by cosd.", NULL);
+        return req_error(r, 400, "InvalidBucketName", "The specified bucket is not valid.", NULL);
+    }
+    r->op = route(r);
+    fault_apply(r);
+    if (r->reset_after == 0) { r->reset = 1; return MHD_NO; }
+    if (r->op == OP_NONE) return req_error(r, 405, "MethodNotAllowed", "The specified method is not allowed against this resource.", NULL);
+    if (r->op != OP_PostObject) {
+        int anon = 0;
+        if (auth_check(r, &anon) != 0) return MHD_YES;
+        if (anon && r->op != OP_GetObject && r->op != OP_HeadObject)
+            return req_error(r, 403, "AccessDenied", "Access Denied.", NULL);
+        if (anon) req_add_header(r, "x-cosd-anonymous", "1");
+    }
+    if (!bucket_known(r->srv, r->bucket, strlen(r->bucket)))
+        return req_error(r, 404, "NoSuchBucket", "The specified bucket does not exist.", NULL);
+    if (r->op == OP_Unsupported) return req_error(r, 501, "NotImplemented", "This operation is not implemented by cosd.", NULL);
+    if (r->keylen > COSD_MAX_KEY) return req_error(r, 400, "KeyTooLong", "Your key is too long.", NULL);
+    if (memchr(r->key, 0, r->keylen)) return req_error(r, 400, "InvalidObjectName", "The object name is not valid.", NULL);
+    if (r->fault_status) {
+        r->body_mode = BODY_DISCARD;
+        r->body_max = UINT64_MAX;
+        return MHD_YES;
+    }
+    switch (r->op) {
+    case OP_PostObject: return form_begin(r);
+    case OP_InitiateMultipartUpload: case OP_UploadPart: case OP_ListParts: case OP_CompleteMultipartUpload:
+    case OP_AbortMultipartUpload: case OP_ListMultipartUploads: return mp_begin(r);
+    default: return op_begin(r);
+    }
+}
+
+static int final_call(cosd_req *r) {
+    if (r->stall_ms > 0) usleep((useconds_t)r->stall_ms * 1000);
+    if (r->reset_after > 0) { r->reset = 1; return MHD_NO; }
+    if (r->fault_status) {
+        const char *code = r->fault_code;
+        if (!code) code = r->fault_status == 503 ? "SlowDown" : r->fault_status >= 500 ? "InternalError" :
+                          r->fault_status == 404 ? "NoSuchKey" : r->fault_status == 403 ? "AccessDenied" : "InvalidRequest";
+        return req_error(r, (unsigned)r->fault_status, code, "Injected fault (cosd --fault).", NULL);
+    }
+    if (r->body_too_large) {
+        if (r->op == OP_CompleteMultipartUpload) return req_error(r, 400, "XMLSizeLimit", "The XML you provided was larger than the maximum allowed.", NULL);
+        return req_error(r, 400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed object size.", NULL);
+    }
+    switch (r->op) {
+    case OP_PostObject: return form_finish(r);
+    case OP_InitiateMultipartUpload: case OP_UploadPart: case OP_ListParts: case OP_CompleteMultipartUpload:
+    case OP_AbortMultipartUpload: case OP_ListMultipartUploads: return mp_finish(r);
+    default: return op_finish(r);
+    }
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+                               const char *version, const char *upload_data, size_t *upload_data_size,
+                               void **con_cls) {
+    (void)url; (void)version;
+    cosd_req *r = *con_cls;
+    if (!r) return MHD_NO;
+    r->srv = cls;
+    r->conn = conn;
+    if (r->done) { *upload_data_size = 0; return MHD_YES; }
+    if (!r->started) {
+        r->started = 1;
+        r->method = method;
+        return first_call(r) == MHD_NO ? MHD_NO : MHD_YES;
+    }
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        r->bytes_in += n;
+        *upload_data_size = 0;
+        if (r->reset_after > 0 && r->bytes_in >= (uint64_t)r->reset_after) { r->reset = 1; return MHD_NO; }
+        int rc = r->body_mode == BODY_FORM ? form_feed(r, upload_data, n) : body_write(r, upload_data, n);
+        if (rc != 0) return req_error(r, 500, "InternalError", "cosd could not store the request body.", NULL) == MHD_NO ? MHD_NO : MHD_YES;
+        return MHD_YES;
+    }
+    return final_call(r) == MHD_NO ? MHD_NO : MHD_YES;
+}
+
+static void *uri_log(void *cls, const char *uri, struct MHD_Connection *conn) {
+    (void)conn;
+    cosd_req *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->srv = cls;
+    r->target = strdup(uri ? uri : "");
+    r->fd = -1;
+    r->reset_after = -1;
+    r->body_max = 0;
+    sb_init(&r->mem);
+    return r;
+}
+
+static void completed(void *cls, struct MHD_Connection *conn, void **con_cls, enum MHD_RequestTerminationCode toe) {
+    (void)cls; (void)conn;
+    cosd_req *r = *con_cls;
+    if (!r) return;
+    if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK && (r->reset || !r->done)) r->status = 0;
+    if (r->reset) r->status = 0;
+    if (!r->method) r->method = "-";
+    log_access(r);
+    form_free(r);
+    if (r->fd >= 0) close(r->fd);
+    if (r->tmp_path) { unlink(r->tmp_path); free(r->tmp_path); }
+    if (r->md5) EVP_MD_CTX_free(r->md5);
+    sb_free(&r->mem);
+    for (size_t i = 0; i < r->nq; i++) { free((char *)r->q[i].name); free((char *)r->q[i].value); }
+    free(r->q);
+    for (size_t i = 0; i < r->nrh; i++) { free(r->rh[i].name); free(r->rh[i].value); }
+    free(r->rh);
+    free(r->fault_code);
+    free(r->bucket);
+    free(r->key);
+    free(r->sign_path);
+    free(r->target);
+    free(r);
+    *con_cls = NULL;
+}
+
+int http_start(cosd_server *srv, const char *listen, int *port_out) {
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    char hostpart[64];
+    const char *colon = strrchr(listen, ':');
+    if (!colon || (size_t)(colon - listen) >= sizeof hostpart) return -1;
+    memcpy(hostpart, listen, (size_t)(colon - listen));
+    hostpart[colon - listen] = 0;
+    if (!strcmp(hostpart, "localhost")) strcpy(hostpart, "127.0.0.1");
+    if (inet_pton(AF_INET, hostpart[0] ? hostpart : "0.0.0.0", &sa.sin_addr) != 1) return -1;
+    char *end;
+    long port = strtol(colon + 1, &end, 10);
+    if (*end || port < 0 || port > 65535) return -1;
+    sa.sin_port = htons((uint16_t)port);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL | MHD_USE_ERROR_LOG;
+    if (srv->tls) flags |= MHD_USE_TLS;
+    struct MHD_OptionItem opts[] = {
+        {MHD_OPTION_SOCK_ADDR, 0, &sa},
+        {MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)uri_log, srv},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)completed, srv},
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, 120, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, 1000, NULL},
+        {MHD_OPTION_LISTEN_BACKLOG_SIZE, 256, NULL},
+        {srv->tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, srv->tls_key_pem},
+        {srv->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, srv->tls_cert_pem},
+        {MHD_OPTION_END, 0, NULL}};
+    srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, handler, srv, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+    if (!srv->daemon) return -1;
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    *port_out = info ? info->port : (int)port;
+    return 0;
+}

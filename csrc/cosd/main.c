@@ -1,0 +1,159 @@
+/* main: options, start-up line, signals. SIGTERM/SIGINT are blocked in every thread and taken with
+ * sigwait() here, so shutdown is an ordinary return path: stop the daemon, free, exit 0. */
+#include "cosd.h"
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const char *usage =
+    "usage: cosd [options]\n"
+    "A local COS-compatible (Tencent Cloud Object Storage XML API) server for tests.\n\n"
+    "  --listen HOST:PORT       address to listen on (default 127.0.0.1:0; port 0 picks a free port)\n"
+    "  --data DIR               storage root, created if missing (default ./cosd-data)\n"
+    "  --region REGION          region of the virtual-hosted names (default ap-guangzhou)\n"
+    "  --bucket NAME-APPID      a bucket that exists (repeatable); with none, every well-formed\n"
+    "                           name-appid bucket exists\n"
+    "  --credentials ID:KEY     an accepted SecretId/SecretKey pair (repeatable); with none, the test pair\n"
+    "                           " COSD_DEFAULT_ID ":" COSD_DEFAULT_KEY "\n"
+    "  --port-file FILE         write the bound port number to FILE\n"
+    "  --access-log FILE        one line per request: method target status bytes-in bytes-out request-id\n"
+    "  --tls-cert FILE --tls-key FILE   serve HTTPS (PEM files)\n"
+    "  --fault SPEC             inject faults (repeatable), SPEC = comma-separated key=value:\n"
+    "                           op=NAME (PutObject AppendObject PostObject HeadObject GetObject DeleteObject\n"
+    "                           GetBucket InitiateMultipartUpload UploadPart ListParts\n"
+    "                           CompleteMultipartUpload AbortMultipartUpload ListMultipartUploads any)\n"
+    "                           and one or more of status=CODE [code=ErrorCode], reset-after=BYTES,\n"
+    "                           stall=MS; chosen by nth=N (the N-th matching request) or rate=F seed=S,\n"
+    "                           else every matching request; times=K caps how often it fires\n"
+    "                           e.g. op=UploadPart,nth=3,status=503  op=PutObject,reset-after=65536\n"
+    "  --help                   this text\n";
+
+static char *read_all(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    strbuf sb;
+    sb_init(&sb);
+    char buf[4096];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) sb_append(&sb, buf, n);
+    fclose(f);
+    if (!sb.data) sb_puts(&sb, "");
+    return sb_detach(&sb);
+}
+
+static void server_free(cosd_server *s) {
+    for (size_t i = 0; i < s->nbuckets; i++) free(s->buckets[i]);
+    free(s->buckets);
+    for (size_t i = 0; i < s->ncreds; i++) { free(s->creds[i].id); free(s->creds[i].key); }
+    free(s->creds);
+    for (size_t i = 0; i < s->nfaults; i++) fault_free(&s->faults[i]);
+    free(s->faults);
+    free(s->data_dir);
+    free(s->region);
+    free(s->tls_cert_pem);
+    free(s->tls_key_pem);
+    if (s->access_log) fclose(s->access_log);
+    pthread_mutex_destroy(&s->lock);
+    pthread_mutex_destroy(&s->log_lock);
+    pthread_mutex_destroy(&s->fault_lock);
+    pthread_mutex_destroy(&s->id_lock);
+}
+
+int main(int argc, char **argv) {
+    cosd_server srv;
+    memset(&srv, 0, sizeof srv);
+    pthread_mutex_init(&srv.lock, NULL);
+    pthread_mutex_init(&srv.log_lock, NULL);
+    pthread_mutex_init(&srv.fault_lock, NULL);
+    pthread_mutex_init(&srv.id_lock, NULL);
+    const char *listen = "127.0.0.1:0", *port_file = NULL, *log_path = NULL, *data = "cosd-data";
+    const char *region = "ap-guangzhou";
+    const char *cert = NULL, *key = NULL;
+    int rc = 1;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) { fputs(usage, stdout); server_free(&srv); return 0; }
+        if (i + 1 >= argc) { fprintf(stderr, "cosd: %s needs a value\n%s", a, usage); goto out; }
+        const char *v = argv[++i];
+        if (!strcmp(a, "--listen")) listen = v;
+        else if (!strcmp(a, "--data")) data = v;
+        else if (!strcmp(a, "--region")) region = v;
+        else if (!strcmp(a, "--port-file")) port_file = v;
+        else if (!strcmp(a, "--access-log")) log_path = v;
+        else if (!strcmp(a, "--tls-cert")) cert = v;
+        else if (!strcmp(a, "--tls-key")) key = v;
+        else if (!strcmp(a, "--bucket")) {
+            char **nb = realloc(srv.buckets, (srv.nbuckets + 1) * sizeof *nb);
+            if (!nb) goto out;
+            srv.buckets = nb;
+            srv.buckets[srv.nbuckets++] = strdup(v);
+        } else if (!strcmp(a, "--credentials")) {
+            const char *c = strchr(v, ':');
+            if (!c || c == v || !c[1]) { fprintf(stderr, "cosd: --credentials wants SECRETID:SECRETKEY\n"); goto out; }
+            cosd_cred *nc = realloc(srv.creds, (srv.ncreds + 1) * sizeof *nc);
+            if (!nc) goto out;
+            srv.creds = nc;
+            srv.creds[srv.ncreds].id = strndup(v, (size_t)(c - v));
+            srv.creds[srv.ncreds].key = strdup(c + 1);
+            srv.ncreds++;
+        } else if (!strcmp(a, "--fault")) {
+            cosd_fault *nf = realloc(srv.faults, (srv.nfaults + 1) * sizeof *nf);
+            if (!nf) goto out;
+            srv.faults = nf;
+            char err[200];
+            if (fault_parse(&srv.faults[srv.nfaults], v, err, sizeof err) != 0) {
+                fprintf(stderr, "cosd: %s\n", err);
+                fault_free(&srv.faults[srv.nfaults]);
+                goto out;
+            }
+            srv.nfaults++;
+        } else { fprintf(stderr, "cosd: unknown option %s\n%s", a, usage); goto out; }
+    }
+    if (!srv.ncreds) {
+        srv.creds = calloc(1, sizeof *srv.creds);
+        srv.creds[0].id = strdup(COSD_DEFAULT_ID);
+        srv.creds[0].key = strdup(COSD_DEFAULT_KEY);
+        srv.ncreds = 1;
+    }
+    srv.data_dir = strdup(data);
+    srv.region = strdup(region);
+    if ((cert != NULL) != (key != NULL)) { fprintf(stderr, "cosd: --tls-cert and --tls-key go together\n"); goto out; }
+    if (cert) {
+        if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) { fprintf(stderr, "cosd: this libmicrohttpd has no TLS support\n"); goto out; }
+        srv.tls_cert_pem = read_all(cert);
+        srv.tls_key_pem = read_all(key);
+        if (!srv.tls_cert_pem || !srv.tls_key_pem) { fprintf(stderr, "cosd: cannot read the TLS cert/key\n"); goto out; }
+        srv.tls = 1;
+    }
+    if (store_init(&srv) != 0) { fprintf(stderr, "cosd: cannot use data directory %s: %s\n", data, strerror(errno)); goto out; }
+    if (log_path) {
+        srv.access_log = fopen(log_path, "ae");
+        if (!srv.access_log) { fprintf(stderr, "cosd: cannot open access log %s\n", log_path); goto out; }
+    }
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    int port = 0;
+    if (http_start(&srv, listen, &port) != 0) { fprintf(stderr, "cosd: cannot listen on %s\n", listen); goto out; }
+    const char *colon = strrchr(listen, ':');
+    printf("cosd listening on %s://%.*s:%d\n", srv.tls ? "https" : "http", (int)(colon - listen), listen, port);
+    fflush(stdout);
+    if (port_file) {
+        char tmp[4096];
+        snprintf(tmp, sizeof tmp, "%s.tmp", port_file);
+        FILE *f = fopen(tmp, "w");
+        if (f) { fprintf(f, "%d\n", port); fclose(f); rename(tmp, port_file); }
+    }
+    int sig = 0;
+    while (sigwait(&set, &sig) != 0) {}
+    MHD_stop_daemon(srv.daemon);
+    rc = 0;
+out:
+    server_free(&srv);
+    return rc;
+}

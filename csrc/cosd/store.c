@@ -1,0 +1,456 @@
+/* store: objects on disk under --data. Each key maps to sha1(key): <sha1>.meta (the key, hex-encoded,
+ * and the metadata) points at <sha1>.<unique>.data. A body is written to data/tmp first, renamed
+ * next to the meta, then the meta is replaced by an atomic rename: an object is visible only once
+ * complete, and a crash leaves at most orphans that store_init() removes. */
+#include "cosd.h"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "crc64.h"
+
+void hex_encode(const unsigned char *in, size_t n, char *out) {
+    static const char hx[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) { out[2 * i] = hx[in[i] >> 4]; out[2 * i + 1] = hx[in[i] & 15]; }
+    out[2 * n] = 0;
+}
+
+static int hexval(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+int mkdir_p(const char *path) {
+    char *p = strdup(path);
+    if (!p) return -1;
+    for (char *s = p + 1; *s; s++) {
+        if (*s == '/') {
+            *s = 0;
+            if (mkdir(p, 0755) != 0 && errno != EEXIST) { free(p); return -1; }
+            *s = '/';
+        }
+    }
+    int rc = (mkdir(p, 0755) == 0 || errno == EEXIST) ? 0 : -1;
+    free(p);
+    return rc;
+}
+
+int rm_rf(const char *path) {
+    DIR *d = opendir(path);
+    if (!d) return unlink(path);
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        char *sub = NULL;
+        if (asprintf(&sub, "%s/%s", path, e->d_name) < 0) continue;
+        rm_rf(sub);
+        free(sub);
+    }
+    closedir(d);
+    return rmdir(path);
+}
+
+void meta_free(obj_meta *m) {
+    free(m->key);
+    for (size_t i = 0; i < m->nh; i++) { free(m->h[i].name); free(m->h[i].value); }
+    free(m->h);
+    memset(m, 0, sizeof *m);
+}
+
+void meta_add_header(obj_meta *m, const char *name, const char *value) {
+    hdr_pair *n = realloc(m->h, (m->nh + 1) * sizeof *n);
+    if (!n) return;
+    m->h = n;
+    m->h[m->nh].name = strdup(name);
+    for (char *c = m->h[m->nh].name; c && *c; c++) if (*c >= 'A' && *c <= 'Z') *c = (char)(*c + 32);
+    m->h[m->nh].value = strdup(value);
+    m->nh++;
+}
+
+const char *meta_header(const obj_meta *m, const char *name) {
+    for (size_t i = 0; i < m->nh; i++)
+        if (!strcasecmp(m->h[i].name, name)) return m->h[i].value;
+    return NULL;
+}
+
+static enum MHD_Result copy_hdr(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+    (void)kind;
+    obj_meta *m = cls;
+    static const char *keep[] = {"cache-control", "content-disposition", "content-encoding", "content-type",
+                                 "content-language", "expires", "x-cos-storage-class", "x-cos-acl",
+                                 "x-cos-grant-read", "x-cos-grant-read-acp", "x-cos-grant-write-acp",
+                                 "x-cos-grant-full-control", "x-cos-tagging", NULL};
+    if (!value || !*value) return MHD_YES; /* the Node SDK sends empty Cache-Control/Content-Type */
+    int ok = strncasecmp(key, "x-cos-meta-", 11) == 0;
+    for (int i = 0; !ok && keep[i]; i++) ok = strcasecmp(key, keep[i]) == 0;
+    if (ok && !meta_header(m, key)) meta_add_header(m, key, value);
+    return MHD_YES;
+}
+
+void meta_copy_request_headers(obj_meta *m, cosd_req *r) {
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, copy_hdr, m);
+}
+
+char *store_bucket_dir(cosd_server *srv, const char *bucket, const char *sub) {
+    char *p = NULL;
+    if (asprintf(&p, "%s/b/%s/%s", srv->data_dir, bucket, sub) < 0) return NULL;
+    return p;
+}
+
+int store_tmp_file(cosd_server *srv, char **path) {
+    char u[96];
+    req_unique(srv, u, sizeof u);
+    if (asprintf(path, "%s/tmp/%s", srv->data_dir, u) < 0) { *path = NULL; return -1; }
+    int fd = open(*path, O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0644);
+    if (fd < 0) { free(*path); *path = NULL; }
+    return fd;
+}
+
+static void key_hash(const char *key, size_t keylen, char out[41]) { cos_sha1_hex(key, keylen, out); }
+
+static char *meta_path(cosd_server *srv, const char *bucket, const char *key, size_t keylen) {
+    char h[41];
+    key_hash(key, keylen, h);
+    char *p = NULL;
+    if (asprintf(&p, "%s/b/%s/o/%s.meta", srv->data_dir, bucket, h) < 0) return NULL;
+    return p;
+}
+
+static int parse_meta_file(const char *path, obj_meta *m) {
+    FILE *f = fopen(path, "re");
+    if (!f) return -1;
+    memset(m, 0, sizeof *m);
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    int have_key = 0;
+    while ((n = getline(&line, &cap, f)) > 0) {
+        if (line[n - 1] == '\n') line[--n] = 0;
+        char *sp = strchr(line, ' ');
+        if (!sp) continue;
+        *sp = 0;
+        const char *v = sp + 1;
+        if (!strcmp(line, "key")) {
+            size_t hl = strlen(v) / 2;
+            free(m->key);
+            m->key = malloc(hl + 1);
+            if (!m->key) break;
+            for (size_t i = 0; i < hl; i++) m->key[i] = (char)(hexval(v[2 * i]) * 16 + hexval(v[2 * i + 1]));
+            m->key[hl] = 0;
+            m->keylen = hl;
+            have_key = 1;
+        } else if (!strcmp(line, "file")) snprintf(m->datafile, sizeof m->datafile, "%s", v);
+        else if (!strcmp(line, "size")) m->size = strtoull(v, NULL, 10);
+        else if (!strcmp(line, "etag")) snprintf(m->etag, sizeof m->etag, "%s", v);
+        else if (!strcmp(line, "crc")) m->crc = strtoull(v, NULL, 10);
+        else if (!strcmp(line, "mtime")) m->mtime = (time_t)strtoll(v, NULL, 10);
+        else if (!strcmp(line, "type")) m->appendable = !strcmp(v, "appendable");
+        else if (!strcmp(line, "h")) {
+            char *sp2 = strchr(v, ' ');
+            if (sp2) { *sp2 = 0; meta_add_header(m, v, sp2 + 1); }
+        }
+    }
+    free(line);
+    fclose(f);
+    if (!have_key || !m->datafile[0]) { meta_free(m); return -1; }
+    return 0;
+}
+
+static int write_meta_file(cosd_server *srv, const char *path, const obj_meta *m) {
+    char *tmp = NULL;
+    int fd = store_tmp_file(srv, &tmp);
+    if (fd < 0) return -1;
+    FILE *f = fdopen(fd, "w");
+    if (!f) { close(fd); unlink(tmp); free(tmp); return -1; }
+    char *hex = malloc(m->keylen * 2 + 1);
+    if (!hex) { fclose(f); unlink(tmp); free(tmp); return -1; }
+    hex_encode((const unsigned char *)m->key, m->keylen, hex);
+    fprintf(f, "cosd-meta 1\nkey %s\nfile %s\nsize %" PRIu64 "\netag %s\ncrc %" PRIu64 "\nmtime %lld\ntype %s\n", hex,
+            m->datafile, m->size, m->etag, m->crc, (long long)m->mtime, m->appendable ? "appendable" : "normal");
+    free(hex);
+    for (size_t i = 0; i < m->nh; i++) fprintf(f, "h %s %s\n", m->h[i].name, m->h[i].value);
+    int bad = fflush(f) != 0 || ferror(f);
+    fclose(f);
+    if (bad || rename(tmp, path) != 0) { unlink(tmp); free(tmp); return -1; }
+    free(tmp);
+    return 0;
+}
+
+int store_read_meta(cosd_server *srv, const char *bucket, const char *key, size_t keylen, obj_meta *m) {
+    char *p = meta_path(srv, bucket, key, keylen);
+    if (!p) return -1;
+    int rc = parse_meta_file(p, m);
+    free(p);
+    if (rc == 0 && (m->keylen != keylen || memcmp(m->key, key, keylen) != 0)) { meta_free(m); rc = -1; }
+    return rc;
+}
+
+int store_open(cosd_server *srv, const char *bucket, const char *key, size_t keylen, obj_meta *m, int *fd) {
+    pthread_mutex_lock(&srv->lock);
+    int rc = store_read_meta(srv, bucket, key, keylen, m);
+    if (rc == 0) {
+        char *dp = store_bucket_dir(srv, bucket, "o/");
+        char *full = NULL;
+        if (dp && asprintf(&full, "%s%s", dp, m->datafile) >= 0) {
+            *fd = open(full, O_RDONLY | O_CLOEXEC);
+            free(full);
+        } else *fd = -1;
+        free(dp);
+        if (*fd < 0) { meta_free(m); rc = -1; }
+    }
+    pthread_mutex_unlock(&srv->lock);
+    return rc;
+}
+
+/* Caller holds srv->lock. Installs tmp_path as the object's data and m as its meta. */
+static int commit_locked(cosd_server *srv, const char *bucket, const char *tmp_path, obj_meta *m) {
+    char *odir = store_bucket_dir(srv, bucket, "o");
+    if (!odir || mkdir_p(odir) != 0) { free(odir); return -1; }
+    char h[41], u[96];
+    key_hash(m->key, m->keylen, h);
+    req_unique(srv, u, sizeof u);
+    obj_meta old;
+    int had_old = store_read_meta(srv, bucket, m->key, m->keylen, &old) == 0;
+    snprintf(m->datafile, sizeof m->datafile, "%s.%.60s.data", h, u);
+    char *dpath = NULL, *mpath = NULL;
+    int rc = -1;
+    if (asprintf(&dpath, "%s/%s", odir, m->datafile) < 0) dpath = NULL;
+    if (asprintf(&mpath, "%s/%s.meta", odir, h) < 0) mpath = NULL;
+    if (dpath && mpath && rename(tmp_path, dpath) == 0) {
+        if (write_meta_file(srv, mpath, m) == 0) {
+            rc = 0;
+            if (had_old && strcmp(old.datafile, m->datafile) != 0) {
+                char *op = NULL;
+                if (asprintf(&op, "%s/%s", odir, old.datafile) >= 0) { unlink(op); free(op); }
+            }
+        } else unlink(dpath);
+    }
+    if (had_old) meta_free(&old);
+    free(dpath); free(mpath); free(odir);
+    return rc;
+}
+
+int store_commit(cosd_server *srv, const char *bucket, const char *tmp_path, obj_meta *m) {
+    pthread_mutex_lock(&srv->lock);
+    int rc = commit_locked(srv, bucket, tmp_path, m);
+    pthread_mutex_unlock(&srv->lock);
+    return rc;
+}
+
+int store_delete(cosd_server *srv, const char *bucket, const char *key, size_t keylen) {
+    pthread_mutex_lock(&srv->lock);
+    obj_meta m;
+    if (store_read_meta(srv, bucket, key, keylen, &m) == 0) {
+        char *mp = meta_path(srv, bucket, key, keylen);
+        char *dp = store_bucket_dir(srv, bucket, "o/");
+        char *full = NULL;
+        if (mp) unlink(mp);
+        if (dp && asprintf(&full, "%s%s", dp, m.datafile) >= 0) { unlink(full); free(full); }
+        free(mp); free(dp);
+        meta_free(&m);
+    }
+    pthread_mutex_unlock(&srv->lock);
+    return 0;
+}
+
+static int cmp_meta(const void *a, const void *b) {
+    const obj_meta *x = a, *y = b;
+    size_t n = x->keylen < y->keylen ? x->keylen : y->keylen;
+    int c = memcmp(x->key, y->key, n);
+    if (c) return c;
+    return x->keylen < y->keylen ? -1 : x->keylen > y->keylen;
+}
+
+int store_list(cosd_server *srv, const char *bucket, obj_meta **out, size_t *n) {
+    *out = NULL;
+    *n = 0;
+    char *odir = store_bucket_dir(srv, bucket, "o");
+    if (!odir) return -1;
+    DIR *d = opendir(odir);
+    if (!d) { free(odir); return 0; }
+    size_t cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        size_t l = strlen(e->d_name);
+        if (l < 6 || strcmp(e->d_name + l - 5, ".meta") != 0) continue;
+        char *p = NULL;
+        if (asprintf(&p, "%s/%s", odir, e->d_name) < 0) continue;
+        obj_meta m;
+        if (parse_meta_file(p, &m) == 0) {
+            if (*n == cap) {
+                cap = cap ? cap * 2 : 64;
+                obj_meta *nm = realloc(*out, cap * sizeof *nm);
+                if (!nm) { meta_free(&m); free(p); break; }
+                *out = nm;
+            }
+            (*out)[(*n)++] = m;
+        }
+        free(p);
+    }
+    closedir(d);
+    free(odir);
+    if (*n) qsort(*out, *n, sizeof **out, cmp_meta);
+    return 0;
+}
+
+static int md5_file(int fd, uint64_t len, unsigned char md5[16]) {
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    if (!c) return -1;
+    EVP_DigestInit_ex(c, EVP_md5(), NULL);
+    char *buf = malloc(1 << 20);
+    uint64_t off = 0;
+    int rc = buf ? 0 : -1;
+    while (rc == 0 && off < len) {
+        size_t want = len - off > (1 << 20) ? (1 << 20) : (size_t)(len - off);
+        ssize_t n = pread(fd, buf, want, (off_t)off);
+        if (n <= 0) { rc = -1; break; }
+        EVP_DigestUpdate(c, buf, (size_t)n);
+        off += (uint64_t)n;
+    }
+    unsigned int l = 16;
+    EVP_DigestFinal_ex(c, md5, &l);
+    EVP_MD_CTX_free(c);
+    free(buf);
+    return rc;
+}
+
+static int copy_into(int dst, uint64_t at, const char *src_path, uint64_t len) {
+    int src = open(src_path, O_RDONLY | O_CLOEXEC);
+    if (src < 0) return -1;
+    char *buf = malloc(1 << 20);
+    uint64_t off = 0;
+    int rc = buf ? 0 : -1;
+    while (rc == 0 && off < len) {
+        ssize_t n = read(src, buf, 1 << 20);
+        if (n <= 0) { rc = -1; break; }
+        ssize_t done = 0;
+        while (done < n) {
+            ssize_t w = pwrite(dst, buf + done, (size_t)(n - done), (off_t)(at + off + (uint64_t)done));
+            if (w < 0) { if (errno == EINTR) continue; rc = -1; break; }
+            done += w;
+        }
+        off += (uint64_t)n;
+    }
+    free(buf);
+    close(src);
+    return rc;
+}
+
+/* APPEND: the chunk (already in tmp_path) is written after the current end, then the meta (with the
+ * new size) replaces the old one. Bytes past the recorded size are ignored, so a crash is harmless. */
+int store_append(cosd_server *srv, const char *bucket, const char *key, size_t keylen, uint64_t pos,
+                 const char *tmp_path, uint64_t len, uint64_t crc, cosd_req *r, obj_meta *out, uint64_t *cur) {
+    pthread_mutex_lock(&srv->lock);
+    obj_meta m;
+    int rc;
+    if (store_read_meta(srv, bucket, key, keylen, &m) != 0) {
+        if (pos != 0) { *cur = 0; rc = 1; goto unlock; }
+        memset(&m, 0, sizeof m);
+        m.key = malloc(keylen + 1);
+        memcpy(m.key, key, keylen);
+        m.key[keylen] = 0;
+        m.keylen = keylen;
+        m.appendable = 1;
+        m.size = len;
+        m.crc = crc;
+        m.mtime = time(NULL);
+        meta_copy_request_headers(&m, r);
+        int fd = open(tmp_path, O_RDONLY | O_CLOEXEC);
+        unsigned char md5[16];
+        char hex[33];
+        if (fd < 0 || md5_file(fd, len, md5) != 0) { if (fd >= 0) close(fd); meta_free(&m); rc = -1; goto unlock; }
+        close(fd);
+        hex_encode(md5, 16, hex);
+        snprintf(m.etag, sizeof m.etag, "\"%s\"", hex);
+        rc = commit_locked(srv, bucket, tmp_path, &m) == 0 ? 0 : -1;
+        if (rc == 0) { *out = m; goto unlock; }
+        meta_free(&m);
+        goto unlock;
+    }
+    if (!m.appendable) { meta_free(&m); rc = 2; goto unlock; }
+    if (m.size != pos) { *cur = m.size; meta_free(&m); rc = 1; goto unlock; }
+    {
+        char *dp = store_bucket_dir(srv, bucket, "o/");
+        char *full = NULL, *mp = meta_path(srv, bucket, key, keylen);
+        rc = -1;
+        if (dp && mp && asprintf(&full, "%s%s", dp, m.datafile) >= 0) {
+            int fd = open(full, O_RDWR | O_CLOEXEC);
+            unsigned char md5[16];
+            char hex[33];
+            if (fd >= 0 && copy_into(fd, m.size, tmp_path, len) == 0 && md5_file(fd, m.size + len, md5) == 0) {
+                hex_encode(md5, 16, hex);
+                snprintf(m.etag, sizeof m.etag, "\"%s\"", hex);
+                m.crc = cos_crc64_combine(m.crc, crc, len);
+                m.size += len;
+                m.mtime = time(NULL);
+                if (write_meta_file(srv, mp, &m) == 0) rc = 0;
+            }
+            if (fd >= 0) close(fd);
+            free(full);
+        }
+        free(dp); free(mp);
+        if (rc == 0) *out = m;
+        else meta_free(&m);
+    }
+unlock:
+    pthread_mutex_unlock(&srv->lock);
+    return rc;
+}
+
+/* Start-up: create the layout, empty tmp/, give back uploads caught mid-complete, drop data files no
+ * meta points at (a crash between the two renames of a commit). */
+int store_init(cosd_server *srv) {
+    char *tmp = NULL;
+    if (mkdir_p(srv->data_dir) != 0) return -1;
+    if (asprintf(&tmp, "%s/tmp", srv->data_dir) < 0) return -1;
+    rm_rf(tmp);
+    int rc = mkdir_p(tmp);
+    free(tmp);
+    if (rc != 0) return -1;
+    char *bdir = NULL;
+    if (asprintf(&bdir, "%s/b", srv->data_dir) < 0) return -1;
+    mkdir_p(bdir);
+    DIR *d = opendir(bdir);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.') continue;
+        char *udir = NULL, *odir = NULL;
+        if (asprintf(&udir, "%s/%s/u", bdir, e->d_name) < 0) break;
+        if (asprintf(&odir, "%s/%s/o", bdir, e->d_name) < 0) { free(udir); break; }
+        DIR *u = opendir(udir);
+        struct dirent *ue;
+        while (u && (ue = readdir(u))) {
+            if (strncmp(ue->d_name, ".c.", 3) != 0) continue;
+            char *from = NULL, *to = NULL;
+            if (asprintf(&from, "%s/%s", udir, ue->d_name) >= 0 && asprintf(&to, "%s/%s", udir, ue->d_name + 3) >= 0)
+                rename(from, to);
+            free(from); free(to);
+        }
+        if (u) closedir(u);
+        DIR *o = opendir(odir);
+        struct dirent *oe;
+        while (o && (oe = readdir(o))) {
+            size_t l = strlen(oe->d_name);
+            if (l < 46 || strcmp(oe->d_name + l - 5, ".data") != 0) continue;
+            char *mp = NULL, *dp = NULL;
+            if (asprintf(&mp, "%s/%.40s.meta", odir, oe->d_name) < 0) continue;
+            obj_meta m = {0};
+            int keep = parse_meta_file(mp, &m) == 0 && strcmp(m.datafile, oe->d_name) == 0;
+            if (m.key) meta_free(&m);
+            if (!keep && asprintf(&dp, "%s/%s", odir, oe->d_name) >= 0) { unlink(dp); free(dp); }
+            free(mp);
+        }
+        if (o) closedir(o);
+        free(udir); free(odir);
+    }
+    if (d) closedir(d);
+    free(bdir);
+    return 0;
+}

@@ -1,0 +1,84 @@
+-- Where the examples upload to.
+-- With COS_SECRETID, COS_SECRETKEY, COS_BUCKET and COS_REGION set: real COS over HTTPS.
+-- Otherwise: a local cosd (COSD_BIN, default build/bin/cosd) on a free loopback port with a
+-- temporary data directory, stopped by env.stop().
+--
+--   local env = dofile(<examples dir> .. "/example_env.lua")   -- or require "example_env"
+--   local cos = env.COS.new(env.options { ProgressInterval = 100 })
+--   ... env.Bucket, env.Region ...
+--   env.stop()
+local here = (debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$")) or "."
+local root = here .. "/.."
+-- Appended, so that LUA_PATH / LUA_CPATH (as `make demo` sets them) win.
+package.path = table.concat({
+  package.path, root .. "/lua/?.lua", root .. "/lua/?/init.lua", root .. "/spec/?.lua",
+}, ";")
+package.cpath = package.cpath .. ";" .. root .. "/build/lua/?.so"
+
+local COS = require "cos"
+
+local env = { COS = COS, root = root }
+
+local sid, skey = os.getenv("COS_SECRETID"), os.getenv("COS_SECRETKEY")
+local bucket, region = os.getenv("COS_BUCKET"), os.getenv("COS_REGION")
+
+if sid and skey and bucket and region and sid ~= "" and skey ~= "" then
+  env.remote = true
+  env.Bucket, env.Region = bucket, region
+  env.where = ("COS %s (%s), https"):format(bucket, region)
+  function env.options(extra)
+    local o = { SecretId = sid, SecretKey = skey }
+    for k, v in pairs(extra or {}) do o[k] = v end
+    return o
+  end
+  function env.stop() end
+else
+  local cosd = require "support.cosd"
+  if not os.getenv("COSD_BIN") then cosd.bin = root .. "/build/bin/cosd" end
+  local srv = cosd.start()
+  env.cosd, env.server = cosd, srv
+  env.Bucket, env.Region = cosd.BUCKET, cosd.REGION
+  env.where = ("local cosd at %s (data in %s)"):format(srv.endpoint, srv.data)
+  function env.options(extra) return srv:client_options(extra) end
+  function env.stop() srv:cleanup() end
+end
+
+-- Runs a shell command and returns its first output line (commands run outside Lua: md5sum, ...).
+function env.sh(cmd)
+  local p = assert(io.popen(cmd))
+  local line = p:read("*l")
+  p:close()
+  return line
+end
+
+function env.tmpdir()
+  return env.sh("mktemp -d /tmp/lua-cos-example.XXXXXX")
+end
+
+function env.md5(path)
+  return (env.sh("md5sum '" .. path:gsub("'", "'\\''") .. "'") or ""):match("^(%x+)")
+end
+
+-- A readable dump of a result or error table (one level of nesting for headers).
+function env.show(label, t)
+  if type(t) ~= "table" then
+    print(label, tostring(t))
+    return
+  end
+  print(label)
+  local keys = {}
+  for k in pairs(t) do keys[#keys + 1] = tostring(k) end
+  table.sort(keys)
+  for _, k in ipairs(keys) do
+    local v = t[k]
+    if type(v) == "table" then
+      local parts = {}
+      for hk, hv in pairs(v) do parts[#parts + 1] = tostring(hk) .. "=" .. tostring(hv) end
+      table.sort(parts)
+      v = "{ " .. table.concat(parts, ", ") .. " }"
+    end
+    print(("  %-12s %s"):format(k, tostring(v)))
+  end
+end
+
+return env

@@ -1,0 +1,197 @@
+-- cos: upload to Tencent Cloud Object Storage (COS) from Lua, on a C core.
+--
+--   local COS = require "cos"
+--   local cos = COS.new { SecretId = ..., SecretKey = ... }     -- or COS{...}
+--   -- synchronous: returns data, or nil, err
+--   local data, err = cos:putObject { Bucket = ..., Region = ..., Key = "1.txt", Body = "hello!" }
+--   -- asynchronous: queued, returns the task id; callbacks fire inside cos:run() / cos:poll(ms)
+--   cos:putObject({ Bucket = ..., Region = ..., Key = "a.bin", FilePath = "a.bin",
+--                   onProgress = function(p) print(p.percent) end },
+--                 function(err, data) print(err or data.ETag) end)
+--   cos:run()
+--
+-- Operations, parameters, callbacks and result fields are the Node.js SDK's (see docs). `err` is a
+-- table: statusCode, headers, code, message, RequestId where the server gave one.
+local core = require "cos.core"
+
+local COS = {}
+COS.__index = COS
+COS.VERSION = core.VERSION
+
+-- Operations run by the C core, named as the Node SDK names them.
+local OPERATIONS = {
+  "putObject", "appendObject", "headObject", "getObject", "deleteObject", "getBucket", "postObject",
+  "multipartList", "multipartInit", "multipartUpload", "multipartListPart", "multipartComplete",
+  "multipartAbort", "sliceUploadFile", "uploadFile", "uploadFiles",
+}
+
+local EVENTS = { ["list-update"] = true, ["task-list-update"] = true }
+
+local function check_self(self, method)
+  if getmetatable(self) ~= COS then
+    error(("bad self to '%s' (use cos:%s(...), not cos.%s(...))"):format(method, method, method), 3)
+  end
+  return self._client
+end
+
+--- COS.new(options) -> cos. Options as the Node SDK's constructor (SecretId, SecretKey, Protocol,
+-- Domain, Ip, FileParallelLimit, ChunkParallelLimit, ChunkSize, SliceSize, ProgressInterval, ...).
+-- Invalid options raise an error naming the option.
+function COS.new(options)
+  if options ~= nil and type(options) ~= "table" then
+    error("bad argument #1 to 'COS.new' (options table expected, got " .. type(options) .. ")", 2)
+  end
+  local ok, client = pcall(core.new, options or {})
+  if not ok then error(client, 2) end
+  -- listeners live outside self, so the dispatcher held by the C side does not pin the client
+  return setmetatable({ _client = client, _listeners = {} }, COS)
+end
+
+setmetatable(COS, { __call = function(_, options) return COS.new(options) end })
+
+function COS:__tostring()
+  return "COS client (" .. tostring(self._client) .. ")"
+end
+
+-- Runs operation `op`. With a callback: queued, returns the task id. Without: runs the engine until
+-- this operation has finished and returns data, or nil, err.
+local function call(self, op, params, callback)
+  local client = check_self(self, op)
+  if type(params) ~= "table" then
+    error(("bad argument #1 to '%s' (params table expected, got %s)"):format(op, type(params)), 3)
+  end
+  if callback ~= nil and type(callback) ~= "function" then
+    error(("bad argument #2 to '%s' (callback function expected, got %s)"):format(op, type(callback)), 3)
+  end
+  if callback then
+    local id, err = client:start(op, params, { callback = callback })
+    if not id then
+      callback(err, nil)
+      return nil, err
+    end
+    return id
+  end
+  local done, rerr, rdata = false, nil, nil
+  local id, err = client:start(op, params, { callback = function(e, d) done, rerr, rdata = true, e, d end })
+  if not id then return nil, err end
+  client:wait(id)
+  if not done then
+    return nil, setmetatable({ code = "TaskCanceled", message = op .. " task " .. id .. " was canceled" },
+      core.error_mt)
+  end
+  if rerr then return nil, rerr end
+  return rdata
+end
+
+for _, op in ipairs(OPERATIONS) do
+  COS[op] = function(self, params, callback) return call(self, op, params, callback) end
+end
+
+-- uploadFiles: each file's own onFileFinish(err, data) runs before the top-level
+-- onFileFinish(err, data, options), as in the Node SDK (options.Index is the file's index, "0"...).
+function COS:uploadFiles(params, callback)
+  if type(params) == "table" and type(params.files) == "table" then
+    local per_file = {}
+    for i, f in ipairs(params.files) do
+      if type(f) == "table" and type(f.onFileFinish) == "function" then per_file[i] = f.onFileFinish end
+    end
+    if next(per_file) then
+      local top = params.onFileFinish
+      local copy = {}
+      for k, v in pairs(params) do copy[k] = v end
+      copy.onFileFinish = function(err, data, options)
+        local idx = options and tonumber(options.Index)
+        local fn = idx and per_file[idx + 1]
+        if fn then fn(err, data) end
+        if top then top(err, data, options) end
+      end
+      params = copy
+    end
+  end
+  return call(self, "uploadFiles", params, callback)
+end
+
+--- cos:getObjectUrl(params[, callback]) -> url | nil, err. With a callback, it also gets
+-- callback(err, {Url = url}).
+function COS:getObjectUrl(params, callback)
+  local client = check_self(self, "getObjectUrl")
+  if type(params) ~= "table" then
+    error("bad argument #1 to 'getObjectUrl' (params table expected, got " .. type(params) .. ")", 2)
+  end
+  local url, err = client:get_object_url(params)
+  if callback then
+    if url then callback(nil, { Url = url }) else callback(err, nil) end
+  end
+  if not url then return nil, err end
+  return url
+end
+
+-- Task queue ---------------------------------------------------------------------------------
+
+function COS:getTaskList() return check_self(self, "getTaskList"):task_list() end
+function COS:pauseTask(id) return check_self(self, "pauseTask"):pause(id) end
+function COS:restartTask(id) return check_self(self, "restartTask"):restart(id) end
+function COS:cancelTask(id) return check_self(self, "cancelTask"):cancel(id) end
+
+--- cos:on('list-update', fn): fn({list = tasks}) after each batch of task changes.
+function COS:on(event, fn)
+  local client = check_self(self, "on")
+  if not EVENTS[event] then error("bad argument #1 to 'on' (unknown event '" .. tostring(event) .. "')", 2) end
+  if type(fn) ~= "function" then error("bad argument #2 to 'on' (function expected, got " .. type(fn) .. ")", 2) end
+  local listeners = self._listeners
+  local had_any = next(listeners) ~= nil
+  listeners[#listeners + 1] = { event = event, fn = fn }
+  if not had_any then
+    client:on_list_update(function(list)
+      local snapshot = {}
+      for i, l in ipairs(listeners) do snapshot[i] = l.fn end
+      for _, f in ipairs(snapshot) do f({ list = list }) end
+    end)
+  end
+  return self
+end
+
+function COS:off(event, fn)
+  local client = check_self(self, "off")
+  local listeners = self._listeners
+  for i = #listeners, 1, -1 do
+    local l = listeners[i]
+    if l.event == event and (fn == nil or l.fn == fn) then table.remove(listeners, i) end
+  end
+  if next(listeners) == nil then client:on_list_update(nil) end
+  return self
+end
+
+-- Driving the engine ----------------------------------------------------------------------------
+
+--- cos:run(): advances every queued operation until none is left. An error raised by one of your
+-- callbacks is raised from here (the engine stays consistent and usable).
+function COS:run() return check_self(self, "run"):run() end
+
+--- cos:poll([timeout_ms]) -> number of unfinished tasks. One step, for a host's own event loop.
+function COS:poll(timeout_ms) return check_self(self, "poll"):poll(timeout_ms or 0) end
+
+--- cos:wait(id): runs the engine until task `id` has finished.
+function COS:wait(id) return check_self(self, "wait"):wait(id) end
+
+--- cos:close(): aborts what is in flight (no callbacks) and frees the client. Idempotent.
+function COS:close() return self._client:close() end
+COS.__close = COS.close
+
+-- Signing ------------------------------------------------------------------------------------
+
+--- COS.getAuthorization(opts) -> Authorization string. opts: SecretId, SecretKey, Method,
+-- Pathname or Key, Query, Headers, KeyTime, Expires, SystemClockOffset (Bucket, Region).
+-- Missing or invalid parameters raise an error naming them, as the Node SDK throws.
+function COS.getAuthorization(opts)
+  if type(opts) ~= "table" then
+    error("bad argument #1 to 'getAuthorization' (options table expected, got " .. type(opts) .. ")", 2)
+  end
+  local auth, err = core.get_authorization(opts)
+  if not auth then error(type(err) == "table" and err.message or tostring(err), 2) end
+  return auth
+end
+
+if core.post_policy then COS.getPostPolicy = core.post_policy end
+
+return COS
