@@ -11,6 +11,8 @@ SAN     ?=
 LUA     ?= lua5.4
 LUA_INC ?= /usr/include/lua5.4
 CC      ?= cc
+# Short build lines; `make V=1` shows the full commands.
+Q        = $(if $(V),,@)
 
 OPT      = -O2 -g
 ifeq ($(SAN),1)
@@ -19,7 +21,8 @@ endif
 WARN     = -Wall -Wextra -Werror
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE -fPIC $(OPT) $(WARN) -Icsrc/include -Icsrc/common -Icsrc/core \
              -I/usr/include/libxml2 $(CFLAGS)
-LDSAN    = $(if $(filter 1,$(SAN)),-fsanitize=address,undefined)
+comma   := ,
+LDSAN    = $(if $(filter 1,$(SAN)),-fsanitize=address$(comma)undefined)
 
 COMMON_SRC = $(sort $(wildcard csrc/common/*.c))
 CORE_SRC   = $(sort $(wildcard csrc/core/*.c))
@@ -44,24 +47,29 @@ all: $(LIBCOS) $(LUAMOD) $(COSD) $(TOOLS)
 
 $(BUILD)/obj/%.o: csrc/%.c $(wildcard csrc/include/*.h csrc/common/*.h csrc/core/*.h csrc/cosd/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS_ALL) $(if $(findstring /binding/,$<),-I$(LUA_INC)) -c $< -o $@
+	@$(if $(V),,echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS_ALL) $(if $(findstring /binding/,$<),-I$(LUA_INC)) -c $< -o $@
 
 $(LIBCOS): $(call obj,$(COMMON_SRC) $(CORE_SRC))
 	@mkdir -p $(dir $@)
-	rm -f $@ && ar rcs $@ $^
+	@$(if $(V),,echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
 
 $(LUAMOD): $(call obj,$(BIND_SRC)) $(LIBCOS)
 	@mkdir -p $(dir $@)
-	$(CC) -shared -o $@ $(call obj,$(BIND_SRC)) $(LIBCOS) $(LDSAN) $(CORE_LIBS) $(LDFLAGS)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) -shared -o $@ $(call obj,$(BIND_SRC)) $(LIBCOS) $(LDSAN) $(CORE_LIBS) $(LDFLAGS)
 
 $(COSD): $(call obj,$(COSD_SRC) $(COMMON_SRC))
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ $(LDSAN) $(COSD_LIBS) $(LDFLAGS)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) -o $@ $^ $(LDSAN) $(COSD_LIBS) $(LDFLAGS)
 
 # Small command-line tools (e.g. cos-sign, used by curl-driven specs), one file each.
 $(BUILD)/bin/%: $(BUILD)/obj/tools/%.o $(call obj,$(COMMON_SRC))
 	@mkdir -p $(dir $@)
-	$(CC) -o $@ $^ $(LDSAN) -lcrypto -lm $(LDFLAGS)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) -o $@ $^ $(LDSAN) -lcrypto -lm $(LDFLAGS)
 
 # Used by `luarocks make` (lua-cos-scm-1.rockspec), which passes the three directories.
 INST_LIBDIR ?= /usr/local/lib/lua/5.4

@@ -1,8 +1,9 @@
 -- cosd against the official Node.js SDK (cos-nodejs-sdk-v5 from npm, installed into spec/node).
 local cosd = require("support.cosd")
 
-local root = (os.getenv("PWD") or ".")
-local node_dir = root .. "/spec/node"
+-- spec/node beside this file (the runners start busted from the repository root)
+local here = debug.getinfo(1, "S").source:sub(2):match("^(.*)/[^/]*$") or "spec"
+local node_dir = here .. "/node"
 
 local function sdk_ready()
   if cosd.exec("test -f " .. cosd.sh_quote(node_dir .. "/node_modules/cos-nodejs-sdk-v5/package.json")) then return true end

@@ -239,10 +239,17 @@ describe("multipart operations against cosd", function()
     end)
 
     it("sends prefix= always, and the optional markers under their wire names", function()
+      local before = #srv:access_log()
       assert(cos:multipartList { Bucket = BUCKET, Region = REGION })
       assert(cos:multipartList { Bucket = BUCKET, Region = REGION, Prefix = "ml/", Delimiter = "/", MaxUploads = 5,
         KeyMarker = "ml/a", UploadIdMarker = "1", EncodingType = "url" })
-      local log = srv:access_log()
+      -- cosd writes its access log line after answering: wait for both lines
+      local log
+      for _ = 1, 100 do
+        log = srv:access_log()
+        if #log >= before + 2 then break end
+        os.execute("sleep 0.02")
+      end
       local t1, t2 = log[#log - 1].target, log[#log].target
       assert.matches("^/%?uploads=&prefix=$", t1)
       assert.matches("uploads=&", t2)
@@ -495,5 +502,93 @@ describe_peer("multipartComplete on the wire (scripted peer)", function()
     local result = scripted_exchange(http200("   \n  " .. ok_body), start_complete { { PartNumber = 1, ETag = '"x"' } })
     assert.is_nil(result.err)
     assert.are.equal('"aa259a62513358f69e98e72e59856d88-3"', result.data.ETag)
+  end)
+end)
+
+describe_peer("multipart requests on the wire (scripted peer)", function()
+  local function http(status, body, extra)
+    return "HTTP/1.1 " .. status .. "\r\nContent-Type: application/xml\r\n" .. (extra or "") .. "Content-Length: " .. #body ..
+        "\r\nConnection: close\r\n\r\n" .. body
+  end
+
+  it("multipartInit: POST ?uploads= with empty Cache-Control and Content-Type, unsigned", function()
+    local body = "<InitiateMultipartUploadResult><Bucket>" .. BUCKET .. "</Bucket><Key>k</Key><UploadId>u1</UploadId>" ..
+        "</InitiateMultipartUploadResult>"
+    local result, req = scripted_exchange(http("200 OK", body), function(cos, cb)
+      cos:multipartInit({ Bucket = BUCKET, Region = REGION, Key = "k", ["x-cos-meta-a"] = "b" }, cb)
+    end)
+    assert.is_nil(result.err)
+    assert.are.equal("u1", result.data.UploadId)
+    assert.are.equal("POST /k?uploads= HTTP/1.1", req.line)
+    assert.are.equal("", req.headers["cache-control"])
+    assert.are.equal("", req.headers["content-type"])
+    assert.are.equal("0", req.headers["content-length"])
+    assert.are.equal("b", req.headers["x-cos-meta-a"])
+    local hl = req.headers.authorization:match("q%-header%-list=([^&]*)")
+    assert.is_nil(hl:find("cache-control", 1, true))
+    assert.is_truthy(hl:find("x-cos-meta-a", 1, true))
+    assert.is_truthy(req.headers.authorization:find("q-url-param-list=uploads", 1, true))
+  end)
+
+  it("multipartUpload: PUT ?partNumber=&uploadId= in that order, octet-stream for file bodies", function()
+    local path = os.tmpname()
+    local f = assert(io.open(path, "wb"))
+    f:write("file part")
+    f:close()
+    local result, req = scripted_exchange(http("200 OK", "", 'ETag: "abc"\r\n'), function(cos, cb)
+      cos:multipartUpload({ Bucket = BUCKET, Region = REGION, Key = "k", UploadId = "u 1", PartNumber = 7,
+        FilePath = path }, cb)
+    end)
+    os.remove(path)
+    assert.is_nil(result.err)
+    assert.are.equal('"abc"', result.data.ETag)
+    assert.are.equal("PUT /k?partNumber=7&uploadId=u%201 HTTP/1.1", req.line)
+    assert.are.equal("application/octet-stream", req.headers["content-type"])
+    assert.are.equal("9", req.headers["content-length"])
+    assert.are.equal("file part", req.body)
+    assert.is_truthy(req.headers.authorization:find("q-url-param-list=partnumber;uploadid", 1, true))
+  end)
+
+  it("multipartUpload gives ETag '' when the response has none", function()
+    local result = scripted_exchange(http("200 OK", ""), function(cos, cb)
+      cos:multipartUpload({ Bucket = BUCKET, Region = REGION, Key = "k", UploadId = "u", PartNumber = 1, Body = "x" }, cb)
+    end)
+    assert.are.equal("", result.data.ETag)
+  end)
+
+  it("multipartListPart: GET ?uploadId= with the optional params; one Part is still an array", function()
+    local body = "<ListPartsResult><Bucket>" .. BUCKET .. "</Bucket><Key>k</Key><UploadId>u</UploadId>" ..
+        "<Part><PartNumber>1</PartNumber><ETag>&quot;aa&quot;</ETag><Size>10</Size></Part>" ..
+        "<IsTruncated>false</IsTruncated></ListPartsResult>"
+    local result, req = scripted_exchange(http("200 OK", body), function(cos, cb)
+      cos:multipartListPart({ Bucket = BUCKET, Region = REGION, Key = "k", UploadId = "u", MaxParts = 5,
+        PartNumberMarker = 2, EncodingType = "url" }, cb)
+    end)
+    assert.are.equal("GET /k?uploadId=u&encoding-type=url&max-parts=5&part-number-marker=2 HTTP/1.1", req.line)
+    assert.are.same({ { PartNumber = "1", ETag = '"aa"', Size = "10" } }, result.data.Part)
+  end)
+
+  it("multipartAbort: DELETE ?uploadId= with Content-Length 0", function()
+    local result, req = scripted_exchange("HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n", function(cos, cb)
+      cos:multipartAbort({ Bucket = BUCKET, Region = REGION, Key = "dir/k", UploadId = "u" }, cb)
+    end)
+    assert.is_nil(result.err)
+    assert.are.equal(204, result.data.statusCode)
+    assert.are.equal("DELETE /dir/k?uploadId=u HTTP/1.1", req.line)
+    assert.are.equal("0", req.headers["content-length"])
+  end)
+
+  it("refuses a malformed or DTD-carrying XML result instead of guessing", function()
+    for _, body in ipairs {
+      "<ListPartsResult><Part></ListPartsResult>",
+      '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY e "boom">]><ListPartsResult><Key>&e;</Key></ListPartsResult>',
+    } do
+      local result = scripted_exchange(http("200 OK", body), function(cos, cb)
+        cos:multipartListPart({ Bucket = BUCKET, Region = REGION, Key = "k", UploadId = "u" }, cb)
+      end)
+      assert.is_nil(result.data)
+      assert.are.equal("Error", result.err.code)
+      assert.are.equal(200, result.err.statusCode)
+    end
   end)
 end)

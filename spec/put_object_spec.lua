@@ -165,6 +165,22 @@ describe("putObject against cosd", function()
     assert.are.equal(whole, got.Body)
   end)
 
+  it("fails the upload when the Body function raises, and raises that error from the engine", function()
+    local result
+    cos:putObject({
+      Bucket = BUCKET, Region = REGION, Key = "pull-fails.txt", ContentLength = 10,
+      Body = function() error("disk on fire", 0) end,
+    }, function(err, data) result = { err = err, data = data } end)
+    local ok, e = pcall(cos.run, cos)
+    assert.is_false(ok)
+    assert.are.equal("disk on fire", e)
+    cos:run()
+    assert.truthy(result and result.err)
+    local _, herr = head("pull-fails.txt")
+    assert.are.equal(404, herr.statusCode)
+    assert(cos:putObject { Bucket = BUCKET, Region = REGION, Key = "after-pull.txt", Body = "fine" })
+  end)
+
   it("runs several uploads concurrently", function()
     local done = 0
     for n = 1, 6 do

@@ -194,7 +194,24 @@ static int skipped_type(int t)
            t == LUA_TNIL;
 }
 
+/* Top-level keys of params that are not converted: the binding maps them itself (a large string
+ * Body is handed to the core once, as the request body, not copied into params as well). */
+static int skipped_key(int depth, const char *key, const char *const *skip)
+{
+    if (depth != 0 || !skip) return 0;
+    for (size_t i = 0; skip[i]; i++)
+        if (strcmp(key, skip[i]) == 0) return 1;
+    return 0;
+}
+
+static cos_value *table_to_value_skip(lua_State *L, int idx, int depth, conv *cv, const char *const *skip);
+
 static cos_value *table_to_value(lua_State *L, int idx, int depth, conv *cv)
+{
+    return table_to_value_skip(L, idx, depth, cv, NULL);
+}
+
+static cos_value *table_to_value_skip(lua_State *L, int idx, int depth, conv *cv, const char *const *skip)
 {
     size_t n = 0;
     if (depth >= MAX_DEPTH) {
@@ -241,7 +258,7 @@ static cos_value *table_to_value(lua_State *L, int idx, int depth, conv *cv)
                 snprintf(numkey, sizeof numkey, "%.17g", (double)lua_tonumber(L, -2));
             key = numkey;
         }
-        if (!key || skipped_type(lua_type(L, -1))) {
+        if (!key || skipped_type(lua_type(L, -1)) || skipped_key(depth, key, skip)) {
             lua_pop(L, 1);
             continue;
         }
@@ -277,7 +294,7 @@ static cos_value *to_value(lua_State *L, int idx, int depth, conv *cv)
 
 /* Converts the table at idx (or nil: an empty object) to an object, skipping the named keys.
  * Raises a Lua error naming `what` on failure. */
-static cos_value *check_object(lua_State *L, int idx, const char *what)
+static cos_value *check_object_skip(lua_State *L, int idx, const char *what, const char *const *skip)
 {
     conv cv = {NULL, {0}};
     cos_value *v;
@@ -286,7 +303,7 @@ static cos_value *check_object(lua_State *L, int idx, const char *what)
         luaL_error(L, "%s must be a table, got %s", what, luaL_typename(L, idx));
         return NULL;
     }
-    v = table_to_value(L, idx, 0, &cv);
+    v = table_to_value_skip(L, idx, 0, &cv, skip);
     if (v && cos_value_type(v) != COS_OBJ) { /* an array given where an object is expected */
         cos_value_free(v);
         luaL_error(L, "%s must be a table with named fields, not an array", what);
@@ -294,6 +311,11 @@ static cos_value *check_object(lua_State *L, int idx, const char *what)
     }
     if (!v) luaL_error(L, "%s: %s", what, cv.err ? cv.err : "conversion failed");
     return v;
+}
+
+static cos_value *check_object(lua_State *L, int idx, const char *what)
+{
+    return check_object_skip(L, idx, what, NULL);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -757,7 +779,8 @@ static int l_start(lua_State *L)
             return luaL_error(L, "%s must be a function, got %s", CB_NAMES[i], lua_typename(L, ty));
     }
     check_body_output(L, 3);
-    cos_value *params = check_object(L, 3, "params");
+    static const char *const mapped[] = {"Body", "Output", NULL};
+    cos_value *params = check_object_skip(L, 3, "params", mapped);
 
     lcos_task *t = calloc(1, sizeof *t);
     if (!t) {
@@ -779,8 +802,6 @@ static int l_start(lua_State *L)
     cos_output out;
     map_body(L, 3, &body, t, params);
     map_output(L, 3, &out);
-    cos_value_free(cos_obj_take(params, "Body"));
-    cos_value_free(cos_obj_take(params, "Output"));
 
     cos_callbacks cbs = {
         .ud = t,

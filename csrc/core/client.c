@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "engine.h"
+#include "queue.h"
 
 /* libcurl and libxml2 need one process-wide initialisation; it is the only global state. */
 static pthread_once_t g_init_once = PTHREAD_ONCE_INIT;
@@ -193,8 +194,9 @@ void cos_client_free(cos_client *c)
 {
     if (!c) return;
     c->freeing = 1;
-    cos_engine_free(c);       /* aborts transfers, drops queued events */
-    cos_tasks_free_all(c);    /* release() for every task, no on_done */
+    cos_tasks_free_all(c);    /* op_abort (marks requests aborted), release(), no on_done */
+    cos_engine_free(c);       /* frees every request, drops queued events */
+    cos_queue_free(c);        /* after the tasks are gone */
     cos_value_free(c->options);
     free(c->secret_id);
     free(c->secret_key);

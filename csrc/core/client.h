@@ -44,6 +44,7 @@ struct cos_client {
     int unfinished;          /* tasks that have not delivered on_done yet */
     void (*list_update_fn)(void *ud, cos_value *list);
     void *list_update_ud;
+    struct cos_queue *queue; /* the task queue (queue.c), created on first use */
     int freeing;
 };
 

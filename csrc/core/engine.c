@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "engine.h"
+#include "queue.h"
 #include "xml.h"
 
 #define RETRY_BASE_MS 100.0
@@ -372,8 +373,14 @@ static cos_value *attempt_error(cos_request *r, CURLcode rc, long status, int *r
     if (rc != CURLE_OK) {
         if (r->body_error || rc == CURLE_ABORTED_BY_CALLBACK || rc == CURLE_READ_ERROR) {
             char msg[160];
-            snprintf(msg, sizeof msg, "EBODYREAD: cannot read the request body: %s",
-                     strerror(r->body_error ? r->body_error : EIO));
+            if (r->src == COS_SRC_PULL && r->body_error == ECANCELED)
+                snprintf(msg, sizeof msg, "EBODYREAD: on_pull failed");
+            else if (r->src == COS_SRC_PULL && r->body_error == EPIPE)
+                snprintf(msg, sizeof msg, "EBODYREAD: the body ended after %lld of %lld bytes", (long long)r->sent,
+                         (long long)r->body_len);
+            else
+                snprintf(msg, sizeof msg, "EBODYREAD: cannot read the request body: %s",
+                         strerror(r->body_error ? r->body_error : EIO));
             cos_value *e = cos_error_new("EBODYREAD", msg);
             if (e) {
                 cos_obj_set_str(e, "url", r->url_noquery);
@@ -535,6 +542,7 @@ int cos_poll(cos_client *c, int timeout_ms)
     cos_event *ev;
     while ((ev = event_pop(c))) deliver(c, ev);
     schedule(c);
+    cos_queue_flush(c); /* list-update, at most once per step */
     return c->unfinished;
 }
 

@@ -34,7 +34,8 @@ struct cos_request {
     cos_rkv_list query, headers;
     /* Body */
     cos_src_kind src;
-    char *mem;
+    char *mem;              /* owned unless mem_ref */
+    const char *mem_ref;    /* borrowed body (cos_req_body_mem_ref) */
     size_t mem_len;
     int fd;
     int64_t fd_offset;

@@ -185,10 +185,12 @@ static int attach_fd(cos_request *r, int fd, int64_t offset, int64_t length, cos
     if (length < 0) {
         struct stat st;
         if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
-            return fail(err, cos_validate_error("ContentLength", "missing param ContentLength (the body is not a regular file)"));
+            return fail(err, cos_validate_error("ContentLength",
+                                                "missing param ContentLength (the body is not a regular file)"));
         length = st.st_size > offset ? (int64_t)st.st_size - offset : 0;
     }
-    if (cos_req_body_fd(r, fd, offset, length) != 0) return fail(err, cos_validate_error("Body", "cannot read the body"));
+    if (cos_req_body_fd(r, fd, offset, length) != 0)
+        return fail(err, cos_validate_error("Body", "cannot read the body"));
     return 0;
 }
 
@@ -200,7 +202,7 @@ static int attach_body(cos_task *t, cos_request *r, cos_value **err)
     int64_t given = param_length(t->params);
     int rc = 0;
     switch (b->kind) {
-    case COS_BODY_NONE: return cos_req_body_mem(r, "", 0) == 0 ? 0 : fail(err, NULL);
+    case COS_BODY_NONE: return fail(err, cos_validate_error("Body", "missing param Body")); /* as the SDK */
     case COS_BODY_MEM: return cos_req_body_mem(r, b->data, b->len) == 0 ? 0 : fail(err, NULL);
     case COS_BODY_FD: rc = attach_fd(r, b->fd, b->offset, b->length >= 0 ? b->length : given, err); break;
     case COS_BODY_PATH: {
@@ -215,7 +217,8 @@ static int attach_body(cos_task *t, cos_request *r, cos_value **err)
             return fail(err, cos_validate_error("ContentLength", "missing param ContentLength"));
         break;
     }
-    if (rc == 0 && !cos_req_get_header(r, "Content-Type") && cos_req_header(r, "Content-Type", "application/octet-stream") != 0)
+    if (rc == 0 && !cos_req_get_header(r, "Content-Type") &&
+        cos_req_header(r, "Content-Type", "application/octet-stream") != 0)
         rc = fail(err, NULL);
     return rc;
 }
@@ -334,7 +337,8 @@ static cos_value *error_in_200(cos_task *t, cos_http_result *res)
     cos_value *parsed = cos_xml_parse_error(res->body.data, res->body.len);
     if (!parsed) return NULL;
     cos_value_free(parsed);
-    char *url = cos_url_build(t->client, NULL, NULL, cos_task_str(t, "Bucket"), cos_task_str(t, "Region"), cos_task_key(t));
+    char *url = cos_url_build(t->client, NULL, NULL, cos_task_str(t, "Bucket"), cos_task_str(t, "Region"),
+                              cos_task_key(t));
     cos_value *headers = res->headers;
     res->headers = NULL;
     cos_value *e = cos_error_http(res->status_code, "OK", headers, res->body.data, res->body.len, "POST", url);
@@ -352,7 +356,8 @@ static void complete_done(void *ud, cos_http_result *res)
         return;
     }
     cos_value *data = xml_result(res, NULL, &e);
-    char *location = data ? cos_client_location(t->client, cos_task_str(t, "Bucket"), cos_task_str(t, "Region"), cos_task_key(t)) : NULL;
+    const char *bucket = cos_task_str(t, "Bucket"), *region = cos_task_str(t, "Region");
+    char *location = data ? cos_client_location(t->client, bucket, region, cos_task_key(t)) : NULL;
     if (data && location) {
         cos_obj_set_str(data, "Location", location); /* replaces the XML's in place */
         shape_upload_result(data, location);

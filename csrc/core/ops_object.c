@@ -11,6 +11,7 @@
 
 #include "engine.h"
 #include "ops.h"
+#include "queue.h"
 #include "validate.h"
 
 /* ---------------------------------------------------------------------------------------- */
@@ -73,9 +74,9 @@ static int attach_body(cos_task *t, cos_request *r, int64_t *size, cos_value **e
             if (base64_md5(b->data, b->len, md5) != 0 || cos_req_header(r, "Content-MD5", md5) != 0)
                 return fail(err, NULL);
         }
-        /* The request takes the task's copy: no second copy of a large body. */
-        if (cos_req_body_mem_take(r, (void *)b->data, b->len) != 0) return fail(err, NULL);
-        b->data = NULL;
+        /* The request borrows the task's copy (no second copy of a large body): the task
+         * outlives its requests, and a restarted task sends it again. */
+        if (cos_req_body_mem_ref(r, b->data, b->len) != 0) return fail(err, NULL);
         break;
     case COS_BODY_FD:
     case COS_BODY_PATH: {
@@ -166,7 +167,34 @@ static void put_done(void *ud, cos_http_result *res)
     finish_simple(ud, res, put_shape);
 }
 
-static int start_upload(cos_task *t, const char *method, int is_append, cos_value **err)
+/* The request of an upload (putObject / appendObject): headers, query, body. */
+static cos_request *upload_request(cos_task *t, const char *method, int is_append, int64_t *size, cos_value **err)
+{
+    cos_request *r = cos_task_request(t, method, cos_task_key(t), is_append ? 0 : 1);
+    if (!r) {
+        fail(err, NULL);
+        return NULL;
+    }
+    /* As the SDK: Cache-Control "" (sent, unsigned) unless the caller gave one. */
+    int rc = cos_req_get_header(r, "Cache-Control") ? 0 : cos_req_header(r, "Cache-Control", "");
+    if (rc == 0 && is_append) {
+        char pos[40];
+        rc = cos_req_query(r, "append", "") ||
+             cos_req_query(r, "position", cos_param_string(t->params, "Position", pos, sizeof pos));
+    }
+    if (rc != 0) {
+        cos_req_free(r);
+        fail(err, NULL);
+        return NULL;
+    }
+    if (attach_body(t, r, size, err) != 0) {
+        cos_req_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+static int validate_upload(cos_task *t, int is_append, cos_value **err)
 {
     if (validate_object(t, err) != 0) return -1;
     if (is_append) {
@@ -176,29 +204,69 @@ static int start_upload(cos_task *t, const char *method, int is_append, cos_valu
     pull_length_from_params(t);
     if (t->body.kind == COS_BODY_PULL && t->body.length < 0)
         return fail(err, cos_validate_error("ContentLength", "ContentLength is required for a pulled body"));
-    cos_request *r = cos_task_request(t, method, cos_task_key(t), is_append ? 0 : 1);
-    if (!r) return fail(err, NULL);
-    /* As the SDK: Cache-Control "" (sent, unsigned) unless the caller gave one. */
-    int64_t size = 0;
-    int rc = cos_req_get_header(r, "Cache-Control") ? 0 : cos_req_header(r, "Cache-Control", "");
-    if (rc == 0 && is_append) {
-        char pos[40];
-        rc = cos_req_query(r, "append", "") ||
-             cos_req_query(r, "position", cos_param_string(t->params, "Position", pos, sizeof pos));
-    }
-    if (rc != 0) {
-        cos_req_free(r);
-        return fail(err, NULL);
-    }
-    if (attach_body(t, r, &size, err) != 0) {
-        cos_req_free(r);
-        return -1;
-    }
-    if (!is_append) cos_task_progress_now(t, 0, (double)size); /* the immediate start emission */
-    return submit(t, r, put_done);
+    return 0;
 }
 
-int cos_op_put_object(cos_task *t, cos_value **err) { return start_upload(t, "PUT", 0, err); }
+/* The body size known before the upload starts (-1 if unknown); fails on a missing file. */
+static int body_size(cos_task *t, double *size, cos_value **err)
+{
+    struct stat st;
+    switch (t->body.kind) {
+    case COS_BODY_NONE: *size = 0; return 0;
+    case COS_BODY_MEM: *size = (double)t->body.len; return 0;
+    case COS_BODY_PULL: *size = (double)t->body.length; return 0;
+    case COS_BODY_FD:
+        if (t->body.length >= 0) {
+            *size = (double)t->body.length;
+            return 0;
+        }
+        if (fstat(t->body.fd, &st) != 0) return fail(err, errno_error(errno, "stat", NULL));
+        *size = (double)st.st_size - (double)t->body.offset;
+        return 0;
+    case COS_BODY_PATH:
+        if (stat(t->body.path, &st) != 0) return fail(err, errno_error(errno, "stat", t->body.path));
+        *size = (double)st.st_size;
+        return 0;
+    }
+    return 0;
+}
+
+/* Queue hooks of putObject: run (first start, or again after pause/restart) and stop. */
+static void put_run(cos_task *t)
+{
+    cos_value *err = NULL;
+    int64_t size = 0;
+    cos_request *r = upload_request(t, "PUT", 0, &size, &err);
+    if (!r) {
+        cos_task_finish(t, err, NULL);
+        return;
+    }
+    cos_task_progress_now(t, 0, (double)size); /* the immediate start emission */
+    submit(t, r, put_done);
+}
+
+static void put_stop(cos_task *t)
+{
+    if (t->req) cos_req_abort(t->req);
+    t->req = NULL;
+}
+
+static void put_abort(cos_task *t) { put_stop(t); }
+
+static const cos_queue_ops PUT_OPS = {put_run, put_stop, NULL};
+static const cos_queue_ops PUT_PULL_OPS = {put_run, NULL, NULL}; /* a pulled body cannot be replayed */
+
+int cos_op_put_object(cos_task *t, cos_value **err)
+{
+    double size = -1;
+    if (validate_upload(t, 0, err) != 0 || body_size(t, &size, err) != 0) return -1;
+    t->op_abort = put_abort;
+    const cos_queue_ops *ops = t->body.kind == COS_BODY_PULL ? &PUT_PULL_OPS : &PUT_OPS;
+    /* Last: the queue may run the task right away. */
+    if (cos_queue_add(t, t->body.kind == COS_BODY_PATH ? t->body.path : NULL, size, ops, 0) != 0)
+        return fail(err, NULL);
+    return 0;
+}
 
 /* ---------------------------------------------------------------------------------------- */
 /* appendObject                                                                              */
@@ -213,9 +281,11 @@ static void append_done(void *ud, cos_http_result *res) { finish_simple(ud, res,
 
 int cos_op_append_object(cos_task *t, cos_value **err)
 {
-    if (start_upload(t, "POST", 1, err) != 0) return -1;
-    cos_req_on_done(t->req, append_done, t);
-    return 0;
+    if (validate_upload(t, 1, err) != 0) return -1;
+    int64_t size = 0;
+    cos_request *r = upload_request(t, "POST", 1, &size, err);
+    if (!r) return -1;
+    return submit(t, r, append_done);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -294,6 +364,7 @@ int cos_op_get_object(cos_task *t, cos_value **err)
         cos_req_free(r);
         return -1;
     }
+    cos_task_progress_now(t, 0, -1); /* the immediate start emission; the total comes later */
     return submit(t, r, get_done);
 }
 

@@ -166,7 +166,13 @@ static cos_value *policy_conditions(const post_form *f)
                     : add_triple(conds, "starts-with", cos_cstr_new("$key"), cos_cstr_new(f->key_prefix));
     if (rc == 0 && f->length_range) {
         cos_value *lo = range_bound(f->length_range, "min", 0), *hi = range_bound(f->length_range, "max", 1);
-        rc = lo && hi ? add_triple(conds, "content-length-range", lo, hi) : (cos_value_free(lo), cos_value_free(hi), -1);
+        if (lo && hi) {
+            rc = add_triple(conds, "content-length-range", lo, hi);
+        } else {
+            cos_value_free(lo);
+            cos_value_free(hi);
+            rc = -1;
+        }
     }
     for (size_t i = 0; rc == 0 && i < cos_value_len(f->fields); i++) {
         const char *v = cos_value_str(cos_obj_at(f->fields, i), NULL);
@@ -292,7 +298,9 @@ static cos_value *check_policy_opts(const cos_value *opts)
         int ok = lo && hi && cos_value_num(lo) <= cos_value_num(hi);
         cos_value_free(lo);
         cos_value_free(hi);
-        if (!ok) return cos_validate_error("ContentLengthRange", "param ContentLengthRange must be {min, max} with 0 <= min <= max");
+        if (!ok)
+            return cos_validate_error("ContentLengthRange",
+                                      "param ContentLengthRange must be {min, max} with 0 <= min <= max");
     }
     if ((e = cos_validate_traffic_limit(fields))) return e;
     return NULL;
@@ -575,7 +583,8 @@ static void post_done(void *ud, cos_http_result *res)
     cos_value *data = cos_result_data(res);
     /* A 201 may carry a PostResponse document; its fields come first, as for other XML results. */
     if (data && cos_result_merge_xml(data, res, NULL) != 0) { /* keep the data, drop bad XML */ }
-    char *location = cos_client_location(t->client, cos_task_str(t, "Bucket"), cos_task_str(t, "Region"), cos_task_key(t));
+    char *location =
+        cos_client_location(t->client, cos_task_str(t, "Bucket"), cos_task_str(t, "Region"), cos_task_key(t));
     if (data && etag_copy && location) {
         cos_obj_set_str(data, "ETag", etag_copy);
         cos_obj_set_str(data, "Location", location);
@@ -683,7 +692,8 @@ int cos_op_post_object(cos_task *t, cos_value **err)
         b->t = t;
         b->fd = -1;
         int n = snprintf(boundary, sizeof boundary, "----cosFormBoundary");
-        for (size_t i = 0; i < sizeof rnd; i++) n += snprintf(boundary + n, sizeof boundary - (size_t)n, "%02x", rnd[i]);
+        for (size_t i = 0; i < sizeof rnd; i++)
+            n += snprintf(boundary + n, sizeof boundary - (size_t)n, "%02x", rnd[i]);
         rc = cos_obj_set_str(fields, "key", cos_task_key(t));
     }
     if (rc == 0 && c->secret_id && c->secret_key) {

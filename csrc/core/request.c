@@ -172,6 +172,16 @@ int cos_req_body_mem_take(cos_request *r, void *data, size_t len)
     return 0;
 }
 
+int cos_req_body_mem_ref(cos_request *r, const void *data, size_t len)
+{
+    if (body_unset(r) != 0) return -1;
+    r->src = COS_SRC_MEM;
+    r->mem_ref = data;
+    r->mem_len = len;
+    r->body_len = (int64_t)len;
+    return 0;
+}
+
 int cos_req_body_fd(cos_request *r, int fd, int64_t offset, int64_t len)
 {
     if (body_unset(r) != 0 || fd < 0 || offset < 0 || len < 0) return -1;
@@ -335,7 +345,7 @@ static size_t read_cb(char *buf, size_t size, size_t nitems, void *ud)
     size_t got = 0;
     switch (r->src) {
     case COS_SRC_MEM:
-        memcpy(buf, r->mem + r->sent, want);
+        memcpy(buf, (r->mem_ref ? r->mem_ref : r->mem) + r->sent, want);
         got = want;
         break;
     case COS_SRC_FD: {
@@ -352,8 +362,8 @@ static size_t read_cb(char *buf, size_t size, size_t nitems, void *ud)
     case COS_SRC_PULL: {
         size_t avail = r->pullbuf.len - r->pullpos;
         if (!avail) {
-            if (r->pull_eof) { /* the puller ended before ContentLength bytes */
-                r->body_error = EIO;
+            if (r->pull_eof) { /* on_pull failed, or ended before ContentLength bytes */
+                if (!r->body_error) r->body_error = EPIPE;
                 return CURL_READFUNC_ABORT;
             }
             r->need_data = 1; /* cos_poll will pull and unpause */

@@ -79,6 +79,8 @@ int cos_req_apply_params(cos_request *r, const cos_value *params);
 /* Body sources (at most one). Content-Length is set from the body length and signed. */
 int cos_req_body_mem(cos_request *r, const void *data, size_t len);       /* copies */
 int cos_req_body_mem_take(cos_request *r, void *data, size_t len);        /* takes a malloc'd buffer */
+/* No copy: `data` must stay valid until the request is done or aborted (e.g. a task's body). */
+int cos_req_body_mem_ref(cos_request *r, const void *data, size_t len);
 int cos_req_body_fd(cos_request *r, int fd, int64_t offset, int64_t len); /* dup's fd; pread at offset */
 int cos_req_body_pull(cos_request *r, int64_t len, cos_req_pull_fn fn, void *ud); /* never retried */
 

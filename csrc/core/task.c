@@ -102,8 +102,8 @@ static int copy_body(cos_task *t, const cos_body *b, cos_value **err)
         if (!(t->body.path = strdup(b->path))) break;
         return 0;
     case COS_BODY_PULL:
-        if (b->length < 0 || !t->cb.on_pull) {
-            *err = cos_error_new("Error", "a pulled body needs ContentLength and on_pull");
+        if (!t->cb.on_pull) { /* the length may still come from ContentLength (the handler checks) */
+            *err = cos_error_new("Error", "a pulled body needs on_pull");
             return -1;
         }
         return 0;
@@ -205,6 +205,7 @@ static void progress_emit(cos_task *t, cos_task_progress *p, cos_event_kind kind
     else out.percent = floor(loaded / p->total * 100) / 100;
     if (out.percent > 1) out.percent = 1;
     p->emitted_loaded = loaded;
+    p->emitted_total = p->total;
     p->max_loaded = loaded;
     p->last_emit_ms = now;
     p->pending = 0;
@@ -217,6 +218,11 @@ void cos_task_progress_update(cos_task *t, double loaded, double total)
     t->prog.loaded = loaded;
     t->prog.total = total;
     double now = cos_now_mono_ms();
+    /* Nothing new to say (e.g. a retry re-sending bytes already reported): no emission. */
+    if (t->prog.last_emit_ms >= 0 && (loaded <= t->prog.max_loaded && total == t->prog.emitted_total)) {
+        t->prog.pending = 0;
+        return;
+    }
     if (t->prog.last_emit_ms < 0 || now - t->prog.last_emit_ms >= t->client->progress_interval_ms)
         progress_emit(t, &t->prog, COS_EV_TASK_PROGRESS, now);
     else

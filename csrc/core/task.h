@@ -32,6 +32,7 @@ typedef struct cos_task cos_task;
 typedef struct cos_task_progress {
     double loaded, total;   /* total -1: unknown */
     double emitted_loaded;  /* loaded of the last emission (speed base) */
+    double emitted_total;   /* total of the last emission */
     double max_loaded;      /* emitted loaded never goes backwards */
     double last_emit_ms;    /* monotonic ms of the last emission; < 0 before the first */
     int pending;            /* a value is waiting for the interval to pass */

@@ -158,7 +158,8 @@ static cos_value *check_part_number_value(const cos_value *v, const char *param)
 cos_value *cos_validate_part_number(const cos_value *params)
 {
     const cos_value *v = cos_obj_get(params, "PartNumber");
-    if (cos_value_type(v) == COS_NIL || str_len_is(v, 0)) return cos_validate_error("PartNumber", "missing param PartNumber");
+    if (cos_value_type(v) == COS_NIL || str_len_is(v, 0))
+        return cos_validate_error("PartNumber", "missing param PartNumber");
     return check_part_number_value(v, "PartNumber");
 }
 
@@ -167,7 +168,8 @@ cos_value *cos_validate_position(const cos_value *params)
     const cos_value *v = cos_obj_get(params, "Position");
     int64_t n = 0;
     /* Position 0 is valid, so only nil / "" count as missing here. */
-    if (cos_value_type(v) == COS_NIL || str_len_is(v, 0)) return cos_validate_error("Position", "missing param Position");
+    if (cos_value_type(v) == COS_NIL || str_len_is(v, 0))
+        return cos_validate_error("Position", "missing param Position");
     if (cos_param_integer(v, &n) != 0 || n < 0)
         return cos_validate_error("Position", "param Position must be a non-negative integer");
     return NULL;

@@ -1,0 +1,1147 @@
+/* slice_upload: sliceUploadFile, a multipart upload of a local file (node-sdk-behaviour.md D).
+ *
+ * Phases of one run (run() is called by the queue when a FileParallelLimit slot is free):
+ *   checking  1. a checkpoint file for (Bucket, Region, Key, path) whose size and mtime still
+ *                match: List Parts confirms it; parts the checkpoint lists with the same ETag
+ *                are taken as they are (not re-sent, not re-hashed); parts the server has but
+ *                the checkpoint does not (finished just before a kill) are hashed locally and
+ *                kept when the MD5 matches. A checkpoint whose file changed: its upload is
+ *                aborted and the checkpoint removed.
+ *             2. no usable checkpoint: the Node SDK's fallback, List Multipart Uploads for the
+ *                Key, then each candidate's parts are compared by MD5 (onHashProgress).
+ *             3. nothing to resume: Initiate Multipart Upload.
+ *   uploading up to AsyncLimit/ChunkParallelLimit parts in flight, each streamed with pread at
+ *             its offset (no part buffers) while the engine hashes the bytes sent (MD5 and
+ *             CRC-64). A part is confirmed when its ETag is that MD5 and its
+ *             x-cos-hash-crc64ecma (when sent) that CRC; otherwise it is sent again (bounded).
+ *   complete  Complete Multipart Upload; the object's x-cos-hash-crc64ecma must equal the
+ *             parts' CRCs combined in part order (cos_crc64_combine), or the upload fails.
+ *
+ * Integrity design: parts go out WITHOUT Content-MD5, because a Content-MD5 must be known before
+ * the first byte, which costs a second read of every part. The MD5 and CRC-64 are computed while
+ * the part streams, and the server's answer is checked against them: a part that arrived
+ * damaged is detected and re-sent, and Complete's CRC-64 covers the assembled object. With the
+ * client option UploadCheckContentMd5 the part is hashed just before it is sent and Content-MD5
+ * is added as well (one extra pread pass per part, so the server also rejects a damaged body). */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "checkpoint.h"
+#include "client.h"
+#include "crc64.h"
+#include "queue.h"
+#include "upload.h"
+#include "validate.h"
+#include "xml.h"
+
+#define MIB (1024.0 * 1024.0)
+#define MAX_PARTS 10000
+#define CP_SAVE_INTERVAL_MS 200.0
+
+typedef enum { PART_TODO = 0, PART_ACTIVE, PART_DONE } part_state;
+
+typedef enum {
+    PH_IDLE = 0,   /* not started, or stopped before an upload was chosen */
+    PH_CHECKING,   /* listing / hashing / initiating */
+    PH_PARTS,      /* an UploadId is chosen: parts and Complete */
+    PH_CANCELING,  /* Abort Multipart Upload in flight */
+    PH_DONE
+} phase;
+
+typedef enum { LIST_CHECKPOINT, LIST_CANDIDATE } list_mode;
+
+typedef struct slice_upload slice_upload;
+
+typedef struct su_part {
+    slice_upload *su;
+    cos_request *req;   /* in flight, or NULL */
+    int64_t offset, size;
+    int64_t sent;       /* bytes of the attempt in flight */
+    int number;
+    unsigned char state;
+    unsigned char integrity_retries;
+    char etag[72];
+    uint64_t crc64;
+} su_part;
+
+struct slice_upload {
+    cos_task *t;
+    char *path;            /* absolute */
+    char *bucket, *region, *key;
+    int fd;
+    int64_t size;
+    int64_t mtime_sec;
+    long mtime_nsec;
+    int64_t part_size;
+    int nparts;
+    su_part *parts;
+    int concurrency, retries;
+    int active;            /* parts in flight */
+    int64_t done_bytes, inflight_bytes;
+    phase ph;
+    char *upload_id;       /* chosen (or being checked) upload, held in the queue's in-use set */
+    char *cp_file;         /* NULL: no checkpoint file */
+    cos_checkpoint cp;     /* confirmed parts, as saved */
+    double cp_saved_ms;
+    int cp_dirty;
+    cos_request *ctl;      /* the control request in flight (list, init, complete, abort) */
+    /* checking */
+    list_mode mode;
+    cos_value *listed;     /* parts listed so far: array of {PartNumber, ETag, Size} */
+    cos_value *candidates; /* UploadIds of remote uploads to try */
+    size_t cand_next;
+    cos_checkpoint disk;   /* the checkpoint found on disk (LIST_CHECKPOINT) */
+    double hashed, hash_emit_ms;
+    int complete_attempts;
+    char meta_md5[33];
+    cos_value *cancel_err; /* the error to finish with once the abort is done */
+};
+
+static void begin_checking(slice_upload *su);
+static void list_uploads(slice_upload *su, const char *key_marker, const char *id_marker);
+static void try_next_candidate(slice_upload *su);
+static void list_parts(slice_upload *su, const char *marker);
+static void initiate(slice_upload *su);
+static void start_parts(slice_upload *su);
+static void schedule_parts(slice_upload *su);
+static void complete(slice_upload *su);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Small helpers                                                                             */
+
+static cos_client *client_of(slice_upload *su) { return su->t->client; }
+
+static int64_t param_int(const cos_value *params, const char *name, int64_t dflt)
+{
+    int64_t v;
+    return cos_param_integer(cos_obj_get(params, name), &v) == 0 ? v : dflt;
+}
+
+/* D.1: ChunkSize (per call; SliceSize too for sliceUploadFile itself) or the client's ChunkSize,
+ * grown along the SDK's ladder until the file fits in MaxPartNumber parts. */
+static int64_t choose_part_size(cos_task *t, int64_t size)
+{
+    cos_client *c = t->client;
+    double opt = cos_client_opt_num(c, "ChunkSize", MIB);
+    if (opt < MIB) opt = MIB;
+    int64_t chunk = param_int(t->params, "ChunkSize", 0);
+    if (chunk <= 0 && strcmp(t->op, "sliceUploadFile") == 0) chunk = param_int(t->params, "SliceSize", 0);
+    if (chunk <= 0) chunk = (int64_t)opt;
+    double maxp = cos_client_opt_num(c, "MaxPartNumber", MAX_PARTS);
+    maxp = maxp < 1024 ? 1024 : maxp > MAX_PARTS ? MAX_PARTS : maxp;
+    static const int ladder[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 5120};
+    int64_t fit = (int64_t)5120 * 1024 * 1024;
+    for (size_t i = 0; i < sizeof ladder / sizeof ladder[0]; i++) {
+        int64_t s = (int64_t)ladder[i] * 1024 * 1024;
+        if ((double)size / (double)s <= maxp) {
+            fit = s;
+            break;
+        }
+    }
+    int64_t ps = chunk > fit ? chunk : fit;
+    if ((size + ps - 1) / ps > MAX_PARTS) ps = (size + MAX_PARTS - 1) / MAX_PARTS; /* never more than COS allows */
+    return ps;
+}
+
+static int concurrency_of(cos_task *t)
+{
+    int64_t n = param_int(t->params, "AsyncLimit", 0);
+    if (n <= 0) n = (int64_t)cos_client_opt_num(t->client, "ChunkParallelLimit", 3);
+    return n < 1 ? 1 : n > 256 ? 256 : (int)n;
+}
+
+static int retries_of(cos_task *t)
+{
+    double n = cos_client_opt_num(t->client, "ChunkRetryTimes", 2);
+    return n < 0 ? 0 : n > 100 ? 100 : (int)n;
+}
+
+/* Lays out the parts for su->size and su->part_size (all TODO). 0 or -1. */
+static int layout(slice_upload *su)
+{
+    int64_t n = su->size == 0 ? 1 : (su->size + su->part_size - 1) / su->part_size;
+    if (n > MAX_PARTS || n < 1) return -1;
+    su_part *parts = calloc((size_t)n, sizeof *parts);
+    if (!parts) return -1;
+    for (int64_t i = 0; i < n; i++) {
+        parts[i].su = su;
+        parts[i].number = (int)i + 1;
+        parts[i].offset = i * su->part_size;
+        parts[i].size = i == n - 1 ? su->size - parts[i].offset : su->part_size;
+    }
+    free(su->parts);
+    su->parts = parts;
+    su->nparts = (int)n;
+    su->done_bytes = 0;
+    return 0;
+}
+
+static void etag_norm(const char *in, char *out, size_t n)
+{
+    size_t j = 0;
+    for (const char *p = in ? in : ""; *p && j + 1 < n; p++)
+        if (*p != '"') out[j++] = (char)((*p >= 'A' && *p <= 'Z') ? *p + 32 : *p);
+    out[j] = '\0';
+}
+
+static int etag_equal(const char *a, const char *b)
+{
+    char x[80], y[80];
+    etag_norm(a, x, sizeof x);
+    etag_norm(b, y, sizeof y);
+    return *x && strcmp(x, y) == 0;
+}
+
+static const char *xml_text(const cos_value *obj, const char *name)
+{
+    const char *s = cos_obj_get_str(obj, name);
+    return s ? s : "";
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* The UploadId and the checkpoint                                                           */
+
+static void drop_upload_id(slice_upload *su)
+{
+    if (!su->upload_id) return;
+    cos_queue_release_upload(client_of(su), su->upload_id);
+    free(su->upload_id);
+    su->upload_id = NULL;
+}
+
+/* Takes `id` if no live task of this client uses it. 0 or -1. */
+static int take_upload_id(slice_upload *su, const char *id)
+{
+    drop_upload_id(su);
+    if (cos_queue_acquire_upload(client_of(su), id) != 0) return -1;
+    if (!(su->upload_id = strdup(id))) {
+        cos_queue_release_upload(client_of(su), id);
+        return -1;
+    }
+    return 0;
+}
+
+static int cp_fill_identity(slice_upload *su)
+{
+    cos_checkpoint *cp = &su->cp;
+    free(cp->bucket);
+    free(cp->region);
+    free(cp->key);
+    free(cp->path);
+    free(cp->upload_id);
+    cp->bucket = strdup(su->bucket);
+    cp->region = strdup(su->region);
+    cp->key = strdup(su->key);
+    cp->path = strdup(su->path);
+    cp->upload_id = su->upload_id ? strdup(su->upload_id) : NULL;
+    cp->size = su->size;
+    cp->mtime_sec = su->mtime_sec;
+    cp->mtime_nsec = su->mtime_nsec;
+    cp->part_size = su->part_size;
+    return cp->bucket && cp->region && cp->key && cp->path && (!su->upload_id || cp->upload_id) ? 0 : -1;
+}
+
+/* Saves the checkpoint now (force) or when the last save is old enough. A failed write only
+ * costs resumability, never the upload itself. */
+static void cp_save(slice_upload *su, int force)
+{
+    if (!su->cp_file || !su->upload_id || su->ph != PH_PARTS) return; /* only an upload we own */
+    double now = cos_now_mono_ms();
+    if (!force && (!su->cp_dirty || now - su->cp_saved_ms < CP_SAVE_INTERVAL_MS)) return;
+    if (cp_fill_identity(su) == 0 && cos_cp_save(su->cp_file, &su->cp) == 0) {
+        su->cp_dirty = 0;
+        su->cp_saved_ms = now;
+    }
+}
+
+static void cp_forget(slice_upload *su)
+{
+    if (su->cp_file) cos_cp_remove(su->cp_file);
+    cos_cp_clear_parts(&su->cp);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Requests                                                                                  */
+
+static cos_request *new_request(slice_upload *su, const char *method, int bucket_level)
+{
+    cos_request *r = cos_req_new(client_of(su), method, su->bucket, su->region, bucket_level ? NULL : su->key);
+    if (r) cos_req_task(r, su->t->id);
+    return r;
+}
+
+static void fail(slice_upload *su, cos_value *err);
+
+/* Submits a control request (one at a time); on build failure the task fails. */
+static void submit_ctl(slice_upload *su, cos_request *r, int rc, cos_req_done_fn done)
+{
+    if (!r || rc != 0) {
+        cos_req_free(r);
+        fail(su, cos_upload_error("Error", "out of memory"));
+        return;
+    }
+    cos_req_on_done(r, done, su);
+    su->ctl = r;
+    cos_req_submit(r);
+}
+
+/* The XML body of a result as an object (root's children); NULL for an empty/non-XML body. */
+static cos_value *result_xml(cos_http_result *res, const char *const *arrays)
+{
+    if (!res->body.len) return NULL;
+    return cos_xml_to_value(res->body.data, res->body.len, arrays);
+}
+
+static cos_value *take_error(cos_http_result *res)
+{
+    cos_value *e = res->error;
+    res->error = NULL;
+    return e;
+}
+
+static const char *error_code(const cos_value *e) { return cos_obj_get_str(e, "code"); }
+
+/* ---------------------------------------------------------------------------------------- */
+/* Finishing                                                                                 */
+
+/* Aborts everything in flight and forgets it (the engine calls no `done` for aborted requests). */
+static void abort_inflight(slice_upload *su)
+{
+    cos_engine_abort_task(client_of(su), su->t->id);
+    su->ctl = NULL;
+    for (int i = 0; i < su->nparts && su->active; i++) {
+        su_part *p = &su->parts[i];
+        if (p->state != PART_ACTIVE) continue;
+        p->req = NULL;
+        p->state = PART_TODO;
+        p->sent = 0;
+        su->active--;
+    }
+    su->active = 0;
+    su->inflight_bytes = 0;
+    cos_value_free(su->listed);
+    su->listed = NULL;
+}
+
+/* The upload failed: siblings in flight are stopped, the checkpoint is kept (a later call or
+ * restartTask resumes), the UploadId is freed for that, and err gets UploadId (C.1). */
+static void fail(slice_upload *su, cos_value *err)
+{
+    if (su->ph == PH_DONE) {
+        cos_value_free(err);
+        return;
+    }
+    abort_inflight(su);
+    cp_save(su, 1);
+    const char *owned = su->ph == PH_PARTS ? su->upload_id : NULL; /* not a candidate being checked */
+    if (!err) err = cos_upload_error("Error", "out of memory");
+    if (err) cos_obj_set_str(err, "UploadId", owned ? owned : "");
+    cos_queue_set_upload(su->t, owned, su->cp_file);
+    drop_upload_id(su);
+    su->ph = PH_DONE;
+    cos_task_finish(su->t, err, NULL);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Checking: the file                                                                        */
+
+/* (Re)opens the file and records its size and mtime. If an upload was chosen for an earlier
+ * version of the file (changed while paused), that upload is dropped. 0 or -1 (task failed). */
+static int open_file(slice_upload *su)
+{
+    struct stat st;
+    if (su->fd < 0) su->fd = open(su->path, O_RDONLY | O_CLOEXEC);
+    if (su->fd < 0 || fstat(su->fd, &st) != 0) {
+        fail(su, cos_upload_errno(errno, "open", su->path));
+        return -1;
+    }
+    int changed = st.st_size != su->size || st.st_mtim.tv_sec != su->mtime_sec || st.st_mtim.tv_nsec != su->mtime_nsec;
+    su->size = st.st_size;
+    su->mtime_sec = st.st_mtim.tv_sec;
+    su->mtime_nsec = st.st_mtim.tv_nsec;
+    if (changed && su->ph == PH_PARTS) { /* the parts uploaded so far are of another content */
+        su->ph = PH_IDLE;
+        drop_upload_id(su);
+        cos_cp_clear_parts(&su->cp);
+    }
+    return 0;
+}
+
+static void emit_hash_progress(slice_upload *su, int force)
+{
+    double now = cos_now_mono_ms();
+    if (!force && now - su->hash_emit_ms < client_of(su)->progress_interval_ms) return;
+    su->hash_emit_ms = now;
+    cos_task_hash_progress_now(su->t, su->hashed, (double)su->size);
+}
+
+/* Hashes part p from the file and compares it with a listed part's ETag. 1 match, 0 not, -1 error. */
+static int hash_matches(slice_upload *su, su_part *p, const char *etag)
+{
+    unsigned char md5[16];
+    uint64_t crc = 0;
+    if (cos_upload_hash_range(su->fd, p->offset, p->size, md5, &crc) != 0) return -1;
+    su->hashed += (double)p->size;
+    emit_hash_progress(su, 0);
+    if (cos_upload_etag_matches(etag, md5) != 1) return 0;
+    p->crc64 = crc;
+    return 1;
+}
+
+static void mark_done(slice_upload *su, su_part *p, const char *etag, uint64_t crc)
+{
+    snprintf(p->etag, sizeof p->etag, "%s", etag);
+    p->crc64 = crc;
+    if (p->state != PART_DONE) su->done_bytes += p->size;
+    p->state = PART_DONE;
+    cos_cp_part cpp = {.number = p->number, .size = p->size, .crc64 = crc};
+    snprintf(cpp.etag, sizeof cpp.etag, "%s", etag);
+    if (cos_cp_set_part(&su->cp, &cpp) == 0) su->cp_dirty = 1;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Checking: the checkpoint                                                                  */
+
+static int same_identity(const slice_upload *su, const cos_checkpoint *cp)
+{
+    return strcmp(cp->bucket, su->bucket) == 0 && strcmp(cp->region, su->region) == 0 &&
+           strcmp(cp->key, su->key) == 0 && strcmp(cp->path, su->path) == 0;
+}
+
+static int same_file(const slice_upload *su, const cos_checkpoint *cp)
+{
+    return cp->size == su->size && cp->mtime_sec == su->mtime_sec && cp->mtime_nsec == su->mtime_nsec;
+}
+
+/* Aborts an upload nobody will continue (the file changed). Not tied to the task: pausing the
+ * task must not stop it; its outcome does not matter (a lifecycle rule cleans up otherwise). */
+static void abort_detached(slice_upload *su, const char *upload_id);
+
+static void begin_checking(slice_upload *su)
+{
+    su->ph = PH_CHECKING;
+    su->hashed = 0;
+    su->hash_emit_ms = 0;
+    cos_cp_clear_parts(&su->cp);
+    if (su->cp_file && cos_cp_load(su->cp_file, &su->disk) == 0 && same_identity(su, &su->disk)) {
+        if (!same_file(su, &su->disk)) {
+            abort_detached(su, su->disk.upload_id);
+            cos_cp_remove(su->cp_file);
+        } else if (su->disk.part_size > 0 && take_upload_id(su, su->disk.upload_id) == 0) {
+            su->part_size = su->disk.part_size; /* the checkpoint's layout wins over today's ChunkSize */
+            if (layout(su) == 0) {
+                su->mode = LIST_CHECKPOINT;
+                list_parts(su, NULL);
+                return;
+            }
+            drop_upload_id(su);
+        } else {
+            /* A live task of this client uploads the same file: leave its checkpoint alone. */
+            free(su->cp_file);
+            su->cp_file = NULL;
+        }
+    }
+    cos_cp_free(&su->disk);
+    su->part_size = choose_part_size(su->t, su->size);
+    if (layout(su) != 0) {
+        fail(su, cos_upload_error("Error", "cannot lay out %" PRId64 " bytes in parts", su->size));
+        return;
+    }
+    list_uploads(su, NULL, NULL);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Checking: List Multipart Uploads (the SDK's fallback)                                     */
+
+static const char *const UPLOAD_ARRAYS[] = {"Upload", "CommonPrefixes", NULL};
+
+static void list_uploads_done(void *ud, cos_http_result *res)
+{
+    slice_upload *su = ud;
+    su->ctl = NULL;
+    if (res->error) { /* no permission to list, say: nothing to resume, start fresh */
+        initiate(su);
+        return;
+    }
+    cos_value *x = result_xml(res, UPLOAD_ARRAYS);
+    const cos_value *ups = cos_obj_get(x, "Upload");
+    const char *want_class = cos_task_str(su->t, "StorageClass");
+    if (!su->candidates) su->candidates = cos_arr_new();
+    for (size_t i = 0; i < cos_value_len(ups) && su->candidates; i++) {
+        const cos_value *u = cos_arr_get(ups, i);
+        const char *k = xml_text(u, "Key"), *id = xml_text(u, "UploadId");
+        if (strcmp(k, su->key) != 0 || !*id) continue;
+        if (want_class && strcasecmp(want_class, xml_text(u, "StorageClass")) != 0) continue;
+        cos_arr_push(su->candidates, cos_cstr_new(id));
+    }
+    int more = strcmp(xml_text(x, "IsTruncated"), "true") == 0 && *xml_text(x, "NextKeyMarker");
+    if (more) {
+        char *km = strdup(xml_text(x, "NextKeyMarker")), *im = strdup(xml_text(x, "NextUploadIdMarker"));
+        cos_value_free(x);
+        list_uploads(su, km, im);
+        free(km);
+        free(im);
+        return;
+    }
+    cos_value_free(x);
+    su->cand_next = 0;
+    try_next_candidate(su);
+}
+
+static void list_uploads(slice_upload *su, const char *key_marker, const char *id_marker)
+{
+    cos_request *r = new_request(su, "GET", 1);
+    int rc = !r || cos_req_query(r, "uploads", "") || cos_req_query(r, "prefix", su->key);
+    if (!rc && key_marker) rc = cos_req_query(r, "key-marker", key_marker);
+    if (!rc && id_marker && *id_marker) rc = cos_req_query(r, "upload-id-marker", id_marker);
+    submit_ctl(su, r, rc, list_uploads_done);
+}
+
+static void try_next_candidate(slice_upload *su)
+{
+    while (su->cand_next < cos_value_len(su->candidates)) {
+        const char *id = cos_value_str(cos_arr_get(su->candidates, su->cand_next++), NULL);
+        if (id && take_upload_id(su, id) == 0) {
+            su->mode = LIST_CANDIDATE;
+            list_parts(su, NULL);
+            return;
+        }
+    }
+    initiate(su);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Checking: List Parts and reconciliation                                                   */
+
+static const char *const PART_ARRAYS[] = {"Part", NULL};
+
+/* The checkpoint's upload as the server lists it: confirmed parts are kept without reading the
+ * file; parts only the server knows are kept if their bytes hash to the server's ETag. */
+static void reconcile_checkpoint(slice_upload *su)
+{
+    for (size_t i = 0; i < cos_value_len(su->listed); i++) {
+        const cos_value *lp = cos_arr_get(su->listed, i);
+        long n = strtol(xml_text(lp, "PartNumber"), NULL, 10);
+        int64_t size = strtoll(xml_text(lp, "Size"), NULL, 10);
+        const char *etag = xml_text(lp, "ETag");
+        if (n < 1 || n > su->nparts) continue;
+        su_part *p = &su->parts[n - 1];
+        if (size != p->size) continue;
+        const cos_cp_part *known = cos_cp_find_part(&su->disk, (int)n);
+        if (known && known->size == size && etag_equal(known->etag, etag)) {
+            mark_done(su, p, etag, known->crc64);
+            continue;
+        }
+        int m = hash_matches(su, p, etag);
+        if (m < 0) {
+            fail(su, cos_upload_errno(errno, "read", su->path));
+            return;
+        }
+        if (m == 1) mark_done(su, p, etag, p->crc64);
+    }
+    cos_cp_free(&su->disk);
+    start_parts(su);
+}
+
+/* A remote upload found by listing (D.3 step 5): acceptable when its part layout is ours and
+ * every listed part hashes to its ETag. */
+static void reconcile_candidate(slice_upload *su)
+{
+    size_t n = cos_value_len(su->listed);
+    int ok = n <= (size_t)su->nparts;
+    if (ok && n >= 2) {
+        int64_t s1 = strtoll(xml_text(cos_arr_get(su->listed, 0), "Size"), NULL, 10);
+        int64_t s2 = strtoll(xml_text(cos_arr_get(su->listed, 1), "Size"), NULL, 10);
+        ok = (s1 > s2 ? s1 : s2) == su->part_size;
+    }
+    for (size_t i = 0; i < n && ok; i++) {
+        const cos_value *lp = cos_arr_get(su->listed, i);
+        long num = strtol(xml_text(lp, "PartNumber"), NULL, 10);
+        int64_t size = strtoll(xml_text(lp, "Size"), NULL, 10);
+        ok = num >= 1 && num <= su->nparts && su->parts[num - 1].size == size;
+        if (ok) {
+            int m = hash_matches(su, &su->parts[num - 1], xml_text(lp, "ETag"));
+            if (m < 0) {
+                fail(su, cos_upload_errno(errno, "read", su->path));
+                return;
+            }
+            ok = m == 1;
+        }
+    }
+    if (!ok) { /* not ours; left as it is (it may be another client's) */
+        drop_upload_id(su);
+        cos_value_free(su->listed);
+        su->listed = NULL;
+        try_next_candidate(su);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const cos_value *lp = cos_arr_get(su->listed, i);
+        su_part *p = &su->parts[strtol(xml_text(lp, "PartNumber"), NULL, 10) - 1];
+        mark_done(su, p, xml_text(lp, "ETag"), p->crc64);
+    }
+    start_parts(su);
+}
+
+static void list_parts_done(void *ud, cos_http_result *res)
+{
+    slice_upload *su = ud;
+    su->ctl = NULL;
+    if (res->error) {
+        cos_value *e = take_error(res);
+        int gone = res->status_code == 404 || (error_code(e) && strcmp(error_code(e), "NoSuchUpload") == 0);
+        cos_value_free(su->listed);
+        su->listed = NULL;
+        drop_upload_id(su);
+        if (su->mode == LIST_CANDIDATE) {
+            cos_value_free(e);
+            try_next_candidate(su);
+        } else if (gone) { /* the checkpoint's upload was completed or aborted meanwhile */
+            cos_value_free(e);
+            cos_cp_free(&su->disk);
+            cp_forget(su);
+            su->part_size = choose_part_size(su->t, su->size);
+            if (layout(su) != 0) fail(su, cos_upload_error("Error", "cannot lay out the parts"));
+            else list_uploads(su, NULL, NULL);
+        } else {
+            fail(su, e);
+        }
+        return;
+    }
+    cos_value *x = result_xml(res, PART_ARRAYS);
+    const cos_value *parts = cos_obj_get(x, "Part");
+    if (!su->listed) su->listed = cos_arr_new();
+    for (size_t i = 0; i < cos_value_len(parts) && su->listed; i++)
+        cos_arr_push(su->listed, cos_value_clone(cos_arr_get(parts, i)));
+    int more = strcmp(xml_text(x, "IsTruncated"), "true") == 0 && *xml_text(x, "NextPartNumberMarker");
+    char *marker = more ? strdup(xml_text(x, "NextPartNumberMarker")) : NULL;
+    cos_value_free(x);
+    if (more) {
+        list_parts(su, marker);
+        free(marker);
+        return;
+    }
+    if (su->mode == LIST_CHECKPOINT) reconcile_checkpoint(su);
+    else reconcile_candidate(su);
+    cos_value_free(su->listed);
+    su->listed = NULL;
+}
+
+static void list_parts(slice_upload *su, const char *marker)
+{
+    cos_request *r = new_request(su, "GET", 0);
+    int rc = !r || cos_req_query(r, "uploadId", su->upload_id);
+    if (!rc && marker) rc = cos_req_query(r, "part-number-marker", marker);
+    submit_ctl(su, r, rc, list_parts_done);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Initiate                                                                                  */
+
+static void initiate_done(void *ud, cos_http_result *res)
+{
+    slice_upload *su = ud;
+    su->ctl = NULL;
+    if (res->error) {
+        fail(su, take_error(res));
+        return;
+    }
+    cos_value *x = result_xml(res, NULL);
+    const char *id = xml_text(x, "UploadId");
+    if (!*id || take_upload_id(su, id) != 0) {
+        cos_value_free(x);
+        fail(su, cos_upload_error("Error", "InitiateMultipartUpload returned no usable UploadId"));
+        return;
+    }
+    cos_value_free(x);
+    start_parts(su);
+}
+
+static void initiate(slice_upload *su)
+{
+    cos_value_free(su->candidates);
+    su->candidates = NULL;
+    drop_upload_id(su);
+    if (layout(su) != 0) {
+        fail(su, cos_upload_error("Error", "cannot lay out the parts"));
+        return;
+    }
+    cos_request *r = new_request(su, "POST", 0);
+    /* Init carries every header of the call (D.5): Content-Type, meta, ACL, storage class... */
+    int rc = !r || cos_req_apply_params(r, su->t->params) || cos_req_query(r, "uploads", "");
+    if (!rc && cos_obj_get(su->t->params, "UploadAddMetaMd5") && cos_value_bool(cos_obj_get(su->t->params, "UploadAddMetaMd5"))) {
+        if (!*su->meta_md5 && cos_upload_file_md5_hex(su->path, su->meta_md5) != 0) {
+            cos_req_free(r);
+            fail(su, cos_upload_errno(errno, "read", su->path));
+            return;
+        }
+        rc = cos_req_header(r, "x-cos-meta-md5", su->meta_md5);
+    }
+    if (!rc && !cos_req_get_header(r, "Cache-Control")) rc = cos_req_header(r, "Cache-Control", "");
+    submit_ctl(su, r, rc, initiate_done);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Parts                                                                                     */
+
+static void report_progress(slice_upload *su)
+{
+    cos_task_progress_update(su->t, (double)(su->done_bytes + su->inflight_bytes), (double)su->size);
+}
+
+static void part_progress(void *ud, int64_t sent, int64_t send_total, int64_t received, int64_t recv_total)
+{
+    su_part *p = ud;
+    (void)send_total;
+    (void)received;
+    (void)recv_total;
+    if (p->state != PART_ACTIVE || sent < 0) return;
+    p->su->inflight_bytes += sent - p->sent;
+    p->sent = sent;
+    report_progress(p->su);
+}
+
+/* Checks a part's answer against the bytes we sent. NULL when fine, else the mismatch error. */
+static cos_value *verify_part(su_part *p, cos_http_result *res, const char **etag_out)
+{
+    const char *etag = cos_obj_get_str(res->headers, "etag");
+    *etag_out = etag;
+    if (!etag || !*etag) return cos_upload_error("IntegrityError", "part %d: the server returned no ETag", p->number);
+    if (res->bytes_sent != p->size)
+        return cos_upload_error("IntegrityError", "part %d: %" PRId64 " bytes sent, %" PRId64 " expected", p->number,
+                                res->bytes_sent, p->size);
+    if (cos_upload_etag_matches(etag, res->md5) == 0)
+        return cos_upload_error("IntegrityError", "part %d: ETag %s is not the MD5 of the bytes sent", p->number, etag);
+    uint64_t crc;
+    if (cos_upload_header_crc64(res->headers, &crc) && crc != res->crc64)
+        return cos_upload_error("IntegrityError", "part %d: x-cos-hash-crc64ecma %" PRIu64 " is not the CRC-64 %" PRIu64
+                                " of the bytes sent", p->number, crc, res->crc64);
+    return NULL;
+}
+
+static void part_done(void *ud, cos_http_result *res)
+{
+    su_part *p = ud;
+    slice_upload *su = p->su;
+    p->req = NULL;
+    p->state = PART_TODO;
+    su->active--;
+    su->inflight_bytes -= p->sent;
+    p->sent = 0;
+    if (res->error) { /* the engine already retried ChunkRetryTimes times with backoff */
+        fail(su, take_error(res));
+        return;
+    }
+    const char *etag = NULL;
+    cos_value *bad = verify_part(p, res, &etag);
+    if (bad) {
+        if (p->integrity_retries < su->retries + 1) { /* the bytes may have been damaged in transit */
+            p->integrity_retries++;
+            cos_value_free(bad);
+            schedule_parts(su);
+        } else {
+            fail(su, bad);
+        }
+        return;
+    }
+    mark_done(su, p, etag, res->crc64);
+    cp_save(su, 0);
+    report_progress(su);
+    schedule_parts(su);
+}
+
+static int content_md5(slice_upload *su, su_part *p, cos_request *r)
+{
+    unsigned char md5[16];
+    uint64_t crc;
+    char b64[32];
+    if (cos_upload_hash_range(su->fd, p->offset, p->size, md5, &crc) != 0) return -1;
+    EVP_EncodeBlock((unsigned char *)b64, md5, 16);
+    return cos_req_header(r, "Content-MD5", b64);
+}
+
+static int submit_part(slice_upload *su, su_part *p)
+{
+    char num[16];
+    snprintf(num, sizeof num, "%d", p->number);
+    cos_request *r = new_request(su, "PUT", 0);
+    const cos_value *params = su->t->params;
+    char buf[64];
+    /* Parts carry only the traffic limit and SSE of the call (D.5). */
+    const char *tl = cos_param_string(params, "TrafficLimit", buf, sizeof buf);
+    int rc = !r || cos_req_query(r, "partNumber", num) || cos_req_query(r, "uploadId", su->upload_id) ||
+             cos_req_body_fd(r, su->fd, p->offset, p->size);
+    if (!rc && tl) rc = cos_req_header(r, "x-cos-traffic-limit", tl);
+    const char *sse = cos_obj_get_str(params, "ServerSideEncryption");
+    if (!rc && sse) rc = cos_req_header(r, "x-cos-server-side-encryption", sse);
+    if (!rc && client_of(su)->upload_check_md5) rc = content_md5(su, p, r);
+    if (rc) {
+        cos_req_free(r);
+        return -1;
+    }
+    cos_req_hash(r, COS_HASH_MD5 | COS_HASH_CRC64);
+    cos_req_retries(r, su->retries);
+    cos_req_on_done(r, part_done, p);
+    cos_req_on_progress(r, part_progress, p);
+    p->req = r;
+    p->state = PART_ACTIVE;
+    p->sent = 0;
+    su->active++;
+    cos_req_submit(r);
+    return 0;
+}
+
+static void schedule_parts(slice_upload *su)
+{
+    if (su->ph != PH_PARTS) return;
+    int todo = 0;
+    for (int i = 0; i < su->nparts; i++) {
+        su_part *p = &su->parts[i];
+        if (p->state != PART_TODO) continue;
+        todo = 1;
+        if (su->active >= su->concurrency) break;
+        if (submit_part(su, p) != 0) {
+            fail(su, cos_upload_error("Error", "cannot build the request of part %d", p->number));
+            return;
+        }
+    }
+    if (!todo && su->active == 0) complete(su);
+}
+
+static void start_parts(slice_upload *su)
+{
+    cos_value_free(su->candidates);
+    su->candidates = NULL;
+    if (su->ph == PH_CHECKING) emit_hash_progress(su, 1); /* the SDK always ends checking with one */
+    su->ph = PH_PARTS;
+    su->cp_dirty = 1;
+    cp_save(su, 1);
+    cos_queue_set_upload(su->t, su->upload_id, su->cp_file);
+    /* The immediate emission that starts "uploading"; loaded starts at the bytes already there. */
+    cos_task_progress_now(su->t, (double)su->done_bytes, (double)su->size);
+    schedule_parts(su);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Complete                                                                                  */
+
+static uint64_t combined_crc64(const slice_upload *su)
+{
+    uint64_t crc = 0;
+    for (int i = 0; i < su->nparts; i++)
+        crc = i == 0 ? su->parts[i].crc64 : cos_crc64_combine(crc, su->parts[i].crc64, (uint64_t)su->parts[i].size);
+    return crc;
+}
+
+static cos_value *complete_data(slice_upload *su, cos_http_result *res, cos_value *x)
+{
+    cos_value *data = cos_result_data(res);
+    if (!data) return NULL;
+    char *loc = cos_upload_location(su->t);
+    cos_obj_set_str(data, "Location", loc ? loc : "");
+    free(loc);
+    cos_obj_set_str(data, "Bucket", cos_obj_get_str(x, "Bucket") ? cos_obj_get_str(x, "Bucket") : su->bucket);
+    cos_obj_set_str(data, "Key", cos_obj_get_str(x, "Key") ? cos_obj_get_str(x, "Key") : su->key);
+    cos_obj_set_str(data, "ETag", xml_text(x, "ETag"));
+    cos_obj_set_str(data, "UploadId", su->upload_id);
+    return data;
+}
+
+/* Complete answered 200 with an <Error> body: an error; retried for the server-side kinds. */
+static cos_value *error_in_body(cos_http_result *res, const cos_value *x, int *retryable)
+{
+    cos_value *fields = cos_xml_parse_error(res->body.data, res->body.len);
+    if (!fields) return NULL;
+    (void)x;
+    const char *code = cos_obj_get_str(fields, "Code");
+    *retryable = code && (strcmp(code, "InternalError") == 0 || strcmp(code, "ServiceUnavailable") == 0 ||
+                          strcmp(code, "SlowDown") == 0);
+    cos_value *e = cos_upload_error(code ? code : "Error", "%s", cos_obj_get_str(fields, "Message") ? cos_obj_get_str(fields, "Message") : "");
+    if (e) {
+        cos_obj_set_num(e, "statusCode", res->status_code);
+        cos_obj_set(e, "error", fields);
+        fields = NULL;
+        if (res->request_id) cos_obj_set_str(e, "RequestId", res->request_id);
+    }
+    cos_value_free(fields);
+    return e;
+}
+
+static void complete_done(void *ud, cos_http_result *res)
+{
+    slice_upload *su = ud;
+    su->ctl = NULL;
+    int retryable = 0;
+    cos_value *err = NULL, *x = NULL;
+    if (res->error) {
+        err = take_error(res);
+        retryable = res->status_code >= 500 || res->status_code == 0;
+    } else {
+        x = result_xml(res, NULL);
+        err = error_in_body(res, x, &retryable);
+    }
+    if (err) {
+        cos_value_free(x);
+        if (retryable && su->complete_attempts <= su->retries) {
+            cos_value_free(err);
+            complete(su);
+        } else {
+            fail(su, err);
+        }
+        return;
+    }
+    uint64_t server_crc, ours = combined_crc64(su);
+    if (cos_upload_header_crc64(res->headers, &server_crc) && server_crc != ours) {
+        cos_value_free(x);
+        fail(su, cos_upload_error("IntegrityError", "the object's x-cos-hash-crc64ecma %" PRIu64
+                                  " is not the CRC-64 %" PRIu64 " of the file's parts", server_crc, ours));
+        return;
+    }
+    cos_value *data = complete_data(su, res, x);
+    cos_value_free(x);
+    if (!data) {
+        fail(su, NULL);
+        return;
+    }
+    cp_forget(su);
+    cos_queue_set_upload(su->t, NULL, NULL);
+    drop_upload_id(su);
+    su->ph = PH_DONE;
+    cos_task_finish(su->t, NULL, data);
+}
+
+/* Complete gets only x-cos-meta-* and Pic-Operations of the call (D.5). */
+static int complete_headers(slice_upload *su, cos_request *r)
+{
+    const cos_value *params = su->t->params, *h = cos_obj_get(params, "Headers");
+    char buf[64];
+    for (int pass = 0; pass < 2; pass++) {
+        const cos_value *o = pass ? h : params;
+        for (size_t i = 0; i < cos_value_len(o) && cos_value_type(o) == COS_OBJ; i++) {
+            const char *k = cos_obj_key(o, i), *v = cos_param_string(o, k, buf, sizeof buf);
+            if (v && strncasecmp(k, "x-cos-meta-", 11) == 0 && cos_req_header(r, k, v)) return -1;
+        }
+    }
+    const char *pic = cos_param_string(params, "PicOperations", buf, sizeof buf);
+    if (pic && cos_req_header(r, "Pic-Operations", pic)) return -1;
+    if (*su->meta_md5 && cos_req_header(r, "x-cos-meta-md5", su->meta_md5)) return -1;
+    return 0;
+}
+
+/* Before Complete: the file must still be the one the parts were read from. */
+static int file_unchanged(slice_upload *su)
+{
+    struct stat st;
+    return fstat(su->fd, &st) == 0 && st.st_size == su->size && st.st_mtim.tv_sec == su->mtime_sec &&
+           st.st_mtim.tv_nsec == su->mtime_nsec;
+}
+
+static void complete(slice_upload *su)
+{
+    if (!file_unchanged(su)) { /* the parts mix two versions of the file: useless */
+        abort_detached(su, su->upload_id);
+        cp_forget(su);
+        su->ph = PH_IDLE;
+        fail(su, cos_upload_error("FileModified", "%s changed while it was being uploaded; restart the upload",
+                                  su->path));
+        return;
+    }
+    cp_save(su, 1);
+    cos_value *parts = cos_arr_new();
+    for (int i = 0; i < su->nparts && parts; i++) {
+        cos_value *p = cos_obj_new();
+        cos_obj_set_num(p, "PartNumber", su->parts[i].number);
+        cos_obj_set_str(p, "ETag", su->parts[i].etag);
+        cos_arr_push(parts, p);
+    }
+    size_t len = 0;
+    char *xml = parts ? cos_xml_complete_body(parts, &len) : NULL;
+    cos_value_free(parts);
+    unsigned char md[16];
+    char b64[32];
+    cos_request *r = xml ? new_request(su, "POST", 0) : NULL;
+    int rc = !r || EVP_Digest(xml, len, md, NULL, EVP_md5(), NULL) != 1;
+    if (!rc) {
+        EVP_EncodeBlock((unsigned char *)b64, md, 16);
+        rc = cos_req_query(r, "uploadId", su->upload_id) || cos_req_header(r, "Content-Type", "application/xml") ||
+             cos_req_header(r, "Content-MD5", b64) || complete_headers(su, r) || cos_req_body_mem_take(r, xml, len);
+    }
+    if (rc) free(xml);
+    su->complete_attempts++;
+    submit_ctl(su, r, rc, complete_done);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Abort (cancel, changed file)                                                              */
+
+static void abort_detached_done(void *ud, cos_http_result *res)
+{
+    (void)ud;
+    (void)res;
+}
+
+static void abort_detached(slice_upload *su, const char *upload_id)
+{
+    if (!upload_id || !*upload_id) return;
+    cos_request *r = new_request(su, "DELETE", 0);
+    if (!r) return;
+    cos_req_task(r, 0);
+    if (cos_req_query(r, "uploadId", upload_id) != 0) {
+        cos_req_free(r);
+        return;
+    }
+    cos_req_on_done(r, abort_detached_done, NULL);
+    cos_req_submit(r);
+}
+
+static void cancel_done(void *ud, cos_http_result *res)
+{
+    slice_upload *su = ud;
+    su->ctl = NULL;
+    /* A failed abort keeps the checkpoint, the only record of the parts left on the server. */
+    if (!res->error || res->status_code == 404) cp_forget(su);
+    cos_queue_set_upload(su->t, NULL, NULL);
+    drop_upload_id(su);
+    su->ph = PH_DONE;
+    cos_value *e = su->cancel_err;
+    su->cancel_err = NULL;
+    cos_task_finish(su->t, e, NULL);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Queue operations                                                                          */
+
+static void su_run(cos_task *t)
+{
+    slice_upload *su = t->op_state;
+    if (open_file(su) != 0) return;
+    if (su->ph == PH_PARTS && su->upload_id) { /* restartTask after pause: the parts are known */
+        start_parts(su);
+        return;
+    }
+    begin_checking(su);
+}
+
+static void su_stop(cos_task *t)
+{
+    slice_upload *su = t->op_state;
+    abort_inflight(su);
+    cos_cp_free(&su->disk);
+    if (su->ph == PH_PARTS) {
+        cp_save(su, 1);
+    } else if (su->ph == PH_CHECKING) { /* resumes from the start of checking */
+        su->ph = PH_IDLE;
+        drop_upload_id(su);
+        cos_value_free(su->candidates);
+        su->candidates = NULL;
+    }
+}
+
+/* Cancel: the multipart upload goes away on the server (with a checkpoint's, if this task had
+ * not got as far as choosing one), then the task finishes with the canceled error. */
+static void su_cancel(cos_task *t, cos_value *err)
+{
+    slice_upload *su = t->op_state;
+    if (!su->upload_id && su->cp_file) {
+        cos_checkpoint disk;
+        if (cos_cp_load(su->cp_file, &disk) == 0 && same_identity(su, &disk) &&
+            take_upload_id(su, disk.upload_id) != 0) {
+            cos_cp_free(&disk); /* in use by another live task: not ours to abort */
+            su->cp_file = (free(su->cp_file), NULL);
+        } else {
+            cos_cp_free(&disk);
+        }
+    }
+    if (!su->upload_id) {
+        su->ph = PH_DONE;
+        cos_task_finish(t, err, NULL);
+        return;
+    }
+    su->cancel_err = err;
+    su->ph = PH_CANCELING;
+    cos_request *r = new_request(su, "DELETE", 0);
+    int rc = !r || cos_req_query(r, "uploadId", su->upload_id);
+    if (!r || rc) {
+        cos_req_free(r);
+        cancel_done(su, &(cos_http_result){.status_code = 0});
+        return;
+    }
+    cos_req_on_done(r, cancel_done, su);
+    su->ctl = r;
+    cos_req_submit(r);
+}
+
+static const cos_queue_ops SLICE_OPS = {su_run, su_stop, su_cancel};
+
+static void su_abort(cos_task *t)
+{
+    slice_upload *su = t->op_state;
+    if (su) abort_inflight(su);
+}
+
+static void su_free(void *ud)
+{
+    slice_upload *su = ud;
+    if (!su) return;
+    drop_upload_id(su);
+    if (su->fd >= 0) close(su->fd);
+    free(su->path);
+    free(su->bucket);
+    free(su->region);
+    free(su->key);
+    free(su->parts);
+    free(su->cp_file);
+    cos_cp_free(&su->cp);
+    cos_cp_free(&su->disk);
+    cos_value_free(su->listed);
+    cos_value_free(su->candidates);
+    cos_value_free(su->cancel_err);
+    free(su);
+}
+
+int cos_slice_upload_start(cos_task *t, const char *path, const struct stat *st, int file_finish, cos_value **err)
+{
+    slice_upload *su = calloc(1, sizeof *su);
+    if (!su) goto oom;
+    su->t = t;
+    su->fd = -1;
+    su->path = cos_upload_abspath(path);
+    su->bucket = strdup(cos_task_str(t, "Bucket"));
+    su->region = strdup(cos_task_str(t, "Region"));
+    su->key = strdup(cos_task_key(t));
+    if (!su->path || !su->bucket || !su->region || !su->key) goto oom;
+    su->size = st->st_size;
+    su->mtime_sec = st->st_mtim.tv_sec;
+    su->mtime_nsec = st->st_mtim.tv_nsec;
+    su->concurrency = concurrency_of(t);
+    su->retries = retries_of(t);
+    char *dir = cos_cp_dir(t->client->options, t->params);
+    if (dir) {
+        su->cp_file = cos_cp_file(dir, su->bucket, su->region, su->key, su->path);
+        free(dir);
+    }
+    t->op_state = su;
+    t->op_free = su_free;
+    t->op_abort = su_abort;
+    if (cos_queue_add(t, path, (double)su->size, &SLICE_OPS, file_finish) != 0) {
+        t->op_state = NULL; /* not started: nothing in flight */
+        t->op_free = NULL;
+        t->op_abort = NULL;
+        su_free(su);
+        su = NULL;
+        goto oom;
+    }
+    return 0;
+oom:
+    su_free(su);
+    *err = cos_upload_error("Error", "out of memory");
+    return -1;
+}
