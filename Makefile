@@ -41,6 +41,7 @@ COSD_LIBS = -lmicrohttpd -lxml2 -lssl -lcrypto -lm -lpthread
 DEB_PKGS = lua5.4 liblua5.4-dev libcurl4-openssl-dev libssl-dev libxml2-dev libmicrohttpd-dev \
            lua-busted luarocks lua-dkjson curl
 
+.SECONDARY:
 .PHONY: all install deps test test-plain test-asan demo env bench clean
 TOOLS    = $(patsubst csrc/tools/%.c,$(BUILD)/bin/%,$(TOOL_SRC))
 all: $(LIBCOS) $(LUAMOD) $(COSD) $(TOOLS)

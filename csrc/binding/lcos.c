@@ -328,14 +328,15 @@ static lcos_client *check_client(lua_State *L, int idx)
     return *box;
 }
 
-/* The state used for luaL_unref outside any call (from __gc or close, L is that call's state). */
-static lua_State *ref_state(lcos_client *cl) { return cl->L ? cl->L : cl->main; }
-
-static void unref(lcos_client *cl, int *ref)
+static void unref_on(lua_State *L, int *ref)
 {
-    if (*ref != LUA_NOREF && *ref != LUA_REFNIL) luaL_unref(ref_state(cl), LUA_REGISTRYINDEX, *ref);
+    if (*ref != LUA_NOREF && *ref != LUA_REFNIL) luaL_unref(L, LUA_REGISTRYINDEX, *ref);
     *ref = LUA_NOREF;
 }
+
+/* From code the core calls (release, callbacks): on the state of the current call; the main
+ * thread only if the core ever released something outside any call. */
+static void unref(lcos_client *cl, int *ref) { unref_on(cl->L ? cl->L : cl->main, ref); }
 
 /* Enter/leave the core: the callbacks it calls meanwhile run on L. */
 #define ENTER(cl, L_)                     \
@@ -353,10 +354,9 @@ static void client_free_core(lcos_client *cl, lua_State *L)
     cos_client_free(cl->c); /* calls release() for every pending task */
     cl->c = NULL;
     LEAVE(cl);
-    cl->L = NULL;
-    unref(cl, &cl->list_ref);
-    unref(cl, &cl->err_ref);
-    unref(cl, &cl->tb_ref);
+    unref_on(L, &cl->list_ref);
+    unref_on(L, &cl->err_ref);
+    unref_on(L, &cl->tb_ref);
 }
 
 /* After the outermost call returns: perform a close() requested from inside a callback. */
@@ -370,7 +370,7 @@ static void raise_pending(lcos_client *cl, lua_State *L)
 {
     if (cl->err_ref == LUA_NOREF) return;
     lua_rawgeti(L, LUA_REGISTRYINDEX, cl->err_ref);
-    unref(cl, &cl->err_ref);
+    unref_on(L, &cl->err_ref);
     lua_error(L);
 }
 
@@ -948,7 +948,7 @@ static int l_on_list_update(lua_State *L)
     if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TFUNCTION);
     lua_settop(L, 2);
     int ref = lua_isnil(L, 2) ? LUA_NOREF : luaL_ref(L, LUA_REGISTRYINDEX);
-    unref(cl, &cl->list_ref);
+    unref_on(L, &cl->list_ref);
     cl->list_ref = ref;
     if (ref == LUA_NOREF)
         cos_on_list_update(cl->c, NULL, NULL);
