@@ -4,7 +4,8 @@
 --   slice   cos:sliceUploadFile{...} with ChunkSize=chunk, AsyncLimit=par
 --   upload  cos:uploadFile{...} (with defaults=1: nothing but the credentials and the endpoint)
 --   files   cos:uploadFiles{files = n files dir/f00000...}
--- Prints one line: "BENCH ok=1 wall=SECONDS bytes=N files=N" or "BENCH ok=0 err=MESSAGE".
+-- Prints one line: "BENCH ok=1 wall=SECONDS cpu=SECONDS bytes=N files=N" or "BENCH ok=0 err=MESSAGE".
+-- cpu is os.clock() (the process's user+sys CPU, all threads) over the call.
 -- wall covers only the upload call. Lua has no sub-second clock, so it is read with `date +%s.%N`
 -- (one fork before and one after the call, a millisecond or so).
 local args = {}
@@ -71,11 +72,11 @@ if args.mode == "slice" or args.mode == "upload" then
     if args.par then params.AsyncLimit = tonumber(args.par) end
   end
   local op = args.mode == "slice" and "sliceUploadFile" or "uploadFile"
-  local t0 = now()
+  local t0, c0 = now(), os.clock()
   local data, err = cos[op](cos, params)
-  local wall = now() - t0
+  local cpu, wall = os.clock() - c0, now() - t0
   if not data then finish("ok=0 err=" .. quote(errtext(err)), 1) end
-  finish(("ok=1 wall=%.6f bytes=%d files=1 etag=%s"):format(wall, size, tostring(data.ETag)), 0)
+  finish(("ok=1 wall=%.6f cpu=%.6f bytes=%d files=1 etag=%s"):format(wall, cpu, size, tostring(data.ETag)), 0)
 elseif args.mode == "files" then
   local n = tonumber(args.n)
   local files, bytes = {}, 0
@@ -85,9 +86,9 @@ elseif args.mode == "files" then
     bytes = bytes + fsize(fp)
     files[#files + 1] = { Bucket = Bucket, Region = Region, Key = "small/" .. name, FilePath = fp }
   end
-  local t0 = now()
+  local t0, c0 = now(), os.clock()
   local data, err = cos:uploadFiles { files = files }
-  local wall = now() - t0
+  local cpu, wall = os.clock() - c0, now() - t0
   if not data then finish("ok=0 err=" .. quote(errtext(err)), 1) end
   local got, failed, first = 0, 0, nil
   for _, f in ipairs(data.files or {}) do
@@ -100,7 +101,7 @@ elseif args.mode == "files" then
   if failed > 0 or got ~= n then
     finish("ok=0 err=" .. quote(("%d of %d files failed (%d results): %s"):format(failed, n, got, errtext(first))), 1)
   end
-  finish(("ok=1 wall=%.6f bytes=%d files=%d"):format(wall, bytes, n), 0)
+  finish(("ok=1 wall=%.6f cpu=%.6f bytes=%d files=%d"):format(wall, cpu, bytes, n), 0)
 else
   finish("ok=0 err=" .. quote("unknown mode " .. tostring(args.mode)), 2)
 end

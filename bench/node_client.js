@@ -1,8 +1,9 @@
 // Benchmark client: the official cos-nodejs-sdk-v5 (installed in bench/node/node_modules).
 // usage: node bench/node_client.js mode=slice|files port=PORT [file=PATH key=KEY] [dir=DIR n=COUNT]
 //                                  [chunk=BYTES par=N fpar=N] [defaults=1]
-// Prints one line: "BENCH ok=1 wall=SECONDS bytes=N files=N" or "BENCH ok=0 err=MESSAGE".
-// wall covers only the upload call (not node's start-up nor the require of the SDK).
+// Prints one line: "BENCH ok=1 wall=SECONDS cpu=SECONDS bytes=N files=N" or "BENCH ok=0 err=MESSAGE".
+// wall and cpu (process.cpuUsage, user+sys) cover only the upload call (not node's start-up nor the
+// require of the SDK).
 'use strict';
 const path = require('path');
 const fs = require('fs');
@@ -45,8 +46,11 @@ function errText(err) {
   try { return JSON.stringify(err).slice(0, 300); } catch (e) { return String(err); }
 }
 
-const t0 = process.hrtime.bigint();
+let t0 = process.hrtime.bigint();
+let c0 = process.cpuUsage();
 function elapsed() { return Number(process.hrtime.bigint() - t0) / 1e9; }
+// CPU seconds (user+sys, all threads) spent since the call started
+function cpu() { const c = process.cpuUsage(c0); return ((c.user + c.system) / 1e6).toFixed(6); }
 
 if (args.mode === 'slice') {
   const size = fs.statSync(args.file).size;
@@ -58,7 +62,7 @@ if (args.mode === 'slice') {
   cos.sliceUploadFile(params, (err, data) => {
     const wall = elapsed();
     if (err || !data || data.statusCode !== 200) done('ok=0 err=' + JSON.stringify(errText(err)), 1);
-    done(`ok=1 wall=${wall.toFixed(6)} bytes=${size} files=1 etag=${data.ETag}`, 0);
+    done(`ok=1 wall=${wall.toFixed(6)} cpu=${cpu()} bytes=${size} files=1 etag=${data.ETag}`, 0);
   });
 } else if (args.mode === 'files') {
   const n = Number(args.n);
@@ -71,15 +75,16 @@ if (args.mode === 'slice') {
     files.push({ Bucket, Region, Key: 'small/' + name, FilePath: fp });
   }
   // the stat()s above are outside the timing, as in the Lua client
-  const t1 = process.hrtime.bigint();
+  t0 = process.hrtime.bigint();
+  c0 = process.cpuUsage();
   cos.uploadFiles({ files }, (err, data) => {
-    const wall = Number(process.hrtime.bigint() - t1) / 1e9;
+    const wall = elapsed();
     if (err) done('ok=0 err=' + JSON.stringify(errText(err)), 1);
     const failed = (data.files || []).filter((f) => f.error);
     if (failed.length || (data.files || []).length !== n) {
       done('ok=0 err=' + JSON.stringify(failed.length + ' of ' + n + ' files failed: ' + errText(failed[0] && failed[0].error)), 1);
     }
-    done(`ok=1 wall=${wall.toFixed(6)} bytes=${bytes} files=${n}`, 0);
+    done(`ok=1 wall=${wall.toFixed(6)} cpu=${cpu()} bytes=${bytes} files=${n}`, 0);
   });
 } else {
   done('ok=0 err=' + JSON.stringify('unknown mode ' + args.mode), 2);

@@ -86,7 +86,7 @@ elif [ ! -f "$SDK_PKG" ]; then
     if ! npm install --no-save --no-package-lock --prefix bench/node cos-nodejs-sdk-v5@3 >"$WORK/npm.log" 2>&1 \
        || [ ! -f "$SDK_PKG" ]; then
       tail -n 20 "$WORK/npm.log" >&2
-      NODE_STATUS="npm install cos-nodejs-sdk-v5@3 FAILED (see the lines above)"
+      NODE_STATUS="npm install cos-nodejs-sdk-v5@3 FAILED (npm's last lines are printed on the console)"
     fi
   fi
 fi

@@ -285,6 +285,60 @@ describe("putObject against cosd", function()
     assert.are.equal(files.md5_string("written to a handle"), files.md5_file(path))
   end)
 
+  it("uploadFile: onTaskReady, onFileFinish before the callback, content matches", function()
+    local path = files.random_file(dir .. "/uf.bin", 3 * MiB + 17)
+    local order, ready_id = {}, nil
+    local id = cos:uploadFile({
+      Bucket = BUCKET, Region = REGION, Key = "uf.bin", FilePath = path, SliceSize = MiB,
+      onTaskReady = function(tid) ready_id = tid end,
+      onFileFinish = function(err, data, options)
+        order[#order + 1] = "file"
+        assert.is_nil(err)
+        assert.are.equal("uf.bin", options.Key)
+        assert.truthy(data.ETag)
+      end,
+    }, function(err, data)
+      order[#order + 1] = "done"
+      assert.is_nil(err)
+      assert.are.equal(HOST .. "/uf.bin", data.Location)
+    end)
+    assert.are.equal(id, ready_id)
+    cos:run()
+    assert.are.same({ "file", "done" }, order)
+    assert.are.equal(files.md5_file(path), download_md5("uf.bin"))
+  end)
+
+  it("uploadFiles: per-file onTaskReady and onFileFinish, results in input order", function()
+    local small = files.random_file(dir .. "/small.bin", 1000)
+    local big = files.random_file(dir .. "/big2.bin", 2 * MiB + 5)
+    local ready, per_file, top = {}, {}, {}
+    local result
+    cos:uploadFiles({
+      files = {
+        { Bucket = BUCKET, Region = REGION, Key = "files/big", FilePath = big,
+          onTaskReady = function(tid) ready[1] = tid end,
+          onFileFinish = function(err) per_file[#per_file + 1] = { "big", err } end },
+        { Bucket = BUCKET, Region = REGION, Key = "files/small", FilePath = small,
+          onTaskReady = function(tid) ready[2] = tid end,
+          onFileFinish = function(err) per_file[#per_file + 1] = { "small", err } end },
+      },
+      SliceSize = MiB,
+      onFileFinish = function(err, _, options) top[#top + 1] = { options.Index, err } end,
+    }, function(err, data) result = { err = err, data = data } end)
+    assert.are.equal("number", type(ready[1]))
+    assert.are.equal("number", type(ready[2]))
+    assert.are_not.equal(ready[1], ready[2])
+    cos:run()
+    assert.is_nil(result.err)
+    assert.are.equal(2, #result.data.files)
+    assert.are.equal("files/big", result.data.files[1].options.Key)
+    assert.are.equal("files/small", result.data.files[2].options.Key)
+    assert.are.equal(2, #per_file)
+    assert.are.equal(2, #top)
+    assert.are.equal(files.md5_file(big), download_md5("files/big"))
+    assert.are.equal(files.md5_file(small), download_md5("files/small"))
+  end)
+
   it("deletes an object", function()
     assert(cos:putObject { Bucket = BUCKET, Region = REGION, Key = "gone.txt", Body = "x" })
     local data, err = cos:deleteObject { Bucket = BUCKET, Region = REGION, Key = "gone.txt" }

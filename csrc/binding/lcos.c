@@ -48,7 +48,7 @@ typedef struct lcos_client {
     lcos_task *tasks;
 } lcos_client;
 
-enum { CB_DONE, CB_PROGRESS, CB_HASH, CB_READY, CB_FILE, CB_PULL, CB_COUNT };
+enum { CB_DONE, CB_PROGRESS, CB_HASH, CB_READY, CB_FILE, CB_PULL, CB_COUNT, CB_LIST = CB_COUNT };
 static const char *const CB_NAMES[CB_COUNT] = {"callback", "onProgress", "onHashProgress", "onTaskReady",
                                                "onFileFinish", "Body"};
 
@@ -159,8 +159,7 @@ static int error_tostring(lua_State *L)
 /* Lua -> cos_value. Never raises while it holds C memory: failures come back as a message.    */
 
 typedef struct conv {
-    const char *err; /* static or pushed-on-nothing message */
-    char buf[160];
+    const char *err; /* a static message */
 } conv;
 
 static cos_value *to_value(lua_State *L, int idx, int depth, conv *cv);
@@ -296,7 +295,7 @@ static cos_value *to_value(lua_State *L, int idx, int depth, conv *cv)
  * Raises a Lua error naming `what` on failure. */
 static cos_value *check_object_skip(lua_State *L, int idx, const char *what, const char *const *skip)
 {
-    conv cv = {NULL, {0}};
+    conv cv = {NULL};
     cos_value *v;
     if (lua_isnoneornil(L, idx)) return cos_obj_new();
     if (!lua_istable(L, idx)) {
@@ -451,7 +450,7 @@ static int deliver_k(lua_State *L)
         d->t->chunk_ref = ref;
         return 0;
     }
-    case CB_COUNT + 1: /* list update */
+    case CB_LIST:
         push_value(L, d->a, 0);
         nargs = 1;
         break;
@@ -572,7 +571,7 @@ static void cb_release(void *ud)
 static void cb_list_update(void *ud, cos_value *list)
 {
     lcos_client *cl = ud;
-    delivery d = {.cl = cl, .fn_ref = cl->list_ref, .kind = CB_COUNT + 1, .a = list};
+    delivery d = {.cl = cl, .fn_ref = cl->list_ref, .kind = CB_LIST, .a = list};
     deliver(&d);
     cos_value_free(list);
 }

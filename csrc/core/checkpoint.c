@@ -1,6 +1,7 @@
 /* checkpoint: reading and writing upload checkpoints (format in checkpoint.h). */
 #include "checkpoint.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -9,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "crc64.h"
@@ -233,7 +235,7 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-int cos_cp_save(const char *file, const cos_checkpoint *cp)
+int cos_cp_save(const char *file, const cos_checkpoint *cp, int durable)
 {
     strbuf sb, tmp;
     sb_init(&sb);
@@ -250,7 +252,7 @@ int cos_cp_save(const char *file, const cos_checkpoint *cp)
     int fd = rc ? -1 : open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) rc = -1;
     if (!rc) rc = write_all(fd, sb.data, sb.len);
-    if (!rc) rc = fsync(fd); /* the rename must not expose a file whose bytes are not on disk yet */
+    if (!rc && durable) rc = fsync(fd); /* the rename must not expose bytes that are not on disk yet */
     if (fd >= 0 && close(fd) != 0) rc = -1;
     if (!rc) rc = rename(tmp.data, file);
     if (rc && tmp.data) unlink(tmp.data);
@@ -259,9 +261,40 @@ int cos_cp_save(const char *file, const cos_checkpoint *cp)
     return rc ? -1 : 0;
 }
 
+/* Removes the checkpoint and the temp files a killed writer may have left next to it
+ * ("<file>.tmp.<pid>"). */
 void cos_cp_remove(const char *file)
 {
-    if (file) unlink(file);
+    if (!file) return;
+    unlink(file);
+    const char *slash = strrchr(file, '/');
+    if (!slash) return;
+    char *dir = strndup(file, (size_t)(slash - file));
+    DIR *d = dir ? opendir(*dir ? dir : "/") : NULL;
+    size_t blen = strlen(slash + 1);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (strncmp(e->d_name, slash + 1, blen) != 0 || strncmp(e->d_name + blen, ".tmp.", 5) != 0) continue;
+        char *p = join(dir, e->d_name);
+        if (p) unlink(p);
+        free(p);
+    }
+    if (d) closedir(d);
+    free(dir);
+}
+
+void cos_cp_sweep(const char *dir, double max_age_s)
+{
+    DIR *d = dir ? opendir(dir) : NULL;
+    if (!d) return;
+    time_t now = time(NULL);
+    for (struct dirent *e; (e = readdir(d));) {
+        if (strncmp(e->d_name, "cos-upload-", 11) != 0) continue;
+        char *p = join(dir, e->d_name);
+        struct stat st;
+        if (p && lstat(p, &st) == 0 && S_ISREG(st.st_mode) && difftime(now, st.st_mtime) > max_age_s) unlink(p);
+        free(p);
+    }
+    closedir(d);
 }
 
 /* ---------------------------------------------------------------------------------------- */

@@ -21,7 +21,7 @@
  *
  * A confirmed part is one whose upload returned 2xx with an ETag equal to the MD5 we computed
  * while streaming it (and a matching x-cos-hash-crc64ecma when the server sent one).
- * Writes are atomic: a temp file in the same directory, fsync, rename over the old one. */
+ * Writes are atomic: a temp file in the same directory, renamed over the old one. */
 #ifndef COS_CHECKPOINT_H
 #define COS_CHECKPOINT_H
 #include <stddef.h>
@@ -58,9 +58,16 @@ char *cos_cp_file(const char *dir, const char *bucket, const char *region, const
 
 /* Reads `file` into *cp (zeroed first). 0, or -1 when absent, unreadable or damaged. */
 int cos_cp_load(const char *file, cos_checkpoint *cp);
-/* Writes *cp atomically to `file`, creating its directory (0700) if needed. 0 or -1. */
-int cos_cp_save(const char *file, const cos_checkpoint *cp);
+/* Writes *cp atomically to `file` (temp file + rename), creating its directory (0700) if needed.
+ * `durable`: fsync before the rename, so the record survives a power loss too; without it, it
+ * survives the process being killed (the page cache is the kernel's), and a file torn by a power
+ * loss fails its end CRC and is ignored. 0 or -1. */
+int cos_cp_save(const char *file, const cos_checkpoint *cp, int durable);
 void cos_cp_remove(const char *file);
+
+/* Housekeeping, run when a new multipart upload starts: removes checkpoints (and temp files)
+ * in `dir` not modified for `max_age_s` seconds (the SDK forgets its UploadIds after 30 days). */
+void cos_cp_sweep(const char *dir, double max_age_s);
 
 /* Records (or replaces) a confirmed part. 0 or -1 (OOM). */
 int cos_cp_set_part(cos_checkpoint *cp, const cos_cp_part *p);

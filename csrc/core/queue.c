@@ -194,6 +194,7 @@ void cos_queue_release_upload(cos_client *c, const char *upload_id)
 static void q_progress(void *ud, cos_task_id id, const cos_progress *p)
 {
     qentry *e = ud;
+    (void)id;
     e->loaded = p->loaded;
     if (p->total >= 0) e->size = p->total;
     e->speed = p->speed;
@@ -201,7 +202,7 @@ static void q_progress(void *ud, cos_task_id id, const cos_progress *p)
     e->q->dirty = 1;
     if (e->state == COS_TASK_CHECKING) set_state(e, COS_TASK_UPLOADING);
     if (e->state == COS_TASK_CANCELED) return;
-    if (e->user.on_progress) e->user.on_progress(e->user.ud, id == e->id ? id : e->id, p);
+    if (e->user.on_progress) e->user.on_progress(e->user.ud, e->id, p); /* the listed id, also after a restart */
 }
 
 static void q_hash_progress(void *ud, cos_task_id id, const cos_progress *p)

@@ -44,7 +44,12 @@
 
 #define MIB (1024.0 * 1024.0)
 #define MAX_PARTS 10000
+/* Checkpoint writes: after every confirmed part while the record is small (so a kill loses at
+ * most the parts in flight), at most every CP_SAVE_INTERVAL_MS beyond CP_SMALL_PARTS parts (each
+ * write rewrites the whole record). */
 #define CP_SAVE_INTERVAL_MS 200.0
+#define CP_SMALL_PARTS 1000
+#define CP_MAX_AGE_S (30.0 * 24 * 3600) /* checkpoints untouched this long are swept */
 
 typedef enum { PART_TODO = 0, PART_ACTIVE, PART_DONE } part_state;
 
@@ -102,10 +107,11 @@ struct slice_upload {
     double hashed, hash_emit_ms;
     int complete_attempts;
     char meta_md5[33];
-    cos_value *cancel_err; /* the error to finish with once the abort is done */
+    cos_value *cancel_err; /* the error to finish with once the abort (or the HEAD check) is done */
 };
 
 static void begin_checking(slice_upload *su);
+static void abort_detached(slice_upload *su, const char *upload_id);
 static void list_uploads(slice_upload *su, const char *key_marker, const char *id_marker);
 static void try_next_candidate(slice_upload *su);
 static void list_parts(slice_upload *su, const char *marker);
@@ -255,8 +261,9 @@ static void cp_save(slice_upload *su, int force)
 {
     if (!su->cp_file || !su->upload_id || su->ph != PH_PARTS) return; /* only an upload we own */
     double now = cos_now_mono_ms();
-    if (!force && (!su->cp_dirty || now - su->cp_saved_ms < CP_SAVE_INTERVAL_MS)) return;
-    if (cp_fill_identity(su) == 0 && cos_cp_save(su->cp_file, &su->cp) == 0) {
+    if (!force && !su->cp_dirty) return;
+    if (!force && su->cp.nparts > CP_SMALL_PARTS && now - su->cp_saved_ms < CP_SAVE_INTERVAL_MS) return;
+    if (cp_fill_identity(su) == 0 && cos_cp_save(su->cp_file, &su->cp, force) == 0) {
         su->cp_dirty = 0;
         su->cp_saved_ms = now;
     }
@@ -368,9 +375,10 @@ static int open_file(slice_upload *su)
     su->mtime_sec = st.st_mtim.tv_sec;
     su->mtime_nsec = st.st_mtim.tv_nsec;
     if (changed && su->ph == PH_PARTS) { /* the parts uploaded so far are of another content */
+        abort_detached(su, su->upload_id);
+        cp_forget(su);
         su->ph = PH_IDLE;
         drop_upload_id(su);
-        cos_cp_clear_parts(&su->cp);
     }
     return 0;
 }
@@ -420,10 +428,6 @@ static int same_file(const slice_upload *su, const cos_checkpoint *cp)
 {
     return cp->size == su->size && cp->mtime_sec == su->mtime_sec && cp->mtime_nsec == su->mtime_nsec;
 }
-
-/* Aborts an upload nobody will continue (the file changed). Not tied to the task: pausing the
- * task must not stop it; its outcome does not matter (a lifecycle rule cleans up otherwise). */
-static void abort_detached(slice_upload *su, const char *upload_id);
 
 static void begin_checking(slice_upload *su)
 {
@@ -654,6 +658,14 @@ static void initiate_done(void *ud, cos_http_result *res)
         fail(su, take_error(res));
         return;
     }
+    if (su->cp_file) { /* a new upload is rare enough to tidy the checkpoint directory now */
+        char *slash = strrchr(su->cp_file, '/');
+        if (slash) {
+            *slash = '\0';
+            cos_cp_sweep(su->cp_file, CP_MAX_AGE_S);
+            *slash = '/';
+        }
+    }
     cos_value *x = result_xml(res, NULL);
     const char *id = xml_text(x, "UploadId");
     if (!*id || take_upload_id(su, id) != 0) {
@@ -875,6 +887,47 @@ static cos_value *error_in_body(cos_http_result *res, const cos_value *x, int *r
     return e;
 }
 
+static void succeed(slice_upload *su, cos_value *data)
+{
+    cp_forget(su);
+    cos_queue_set_upload(su->t, NULL, NULL);
+    drop_upload_id(su);
+    su->ph = PH_DONE;
+    cos_task_finish(su->t, NULL, data);
+}
+
+/* HEAD after Complete answered "NoSuchUpload": if an earlier attempt did complete (its answer was
+ * lost), the object is there with our CRC-64 and size, and the upload succeeded. */
+static void head_after_complete_done(void *ud, cos_http_result *res)
+{
+    slice_upload *su = ud;
+    su->ctl = NULL;
+    cos_value *err = su->cancel_err; /* the NoSuchUpload error, kept meanwhile */
+    su->cancel_err = NULL;
+    uint64_t crc;
+    const char *len = cos_obj_get_str(res->headers, "content-length");
+    if (!res->error && cos_upload_header_crc64(res->headers, &crc) && crc == combined_crc64(su) && len &&
+        strtoll(len, NULL, 10) == su->size) {
+        cos_value *data = complete_data(su, res, NULL);
+        if (data) {
+            const char *etag = cos_obj_get_str(cos_obj_get(data, "headers"), "etag");
+            cos_obj_set_str(data, "ETag", etag ? etag : "");
+            cos_value_free(err);
+            succeed(su, data);
+            return;
+        }
+    }
+    fail(su, err);
+}
+
+static void check_completed(slice_upload *su, cos_value *err)
+{
+    cos_value_free(su->cancel_err);
+    su->cancel_err = err;
+    cos_request *r = new_request(su, "HEAD", 0);
+    submit_ctl(su, r, 0, head_after_complete_done);
+}
+
 static void complete_done(void *ud, cos_http_result *res)
 {
     slice_upload *su = ud;
@@ -890,9 +943,14 @@ static void complete_done(void *ud, cos_http_result *res)
     }
     if (err) {
         cos_value_free(x);
+        const char *code = error_code(err);
         if (retryable && su->complete_attempts <= su->retries) {
             cos_value_free(err);
             complete(su);
+        } else if (code && strcmp(code, "NoSuchUpload") == 0) {
+            /* Also after a single attempt of ours: libcurl itself resends a request whose reused
+             * connection died, so a lost answer is invisible here. */
+            check_completed(su, err);
         } else {
             fail(su, err);
         }
@@ -911,11 +969,7 @@ static void complete_done(void *ud, cos_http_result *res)
         fail(su, NULL);
         return;
     }
-    cp_forget(su);
-    cos_queue_set_upload(su->t, NULL, NULL);
-    drop_upload_id(su);
-    su->ph = PH_DONE;
-    cos_task_finish(su->t, NULL, data);
+    succeed(su, data);
 }
 
 /* Complete gets only x-cos-meta-* and Pic-Operations of the call (D.5). */
@@ -988,6 +1042,8 @@ static void abort_detached_done(void *ud, cos_http_result *res)
     (void)res;
 }
 
+/* Aborts an upload nobody will continue (the file changed). Not tied to the task: pausing the
+ * task must not stop it; its outcome does not matter (a lifecycle rule cleans up otherwise). */
 static void abort_detached(slice_upload *su, const char *upload_id)
 {
     if (!upload_id || !*upload_id) return;
@@ -1055,7 +1111,8 @@ static void su_cancel(cos_task *t, cos_value *err)
         if (cos_cp_load(su->cp_file, &disk) == 0 && same_identity(su, &disk) &&
             take_upload_id(su, disk.upload_id) != 0) {
             cos_cp_free(&disk); /* in use by another live task: not ours to abort */
-            su->cp_file = (free(su->cp_file), NULL);
+            free(su->cp_file);
+            su->cp_file = NULL;
         } else {
             cos_cp_free(&disk);
         }
@@ -1065,6 +1122,7 @@ static void su_cancel(cos_task *t, cos_value *err)
         cos_task_finish(t, err, NULL);
         return;
     }
+    cos_value_free(su->cancel_err);
     su->cancel_err = err;
     su->ph = PH_CANCELING;
     cos_request *r = new_request(su, "DELETE", 0);

@@ -109,6 +109,12 @@ static void child_done(void *ud, cos_task_id id, cos_value *err, cos_value *data
     else cos_task_finish(parent, NULL, files_result(fs));
 }
 
+static void child_release(void *ud)
+{
+    file_slot *slot = ud;
+    fs_unref(slot->fs);
+}
+
 static void child_ready(void *ud, cos_task_id id)
 {
     file_slot *slot = ud;
@@ -175,7 +181,7 @@ static void start_child(cos_task *parent, files_state *fs, size_t i, const cos_v
         body.path = cos_obj_get_str(file, "FilePath");
     }
     cos_callbacks cb = {.ud = slot, .on_done = child_done, .on_progress = child_progress,
-                        .on_task_ready = child_ready, .release = fs_unref};
+                        .on_task_ready = child_ready, .release = child_release};
     fs->refs++;
     cos_value *err = NULL;
     cos_task_id id = cos_start(parent->client, "uploadFile", p, &body, NULL, &cb, &err);

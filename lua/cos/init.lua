@@ -55,7 +55,8 @@ end
 
 -- Runs operation `op`. With a callback: queued, returns the task id. Without: runs the engine until
 -- this operation has finished and returns data, or nil, err.
-local function call(self, op, params, callback)
+-- after_start(id), when given, runs right after the operation was queued.
+local function call(self, op, params, callback, after_start)
   local client = check_self(self, op)
   if type(params) ~= "table" then
     error(("bad argument #1 to '%s' (params table expected, got %s)"):format(op, type(params)), 3)
@@ -69,11 +70,13 @@ local function call(self, op, params, callback)
       callback(err, nil)
       return nil, err
     end
+    if after_start then after_start(id) end
     return id
   end
   local done, rerr, rdata = false, nil, nil
   local id, err = client:start(op, params, { callback = function(e, d) done, rerr, rdata = true, e, d end })
   if not id then return nil, err end
+  if after_start then after_start(id) end
   client:wait(id)
   if not done then
     return nil, setmetatable({ code = "TaskCanceled", message = op .. " task " .. id .. " was canceled" },
@@ -87,28 +90,58 @@ for _, op in ipairs(OPERATIONS) do
   COS[op] = function(self, params, callback) return call(self, op, params, callback) end
 end
 
--- uploadFiles: each file's own onFileFinish(err, data) runs before the top-level
--- onFileFinish(err, data, options), as in the Node SDK (options.Index is the file's index, "0"...).
+-- uploadFiles: the files' own callbacks. Each file's onTaskReady(taskId) is called once the files
+-- are queued (their tasks follow the uploadFiles call's id, in input order); each file's
+-- onFileFinish(err, data) runs before the top-level onFileFinish(err, data, options), as in the
+-- Node SDK (options.Index is the file's index as a string, "0", "1", ...).
 function COS:uploadFiles(params, callback)
-  if type(params) == "table" and type(params.files) == "table" then
-    local per_file = {}
-    for i, f in ipairs(params.files) do
-      if type(f) == "table" and type(f.onFileFinish) == "function" then per_file[i] = f.onFileFinish end
-    end
-    if next(per_file) then
-      local top = params.onFileFinish
-      local copy = {}
-      for k, v in pairs(params) do copy[k] = v end
-      copy.onFileFinish = function(err, data, options)
-        local idx = options and tonumber(options.Index)
-        local fn = idx and per_file[idx + 1]
-        if fn then fn(err, data) end
-        if top then top(err, data, options) end
-      end
-      params = copy
+  local client = check_self(self, "uploadFiles")
+  if type(params) ~= "table" or type(params.files) ~= "table" then
+    return call(self, "uploadFiles", params, callback)
+  end
+  local finish, ready = {}, {}
+  for i, f in ipairs(params.files) do
+    if type(f) == "table" then
+      finish[i] = type(f.onFileFinish) == "function" and f.onFileFinish or nil
+      ready[i] = type(f.onTaskReady) == "function" and f.onTaskReady or nil
     end
   end
-  return call(self, "uploadFiles", params, callback)
+  if next(finish) then
+    local top = params.onFileFinish
+    local copy = {}
+    for k, v in pairs(params) do copy[k] = v end
+    copy.onFileFinish = function(err, data, options)
+      local idx = options and tonumber(options.Index)
+      local fn = idx and finish[idx + 1]
+      if fn then fn(err, data) end
+      if top then top(err, data, options) end
+    end
+    params = copy
+  end
+  local after_start
+  if next(ready) then
+    after_start = function(parent_id)
+      local tasks = {}
+      for _, t in ipairs(client:task_list()) do
+        if t.id > parent_id then tasks[#tasks + 1] = t end
+      end
+      table.sort(tasks, function(a, b) return a.id < b.id end)
+      local claimed = {}
+      for i, f in ipairs(params.files) do
+        if ready[i] then
+          local key = type(f.Key) == "string" and f.Key:gsub("^/", "") or nil
+          for _, t in ipairs(tasks) do
+            if not claimed[t.id] and t.Key == key and t.Bucket == f.Bucket then
+              claimed[t.id] = true
+              ready[i](t.id)
+              break
+            end
+          end
+        end
+      end
+    end
+  end
+  return call(self, "uploadFiles", params, callback, after_start)
 end
 
 --- cos:getObjectUrl(params[, callback]) -> url | nil, err. With a callback, it also gets

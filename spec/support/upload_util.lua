@@ -22,6 +22,27 @@ function M.rmdir(d)
   if d and d:match("^/tmp/lua%-cos%-upload%.") then cosd.exec("rm -rf " .. cosd.sh_quote(d)) end
 end
 
+-- Stops a cosd with SIGKILL (SIGTERM makes it wait about 2 s for idle keep-alive connections) and
+-- removes its directory.
+function M.shutdown(srv)
+  if not srv then return end
+  if srv.pid then
+    os.execute("kill -KILL " .. srv.pid .. " 2>/dev/null")
+    M.wait_exit(srv.pid, 10) -- a zombie counts as gone (cosd's own wait uses kill -0)
+    srv.pid = nil
+  end
+  cosd.exec("rm -rf " .. cosd.sh_quote(srv.dir))
+end
+
+-- Restarts a cosd (same port and data) with new faults, without cosd's slow SIGTERM path.
+function M.restart(srv, faults)
+  os.execute("kill -KILL " .. srv.pid .. " 2>/dev/null")
+  M.wait_exit(srv.pid, 10)
+  srv.pid = nil
+  srv.opts.faults = faults or {}
+  return srv:restart()
+end
+
 -- `size` random bytes at `path`.
 function M.random_file(path, size)
   assert(cosd.exec(("head -c %d /dev/urandom > %s"):format(size, cosd.sh_quote(path))))
@@ -58,11 +79,36 @@ function M.head(cos, key)
   return cos:headObject(M.params(key))
 end
 
+-- cosd writes a log line after it has answered, so a client can see the answer first: wait until
+-- the access log stops growing.
+function M.settle(srv)
+  local function size()
+    local f = io.open(srv.log, "rb")
+    if not f then return 0 end
+    local n = f:seek("end")
+    f:close()
+    return n
+  end
+  local last = size()
+  for _ = 1, 50 do
+    os.execute("sleep 0.02")
+    local now = size()
+    if now == last then return end
+    last = now
+  end
+end
+
+function M.access_log(srv, raw)
+  if not raw then M.settle(srv) end
+  return srv:access_log()
+end
+
 -- The access log entries that upload a part of `key` (any status), with their part number.
-function M.part_puts(srv, key)
+-- raw: do not wait for the log to settle (polling loops).
+function M.part_puts(srv, key, raw)
   local out = {}
   local prefix = "/" .. cosd.encode(key, true) .. "?"
-  for _, l in ipairs(srv:access_log()) do
+  for _, l in ipairs(M.access_log(srv, raw)) do
     if l.method == "PUT" and l.target:sub(1, #prefix) == prefix then
       local n = l.target:match("[?&]partNumber=(%d+)")
       if n then
@@ -89,7 +135,7 @@ end
 -- Access log entries matching method and a Lua pattern on the target.
 function M.log_matching(srv, method, pattern)
   local out = {}
-  for _, l in ipairs(srv:access_log()) do
+  for _, l in ipairs(M.access_log(srv)) do
     if (not method or l.method == method) and l.target:find(pattern) then out[#out + 1] = l end
   end
   return out
@@ -110,7 +156,7 @@ end
 function M.poll_parts(cos, srv, key, n, timeout)
   return M.poll_until(cos, function()
     local c = 0
-    for _, l in ipairs(M.part_puts(srv, key)) do if l.status == 200 then c = c + 1 end end
+    for _, l in ipairs(M.part_puts(srv, key, true)) do if l.status == 200 then c = c + 1 end end
     return c >= n
   end, timeout)
 end
@@ -151,10 +197,17 @@ end
 
 -- Runs a Lua script in a separate lua5.4 process (no sanitizer preload), in the background.
 -- Returns its pid. env: LUA_PATH/LUA_CPATH as this process has them.
-function M.spawn(script_path, log_path)
+function M.spawn_sh(script_path, log_path)
+  return M.spawn(script_path, log_path, "sh")
+end
+
+function M.spawn(script_path, log_path, interpreter)
   local env = ("LUA_PATH=%s LUA_CPATH=%s"):format(cosd.sh_quote(package.path), cosd.sh_quote(package.cpath))
-  local p = cosd.popen(("%s exec lua5.4 %s >%s 2>&1 & echo $!"):format(env, cosd.sh_quote(script_path),
-    cosd.sh_quote(log_path)))
+  -- the asan pass: an instrumented cos.core needs the sanitizer runtimes preloaded in the child too
+  local preload = os.getenv("COS_SAN_PRELOAD")
+  if preload and preload ~= "" then env = env .. " LD_PRELOAD=" .. cosd.sh_quote(preload) end
+  local p = cosd.popen(("%s exec %s %s >%s 2>&1 & echo $!"):format(env, interpreter or "lua5.4",
+    cosd.sh_quote(script_path), cosd.sh_quote(log_path)))
   local pid = tonumber(p:read("*l"))
   p:close()
   return pid

@@ -1,0 +1,108 @@
+-- uploadFiles: one task per file, aggregated onProgress, onFileFinish per file (top level and the
+-- file's own), and a final callback with data.files in input order that always fires, even when
+-- a file failed or was canceled (the Node SDK's never fires after a cancel).
+local COS = require "cos"
+local cosd = require "support.cosd"
+local U = require "support.upload_util"
+
+local MIB = U.MIB
+
+describe("uploadFiles", function()
+  local dir
+  setup(function() dir = U.tmpdir() end)
+  teardown(function() U.rmdir(dir) end)
+
+  it("uploads small and large files and reports each, in input order", function()
+    local srv = cosd.start()
+    local cos = COS.new(srv:client_options { Checkpoint = false, ProgressInterval = 20 })
+    local sizes = { 3 * MIB, 1000, 2 * MIB + 5, 0, 300 * 1024 }
+    local files, own = {}, {}
+    for i, n in ipairs(sizes) do
+      local p = U.random_file(dir .. "/f" .. i, n)
+      files[i] = U.params("batch/f" .. i, { FilePath = p,
+        onFileFinish = function(err) own[#own + 1] = { i, err } end })
+    end
+    files[6] = U.params("batch/body.txt", { Body = "a body string" })
+    local prog = U.progress_recorder()
+    local finished = {}
+    local result, cb_err
+    local id = cos:uploadFiles({ files = files, SliceSize = MIB, onProgress = prog.fn,
+      onFileFinish = function(err, data, options)
+        finished[#finished + 1] = options.Index
+        assert.is_nil(err)
+        assert.are.equal(200, data.statusCode)
+        assert.is_number(options.TaskId)
+        assert.are.equal("string", type(options.Index))
+      end }, function(err, data) cb_err, result = err, data end)
+    assert.is_number(id)
+    cos:run()
+    assert.is_nil(cb_err)
+    assert.are.equal(6, #result.files)
+    for i = 1, 6 do
+      local f = result.files[i]
+      assert.is_nil(f.error)
+      assert.are.equal(200, f.data.statusCode)
+      assert.are.equal(tostring(i - 1), f.options.Index)
+      assert.are.equal(files[i].Key, f.options.Key)
+    end
+    assert.truthy(result.files[1].data.UploadId) -- 3 MiB > SliceSize: multipart
+    assert.is_nil(result.files[2].data.UploadId)
+    assert.are.equal(6, #finished)
+    assert.are.equal(5, #own)
+    assert.is_false(prog.backwards)
+    assert.are.equal(1, prog.last().percent)
+    assert.are.equal(3 * MIB + 1000 + 2 * MIB + 5 + 300 * 1024 + 13, prog.last().total)
+    for i = 1, 5 do assert.is_true(U.object_equals_file(cos, "batch/f" .. i, files[i].FilePath)) end
+    -- each file is its own task in the list; uploadFiles itself is not
+    assert.are.equal(6, #cos:getTaskList())
+    cos:close()
+    U.shutdown(srv)
+  end)
+
+  it("still calls back when a file is missing, fails, or is canceled", function()
+    local srv = cosd.start { faults = { "op=PutObject,stall=400", "op=UploadPart,nth=1,times=50,status=500" } }
+    local cos = COS.new(srv:client_options { Checkpoint = false, ChunkRetryTimes = 0, RetryTimes = 0 })
+    local ok = U.random_file(dir .. "/ok.bin", 10)
+    local big = U.random_file(dir .. "/big.bin", 2 * MIB)
+    local slow = U.random_file(dir .. "/slow.bin", 20)
+    local result
+    local tasks = {}
+    cos:uploadFiles({ files = {
+      U.params("r/ok", { FilePath = ok }),
+      U.params("r/missing", { FilePath = dir .. "/nope" }),
+      U.params("r/big", { FilePath = big }),
+      U.params("r/slow", { FilePath = slow }),
+    }, onFileFinish = function(err, data, options) tasks[options.Key] = options.TaskId end },
+      function(err, data) result = data end)
+    -- cancel the slow one while its PUT is stalled
+    local slow_id
+    U.poll_until(cos, function()
+      for _, t in ipairs(cos:getTaskList()) do
+        if t.Key == "r/slow" and t.state == "uploading" then slow_id = t.id end
+      end
+      return slow_id
+    end, 10)
+    assert.truthy(slow_id)
+    assert.is_true(cos:cancelTask(slow_id))
+    cos:run()
+    assert.truthy(result, "the final callback fired")
+    assert.is_nil(result.files[1].error)
+    assert.are.equal("ENOENT", result.files[2].error.code)
+    assert.are.equal(500, result.files[3].error.statusCode)
+    assert.are.equal("TaskCanceled", result.files[4].error.code)
+    assert.are.equal(slow_id, tasks["r/slow"])
+    cos:close()
+    U.shutdown(srv)
+  end)
+
+  it("validates the files list synchronously", function()
+    local cos = COS.new { SecretId = "AKIDx", SecretKey = "k" }
+    local data, err = cos:uploadFiles { files = { { Bucket = U.BUCKET, Region = U.REGION, FilePath = "/etc/hostname" } } }
+    assert.is_nil(data)
+    assert.truthy(err.message:find("files%[1%]"))
+    data, err = cos:uploadFiles {}
+    assert.is_nil(data)
+    assert.truthy(err.message:find("files"))
+    cos:close()
+  end)
+end)
