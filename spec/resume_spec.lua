@@ -15,7 +15,7 @@ local COS = require "cos"
 local a = { ... }
 local endpoint, ckpt, path, key = os.getenv("EP"), os.getenv("CKPT"), os.getenv("FILE"), os.getenv("KEY")
 local cos = COS.new { SecretId = %q, SecretKey = %q, Protocol = "http:", Ip = endpoint,
-  CheckpointDir = ckpt ~= "" and ckpt or nil, Checkpoint = ckpt ~= "", ChunkParallelLimit = 3 }
+  CheckpointDir = ckpt ~= "" and ckpt or nil, Checkpoint = ckpt ~= "", ChunkParallelLimit = 3, ChunkSize = 1048576 }
 local hashed = 0
 local data, err = cos:sliceUploadFile { Bucket = %q, Region = %q, Key = key, FilePath = path,
   onHashProgress = function(p) if p.loaded > hashed then hashed = p.loaded end end }

@@ -10,6 +10,9 @@ for b in "$@"; do
   results="$root/$b/test-results.json"
   sandir="$root/$b/san"
   rm -rf "$sandir" && mkdir -p "$sandir"
+  # Checkpoints of interrupted uploads go to a throw-away cache, never the user's home.
+  cache="$root/$b/spec-cache"
+  rm -rf "$cache" && mkdir -p "$cache"
   preload=""
   if [ "$b" != "${b%asan}" ]; then
     # lua5.4 is not instrumented: the sanitizer runtimes must be loaded first.
@@ -19,7 +22,7 @@ for b in "$@"; do
   env LUA_PATH="$root/lua/?.lua;$root/lua/?/init.lua;$root/spec/?.lua;;" \
       LUA_CPATH="$root/$b/lua/?.so;;" \
       COSD_BIN="$root/$b/bin/cosd" COS_BUILD="$root/$b" COS_TOOLS="$root/$b/bin" \
-      COS_SAN_PRELOAD="$preload" \
+      COS_SAN_PRELOAD="$preload" XDG_CACHE_HOME="$cache" \
       ASAN_OPTIONS="log_path=$sandir/asan:detect_leaks=1:abort_on_error=0:allocator_may_return_null=1" \
       UBSAN_OPTIONS="log_path=$sandir/ubsan:print_stacktrace=1:halt_on_error=1" \
       LSAN_OPTIONS="suppressions=$root/spec/support/lsan.supp:print_suppressions=0" \

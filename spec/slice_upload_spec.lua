@@ -154,6 +154,32 @@ describe("sliceUploadFile", function()
   end)
 end)
 
+describe("sliceUploadFile part size", function()
+  local srv, dir
+  setup(function()
+    dir = U.tmpdir()
+    srv = cosd.start()
+  end)
+  teardown(function()
+    U.shutdown(srv)
+    U.rmdir(dir)
+  end)
+
+  it("defaults to 8 MiB parts (not the Node SDK's 1 MiB) and still honours ChunkSize", function()
+    local path = U.random_file(dir .. "/d.bin", 20 * MIB)
+    local cos = COS.new(srv:client_options { ChunkSize = "default", Checkpoint = false })
+    local data, err = cos:sliceUploadFile(U.params("default.bin", { FilePath = path }))
+    assert.is_nil(err)
+    assert.truthy(data.ETag:match('^".*%-3"$'), data.ETag) -- 8 + 8 + 4 MiB
+    assert.are.equal(3, #U.part_puts(srv, "default.bin"))
+    data, err = cos:sliceUploadFile(U.params("explicit.bin", { FilePath = path, ChunkSize = 4 * MIB }))
+    assert.is_nil(err)
+    assert.truthy(data.ETag:match('^".*%-5"$'), data.ETag)
+    assert.is_true(U.object_equals_file(cos, "default.bin", path))
+    cos:close()
+  end)
+end)
+
 describe("sliceUploadFile under faults", function()
   local dir
   setup(function() dir = U.tmpdir() end)
@@ -321,7 +347,7 @@ end
 
 local function fake_client(fake)
   return COS.new { SecretId = cosd.SECRET_ID, SecretKey = cosd.SECRET_KEY, Protocol = "http:", Ip = fake.endpoint,
-    Checkpoint = false, ChunkRetryTimes = 2 }
+    Checkpoint = false, ChunkRetryTimes = 2, ChunkSize = 1048576 }
 end
 
 describe("sliceUploadFile integrity", function()

@@ -39,6 +39,11 @@ typedef struct cosd_fault {
     char *code;          /* error code override */
     long long reset_after; /* -1 = none */
     long stall_ms;       /* 0 = none */
+    int complete_error;  /* answer 200 with an <Error> body after keep-alive spaces */
+    long ka_spaces;      /* keep-alive spaces before a 200 XML result; -1 = not set */
+    int no_etag;         /* omit the ETag response header */
+    char *body;          /* raw response body (read from body=FILE at start) */
+    size_t body_len;
     long seen;           /* matching requests so far */
     long fired;          /* faults injected so far */
 } cosd_fault;
@@ -50,6 +55,7 @@ typedef struct cosd_server {
     cosd_cred *creds; size_t ncreds;
     cosd_fault *faults; size_t nfaults;
     FILE *access_log;
+    FILE *request_log;         /* --request-log: one JSON line per request */
     char *tls_cert, *tls_key, *tls_cert_pem, *tls_key_pem;
     int tls;
     pthread_mutex_t lock;      /* store: renames of objects, parts, uploads */
@@ -95,6 +101,11 @@ typedef struct cosd_req {
     /* fault */
     int fault_status; char *fault_code;
     long long reset_after; long stall_ms;
+    int complete_error; long ka_spaces; int no_etag;
+    char *fault_body; size_t fault_body_len; int fault_body_set;
+    /* request log (--request-log): headers as received, first bytes of the body */
+    hdr_pair *qh; size_t nqh;
+    strbuf rl_body; uint64_t rl_len;
     /* extra response headers */
     hdr_pair *rh; size_t nrh;
     /* op specific */
@@ -123,6 +134,8 @@ void fault_free(cosd_fault *f);
 
 /* log.c */
 void log_access(cosd_req *r);
+void log_request(cosd_req *r);
+#define COSD_REQLOG_BODY_MAX (64 * 1024)
 
 /* xmlout.c */
 void xml_escape(strbuf *sb, const char *s, size_t n);

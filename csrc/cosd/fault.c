@@ -6,6 +6,13 @@
  *   status=CODE    answer with this HTTP status and a COS error body (code=NAME overrides the Code)
  *   reset-after=B  close the connection after B request-body bytes (or at the end of a shorter body)
  *   stall=MS       delay the response by MS milliseconds
+ *   complete-error answer 200 whose body is an <Error> document (Code from code=, default
+ *                  InternalError) after keep-alive spaces, as COS's CompleteMultipartUpload can
+ *   keepalive-spaces=N  stream N spaces before a 200 XML result (default 5 with complete-error)
+ *   no-etag        omit the ETag response header
+ *   body=FILE      answer with FILE's bytes as the body (status= or 200, application/xml); the
+ *                  operation itself is not performed
+ * Flags (complete-error, no-etag) may be written bare or as flag=1 / flag=0.
  * The first matching --fault that fires wins for a request; counters are per fault. */
 #include "cosd.h"
 #include <stdlib.h>
@@ -17,12 +24,18 @@ int fault_parse(cosd_fault *f, const char *spec, char *err, size_t errlen) {
     f->op = -1;
     f->rate = -1;
     f->reset_after = -1;
+    f->ka_spaces = -1;
     f->seed = 0x9E3779B97F4A7C15ULL;
     int times_set = 0;
     char *copy = strdup(spec), *save = NULL;
     if (!copy) return -1;
     for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(tok, '=');
+        if (!eq && (!strcmp(tok, "complete-error") || !strcmp(tok, "no-etag"))) {
+            if (tok[0] == 'c') f->complete_error = 1;
+            else f->no_etag = 1;
+            continue;
+        }
         if (!eq) { snprintf(err, errlen, "fault: '%s' is not key=value", tok); free(copy); return -1; }
         *eq = 0;
         const char *k = tok, *v = eq + 1;
@@ -33,6 +46,26 @@ int fault_parse(cosd_fault *f, const char *spec, char *err, size_t errlen) {
             continue;
         }
         if (!strcmp(k, "code")) { free(f->code); f->code = strdup(v); continue; }
+        if (!strcmp(k, "body")) {
+            FILE *bf = fopen(v, "rb");
+            if (!bf) { snprintf(err, errlen, "fault: cannot read body file '%s'", v); free(copy); return -1; }
+            strbuf sb;
+            sb_init(&sb);
+            char buf[4096];
+            size_t got;
+            while ((got = fread(buf, 1, sizeof buf, bf)) > 0) sb_append(&sb, buf, got);
+            fclose(bf);
+            if (!sb.data) sb_puts(&sb, "");
+            free(f->body);
+            f->body_len = sb.len;
+            f->body = sb_detach(&sb);
+            continue;
+        }
+        if ((!strcmp(k, "complete-error") || !strcmp(k, "no-etag")) && (!strcmp(v, "0") || !strcmp(v, "1"))) {
+            if (k[0] == 'c') f->complete_error = v[0] == '1';
+            else f->no_etag = v[0] == '1';
+            continue;
+        }
         if (!strcmp(k, "rate")) {
             f->rate = strtod(v, &end);
             if (*end || f->rate < 0 || f->rate > 1) goto bad;
@@ -46,6 +79,7 @@ int fault_parse(cosd_fault *f, const char *spec, char *err, size_t errlen) {
         else if (!strcmp(k, "status") && n >= 100 && n <= 599) f->status = (int)n;
         else if (!strcmp(k, "reset-after")) f->reset_after = n;
         else if (!strcmp(k, "stall")) f->stall_ms = (long)n;
+        else if (!strcmp(k, "keepalive-spaces") && n <= 100000000) f->ka_spaces = (long)n;
         else goto bad;
         continue;
     bad:
@@ -55,8 +89,14 @@ int fault_parse(cosd_fault *f, const char *spec, char *err, size_t errlen) {
     }
     free(copy);
     if (f->op < 0) { snprintf(err, errlen, "fault: op= is required"); return -1; }
-    if (!f->status && f->reset_after < 0 && !f->stall_ms) {
-        snprintf(err, errlen, "fault: one of status=, reset-after=, stall= is required");
+    if (!f->status && f->reset_after < 0 && !f->stall_ms && !f->complete_error && f->ka_spaces < 0 && !f->no_etag &&
+        !f->body) {
+        snprintf(err, errlen, "fault: one of status=, reset-after=, stall=, complete-error, keepalive-spaces=, "
+                              "no-etag, body= is required");
+        return -1;
+    }
+    if (f->complete_error && (f->status || f->body)) {
+        snprintf(err, errlen, "fault: complete-error does not go with status= or body=");
         return -1;
     }
     if (f->nth && !times_set) f->times = 1;
@@ -64,7 +104,7 @@ int fault_parse(cosd_fault *f, const char *spec, char *err, size_t errlen) {
     return 0;
 }
 
-void fault_free(cosd_fault *f) { free(f->code); }
+void fault_free(cosd_fault *f) { free(f->code); free(f->body); }
 
 static double next_rand(uint64_t *s) {
     uint64_t x = *s;
@@ -99,6 +139,23 @@ void fault_apply(cosd_req *r) {
         }
         if (f->reset_after >= 0) r->reset_after = f->reset_after;
         if (f->stall_ms) r->stall_ms = f->stall_ms;
+        if (f->complete_error) {
+            r->complete_error = 1;
+            free(r->fault_code);
+            r->fault_code = f->code ? strdup(f->code) : NULL;
+        }
+        if (f->ka_spaces >= 0) r->ka_spaces = f->ka_spaces;
+        else if (f->complete_error) r->ka_spaces = 5;
+        if (f->no_etag) r->no_etag = 1;
+        if (f->body) {
+            free(r->fault_body);
+            r->fault_body = malloc(f->body_len ? f->body_len : 1);
+            if (r->fault_body) {
+                memcpy(r->fault_body, f->body, f->body_len);
+                r->fault_body_len = f->body_len;
+                r->fault_body_set = 1;
+            }
+        }
     }
     pthread_mutex_unlock(&srv->fault_lock);
 }

@@ -65,7 +65,10 @@ static int queue(cosd_req *r, unsigned status, struct MHD_Response *resp, uint64
     if (!resp) return MHD_NO;
     MHD_add_response_header(resp, "Server", "tencent-cos");
     MHD_add_response_header(resp, "x-cos-request-id", r->reqid);
-    for (size_t i = 0; i < r->nrh; i++) MHD_add_response_header(resp, r->rh[i].name, r->rh[i].value);
+    for (size_t i = 0; i < r->nrh; i++) {
+        if (r->no_etag && strcasecmp(r->rh[i].name, "ETag") == 0) continue; /* fault no-etag */
+        MHD_add_response_header(resp, r->rh[i].name, r->rh[i].value);
+    }
     r->status = status;
     r->bytes_out = r->is_head ? 0 : body_len;
     r->done = 1;
@@ -74,7 +77,48 @@ static int queue(cosd_req *r, unsigned status, struct MHD_Response *resp, uint64
     return ret;
 }
 
+/* A 200 XML result streamed after keep-alive spaces (fault keepalive-spaces / complete-error): the spaces
+ * go out first, in chunks, then a short pause, then the document, as COS does while it works. */
+typedef struct ka_stream { char *body; size_t len, off; long spaces; int paused; } ka_stream;
+
+static ssize_t ka_read(void *cls, uint64_t pos, char *buf, size_t max) {
+    (void)pos;
+    ka_stream *k = cls;
+    if (k->spaces > 0) {
+        size_t n = (size_t)k->spaces;
+        if (n > 64) n = 64;
+        if (n > max) n = max;
+        memset(buf, ' ', n);
+        k->spaces -= (long)n;
+        return (ssize_t)n;
+    }
+    if (!k->paused) { k->paused = 1; usleep(50 * 1000); }
+    if (k->off >= k->len) return MHD_CONTENT_READER_END_OF_STREAM;
+    size_t n = k->len - k->off;
+    if (n > max) n = max;
+    memcpy(buf, k->body + k->off, n);
+    k->off += n;
+    return (ssize_t)n;
+}
+
+static void ka_free(void *cls) {
+    ka_stream *k = cls;
+    free(k->body);
+    free(k);
+}
+
 int req_send_buf(cosd_req *r, unsigned status, const char *ctype, char *body, size_t len) {
+    if (r->ka_spaces > 0 && status == 200 && body && ctype && strstr(ctype, "xml") && !r->is_head) {
+        ka_stream *k = calloc(1, sizeof *k);
+        if (!k) { free(body); return MHD_NO; }
+        k->body = body;
+        k->len = len;
+        k->spaces = r->ka_spaces;
+        struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, ka_read, k, ka_free);
+        if (!resp) { ka_free(k); return MHD_NO; }
+        MHD_add_response_header(resp, "Content-Type", ctype);
+        return queue(r, status, resp, len + (uint64_t)r->ka_spaces);
+    }
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, body ? body : (char *)"",
                                                                 body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (!resp) { free(body); return MHD_NO; }
@@ -342,7 +386,7 @@ static int first_call(cosd_req *r) {
     if (r->op == OP_Unsupported) return req_error(r, 501, "NotImplemented", "This operation is not implemented by cosd.", NULL);
     if (r->keylen > COSD_MAX_KEY) return req_error(r, 400, "KeyTooLong", "Your key is too long.", NULL);
     if (memchr(r->key, 0, r->keylen)) return req_error(r, 400, "InvalidObjectName", "The object name is not valid.", NULL);
-    if (r->fault_status) {
+    if (r->fault_status || r->complete_error || r->fault_body_set) {
         r->body_mode = BODY_DISCARD;
         r->body_max = UINT64_MAX;
         return MHD_YES;
@@ -358,6 +402,14 @@ static int first_call(cosd_req *r) {
 static int final_call(cosd_req *r) {
     if (r->stall_ms > 0) usleep((useconds_t)r->stall_ms * 1000);
     if (r->reset_after > 0) { r->reset = 1; return MHD_NO; }
+    if (r->fault_body_set) { /* fault body=FILE: the raw document, the operation is not performed */
+        char *b = r->fault_body;
+        r->fault_body = NULL;
+        return req_send_buf(r, r->fault_status ? (unsigned)r->fault_status : 200, "application/xml", b, r->fault_body_len);
+    }
+    if (r->complete_error)
+        return req_error(r, 200, r->fault_code ? r->fault_code : "InternalError",
+                         "We encountered an internal error. Please try again.", NULL);
     if (r->fault_status) {
         const char *code = r->fault_code;
         if (!code) code = r->fault_status == 503 ? "SlowDown" : r->fault_status >= 500 ? "InternalError" :
@@ -376,6 +428,19 @@ static int final_call(cosd_req *r) {
     }
 }
 
+/* request log: the request headers in the order they were received */
+static enum MHD_Result keep_header(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+    (void)kind;
+    cosd_req *r = cls;
+    hdr_pair *n = realloc(r->qh, (r->nqh + 1) * sizeof *n);
+    if (!n) return MHD_NO;
+    r->qh = n;
+    r->qh[r->nqh].name = strdup(key ? key : "");
+    r->qh[r->nqh].value = strdup(value ? value : "");
+    r->nqh++;
+    return MHD_YES;
+}
+
 static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
                                const char *version, const char *upload_data, size_t *upload_data_size,
                                void **con_cls) {
@@ -384,6 +449,13 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     if (!r) return MHD_NO;
     r->srv = cls;
     r->conn = conn;
+    if (r->srv->request_log) {
+        if (!r->started) MHD_get_connection_values(conn, MHD_HEADER_KIND, keep_header, r);
+        else if (*upload_data_size) {
+            if (r->rl_len + *upload_data_size <= COSD_REQLOG_BODY_MAX) sb_append(&r->rl_body, upload_data, *upload_data_size);
+            r->rl_len += *upload_data_size;
+        }
+    }
     if (r->done) { *upload_data_size = 0; return MHD_YES; }
     if (!r->started) {
         r->started = 1;
@@ -412,6 +484,8 @@ static void *uri_log(void *cls, const char *uri, struct MHD_Connection *conn) {
     r->reset_after = -1;
     r->body_max = 0;
     sb_init(&r->mem);
+    sb_init(&r->rl_body);
+    r->ka_spaces = -1;
     return r;
 }
 
@@ -423,6 +497,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls, en
     if (r->reset) r->status = 0;
     if (!r->method) r->method = "-";
     log_access(r);
+    log_request(r);
     form_free(r);
     if (r->fd >= 0) close(r->fd);
     if (r->tmp_path) { unlink(r->tmp_path); free(r->tmp_path); }
@@ -432,6 +507,10 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls, en
     free(r->q);
     for (size_t i = 0; i < r->nrh; i++) { free(r->rh[i].name); free(r->rh[i].value); }
     free(r->rh);
+    for (size_t i = 0; i < r->nqh; i++) { free(r->qh[i].name); free(r->qh[i].value); }
+    free(r->qh);
+    sb_free(&r->rl_body);
+    free(r->fault_body);
     free(r->fault_code);
     free(r->bucket);
     free(r->key);

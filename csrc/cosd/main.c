@@ -19,13 +19,16 @@ static const char *usage =
     "                           " COSD_DEFAULT_ID ":" COSD_DEFAULT_KEY "\n"
     "  --port-file FILE         write the bound port number to FILE\n"
     "  --access-log FILE        one line per request: method target status bytes-in bytes-out request-id\n"
+    "  --request-log FILE       one JSON line per request: method, target, headers as received, body\n"
+    "                           length and (up to 64 KiB) the body\n"
     "  --tls-cert FILE --tls-key FILE   serve HTTPS (PEM files)\n"
     "  --fault SPEC             inject faults (repeatable), SPEC = comma-separated key=value:\n"
     "                           op=NAME (PutObject AppendObject PostObject HeadObject GetObject DeleteObject\n"
     "                           GetBucket InitiateMultipartUpload UploadPart ListParts\n"
     "                           CompleteMultipartUpload AbortMultipartUpload ListMultipartUploads any)\n"
     "                           and one or more of status=CODE [code=ErrorCode], reset-after=BYTES,\n"
-    "                           stall=MS; chosen by nth=N (the N-th matching request) or rate=F seed=S,\n"
+    "                           stall=MS, complete-error (200 + <Error> body after spaces),\n"
+    "                           keepalive-spaces=N, no-etag, body=FILE; chosen by nth=N (the N-th matching request) or rate=F seed=S,\n"
     "                           else every matching request; times=K caps how often it fires\n"
     "                           e.g. op=UploadPart,nth=3,status=503  op=PutObject,reset-after=65536\n"
     "  --help                   this text\n";
@@ -55,6 +58,7 @@ static void server_free(cosd_server *s) {
     free(s->tls_cert_pem);
     free(s->tls_key_pem);
     if (s->access_log) fclose(s->access_log);
+    if (s->request_log) fclose(s->request_log);
     pthread_mutex_destroy(&s->lock);
     pthread_mutex_destroy(&s->log_lock);
     pthread_mutex_destroy(&s->fault_lock);
@@ -68,7 +72,7 @@ int main(int argc, char **argv) {
     pthread_mutex_init(&srv.log_lock, NULL);
     pthread_mutex_init(&srv.fault_lock, NULL);
     pthread_mutex_init(&srv.id_lock, NULL);
-    const char *listen = "127.0.0.1:0", *port_file = NULL, *log_path = NULL, *data = "cosd-data";
+    const char *listen = "127.0.0.1:0", *port_file = NULL, *log_path = NULL, *reqlog_path = NULL, *data = "cosd-data";
     const char *region = "ap-guangzhou";
     const char *cert = NULL, *key = NULL;
     int rc = 1;
@@ -82,6 +86,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--region")) region = v;
         else if (!strcmp(a, "--port-file")) port_file = v;
         else if (!strcmp(a, "--access-log")) log_path = v;
+        else if (!strcmp(a, "--request-log")) reqlog_path = v;
         else if (!strcmp(a, "--tls-cert")) cert = v;
         else if (!strcmp(a, "--tls-key")) key = v;
         else if (!strcmp(a, "--bucket")) {
@@ -131,6 +136,10 @@ int main(int argc, char **argv) {
     if (log_path) {
         srv.access_log = fopen(log_path, "ae");
         if (!srv.access_log) { fprintf(stderr, "cosd: cannot open access log %s\n", log_path); goto out; }
+    }
+    if (reqlog_path) {
+        srv.request_log = fopen(reqlog_path, "ae");
+        if (!srv.request_log) { fprintf(stderr, "cosd: cannot open request log %s\n", reqlog_path); goto out; }
     }
     sigset_t set;
     sigemptyset(&set);

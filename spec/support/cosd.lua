@@ -143,8 +143,12 @@ function Server:stderr_text() return read_file(self.stderr) or "" end
 
 -- Client options pointing lua-cos at this server (virtual-hosted Host, TCP to loopback).
 function Server:client_options(extra)
-  local o = { SecretId = M.SECRET_ID, SecretKey = M.SECRET_KEY, Protocol = "http:", Ip = self.endpoint }
+  -- ChunkSize: specs exercise many-part uploads with files of a few MiB, so they pin the Node SDK's
+  -- 1 MiB part size; lua-cos's own default (8 MiB) is checked where a spec passes default_chunk.
+  local o = { SecretId = M.SECRET_ID, SecretKey = M.SECRET_KEY, Protocol = "http:", Ip = self.endpoint,
+    ChunkSize = 1024 * 1024 }
   for k, v in pairs(extra or {}) do o[k] = v end
+  if o.ChunkSize == "default" then o.ChunkSize = nil end
   return o
 end
 
