@@ -366,9 +366,8 @@ static int etag_eq(const char *given, const char *md5) {
     return gl == 32 && strncasecmp(g, md5, 32) == 0;
 }
 
-static int append_file(int dst, const char *src) {
-    int fd = open(src, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
+/* Copies with read/write: the fallback where copy_file_range cannot work (e.g. across devices). */
+static int append_file_rw(int dst, int fd) {
     char *buf = malloc(1 << 20);
     int rc = buf ? 0 : -1;
     while (rc == 0) {
@@ -384,6 +383,25 @@ static int append_file(int dst, const char *src) {
         }
     }
     free(buf);
+    return rc;
+}
+
+/* Appends the part file `src` to dst. copy_file_range keeps the bytes in the kernel (and shares
+ * extents on filesystems with reflinks), which makes Complete of a large upload several times
+ * faster than copying through user space. */
+static int append_file(int dst, const char *src) {
+    int fd = open(src, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return -1;
+    int rc = 0;
+    for (;;) {
+        ssize_t n = copy_file_range(fd, NULL, dst, NULL, (size_t)1 << 30, 0);
+        if (n > 0) continue;
+        if (n == 0) break;
+        if (errno == EINTR) continue;
+        /* Nothing copied yet by the kernel path for this part: the offsets are intact. */
+        rc = (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL) ? append_file_rw(dst, fd) : -1;
+        break;
+    }
     close(fd);
     return rc;
 }
