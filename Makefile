@@ -108,7 +108,9 @@ demo: deps all
 	@LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;" LUA_CPATH="$(CURDIR)/$(BUILD)/lua/?.so;;" \
 	  COSD_BIN="$(CURDIR)/$(COSD)" $(LUA) examples/demo.lua
 
-env: all
+# Build output goes to stderr so that `eval "$$(make env)"` only sees the export lines.
+env:
+	@$(MAKE) --no-print-directory all >&2
 	@echo 'export LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;"'
 	@echo 'export LUA_CPATH="$(CURDIR)/$(BUILD)/lua/?.so;;"'
 	@echo 'export PATH="$(CURDIR)/$(BUILD)/bin:$$PATH"'
