@@ -47,6 +47,60 @@ else
   end
   function env.stop() srv:cleanup() end
 end
+local tmpdirs = {}
+do -- temporary files go too
+  local stop = env.stop
+  function env.stop()
+    stop()
+    for _, d in ipairs(tmpdirs) do os.execute("rm -rf '" .. d .. "'") end
+    tmpdirs = {}
+  end
+end
+
+-- Stops cosd even when the script dies of an error (lua closes its state on the way out).
+env._sentinel = setmetatable({}, { __gc = function() env.stop() end })
+
+-- console.log(err || data) of the samples; remembers that something failed, so that env.exit()
+-- ends the script with a non-zero status.
+env.failed = false
+function env.log(err, data)
+  if err then env.failed = true end
+  env.show(err and "error:" or "data:", err or data)
+end
+
+-- Marks the run as failed (with a message) unless cond holds.
+function env.expect(cond, msg)
+  if not cond then
+    env.failed = true
+    io.stderr:write("FAILED: ", tostring(msg), "\n")
+  end
+  return cond
+end
+
+-- Ends the example: stops cosd, exits 0, or 1 when anything failed.
+function env.exit()
+  env.stop()
+  os.exit(env.failed and 1 or 0, true)
+end
+
+-- JSON.stringify for the flat tables the callbacks get (progressData, ...).
+function env.json(t)
+  if type(t) ~= "table" then return type(t) == "string" and ("%q"):format(t) or tostring(t) end
+  local keys, parts = {}, {}
+  for k in pairs(t) do keys[#keys + 1] = tostring(k) end
+  table.sort(keys)
+  for _, k in ipairs(keys) do parts[#parts + 1] = ("%q:%s"):format(k, env.json(t[k])) end
+  return "{" .. table.concat(parts, ",") .. "}"
+end
+
+-- A local file of `size` random bytes ("temp-file-to-upload" of the samples); removed by env.exit().
+function env.temp_file(size, name)
+  local dir = env.tmpdir()
+  tmpdirs[#tmpdirs + 1] = dir
+  local path = dir .. "/" .. (name or "temp-file-to-upload")
+  os.execute(("head -c %d /dev/urandom > '%s'"):format(size, path))
+  return path
+end
 
 -- Runs a shell command and returns its first output line (commands run outside Lua: md5sum, ...).
 function env.sh(cmd)

@@ -1,30 +1,22 @@
--- putObject samples from the reference: a string body, a directory ("a/"), an object in a/b.
+-- putObject, "Upload a string as the file content".
 -- Runs against real COS with COS_SECRETID/COS_SECRETKEY/COS_BUCKET/COS_REGION, else a local cosd.
 local here = (debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$")) or "."
 local env = dofile(here .. "/example_env.lua")
 local cos = env.COS.new(env.options())
 
--- Upload a string as the file content (asynchronous form: callback, then cos:run()).
 cos:putObject({
   Bucket = env.Bucket, -- Your bucket (required)
   Region = env.Region, -- Bucket region (required), such as ap-beijing
-  Key = "1.txt",       -- Object key stored in the bucket (required)
+  Key = "1.txt",       -- Object key stored in the bucket (required), such as 1.jpg and a/b/test.txt
   Body = "hello!",
 }, function(err, data)
-  env.show("putObject 1.txt:", err or data)
+  env.log(err, data)
 end)
 cos:run()
 
--- Create directory a: an empty body with a key ending in "/" (synchronous form).
-local data, err = cos:putObject { Bucket = env.Bucket, Region = env.Region, Key = "a/", Body = "" }
-env.show("putObject a/:", err or data)
-
--- Upload an object to directory a/b, with metadata and a storage class.
-data, err = cos:putObject {
-  Bucket = env.Bucket, Region = env.Region, Key = "a/b/1.txt", Body = "in a/b",
-  StorageClass = "STANDARD", ContentType = "text/plain", ["x-cos-meta-author"] = "lua-cos",
-}
-env.show("putObject a/b/1.txt:", err or data)
+-- The same call without a callback runs synchronously and returns data, or nil, err.
+local data, err = cos:putObject { Bucket = env.Bucket, Region = env.Region, Key = "1.txt", Body = "hello!" }
+env.log(err, data)
 
 cos:close()
-env.stop()
+env.exit()

@@ -106,3 +106,134 @@ describe("uploadFiles", function()
     cos:close()
   end)
 end)
+
+-- files[i].onProgress / onTaskReady / onFileFinish (node-sdk-behaviour.md D.7): the functions of a
+-- file do not survive the conversion to C values, so the Lua layer keeps them by index and
+-- dispatches from the core's per-file events (on_file_progress, on_file_finish, the task list).
+describe("uploadFiles per-file callbacks", function()
+  local dir
+  setup(function() dir = U.tmpdir() end)
+  teardown(function() U.rmdir(dir) end)
+
+  it("files[i].onProgress gets that file's own progress; the top-level one the aggregate", function()
+    local srv = cosd.start()
+    local cos = COS.new(srv:client_options { Checkpoint = false, ProgressInterval = 1 })
+    local sizes = { 2 * MIB + 5, 1000, 300 * 1024 }
+    local files, recs = {}, {}
+    for i, n in ipairs(sizes) do
+      local p = U.random_file(dir .. "/p" .. i, n)
+      recs[i] = U.progress_recorder()
+      -- file 3 has no onProgress of its own
+      files[i] = U.params("per/p" .. i, { FilePath = p, onProgress = i ~= 3 and recs[i].fn or nil })
+    end
+    local agg = U.progress_recorder()
+    local result
+    cos:uploadFiles({ files = files, SliceSize = MIB, onProgress = agg.fn },
+      function(err, data) assert.is_nil(err); result = data end)
+    cos:run()
+    assert.truthy(result)
+    for i = 1, 2 do
+      local r = recs[i]
+      assert.is_true(#r.events >= 1, "file " .. i .. " reported progress")
+      assert.is_false(r.backwards)
+      for _, e in ipairs(r.events) do assert.are.equal(sizes[i], e.total) end
+      assert.are.equal(sizes[i], r.last().loaded)
+      assert.are.equal(1, r.last().percent)
+    end
+    assert.is_true(#recs[1].events >= 2, "the multipart file reported along the way")
+    assert.are.equal(0, #recs[3].events)
+    assert.are.equal(sizes[1] + sizes[2] + sizes[3], agg.last().total)
+    assert.are.equal(1, agg.last().percent)
+    cos:close()
+    U.shutdown(srv)
+  end)
+
+  it("files[i].onTaskReady gets the file's task id; files[i].onFileFinish(err, data) runs first", function()
+    local srv = cosd.start()
+    local cos = COS.new(srv:client_options { Checkpoint = false })
+    local order, ready, own_args = {}, {}, {}
+    local files = {}
+    for i = 1, 3 do
+      files[i] = U.params("per/r" .. i, {
+        FilePath = U.random_file(dir .. "/r" .. i, 100 * i),
+        onTaskReady = function(taskId) ready[i] = taskId end,
+        onFileFinish = function(...)
+          own_args[i] = select("#", ...)
+          local err, data = ...
+          assert.is_nil(err)
+          assert.are.equal(200, data.statusCode)
+          order[#order + 1] = "file" .. i
+        end,
+      })
+    end
+    files[2].onFileFinish = nil -- a file without its own onFileFinish
+    local task_ids = {}
+    local data, err = cos:uploadFiles { files = files,
+      onFileFinish = function(e, d, options)
+        local i = tonumber(options.Index) + 1
+        task_ids[i] = options.TaskId
+        order[#order + 1] = "top" .. i
+      end }
+    assert.is_nil(err)
+    assert.are.equal(3, #data.files)
+    for i = 1, 3 do
+      assert.is_number(ready[i])
+      assert.are.equal(task_ids[i], ready[i])
+      -- the file's onFileFinish comes right before the top-level one of the same file
+      local pos_top
+      for k, v in ipairs(order) do if v == "top" .. i then pos_top = k end end
+      assert.truthy(pos_top)
+      if i ~= 2 then
+        assert.are.equal("file" .. i, order[pos_top - 1])
+        assert.are.equal(2, own_args[i])
+      end
+    end
+    assert.is_nil(own_args[2])
+    assert.are.equal(5, #order)
+    -- the ids are the listed tasks', so the queue operations work with them
+    for i = 1, 3 do assert.are.equal("success", U.state(cos, ready[i])) end
+    cos:close()
+    U.shutdown(srv)
+  end)
+
+  it("a failing file gets its own onFileFinish(err) and no completed progress", function()
+    local srv = cosd.start()
+    local cos = COS.new(srv:client_options { Checkpoint = false, ProgressInterval = 1 })
+    local own_err, rec = nil, U.progress_recorder()
+    local ok_rec = U.progress_recorder()
+    local result
+    cos:uploadFiles({ files = {
+      U.params("per/missing", { FilePath = dir .. "/does-not-exist", onProgress = rec.fn,
+        onFileFinish = function(err) own_err = err end }),
+      U.params("per/ok", { Body = "fine", onProgress = ok_rec.fn }),
+    } }, function(err, data) result = data end)
+    cos:run()
+    assert.truthy(own_err)
+    assert.are.equal("ENOENT", own_err.code)
+    for _, e in ipairs(rec.events) do assert.are_not.equal(1, e.percent) end
+    assert.are.equal(4, ok_rec.last().loaded)
+    assert.are.equal("ENOENT", result.files[1].error.code)
+    assert.is_nil(result.files[2].error)
+    cos:close()
+    U.shutdown(srv)
+  end)
+
+  it("core: onFileProgress(index, progressData, taskId) reaches a top-level function too", function()
+    local srv = cosd.start()
+    local cos = COS.new(srv:client_options { Checkpoint = false })
+    local seen = {}
+    local data = assert(cos:uploadFiles { files = {
+      U.params("per/a", { Body = "aaaa", onProgress = function() end }),
+      U.params("per/b", { Body = "bbbbbbbb" }),
+    }, onFileProgress = function(index, p, taskId)
+      assert.is_number(taskId)
+      seen[index] = p
+    end })
+    assert.are.equal(2, #data.files)
+    assert.are.equal(4, seen[0].total)
+    assert.are.equal(8, seen[1].total)
+    assert.are.equal(1, seen[1].percent)
+    cos:close()
+    U.shutdown(srv)
+  end)
+end)

@@ -44,13 +44,16 @@ typedef struct lcos_client {
     int err_ref;     /* first error raised by a user callback, LUA_NOREF when none */
     int tb_ref;      /* its traceback (string), LUA_NOREF when none */
     int list_ref;    /* on_list_update function */
+    int cred_ref;    /* on_credentials function (the Lua layer's getAuthorization dispatcher) */
     unsigned long deliveries; /* events delivered so far (idle detection in run/wait) */
     lcos_task *tasks;
 } lcos_client;
 
-enum { CB_DONE, CB_PROGRESS, CB_HASH, CB_READY, CB_FILE, CB_PULL, CB_COUNT, CB_LIST = CB_COUNT };
+/* CB_FILEPROG ("onFileProgress", fn(index, progressData, taskId), index 0-based): the per-file
+ * progress of uploadFiles, which the Lua layer dispatches to files[i].onProgress. */
+enum { CB_DONE, CB_PROGRESS, CB_HASH, CB_READY, CB_FILE, CB_FILEPROG, CB_PULL, CB_COUNT, CB_LIST = CB_COUNT };
 static const char *const CB_NAMES[CB_COUNT] = {"callback", "onProgress", "onHashProgress", "onTaskReady",
-                                               "onFileFinish", "Body"};
+                                               "onFileFinish", "onFileProgress", "Body"};
 
 struct lcos_task {
     lcos_client *owner;
@@ -354,6 +357,7 @@ static void client_free_core(lcos_client *cl, lua_State *L)
     cl->c = NULL;
     LEAVE(cl);
     unref_on(L, &cl->list_ref);
+    unref_on(L, &cl->cred_ref);
     unref_on(L, &cl->err_ref);
     unref_on(L, &cl->tb_ref);
 }
@@ -384,6 +388,7 @@ typedef struct delivery {
     cos_task_id id;
     const cos_value *a, *b, *c;
     const cos_progress *p;
+    size_t index; /* on_file_progress */
     /* on_pull */
     const void *chunk;
     size_t len;
@@ -404,6 +409,9 @@ static void push_progress(lua_State *L, const cos_progress *p)
     push_number(L, p->percent);
     lua_setfield(L, -2, "percent");
 }
+
+/* The credentials provider: fn(token, options), delivered like every other callback. */
+#define CB_CREDS (CB_COUNT + 1)
 
 /* Runs inside lua_pcall: converts the event and calls the user's function. */
 static int deliver_k(lua_State *L)
@@ -426,6 +434,12 @@ static int deliver_k(lua_State *L)
     case CB_READY:
         lua_pushinteger(L, (lua_Integer)d->id);
         nargs = 1;
+        break;
+    case CB_FILEPROG:
+        lua_pushinteger(L, (lua_Integer)d->index);
+        push_progress(L, d->p);
+        lua_pushinteger(L, (lua_Integer)d->id);
+        nargs = 3;
         break;
     case CB_FILE:
         if (d->a) push_error(L, d->a); else lua_pushnil(L);
@@ -453,6 +467,11 @@ static int deliver_k(lua_State *L)
     case CB_LIST:
         push_value(L, d->a, 0);
         nargs = 1;
+        break;
+    case CB_CREDS:
+        lua_pushinteger(L, (lua_Integer)d->id);
+        push_value(L, d->a, 0);
+        nargs = 2;
         break;
     default: break;
     }
@@ -543,6 +562,14 @@ static void cb_file_finish(void *ud, cos_task_id id, cos_value *err, cos_value *
     cos_value_free(options);
 }
 
+static void cb_file_progress(void *ud, cos_task_id id, size_t index, const cos_progress *p)
+{
+    lcos_task *t = ud;
+    delivery d = {.cl = t->owner, .t = t, .fn_ref = t->refs[CB_FILEPROG], .kind = CB_FILEPROG, .id = id,
+                  .index = index, .p = p};
+    deliver(&d);
+}
+
 static int cb_pull(void *ud, cos_task_id id, const void **chunk, size_t *len)
 {
     lcos_task *t = ud;
@@ -576,6 +603,19 @@ static void cb_list_update(void *ud, cos_value *list)
     cos_value_free(list);
 }
 
+/* The core needs credentials for a request: the Lua dispatcher calls getAuthorization, whose
+ * callback answers through client:provide_credentials (now or later). If the dispatcher raised,
+ * the request fails at once (the error itself is re-raised by the API call that is polling). */
+static void cb_credentials(void *ud, cos_client *c, uint64_t token, cos_value *options)
+{
+    lcos_client *cl = ud;
+    delivery d = {.cl = cl, .fn_ref = cl->cred_ref, .kind = CB_CREDS, .id = (cos_task_id)token, .a = options};
+    int rc = deliver(&d);
+    cos_value_free(options);
+    if (rc != 0 || cl->cred_ref == LUA_NOREF)
+        cos_credentials_provide(c, token, cos_cstr_new("getAuthorization raised an error"), NULL);
+}
+
 static lcos_task *find_task(lcos_client *cl, cos_task_id id)
 {
     for (lcos_task *t = cl->tasks; t; t = t->next)
@@ -600,6 +640,7 @@ static int l_new(lua_State *L)
         return luaL_error(L, "out of memory");
     }
     cl->err_ref = cl->tb_ref = cl->list_ref = LUA_NOREF;
+    cl->cred_ref = LUA_NOREF;
     lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
     cl->main = lua_tothread(L, -1);
     lua_pop(L, 1);
@@ -755,7 +796,7 @@ static void map_output(lua_State *L, int params, cos_output *out)
 }
 
 /* client:start(op, params[, callbacks]) -> id | nil, err
- * callbacks: {callback, onProgress, onHashProgress, onTaskReady, onFileFinish}; each may also be
+ * callbacks: {callback, onProgress, onHashProgress, onTaskReady, onFileFinish, onFileProgress}; each may also be
  * given in params (as the Node SDK takes onProgress). Programming errors (wrong types) raise;
  * the core's validation errors come back as nil, err. */
 static int l_start(lua_State *L)
@@ -767,7 +808,7 @@ static int l_start(lua_State *L)
     lua_settop(L, 4);
     int has_cbs = lua_istable(L, 4);
 
-    /* Everything that can raise happens before any allocation. Stack 5..9: the callbacks. */
+    /* Everything that can raise happens before any allocation. Stack 5..10: the callbacks. */
     for (int i = 0; i < CB_PULL; i++) {
         int ty = has_cbs ? lua_getfield(L, 4, CB_NAMES[i]) : LUA_TNIL;
         if (ty == LUA_TNIL) {
@@ -792,7 +833,7 @@ static int l_start(lua_State *L)
     t->next = cl->tasks;
     if (cl->tasks) cl->tasks->prev = t;
     cl->tasks = t;
-    for (int i = CB_PULL - 1; i >= 0; i--) { /* pops 9..5 */
+    for (int i = CB_PULL - 1; i >= 0; i--) { /* pops 10..5 */
         if (lua_isfunction(L, -1)) t->refs[i] = luaL_ref(L, LUA_REGISTRYINDEX);
         else lua_pop(L, 1);
     }
@@ -811,6 +852,7 @@ static int l_start(lua_State *L)
         .on_file_finish = t->refs[CB_FILE] != LUA_NOREF ? cb_file_finish : NULL,
         .on_pull = body.kind == COS_BODY_PULL ? cb_pull : NULL,
         .release = cb_release,
+        .on_file_progress = t->refs[CB_FILEPROG] != LUA_NOREF ? cb_file_progress : NULL,
     };
     cos_value *err = NULL;
     cos_task_id id;
@@ -956,6 +998,42 @@ static int l_on_list_update(lua_State *L)
     return 0;
 }
 
+/* client:on_credentials(fn | nil): fn(token, options) is called when a request needs
+ * credentials (cos_set_credentials_provider); it answers with provide_credentials. */
+static int l_on_credentials(lua_State *L)
+{
+    lcos_client *cl = check_client(L, 1);
+    if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_settop(L, 2);
+    int ref = lua_isnil(L, 2) ? LUA_NOREF : luaL_ref(L, LUA_REGISTRYINDEX);
+    unref_on(L, &cl->cred_ref);
+    cl->cred_ref = ref;
+    cos_set_credentials_provider(cl->c, ref == LUA_NOREF ? NULL : cb_credentials, cl);
+    return 0;
+}
+
+/* client:provide_credentials(token, err, creds) -> boolean (false: unknown token). err: nil, a
+ * string or an error table; creds: nil or a table (cos_credentials_provide). */
+static int l_provide_credentials(lua_State *L)
+{
+    lcos_client *cl = check_client(L, 1);
+    lua_Integer token = luaL_checkinteger(L, 2);
+    conv cv = {NULL};
+    cos_value *err = lua_isnoneornil(L, 3) ? NULL : to_value(L, 3, 0, &cv);
+    cos_value *creds = lua_isnoneornil(L, 4) ? NULL : to_value(L, 4, 0, &cv);
+    if (!lua_isnoneornil(L, 3) && !err) err = cos_cstr_new(cv.err ? cv.err : "getAuthorization failed");
+    int rc;
+    {
+        ENTER(cl, L);
+        rc = cos_credentials_provide(cl->c, (uint64_t)token, err, creds);
+        LEAVE(cl);
+    }
+    finish_pending_close(cl, L);
+    raise_pending(cl, L);
+    lua_pushboolean(L, rc == 0);
+    return 1;
+}
+
 /* client:get_object_url(params) -> url | nil, err */
 static int l_get_object_url(lua_State *L)
 {
@@ -1033,6 +1111,8 @@ static const luaL_Reg client_methods[] = {
     {"restart", l_restart},
     {"cancel", l_cancel},
     {"on_list_update", l_on_list_update},
+    {"on_credentials", l_on_credentials},
+    {"provide_credentials", l_provide_credentials},
     {"get_object_url", l_get_object_url},
     {"callback_traceback", l_callback_traceback},
     {"close", l_close},

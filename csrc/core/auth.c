@@ -36,8 +36,8 @@ const char *cos_param_string(const cos_value *params, const char *name, char *bu
     return scalar_string(cos_obj_get(params, name), buf, n);
 }
 
-char *cos_auth_for_request(cos_client *c, const char *method, const char *pathname, const cos_rkv_list *query,
-                           const cos_rkv_list *headers)
+char *cos_auth_for_request(cos_client *c, const char *sid, const char *skey, const char *kt, const char *method,
+                           const char *pathname, const cos_rkv_list *query, const cos_rkv_list *headers)
 {
     cos_kv *q = calloc(query->len + 1, sizeof *q);
     cos_kv *h = calloc(headers->len + 1, sizeof *h);
@@ -52,8 +52,9 @@ char *cos_auth_for_request(cos_client *c, const char *method, const char *pathna
         h[nh++] = (cos_kv){kv->name, kv->value};
     }
     char key_time[64];
-    cos_auth_key_time(c->clock_offset_ms, 900, key_time);
-    cos_sign_input in = {c->secret_id, c->secret_key, method, pathname, q, nq, h, nh, key_time};
+    if (kt && *kt) snprintf(key_time, sizeof key_time, "%s", kt);
+    else cos_auth_key_time(c->clock_offset_ms, 900, key_time);
+    cos_sign_input in = {sid, skey, method, pathname, q, nq, h, nh, key_time};
     cos_sign_output out;
     if (cos_sign(&in, &out) == 0) {
         auth = out.authorization;

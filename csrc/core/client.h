@@ -45,6 +45,13 @@ struct cos_client {
     void (*list_update_fn)(void *ud, cos_value *list);
     void *list_update_ud;
     struct cos_queue *queue; /* the task queue (queue.c), created on first use */
+    /* Credentials provider (cos_set_credentials_provider) and its STS cache (engine.c) */
+    cos_credentials_fn cred_fn;
+    void *cred_ud;
+    struct cos_request *cred_head;                   /* requests waiting for credentials */
+    uint64_t next_cred_token;
+    char *sts_id, *sts_key, *sts_token;              /* NULL: no cached STS credential */
+    long long sts_start, sts_expired;                /* Unix s; sts_start 0: not given */
     int freeing;
 };
 
@@ -61,6 +68,7 @@ double cos_now_wall_ms(void);
 typedef enum cos_event_kind {
     COS_EV_REQ_DONE = 1,   /* request finished: call its done */
     COS_EV_REQ_PULL,       /* request needs the next body chunk */
+    COS_EV_REQ_CREDS,      /* request needs credentials: call the provider */
     COS_EV_TASK_PROGRESS,  /* on_progress */
     COS_EV_TASK_HASH_PROGRESS,
     COS_EV_TASK_DONE       /* on_done, then release, then the task is freed */

@@ -15,6 +15,10 @@
 #define RETRY_BASE_MS 100.0
 #define RETRY_CAP_MS 5000.0
 #define SKEW_MIN_MS 30000.0
+/* How long a request waits for the credentials provider when the client has no Timeout. */
+#define CRED_WAIT_DEFAULT_MS 60000.0
+/* STS credentials are reused until they expire within this many seconds (A.8). */
+#define STS_MARGIN_S 60
 
 /* ---------------------------------------------------------------------------------------- */
 /* Lists                                                                                     */
@@ -187,6 +191,15 @@ void cos_engine_free(cos_client *c)
         list_unlink(&c->pending_head, &c->pending_tail, r);
         cos_req_destroy(r);
     }
+    while (c->cred_head) {
+        cos_request *r = c->cred_head;
+        list_unlink(&c->cred_head, NULL, r);
+        cos_req_destroy(r);
+    }
+    free(c->sts_id);
+    free(c->sts_key);
+    free(c->sts_token);
+    c->sts_id = c->sts_key = c->sts_token = NULL;
     cos_event *ev;
     while ((ev = event_pop(c))) {
         if (ev->kind == COS_EV_REQ_DONE) cos_req_destroy(ev->req);
@@ -234,6 +247,9 @@ void cos_req_abort(cos_request *r)
     case COS_RQ_PENDING:
         list_unlink(&c->pending_head, &c->pending_tail, r);
         break;
+    case COS_RQ_CREDS: /* a late answer to its provider call finds no request and is ignored */
+        list_unlink(&c->cred_head, NULL, r);
+        break;
     case COS_RQ_ACTIVE:
         if (c->in_perform) { /* inside libcurl: the xferinfo callback aborts it */
             r->aborted = 1;
@@ -258,6 +274,10 @@ void cos_engine_abort_task(cos_client *c, cos_task_id id)
         if (r->task == id) cos_req_abort(r);
     }
     for (cos_request *r = c->active_head, *n; r; r = n) {
+        n = r->next;
+        if (r->task == id) cos_req_abort(r);
+    }
+    for (cos_request *r = c->cred_head, *n; r; r = n) {
         n = r->next;
         if (r->task == id) cos_req_abort(r);
     }
@@ -287,7 +307,192 @@ static void start_attempt(cos_client *c, cos_request *r)
     active_push(c, r);
 }
 
-/* Starts the pending requests that are due, while slots are free, in submission order. */
+/* ---------------------------------------------------------------------------------------- */
+/* Credentials provider                                                                      */
+
+void cos_set_credentials_provider(cos_client *c, cos_credentials_fn fn, void *ud)
+{
+    if (!c) return;
+    c->cred_fn = fn;
+    c->cred_ud = ud;
+}
+
+/* The cached STS credential still has more than STS_MARGIN_S seconds to live. */
+static int sts_valid(const cos_client *c)
+{
+    return c->sts_id && c->sts_key && (double)c->sts_expired - cos_now_wall_ms() / 1000.0 > STS_MARGIN_S;
+}
+
+static char *dup_or_null(const char *s) { return s && *s ? strdup(s) : NULL; }
+
+/* This attempt signs with a snapshot of the cached STS credential (the cache may be replaced
+ * while the request is in flight). */
+static int use_sts(cos_client *c, cos_request *r)
+{
+    cos_req_clear_creds(r);
+    r->cred_id = strdup(c->sts_id);
+    r->cred_key = strdup(c->sts_key);
+    r->cred_token_str = dup_or_null(c->sts_token);
+    if (c->sts_start > 0) snprintf(r->cred_key_time, sizeof r->cred_key_time, "%lld;%lld", c->sts_start, c->sts_expired);
+    r->has_creds = 1;
+    return r->cred_id && r->cred_key && (!c->sts_token || r->cred_token_str) ? 0 : -1;
+}
+
+static void finish(cos_client *c, cos_request *r, int status, cos_value *error);
+
+static cos_value *cred_error(const cos_request *r, const char *code, const char *msg)
+{
+    cos_value *e = cos_error_new(code, msg);
+    if (e) {
+        cos_obj_set_str(e, "url", r->url_noquery ? r->url_noquery : "");
+        cos_obj_set_str(e, "method", r->method);
+    }
+    return e;
+}
+
+/* Parks r until the provider answers: the call itself is made from event delivery, so the
+ * provider never runs inside scheduling (it may answer synchronously and re-enter). */
+static void ask_credentials(cos_client *c, cos_request *r)
+{
+    r->cred_token = ++c->next_cred_token;
+    r->cred_deadline = cos_now_mono_ms() + (c->timeout_ms > 0 ? (double)c->timeout_ms : CRED_WAIT_DEFAULT_MS);
+    r->state = COS_RQ_CREDS;
+    r->prev = NULL;
+    r->next = c->cred_head;
+    if (c->cred_head) c->cred_head->prev = r;
+    c->cred_head = r;
+    cos_event_push(c, COS_EV_REQ_CREDS, r, NULL, NULL, NULL, NULL);
+}
+
+static void deliver_creds(cos_client *c, cos_request *r)
+{
+    if (r->state != COS_RQ_CREDS || r->aborted || !c->cred_fn) return; /* answered meanwhile */
+    cos_value *opts = cos_req_cred_options(r);
+    if (!opts) {
+        list_unlink(&c->cred_head, NULL, r);
+        finish(c, r, 0, cred_error(r, "Error", "out of memory"));
+        return;
+    }
+    c->cred_fn(c->cred_ud, c, r->cred_token, opts);
+}
+
+/* A 10-digit Unix time given as a number or a numeric string; -1 otherwise. */
+static long long unix_time(const cos_value *v)
+{
+    double d = -1;
+    if (cos_value_type(v) == COS_NUM) d = cos_value_num(v);
+    else if (cos_value_type(v) == COS_STR) {
+        char *end = NULL;
+        const char *s = cos_value_str(v, NULL);
+        d = strtod(s, &end);
+        if (!*s || *end) d = -1;
+    }
+    return d >= 1e9 && d < 1e10 ? (long long)d : -1;
+}
+
+/* Applies an answer to r; returns the error that fails r, or NULL. */
+static cos_value *apply_creds(cos_client *c, cos_request *r, const cos_value *creds)
+{
+    const char *auth = cos_obj_get_str(creds, "Authorization");
+    const char *token = cos_obj_get_str(creds, "SecurityToken");
+    if (!token || !*token) token = cos_obj_get_str(creds, "XCosSecurityToken");
+    if (auth && *auth) {
+        cos_req_clear_creds(r);
+        r->cred_auth = strdup(auth);
+        r->cred_token_str = dup_or_null(token);
+        r->has_creds = 1;
+        return r->cred_auth ? NULL : cred_error(r, "Error", "out of memory");
+    }
+    const char *id = cos_obj_get_str(creds, "TmpSecretId");
+    const char *key = cos_obj_get_str(creds, "TmpSecretKey");
+    long long expired = unix_time(cos_obj_get(creds, "ExpiredTime"));
+    const cos_value *startv = cos_obj_get(creds, "StartTime");
+    long long start = cos_value_type(startv) == COS_NIL ? 0 : unix_time(startv);
+    if (!id || !*id || !key || !*key || expired < 0 || start < 0)
+        return cred_error(r, "CredentialsError",
+                          "getAuthorization must give {Authorization, SecurityToken?} or {TmpSecretId, "
+                          "TmpSecretKey, SecurityToken, StartTime?, ExpiredTime} (10-digit Unix times)");
+    char *nid = strdup(id), *nkey = strdup(key), *ntok = dup_or_null(token);
+    if (!nid || !nkey || (token && *token && !ntok)) {
+        free(nid);
+        free(nkey);
+        free(ntok);
+        return cred_error(r, "Error", "out of memory");
+    }
+    free(c->sts_id);
+    free(c->sts_key);
+    free(c->sts_token);
+    c->sts_id = nid;
+    c->sts_key = nkey;
+    c->sts_token = ntok;
+    c->sts_start = start;
+    c->sts_expired = expired;
+    return use_sts(c, r) == 0 ? NULL : cred_error(r, "Error", "out of memory");
+}
+
+static void resume_after_creds(cos_client *c, cos_request *r)
+{
+    r->cred_token = 0;
+    r->retry_at = 0;
+    pending_append(c, r);
+}
+
+int cos_credentials_provide(cos_client *c, uint64_t token, cos_value *err, cos_value *creds)
+{
+    cos_request *r = c ? c->cred_head : NULL;
+    while (r && r->cred_token != token) r = r->next;
+    if (!r || !token) {
+        cos_value_free(err);
+        cos_value_free(creds);
+        return -1;
+    }
+    list_unlink(&c->cred_head, NULL, r);
+    if (err) {
+        cos_value *e = err;
+        if (cos_value_type(err) != COS_OBJ) {
+            const char *msg = cos_value_str(err, NULL);
+            e = cred_error(r, "CredentialsError", msg && *msg ? msg : "getAuthorization failed");
+            cos_value_free(err);
+        }
+        cos_value_free(creds);
+        finish(c, r, 0, e);
+        return 0;
+    }
+    cos_value *e = apply_creds(c, r, creds);
+    cos_value_free(creds);
+    if (e) {
+        finish(c, r, 0, e);
+        return 0;
+    }
+    resume_after_creds(c, r);
+    /* A fresh STS credential serves every request still waiting for one. */
+    if (!r->cred_auth && sts_valid(c)) {
+        for (cos_request *w = c->cred_head, *n; w; w = n) {
+            n = w->next;
+            list_unlink(&c->cred_head, NULL, w);
+            if (use_sts(c, w) != 0) finish(c, w, 0, cred_error(w, "Error", "out of memory"));
+            else resume_after_creds(c, w);
+        }
+    }
+    return 0;
+}
+
+/* Requests whose provider did not answer in time fail (so cos_run never waits forever). */
+static void expire_creds(cos_client *c, double now)
+{
+    for (cos_request *r = c->cred_head, *n; r; r = n) {
+        n = r->next;
+        if (r->cred_deadline > now) continue;
+        list_unlink(&c->cred_head, NULL, r);
+        char msg[128];
+        snprintf(msg, sizeof msg, "getAuthorization did not answer within %.0f ms",
+                 c->timeout_ms > 0 ? (double)c->timeout_ms : CRED_WAIT_DEFAULT_MS);
+        finish(c, r, 0, cred_error(r, "ETIMEDOUT", msg));
+    }
+}
+
+/* Starts the pending requests that are due, while slots are free, in submission order. With a
+ * credentials provider, a request first needs a valid cached STS credential or an answer. */
 static void schedule(cos_client *c)
 {
     double now = cos_now_mono_ms();
@@ -295,6 +500,16 @@ static void schedule(cos_client *c)
         n = r->next;
         if (r->retry_at > now) continue;
         list_unlink(&c->pending_head, &c->pending_tail, r);
+        if (c->cred_fn && !r->has_creds) {
+            if (!sts_valid(c)) {
+                ask_credentials(c, r);
+                continue;
+            }
+            if (use_sts(c, r) != 0) {
+                finish(c, r, 0, cred_error(r, "Error", "out of memory"));
+                continue;
+            }
+        }
         start_attempt(c, r);
     }
 }
@@ -414,6 +629,7 @@ static void complete(cos_client *c, cos_request *r, CURLcode rc)
         cos_req_destroy(r);
         return;
     }
+    cos_req_clear_creds(r); /* every attempt resolves its credentials again (A.8, H) */
     int skew = err && fix_clock_skew(c, r, err);
     int retries_used = r->attempt - 1 - r->skew_retried;
     if (skew || (err && retryable && cos_req_replayable(r) && retries_used < r->max_retries)) {
@@ -492,6 +708,7 @@ static void deliver(cos_client *c, cos_event *ev)
     case COS_EV_REQ_PULL:
         if (ev->req->state == COS_RQ_ACTIVE && !ev->req->aborted) cos_req_feed_pull(ev->req);
         break;
+    case COS_EV_REQ_CREDS: deliver_creds(c, ev->req); break;
     default: cos_task_deliver(c, ev); break;
     }
     event_free(ev);
@@ -509,6 +726,10 @@ static double next_deadline(cos_client *c, double now)
         double d = r->retry_at > now ? r->retry_at - now : 0;
         if (next < 0 || d < next) next = d;
     }
+    for (cos_request *r = c->cred_head; r; r = r->next) {
+        double d = r->cred_deadline > now ? r->cred_deadline - now : 0;
+        if (next < 0 || d < next) next = d;
+    }
     double t = -1;
     cos_task_timers(c, now, &t);
     if (t >= 0 && (next < 0 || t < next)) next = t;
@@ -517,7 +738,7 @@ static double next_deadline(cos_client *c, double now)
 
 static int busy(const cos_client *c)
 {
-    return c->nactive || c->pending_head || c->ev_head;
+    return c->nactive || c->pending_head || c->ev_head || c->cred_head;
 }
 
 int cos_poll(cos_client *c, int timeout_ms)
@@ -537,6 +758,7 @@ int cos_poll(cos_client *c, int timeout_ms)
     c->in_perform = 0;
     read_completions(c);
     collect_activity(c);
+    expire_creds(c, cos_now_mono_ms());
     next_deadline(c, cos_now_mono_ms());
     schedule(c);
     cos_event *ev;

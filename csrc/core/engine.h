@@ -24,6 +24,7 @@ typedef enum cos_src_kind { COS_SRC_NONE = 0, COS_SRC_MEM, COS_SRC_FD, COS_SRC_P
 typedef enum cos_req_state {
     COS_RQ_NEW = 0,   /* being built */
     COS_RQ_PENDING,   /* submitted: waiting for a slot or its retry time */
+    COS_RQ_CREDS,     /* waiting for the credentials provider (c->cred_head) */
     COS_RQ_ACTIVE,    /* in the multi */
     COS_RQ_DONE       /* REQ_DONE queued */
 } cos_req_state;
@@ -47,6 +48,11 @@ struct cos_request {
     int pull_eof, need_data, pull_queued;
     int64_t sent;           /* body bytes handed to libcurl in this attempt */
     int body_error;         /* errno-like reason when the read callback aborted */
+    /* multipart/form-data (cos_req_body_mime): the body source above is the file part */
+    cos_req_mime_fn mime_fields;
+    void *mime_ud;
+    char *mime_part, *mime_filename;
+    curl_mime *mime;        /* of the current attempt; freed when the next one starts or at destroy */
     int hash_flags;
     EVP_MD_CTX *md5;
     uint64_t crc;
@@ -65,6 +71,13 @@ struct cos_request {
     int attempt;            /* 1-based attempt number of the current/last attempt */
     int skew_retried;
     double retry_at;        /* monotonic ms; 0: at once */
+    /* Credentials of the current attempt (provider only; else the client's keys are used) */
+    uint64_t cred_token;    /* the outstanding provider call while COS_RQ_CREDS */
+    double cred_deadline;   /* monotonic ms: give up waiting for the provider */
+    int has_creds;          /* resolved for the next attempt; cleared after each attempt */
+    char *cred_auth;        /* a ready Authorization (used as is) ... */
+    char *cred_id, *cred_key, *cred_token_str; /* ... or an STS snapshot; the token either way */
+    char cred_key_time[64]; /* STS StartTime;ExpiredTime, "" when computed */
     cos_task_id task;
     cos_req_done_fn done;
     cos_req_progress_fn progress;
@@ -96,9 +109,14 @@ void cos_req_destroy(cos_request *r);                    /* frees everything (en
 /* Adds the bytes of a pulled chunk and resumes the transfer. */
 int cos_req_feed_pull(cos_request *r);
 
-/* auth.c: the Authorization for one request, signing what the Node SDK signs (A.7). */
-char *cos_auth_for_request(cos_client *c, const char *method, const char *pathname,
-                           const cos_rkv_list *query, const cos_rkv_list *headers);
+/* auth.c: the Authorization for one request, signing what the Node SDK signs (A.7), with
+ * these keys; key_time NULL or "": now .. now + 900 s (clock offset applied). */
+char *cos_auth_for_request(cos_client *c, const char *sid, const char *skey, const char *key_time,
+                           const char *method, const char *pathname, const cos_rkv_list *query,
+                           const cos_rkv_list *headers);
+/* request.c: the provider's options for the next attempt of r (cos_credentials_fn). */
+cos_value *cos_req_cred_options(cos_request *r);
+void cos_req_clear_creds(cos_request *r);
 /* "start;end" key time from now + clock offset (A.4). */
 void cos_auth_key_time(double offset_ms, long expires, char out[64]);
 

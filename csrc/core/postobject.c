@@ -4,7 +4,8 @@
  * - cos_post_policy(): pure, no client, no network. Builds the policy JSON and the signed form
  *   fields a web page needs to let a browser upload straight to COS.
  * - postObject (cos_op_post_object): uploads one body through such a form, as
- *   multipart/form-data built with libcurl's MIME API.
+ *   multipart/form-data built with libcurl's MIME API (cos_req_body_mime: the engine rebuilds
+ *   the form on every attempt and streams the file part from the body source).
  *
  * The policy is JSON, written by hand (there is no JSON library among the dependencies): only
  * json_string() escapes, and everything else goes through json_value(). */
@@ -12,7 +13,6 @@
 #include <fcntl.h>
 #include <math.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -449,96 +449,11 @@ static cos_value *form_fields(const cos_task *t)
     return f;
 }
 
-/* A name or filename inside Content-Disposition quotes, escaped as browsers do (HTML5:
- * '"' -> %22, CR -> %0D, LF -> %0A). */
-static int put_quoted(strbuf *sb, const char *s)
+/* The pulled body of a task: the caller's on_pull (called from cos_poll by the engine). */
+static int post_pull(void *ud, const void **chunk, size_t *len)
 {
-    int rc = sb_putc(sb, '"');
-    for (; rc == 0 && *s; s++) {
-        if (*s == '"') rc = sb_puts(sb, "%22");
-        else if (*s == '\r') rc = sb_puts(sb, "%0D");
-        else if (*s == '\n') rc = sb_puts(sb, "%0A");
-        else rc = sb_putc(sb, *s);
-    }
-    return rc == 0 ? sb_putc(sb, '"') : rc;
-}
-
-/* Everything before the file bytes: one part per field, then the file part's header. The
- * file must be the last field (§6). */
-static int form_head(strbuf *sb, const char *boundary, const cos_value *fields, const char *filename)
-{
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < cos_value_len(fields); i++) {
-        size_t vlen = 0;
-        const char *v = cos_value_str(cos_obj_at(fields, i), &vlen);
-        rc = sb_printf(sb, "--%s\r\nContent-Disposition: form-data; name=", boundary);
-        if (rc == 0) rc = put_quoted(sb, cos_obj_key(fields, i));
-        if (rc == 0) rc = sb_puts(sb, "\r\n\r\n");
-        if (rc == 0) rc = sb_append(sb, v ? v : "", vlen);
-        if (rc == 0) rc = sb_puts(sb, "\r\n");
-    }
-    if (rc == 0) rc = sb_printf(sb, "--%s\r\nContent-Disposition: form-data; name=\"file\"; filename=", boundary);
-    if (rc == 0) rc = put_quoted(sb, filename);
-    if (rc == 0) rc = sb_puts(sb, "\r\nContent-Type: application/octet-stream\r\n\r\n");
-    return rc;
-}
-
-/* The body of a postObject streamed from a file or from the caller's pull callback:
- * head, then the file bytes, then the closing boundary. */
-typedef struct post_body {
-    cos_task *t;
-    strbuf head, tail;
-    size_t head_pos, tail_pos;
-    int fd;                 /* file source (-1: pulled from the caller) */
-    int64_t offset;         /* next file offset */
-    int64_t remaining;      /* body bytes still to hand out */
-    unsigned char buf[256 * 1024];
-} post_body;
-
-static void post_body_free(void *p)
-{
-    post_body *b = p;
-    if (!b) return;
-    sb_free(&b->head);
-    sb_free(&b->tail);
-    if (b->fd >= 0) close(b->fd);
-    free(b);
-}
-
-static int post_body_pull(void *ud, const void **chunk, size_t *len)
-{
-    post_body *b = ud;
-    *len = 0;
-    if (b->head_pos < b->head.len) {
-        *chunk = b->head.data + b->head_pos;
-        *len = b->head.len - b->head_pos;
-        b->head_pos = b->head.len;
-        return 0;
-    }
-    if (b->remaining > 0) {
-        size_t want = b->remaining < (int64_t)sizeof b->buf ? (size_t)b->remaining : sizeof b->buf;
-        if (b->fd >= 0) {
-            ssize_t n;
-            do n = pread(b->fd, b->buf, want, (off_t)b->offset);
-            while (n < 0 && errno == EINTR);
-            if (n <= 0) return -1; /* read error, or the file shrank */
-            *chunk = b->buf;
-            *len = (size_t)n;
-        } else {
-            cos_task *t = b->t;
-            if (!t->cb.on_pull || t->cb.on_pull(t->cb.ud, t->id, chunk, len) != 0 || *len == 0) return -1;
-            if (*len > want) *len = want; /* bytes past ContentLength are ignored */
-        }
-        b->offset += (int64_t)*len;
-        b->remaining -= (int64_t)*len;
-        return 0;
-    }
-    if (b->tail_pos < b->tail.len) {
-        *chunk = b->tail.data + b->tail_pos;
-        *len = b->tail.len - b->tail_pos;
-        b->tail_pos = b->tail.len;
-    }
-    return 0;
+    cos_task *t = ud;
+    return t->cb.on_pull ? t->cb.on_pull(t->cb.ud, t->id, chunk, len) : -1;
 }
 
 /* Length of a file body from `offset` (length < 0: to the end of a regular file). */
@@ -627,105 +542,132 @@ static int post_check(const cos_task *t, cos_value **err)
     return 0;
 }
 
-/* Attaches head + body + tail: one memory buffer for in-memory bodies (retryable), a pulled
- * stream otherwise. The request's Content-Length is the exact total. */
-static int post_attach_body(cos_task *t, cos_request *r, post_body *b, cos_value **err)
+/* The state of one postObject, shared by every attempt of its request (the task owns it). */
+typedef struct post_state {
+    cos_task *t;
+    cos_request *r;   /* its request (for the credentials of the attempt being built) */
+    cos_value *extra; /* form fields besides key and the signature (form_fields) */
+} post_state;
+
+static void post_state_free(void *p)
+{
+    post_state *s = p;
+    if (!s) return;
+    cos_value_free(s->extra);
+    free(s);
+}
+
+/* The text parts of the form, rebuilt on every attempt so a retry carries a fresh KeyTime:
+ * key, the extra fields, the token, then the signature fields (they must precede the file,
+ * which the engine appends last, §6). */
+static int post_mime_fields(void *ud, curl_mime *mime)
+{
+    post_state *s = ud;
+    cos_task *t = s->t;
+    cos_client *c = t->client;
+    cos_req_creds k; /* the client's keys, or the provider's STS keys for this attempt */
+    cos_req_credentials(s->r, &k);
+    cos_value *fields = cos_obj_new();
+    int rc = fields ? cos_obj_set_str(fields, "key", cos_task_key(t)) : -1;
+    if (rc == 0 && k.secret_id && k.secret_key) {
+        /* The same q-sign signature fields a browser form carries, with the key pinned exactly. */
+        post_form f = {.secret_id = k.secret_id, .secret_key = k.secret_key, .security_token = k.token,
+                       .bucket = cos_task_str(t, "Bucket"), .key = cos_task_key(t), .fields = s->extra};
+        if (k.key_time) snprintf(f.key_time, sizeof f.key_time, "%s", k.key_time);
+        else cos_auth_key_time(c->clock_offset_ms, POLICY_DEFAULT_EXPIRES, f.key_time);
+        rc = sign_form(&f, fields, NULL);
+    } else if (rc == 0) {
+        /* No keys (anonymous, or a provider's ready Authorization, which cannot sign a policy):
+         * the form goes unsigned. */
+        for (size_t i = 0; rc == 0 && i < cos_value_len(s->extra); i++)
+            rc = cos_obj_set(fields, cos_obj_key(s->extra, i), cos_value_clone(cos_obj_at(s->extra, i)));
+        if (rc == 0 && k.token) rc = cos_obj_set_str(fields, "x-cos-security-token", k.token);
+    }
+    for (size_t i = 0; rc == 0 && i < cos_value_len(fields); i++) {
+        size_t vlen = 0;
+        const char *v = cos_value_str(cos_obj_at(fields, i), &vlen);
+        curl_mimepart *part = curl_mime_addpart(mime);
+        /* libcurl escapes '"', CR and LF in the name as browsers do (HTML5). */
+        if (!part || curl_mime_name(part, cos_obj_key(fields, i)) != CURLE_OK ||
+            curl_mime_data(part, v ? v : "", vlen) != CURLE_OK)
+            rc = -1;
+    }
+    cos_value_free(fields);
+    return rc;
+}
+
+/* Attaches the file part's source. Files and fds are streamed (pread by the engine), memory
+ * bodies are borrowed from the task (which outlives its request), pulled bodies come from the
+ * caller's on_pull. The length must be known: libcurl sends an exact Content-Length. */
+static int post_attach_body(cos_task *t, cos_request *r, cos_value **err)
 {
     const cos_body *body = &t->body;
     int64_t given = -1;
     if (cos_param_integer(cos_obj_get(t->params, "ContentLength"), &given) != 0) given = -1;
     if (body->kind == COS_BODY_MEM) {
-        strbuf all;
-        sb_init(&all);
-        int rc = sb_append(&all, b->head.data, b->head.len) || sb_append(&all, body->data, body->len) ||
-                 sb_append(&all, b->tail.data, b->tail.len);
-        size_t n = all.len;
-        char *p = rc ? NULL : sb_detach(&all);
-        sb_free(&all);
-        if (!p || cos_req_body_mem_take(r, p, n) != 0) {
-            free(p);
+        if (cos_req_body_mem_ref(r, body->data, body->len) != 0) {
             *err = cos_validate_error(NULL, "out of memory");
             return -1;
         }
-        post_body_free(b);
         return 0;
     }
-    if (body->kind == COS_BODY_PATH) {
-        b->fd = open(body->path, O_RDONLY | O_CLOEXEC);
-        if (b->fd < 0) {
-            *err = cos_validate_error("FilePath", "cannot open %s", body->path);
+    if (body->kind == COS_BODY_PULL) {
+        int64_t len = body->length >= 0 ? body->length : given;
+        if (len < 0) {
+            *err = cos_validate_error("ContentLength", "missing param ContentLength (the body size is unknown)");
             return -1;
         }
-        b->remaining = fd_body_length(b->fd, 0, given);
-    } else if (body->kind == COS_BODY_FD) {
-        b->fd = fcntl(body->fd, F_DUPFD_CLOEXEC, 0);
-        b->offset = body->offset;
-        b->remaining = b->fd < 0 ? -1 : fd_body_length(b->fd, body->offset, body->length >= 0 ? body->length : given);
-    } else { /* COS_BODY_PULL */
-        b->remaining = body->length >= 0 ? body->length : given;
+        if (cos_req_body_pull(r, len, post_pull, t) != 0) {
+            *err = cos_validate_error(NULL, "cannot attach the body");
+            return -1;
+        }
+        return 0;
     }
-    if (b->remaining < 0) {
-        *err = cos_validate_error("ContentLength", "missing param ContentLength (the body size is unknown)");
+    int fd = body->kind == COS_BODY_PATH ? open(body->path, O_RDONLY | O_CLOEXEC) : body->fd;
+    if (fd < 0) {
+        *err = cos_validate_error("FilePath", "cannot open %s", body->path ? body->path : "the body");
         return -1;
     }
-    int64_t total = (int64_t)b->head.len + b->remaining + (int64_t)b->tail.len;
-    if (cos_req_body_pull(r, total, post_body_pull, b) != 0) {
-        *err = cos_validate_error(NULL, "cannot attach the body");
+    int64_t offset = body->kind == COS_BODY_FD ? body->offset : 0;
+    int64_t len = fd_body_length(fd, offset, body->kind == COS_BODY_FD && body->length >= 0 ? body->length : given);
+    int rc = len < 0 ? -1 : cos_req_body_fd(r, fd, offset, len); /* dup's the fd */
+    if (body->kind == COS_BODY_PATH) close(fd);
+    if (rc != 0) {
+        *err = len < 0 ? cos_validate_error("ContentLength", "missing param ContentLength (the body size is unknown)")
+                       : cos_validate_error(NULL, "cannot attach the body");
         return -1;
     }
-    t->op_state = b; /* freed with the task, after the request is gone */
-    t->op_free = post_body_free;
     return 0;
 }
 
 int cos_op_post_object(cos_task *t, cos_value **err)
 {
     if (post_check(t, err) != 0) return -1;
-    cos_client *c = t->client;
-    post_body *b = calloc(1, sizeof *b);
-    cos_value *extra = form_fields(t), *fields = cos_obj_new();
-    cos_request *r = cos_req_new(c, "POST", cos_task_str(t, "Bucket"), cos_task_str(t, "Region"), NULL);
-    unsigned char rnd[16];
-    char boundary[64];
-    int rc = b && extra && fields && r && RAND_bytes(rnd, sizeof rnd) == 1 ? 0 : -1;
+    post_state *s = calloc(1, sizeof *s);
+    cos_request *r = cos_req_new(t->client, "POST", cos_task_str(t, "Bucket"), cos_task_str(t, "Region"), NULL);
+    int rc = s && r ? 0 : -1;
     if (rc == 0) {
-        b->t = t;
-        b->fd = -1;
-        int n = snprintf(boundary, sizeof boundary, "----cosFormBoundary");
-        for (size_t i = 0; i < sizeof rnd; i++)
-            n += snprintf(boundary + n, sizeof boundary - (size_t)n, "%02x", rnd[i]);
-        rc = cos_obj_set_str(fields, "key", cos_task_key(t));
+        s->t = t;
+        s->r = r;
+        s->extra = form_fields(t);
+        rc = s->extra ? 0 : -1;
     }
-    if (rc == 0 && c->secret_id && c->secret_key) {
-        /* The same q-sign signature fields a browser form carries, with the key pinned exactly. */
-        post_form f = {.secret_id = c->secret_id, .secret_key = c->secret_key, .security_token = c->security_token,
-                       .bucket = cos_task_str(t, "Bucket"), .key = cos_task_key(t), .fields = extra};
-        cos_auth_key_time(c->clock_offset_ms, POLICY_DEFAULT_EXPIRES, f.key_time);
-        rc = sign_form(&f, fields, NULL);
-    } else if (rc == 0) {
-        for (size_t i = 0; rc == 0 && i < cos_value_len(extra); i++)
-            rc = cos_obj_set(fields, cos_obj_key(extra, i), cos_value_clone(cos_obj_at(extra, i)));
-        if (rc == 0 && c->security_token) rc = cos_obj_set_str(fields, "x-cos-security-token", c->security_token);
-    }
-    if (rc == 0) rc = form_head(&b->head, boundary, fields, form_filename(t));
-    if (rc == 0) rc = sb_printf(&b->tail, "\r\n--%s--\r\n", boundary);
-    char ctype[128];
-    snprintf(ctype, sizeof ctype, "multipart/form-data; boundary=%s", boundary);
-    if (rc == 0) rc = cos_req_header(r, "Content-Type", ctype);
     if (rc == 0) rc = apply_user_headers(r, t->params);
-    cos_value_free(extra);
-    cos_value_free(fields);
+    if (rc == 0) rc = cos_req_body_mime(r, post_mime_fields, s, "file", form_filename(t));
     if (rc != 0) {
-        post_body_free(b);
+        post_state_free(s);
         cos_req_free(r);
         *err = cos_validate_error(NULL, "cannot build the postObject request");
         return -1;
     }
-    if (post_attach_body(t, r, b, err) != 0) {
-        if (t->op_state != b) post_body_free(b);
+    if (post_attach_body(t, r, err) != 0) {
+        post_state_free(s);
         cos_req_free(r);
         return -1;
     }
+    if (t->op_free && t->op_state) t->op_free(t->op_state); /* a restarted task's previous state */
+    t->op_state = s; /* freed with the task, after the request is gone */
+    t->op_free = post_state_free;
     /* Form uploads: 204 by default, 200/201 with success_action_status, 303 with a redirect. */
     cos_req_accept_status(r, 303);
     cos_req_task(r, t->id);

@@ -117,6 +117,10 @@ void cos_req_destroy(cos_request *r)
     sb_free(&r->pullbuf);
     sb_free(&r->resp_body);
     if (r->md5) EVP_MD_CTX_free(r->md5);
+    if (r->mime) curl_mime_free(r->mime);
+    free(r->mime_part);
+    free(r->mime_filename);
+    cos_req_clear_creds(r);
     cos_value_free(r->resp_headers);
     cos_value_free(r->final_error);
     free(r->reason);
@@ -201,6 +205,18 @@ int cos_req_body_pull(cos_request *r, int64_t len, cos_req_pull_fn fn, void *ud)
     r->body_len = len;
     r->pull = fn;
     r->pull_ud = ud;
+    return 0;
+}
+
+int cos_req_body_mime(cos_request *r, cos_req_mime_fn fields, void *ud, const char *part_name,
+                      const char *filename)
+{
+    if (r->mime_part || !part_name) return -1;
+    r->mime_part = strdup(part_name);
+    r->mime_filename = filename ? strdup(filename) : NULL;
+    if (!r->mime_part || (filename && !r->mime_filename)) return -1; /* freed with the request */
+    r->mime_fields = fields;
+    r->mime_ud = ud;
     return 0;
 }
 
@@ -518,9 +534,9 @@ static int build_url(cos_request *r)
     return r->url ? 0 : -1;
 }
 
-/* The header list of this attempt: the request's headers plus the engine's (Host,
- * Content-Length, User-Agent, x-cos-sdk-retry), signed, then Authorization and the token. */
-static int build_headers(cos_request *r, cos_rkv_list *h)
+/* The header list of an attempt before signing: the request's headers plus the engine's (Host,
+ * Content-Length, User-Agent, x-cos-sdk-retry on attempt > 1). */
+static int base_headers(cos_request *r, int attempt, cos_rkv_list *h)
 {
     char num[32];
     for (size_t i = 0; i < r->headers.len; i++)
@@ -531,8 +547,12 @@ static int build_headers(cos_request *r, cos_rkv_list *h)
         free(host);
         if (rc != 0) return -1;
     }
-    /* Content-Length: from the body; 0 on bodiless non-GET requests (the SDK does the same). */
-    if (r->body_len >= 0) {
+    /* Content-Length: from the body; 0 on bodiless non-GET requests (the SDK does the same).
+     * A form body's Content-Length and Content-Type (with the boundary) come from libcurl. */
+    if (r->mime_part) {
+        rkv_set(h, "Content-Length", NULL, 1);
+        rkv_set(h, "Content-Type", NULL, 1);
+    } else if (r->body_len >= 0) {
         snprintf(num, sizeof num, "%lld", (long long)r->body_len);
         if (rkv_set(h, "Content-Length", num, 1) != 0) return -1;
     } else if (strcmp(r->method, "GET") != 0) {
@@ -541,25 +561,143 @@ static int build_headers(cos_request *r, cos_rkv_list *h)
         rkv_set(h, "Content-Length", NULL, 1);
     }
     if (rkv_find(h, "User-Agent", 1) < 0 && rkv_set(h, "User-Agent", r->c->user_agent, 1) != 0) return -1;
-    if (r->attempt > 1 && rkv_set(h, "x-cos-sdk-retry", "true", 1) != 0) return -1;
+    if (attempt > 1 && rkv_set(h, "x-cos-sdk-retry", "true", 1) != 0) return -1;
     /* The token is added after signing so it is never signed (A.7). */
     rkv_set(h, "x-cos-security-token", NULL, 1);
-    if (r->c->secret_id && r->c->secret_key) {
+    return 0;
+}
+
+void cos_req_credentials(const cos_request *r, cos_req_creds *out)
+{
+    memset(out, 0, sizeof *out);
+    if (r->has_creds) {
+        out->secret_id = r->cred_id;
+        out->secret_key = r->cred_key;
+        out->token = r->cred_token_str;
+        out->key_time = r->cred_key_time[0] ? r->cred_key_time : NULL;
+        out->authorization = r->cred_auth;
+    } else if (!r->c->cred_fn) {
+        out->secret_id = r->c->secret_id;
+        out->secret_key = r->c->secret_key;
+        out->token = r->c->security_token;
+    }
+}
+
+void cos_req_clear_creds(cos_request *r)
+{
+    free(r->cred_auth);
+    free(r->cred_id);
+    free(r->cred_key);
+    free(r->cred_token_str);
+    r->cred_auth = r->cred_id = r->cred_key = r->cred_token_str = NULL;
+    r->cred_key_time[0] = '\0';
+    r->has_creds = 0;
+}
+
+/* The header list of this attempt: base_headers, signed, then Authorization and the token
+ * (added after signing, so never signed). A form upload is authorised by its policy and q-*
+ * fields (§6), not by a header. */
+static int build_headers(cos_request *r, cos_rkv_list *h)
+{
+    if (base_headers(r, r->attempt, h) != 0) return -1;
+    cos_req_creds k;
+    cos_req_credentials(r, &k);
+    if (k.authorization && !r->mime_part) {
+        if (rkv_set(h, "Authorization", k.authorization, 1) != 0) return -1;
+    } else if (k.secret_id && k.secret_key && !r->mime_part) {
         strbuf path;
         sb_init(&path);
         if (sb_putc(&path, '/') != 0 || (r->key && sb_puts(&path, r->key) != 0)) {
             sb_free(&path);
             return -1;
         }
-        char *auth = cos_auth_for_request(r->c, r->method, path.data, &r->query, h);
+        char *auth = cos_auth_for_request(r->c, k.secret_id, k.secret_key, k.key_time, r->method, path.data,
+                                          &r->query, h);
         sb_free(&path);
         if (!auth) return -1;
         int rc = rkv_set(h, "Authorization", auth, 1);
         free(auth);
         if (rc != 0) return -1;
     }
-    if (r->c->security_token && rkv_set(h, "x-cos-security-token", r->c->security_token, 1) != 0) return -1;
+    if (k.token && *k.token && rkv_set(h, "x-cos-security-token", k.token, 1) != 0) return -1;
     return 0;
+}
+
+/* The API name of a request, for the provider's Scope (A.8: "name/cos:PutObject"). */
+static const char *action_name(const cos_request *r)
+{
+    int has_upid = rkv_find(&r->query, "uploadId", 0) >= 0;
+    const char *m = r->method;
+    if (!r->key) {
+        if (strcmp(m, "POST") == 0) return "PostObject";
+        if (strcmp(m, "HEAD") == 0) return "HeadBucket";
+        return rkv_find(&r->query, "uploads", 0) >= 0 ? "ListMultipartUploads" : "GetBucket";
+    }
+    if (strcmp(m, "PUT") == 0) return rkv_find(&r->query, "partNumber", 0) >= 0 ? "UploadPart" : "PutObject";
+    if (strcmp(m, "POST") == 0) {
+        if (rkv_find(&r->query, "uploads", 0) >= 0) return "InitiateMultipartUpload";
+        if (has_upid) return "CompleteMultipartUpload";
+        return rkv_find(&r->query, "append", 0) >= 0 ? "AppendObject" : "PostObject";
+    }
+    if (strcmp(m, "GET") == 0) return has_upid ? "ListParts" : "GetObject";
+    if (strcmp(m, "HEAD") == 0) return "HeadObject";
+    if (strcmp(m, "DELETE") == 0) return has_upid ? "AbortMultipartUpload" : "DeleteObject";
+    return m;
+}
+
+cos_value *cos_req_cred_options(cos_request *r)
+{
+    cos_rkv_list h = {0};
+    cos_value *o = cos_obj_new(), *q = cos_obj_new(), *hv = cos_obj_new(), *scope = cos_arr_new(),
+              *sc = cos_obj_new();
+    strbuf path, action;
+    sb_init(&path);
+    sb_init(&action);
+    int rc = o && q && hv && scope && sc ? 0 : -1;
+    if (rc == 0) rc = build_url(r);
+    if (rc == 0) rc = base_headers(r, r->attempt + 1, &h); /* the headers of the coming attempt */
+    if (rc == 0) rc = sb_putc(&path, '/') || (r->key && sb_puts(&path, r->key));
+    if (rc == 0) rc = sb_printf(&action, "name/cos:%s", action_name(r));
+    for (size_t i = 0; rc == 0 && i < r->query.len; i++)
+        rc = cos_obj_set_str(q, r->query.items[i].name, r->query.items[i].value);
+    for (size_t i = 0; rc == 0 && i < h.len; i++) {
+        const cos_rkv *kv = &h.items[i];
+        if (!*kv->value) continue; /* sent empty, never signed */
+        if (strcasecmp(kv->name, "Content-Length") == 0) rc = cos_obj_set_num(hv, kv->name, strtod(kv->value, NULL));
+        else rc = cos_obj_set_str(hv, kv->name, kv->value);
+    }
+    if (rc == 0)
+        rc = cos_obj_set_str(sc, "action", action.data) || cos_obj_set_str(sc, "bucket", r->bucket) ||
+             cos_obj_set_str(sc, "region", r->region) || cos_obj_set_str(sc, "prefix", r->key ? r->key : "");
+    if (rc == 0) {
+        rc = cos_arr_push(scope, sc);
+        sc = NULL; /* taken */
+    }
+    if (rc == 0)
+        rc = cos_obj_set_str(o, "Bucket", r->bucket) || cos_obj_set_str(o, "Region", r->region) ||
+             cos_obj_set_str(o, "Method", r->method) || cos_obj_set_str(o, "Key", r->key ? r->key : "") ||
+             cos_obj_set_str(o, "Pathname", path.data);
+    if (rc == 0) {
+        cos_value *qq = q, *hh = hv, *ss = scope;
+        q = hv = scope = NULL; /* cos_obj_set takes them, even on failure */
+        rc = cos_obj_set(o, "Query", qq);
+        rc = cos_obj_set(o, "Headers", hh) || rc;
+        rc = cos_obj_set(o, "Scope", ss) || rc;
+    }
+    if (rc == 0)
+        rc = cos_obj_set_num(o, "SystemClockOffset", r->c->clock_offset_ms) || cos_obj_set_bool(o, "ForceSignHost", 1);
+    rkv_free(&h);
+    sb_free(&path);
+    sb_free(&action);
+    cos_value_free(q);
+    cos_value_free(hv);
+    cos_value_free(scope);
+    cos_value_free(sc);
+    if (rc != 0) {
+        cos_value_free(o);
+        return NULL;
+    }
+    return o;
 }
 
 static int slist_add(struct curl_slist **l, const char *line)
@@ -593,9 +731,30 @@ static int to_slist(const cos_rkv_list *h, struct curl_slist **out)
     return rc;
 }
 
+/* A fresh form for this attempt: the caller's fields, then the file part read by read_cb (so the
+ * body sources, hashing, pull pauses and rewinds are the same as for a plain body). */
+static int setup_mime(cos_request *r, CURL *e)
+{
+    if (r->mime) curl_mime_free(r->mime);
+    r->mime = curl_mime_init(e);
+    if (!r->mime) return -1;
+    if (r->mime_fields && r->mime_fields(r->mime_ud, r->mime) != 0) return -1;
+    curl_mimepart *part = curl_mime_addpart(r->mime);
+    CURLcode rc = part ? curl_mime_name(part, r->mime_part) : CURLE_OUT_OF_MEMORY;
+    if (!rc && r->mime_filename) rc = curl_mime_filename(part, r->mime_filename);
+    if (!rc) rc = curl_mime_type(part, "application/octet-stream");
+    if (!rc)
+        rc = curl_mime_data_cb(part, (curl_off_t)(r->body_len < 0 ? 0 : r->body_len), read_cb, seek_cb, NULL, r);
+    if (!rc) rc = curl_easy_setopt(e, CURLOPT_MIMEPOST, r->mime);
+    if (!rc && strcmp(r->method, "POST") != 0) rc = curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
+    if (!rc) rc = curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024L);
+    return rc == CURLE_OK ? 0 : -1;
+}
+
 static int setup_method(cos_request *r, CURL *e)
 {
     CURLcode rc = CURLE_OK;
+    if (r->mime_part) return setup_mime(r, e);
     if (strcmp(r->method, "GET") == 0 && r->src == COS_SRC_NONE) {
         rc = curl_easy_setopt(e, CURLOPT_HTTPGET, 1L);
     } else if (strcmp(r->method, "HEAD") == 0) {
@@ -705,6 +864,11 @@ int cos_req_feed_pull(cos_request *r)
         }
     }
     r->need_data = 0;
+    /* A form's file part pauses inside libcurl's MIME reader, which remembers the pause until
+     * the transfer is unpaused, while the transfer itself may not be paused yet (the pause came
+     * with the form's leading bytes). curl_easy_pause() ignores a CONT without a state change,
+     * so pause first: the CONT then always resets the reader. */
+    if (r->mime && curl_easy_pause(r->easy, CURLPAUSE_SEND) != CURLE_OK) return -1;
     return curl_easy_pause(r->easy, CURLPAUSE_CONT) == CURLE_OK ? 0 : -1;
 }
 

@@ -84,6 +84,29 @@ int cos_req_body_mem_ref(cos_request *r, const void *data, size_t len);
 int cos_req_body_fd(cos_request *r, int fd, int64_t offset, int64_t len); /* dup's fd; pread at offset */
 int cos_req_body_pull(cos_request *r, int64_t len, cos_req_pull_fn fn, void *ud); /* never retried */
 
+/* multipart/form-data (POST Object, cos-protocol.md §6), built with libcurl's MIME API.
+ * On EVERY attempt the engine creates a fresh curl_mime, calls fields(ud, mime) to add the
+ * leading text parts (so a retry re-signs them), then appends one last part `part_name`
+ * (filename `filename`, application/octet-stream) whose bytes come from the request's body source
+ * (cos_req_body_mem/_fd/_pull, set as usual): the file is streamed, never read whole, and
+ * hashing, progress (file bytes only) and retries work as for any body. libcurl sets the
+ * Content-Type (with its boundary) and Content-Length; any Content-Type header set on the request
+ * is dropped. No Authorization header is sent: a form upload is authorised by its fields.
+ * `fields` returns 0, or -1 to fail the attempt. `ud` must outlive the request. */
+struct curl_mime;
+typedef int (*cos_req_mime_fn)(void *ud, struct curl_mime *mime);
+int cos_req_body_mime(cos_request *r, cos_req_mime_fn fields, void *ud, const char *part_name,
+                      const char *filename);
+
+/* The credentials the current attempt is signed with (valid while the attempt is being built,
+ * e.g. inside a cos_req_mime_fn): the client's SecretId/SecretKey/SecurityToken, or what the
+ * credentials provider gave. authorization: a ready header value (no keys then). key_time NULL:
+ * compute it. All NULL when there is nothing to sign with. */
+typedef struct cos_req_creds {
+    const char *secret_id, *secret_key, *token, *key_time, *authorization;
+} cos_req_creds;
+void cos_req_credentials(const cos_request *r, cos_req_creds *out);
+
 /* Hash the request body while it streams (restarted on every attempt / rewind). */
 #define COS_HASH_MD5 1
 #define COS_HASH_CRC64 2

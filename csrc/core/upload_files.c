@@ -67,8 +67,9 @@ static void child_progress(void *ud, cos_task_id id, const cos_progress *p)
 {
     file_slot *slot = ud;
     files_state *fs = slot->fs;
-    (void)id;
     slot->loaded = p->loaded;
+    if (!fs->parent) return;
+    if (fs->parent->cb.on_file_progress) fs->parent->cb.on_file_progress(fs->parent->cb.ud, id, slot->index, p);
     if (fs->parent) cos_task_progress_update(fs->parent, loaded_sum(fs), fs->total);
 }
 

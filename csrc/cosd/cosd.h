@@ -63,6 +63,7 @@ typedef struct cosd_server {
     pthread_mutex_t fault_lock;
     pthread_mutex_t id_lock;   /* request ids / unique names */
     unsigned long long counter;
+    int stopping;              /* set (atomically) on SIGTERM/SIGINT: stalls and pauses end early */
     struct MHD_Daemon *daemon;
 } cosd_server;
 
@@ -105,7 +106,7 @@ typedef struct cosd_req {
     char *fault_body; size_t fault_body_len; int fault_body_set;
     /* request log (--request-log): headers as received, first bytes of the body */
     hdr_pair *qh; size_t nqh;
-    strbuf rl_body; uint64_t rl_len;
+    strbuf rl_body; uint64_t rl_len; int rl_written;
     /* extra response headers */
     hdr_pair *rh; size_t nrh;
     /* op specific */

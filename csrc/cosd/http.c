@@ -72,6 +72,7 @@ static int queue(cosd_req *r, unsigned status, struct MHD_Response *resp, uint64
     r->status = status;
     r->bytes_out = r->is_head ? 0 : body_len;
     r->done = 1;
+    log_request(r); /* before the response goes out: a client holding its answer finds the entry */
     enum MHD_Result ret = MHD_queue_response(r->conn, status, resp);
     MHD_destroy_response(resp);
     return ret;
@@ -79,7 +80,7 @@ static int queue(cosd_req *r, unsigned status, struct MHD_Response *resp, uint64
 
 /* A 200 XML result streamed after keep-alive spaces (fault keepalive-spaces / complete-error): the spaces
  * go out first, in chunks, then a short pause, then the document, as COS does while it works. */
-typedef struct ka_stream { char *body; size_t len, off; long spaces; int paused; } ka_stream;
+typedef struct ka_stream { char *body; size_t len, off; long spaces; int paused; int *stopping; } ka_stream;
 
 static ssize_t ka_read(void *cls, uint64_t pos, char *buf, size_t max) {
     (void)pos;
@@ -92,7 +93,7 @@ static ssize_t ka_read(void *cls, uint64_t pos, char *buf, size_t max) {
         k->spaces -= (long)n;
         return (ssize_t)n;
     }
-    if (!k->paused) { k->paused = 1; usleep(50 * 1000); }
+    if (!k->paused) { k->paused = 1; usleep(k->stopping && __atomic_load_n(k->stopping, __ATOMIC_ACQUIRE) ? 0 : 50 * 1000); }
     if (k->off >= k->len) return MHD_CONTENT_READER_END_OF_STREAM;
     size_t n = k->len - k->off;
     if (n > max) n = max;
@@ -114,6 +115,7 @@ int req_send_buf(cosd_req *r, unsigned status, const char *ctype, char *body, si
         k->body = body;
         k->len = len;
         k->spaces = r->ka_spaces;
+        k->stopping = &r->srv->stopping;
         struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, ka_read, k, ka_free);
         if (!resp) { ka_free(k); return MHD_NO; }
         MHD_add_response_header(resp, "Content-Type", ctype);
@@ -400,7 +402,11 @@ static int first_call(cosd_req *r) {
 }
 
 static int final_call(cosd_req *r) {
-    if (r->stall_ms > 0) usleep((useconds_t)r->stall_ms * 1000);
+    /* a stall ends early when the server is stopping, so shutdown never waits for it */
+    for (long left = r->stall_ms; left > 0 && !__atomic_load_n(&r->srv->stopping, __ATOMIC_ACQUIRE); left -= 10)
+        usleep((useconds_t)(left < 10 ? left : 10) * 1000);
+    /* stopping: a request not answered yet is not performed (the connection is being closed anyway) */
+    if (__atomic_load_n(&r->srv->stopping, __ATOMIC_ACQUIRE)) { r->reset = 1; return MHD_NO; }
     if (r->reset_after > 0) { r->reset = 1; return MHD_NO; }
     if (r->fault_body_set) { /* fault body=FILE: the raw document, the operation is not performed */
         char *b = r->fault_body;
@@ -497,7 +503,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls, en
     if (r->reset) r->status = 0;
     if (!r->method) r->method = "-";
     log_access(r);
-    log_request(r);
+    log_request(r); /* when no answer was queued (status 0); else already written */
     form_free(r);
     if (r->fd >= 0) close(r->fd);
     if (r->tmp_path) { unlink(r->tmp_path); free(r->tmp_path); }

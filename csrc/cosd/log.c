@@ -77,6 +77,8 @@ static void json_str(strbuf *sb, const char *s, size_t n) {
 void log_request(cosd_req *r) {
     cosd_server *srv = r->srv;
     if (!srv || !srv->request_log) return;
+    if (r->rl_written) return;
+    r->rl_written = 1;
     strbuf sb;
     sb_init(&sb);
     const char *t = r->target ? r->target : "";

@@ -28,8 +28,9 @@ static const char *usage =
     "                           CompleteMultipartUpload AbortMultipartUpload ListMultipartUploads any)\n"
     "                           and one or more of status=CODE [code=ErrorCode], reset-after=BYTES,\n"
     "                           stall=MS, complete-error (200 + <Error> body after spaces),\n"
-    "                           keepalive-spaces=N, no-etag, body=FILE; chosen by nth=N (the N-th matching request) or rate=F seed=S,\n"
-    "                           else every matching request; times=K caps how often it fires\n"
+    "                           keepalive-spaces=N, no-etag, body=FILE; chosen by nth=N (the N-th\n"
+    "                           matching request) or rate=F seed=S, else every matching request;\n"
+    "                           times=K caps how often it fires\n"
     "                           e.g. op=UploadPart,nth=3,status=503  op=PutObject,reset-after=65536\n"
     "  --help                   this text\n";
 
@@ -160,6 +161,10 @@ int main(int argc, char **argv) {
     }
     int sig = 0;
     while (sigwait(&set, &sig) != 0) {}
+    /* Prompt stop: stalls see the flag and end; MHD_stop_daemon closes the listening socket, shuts down
+     * every connection (idle keep-alive ones included) and joins their threads. Requests cut short
+     * unlink their temporary body files, so no partial object becomes visible. */
+    __atomic_store_n(&srv.stopping, 1, __ATOMIC_RELEASE);
     MHD_stop_daemon(srv.daemon);
     rc = 0;
 out:

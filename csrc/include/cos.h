@@ -89,6 +89,7 @@ typedef int64_t cos_task_id;
  * CaInfo (CA bundle path), FileParallelLimit, ChunkParallelLimit, ChunkRetryTimes, ChunkSize,
  * SliceSize, ProgressInterval (ms), MaxPartNumber, CorrectClockSkew, SystemClockOffset (ms),
  * UseRawKey, UserAgent, UploadCheckContentMd5, ConfCwd (checkpoint directory), RetryTimes.
+ * Temporary credentials on demand (the Node SDK's getAuthorization): cos_set_credentials_provider.
  * Returns NULL and sets *err (a cos_value error the caller frees) on invalid options. */
 cos_client *cos_client_new(const cos_value *options, cos_value **err);
 /* Aborts whatever is in flight; every pending task's callbacks get release() but no on_done. */
@@ -144,6 +145,10 @@ typedef struct cos_callbacks {
     int (*on_pull)(void *ud, cos_task_id id, const void **chunk, size_t *len);
     /* Called exactly once when the core will not use `ud` again (after on_done, or on free). */
     void (*release)(void *ud);
+    /* uploadFiles: one file's own progress (the Node SDK's files[i].onProgress), as that file's
+     * uploadFile task reports it: id = the file's task id, index = its position in files (0-based).
+     * The aggregate still goes to on_progress. */
+    void (*on_file_progress)(void *ud, cos_task_id id, size_t index, const cos_progress *p);
 } cos_callbacks;
 
 /* Starts operation `op` ("putObject", "appendObject", "headObject", "getObject",
@@ -174,6 +179,35 @@ int cos_task_restart(cos_client *c, cos_task_id id);
 int cos_task_cancel(cos_client *c, cos_task_id id);
 /* Called (from cos_poll) after a batch of task changes; at most once per poll step. */
 void cos_on_list_update(cos_client *c, void (*fn)(void *ud, cos_value *list), void *ud);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Credentials provider (temporary keys, the Node SDK's getAuthorization option)               */
+
+/* Called from cos_poll (never from inside libcurl) when a request is about to be sent and no
+ * valid cached STS credential exists. `options` (the callee owns it) is {Bucket, Region, Method,
+ * Key, Pathname, Query, Headers (the request's signable view: empty values removed, Host added,
+ * Content-Length a number), Scope = [{action = "name/cos:<Action>", bucket, region, prefix}],
+ * SystemClockOffset, ForceSignHost}. The request waits ("needs credentials") until
+ * cos_credentials_provide() is called with the same `token`, during this call or later from
+ * anywhere outside libcurl (another cos_poll step, another callback). Every attempt (retries
+ * included) that finds no cached STS credential asks again. */
+typedef void (*cos_credentials_fn)(void *ud, cos_client *c, uint64_t token, cos_value *options);
+/* Installs (fn non-NULL) or removes the provider. SecretId/SecretKey, if also given, are then
+ * ignored for requests. `ud` must stay valid until the client is freed or the provider replaced. */
+void cos_set_credentials_provider(cos_client *c, cos_credentials_fn fn, void *ud);
+/* Answers the call `token`. Takes ownership of `err` and `creds` (either may be NULL).
+ * - err non-NULL: the request fails with this error (any cos_value; an object is used as the
+ *   error object as is, anything else becomes {code = "CredentialsError", message = ...}).
+ * - creds {Authorization, SecurityToken?}: used as is for this one attempt (no caching).
+ * - creds {TmpSecretId, TmpSecretKey, SecurityToken | XCosSecurityToken, StartTime?,
+ *   ExpiredTime}: cached on the client and reused by every request until ExpiredTime - now
+ *   <= 60 s; KeyTime = StartTime;ExpiredTime when StartTime is given. Other requests waiting for
+ *   credentials proceed with it at once (their own calls' answers are then ignored).
+ * - anything else fails the request with code "CredentialsError".
+ * Returns 0, or -1 when `token` is unknown (answered already, timed out or aborted).
+ * A request waits for an answer at most Timeout ms (the client option), or 60 s without Timeout;
+ * then it fails with code "ETIMEDOUT", so cos_run() never waits forever on a silent provider. */
+int cos_credentials_provide(cos_client *c, uint64_t token, cos_value *err, cos_value *creds);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Signing                                                                                     */

@@ -34,6 +34,34 @@ local function check_self(self, method)
   return self._client
 end
 
+-- The getAuthorization option (node-sdk-behaviour.md A.8): the C core asks for credentials with
+-- (token, options) from inside a poll step; provider(options, callback) answers now or later.
+-- callback(data) as in the Node SDK (also callback(err) / callback(nil, data)), data being a
+-- ready {Authorization, SecurityToken?} or STS {TmpSecretId, TmpSecretKey, SecurityToken,
+-- StartTime?, ExpiredTime} (cached by the core until 60 s before ExpiredTime). A provider that
+-- raises, or calls back with an error, fails the request with that error. Only the first answer
+-- counts. A provider that never answers fails the request after Timeout (60 s without Timeout).
+-- The client is held weakly, so the dispatcher (referenced from C) does not pin it.
+local function credentials_dispatcher(client, provider)
+  local weak = setmetatable({ client }, { __mode = "v" })
+  return function(token, opts)
+    local answered = false
+    local function answer(err, creds)
+      if answered then return end
+      answered = true
+      local c = weak[1]
+      if c then pcall(c.provide_credentials, c, token, err, creds) end -- a closed client ignores it
+    end
+    local ok, e = pcall(provider, opts, function(a, b)
+      if type(a) == "table" and (a.Authorization ~= nil or a.TmpSecretId ~= nil) then return answer(nil, a) end
+      if a == nil and type(b) == "table" then return answer(nil, b) end
+      if a == nil then return answer("getAuthorization gave no credentials") end
+      return answer(type(a) == "table" and a or tostring(a))
+    end)
+    if not ok then answer(type(e) == "table" and e or tostring(e)) end
+  end
+end
+
 --- COS.new(options) -> cos. Options as the Node SDK's constructor (SecretId, SecretKey, Protocol,
 -- Domain, Ip, FileParallelLimit, ChunkParallelLimit, ChunkSize, SliceSize, ProgressInterval, ...).
 -- Invalid options raise an error naming the option.
@@ -43,6 +71,13 @@ function COS.new(options)
   end
   local ok, client = pcall(core.new, options or {})
   if not ok then error(client, 2) end
+  if options and options.getAuthorization ~= nil then
+    if type(options.getAuthorization) ~= "function" then
+      client:close()
+      error("option getAuthorization must be a function", 2)
+    end
+    client:on_credentials(credentials_dispatcher(client, options.getAuthorization))
+  end
   -- listeners live outside self, so the dispatcher held by the C side does not pin the client
   return setmetatable({ _client = client, _listeners = {} }, COS)
 end
@@ -93,28 +128,42 @@ end
 -- uploadFiles: the files' own callbacks. Each file's onTaskReady(taskId) is called once the files
 -- are queued (their tasks follow the uploadFiles call's id, in input order); each file's
 -- onFileFinish(err, data) runs before the top-level onFileFinish(err, data, options), as in the
--- Node SDK (options.Index is the file's index as a string, "0", "1", ...).
+-- Node SDK (options.Index is the file's index as a string, "0", "1", ...); each file's
+-- onProgress(progressData) gets that file's own progress (the core's onFileProgress(index,
+-- progressData, taskId), which also reaches a top-level onFileProgress), while the top-level
+-- onProgress gets the aggregate.
 function COS:uploadFiles(params, callback)
   local client = check_self(self, "uploadFiles")
   if type(params) ~= "table" or type(params.files) ~= "table" then
     return call(self, "uploadFiles", params, callback)
   end
-  local finish, ready = {}, {}
+  local finish, ready, progress = {}, {}, {}
   for i, f in ipairs(params.files) do
     if type(f) == "table" then
       finish[i] = type(f.onFileFinish) == "function" and f.onFileFinish or nil
       ready[i] = type(f.onTaskReady) == "function" and f.onTaskReady or nil
+      progress[i] = type(f.onProgress) == "function" and f.onProgress or nil
     end
   end
-  if next(finish) then
-    local top = params.onFileFinish
+  if next(finish) or next(progress) then
     local copy = {}
     for k, v in pairs(params) do copy[k] = v end
-    copy.onFileFinish = function(err, data, options)
-      local idx = options and tonumber(options.Index)
-      local fn = idx and finish[idx + 1]
-      if fn then fn(err, data) end
-      if top then top(err, data, options) end
+    if next(finish) then
+      local top = params.onFileFinish
+      copy.onFileFinish = function(err, data, options)
+        local idx = options and tonumber(options.Index)
+        local fn = idx and finish[idx + 1]
+        if fn then fn(err, data) end
+        if top then top(err, data, options) end
+      end
+    end
+    if next(progress) then
+      local top = type(params.onFileProgress) == "function" and params.onFileProgress or nil
+      copy.onFileProgress = function(index, progressData, taskId)
+        local fn = progress[index + 1]
+        if fn then fn(progressData) end
+        if top then top(index, progressData, taskId) end
+      end
     end
     params = copy
   end

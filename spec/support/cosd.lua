@@ -1,6 +1,7 @@
 -- Starts and stops a real cosd process for specs: loopback only, a fresh data directory each time.
 -- Usage: local server = cosd.start{ buckets = {...}, faults = {...}, extra = {...} }
---        server.port, server.endpoint ("127.0.0.1:PORT"), server.data, server.log (access log)
+--        server.port, server.endpoint ("127.0.0.1:PORT"), server.data, server.log (access log),
+--        server.reqlog (request log: server:request_log() parses it)
 --        server:stop() (SIGTERM), server:kill() (SIGKILL), server:restart()
 local M = {}
 
@@ -55,6 +56,7 @@ local function launch(self)
   os.remove(self.port_file)
   local args = { sh_quote(M.bin), "--listen", "127.0.0.1:" .. (self.fixed_port or 0), "--data", sh_quote(self.data),
     "--region", M.REGION, "--port-file", sh_quote(self.port_file), "--access-log", sh_quote(self.log),
+    "--request-log", sh_quote(self.reqlog),
     "--credentials", sh_quote(M.SECRET_ID .. ":" .. M.SECRET_KEY) }
   for _, b in ipairs(self.opts.buckets or { M.BUCKET }) do
     args[#args + 1] = "--bucket " .. sh_quote(b)
@@ -89,14 +91,29 @@ function M.start(opts)
   self.data = self.opts.data or (self.dir .. "/data")
   self.port_file = self.dir .. "/port"
   self.log = self.dir .. "/access.log"
+  self.reqlog = self.dir .. "/request.log"
   self.stdout = self.dir .. "/stdout"
   self.stderr = self.dir .. "/stderr"
   return launch(self)
 end
 
+-- True once pid has exited. cosd is not our child (the launching shell is gone), so whoever reaps it
+-- may take its time: a zombie (state Z in /proc/PID/stat) counts as gone, though `kill -0` still
+-- succeeds on it. Without /proc, falls back to `kill -0`.
+local function exited(pid)
+  local f = io.open("/proc/" .. pid .. "/stat", "r")
+  if f then
+    local stat = f:read("*l")
+    f:close()
+    local state = stat and stat:match(".*%) (%a)")
+    return state == nil or state == "Z" or state == "X"
+  end
+  return not os.execute("kill -0 " .. pid .. " 2>/dev/null")
+end
+
 local function wait_gone(pid)
   for _ = 1, 400 do
-    if not os.execute("kill -0 " .. pid .. " 2>/dev/null") then return true end
+    if exited(pid) then return true end
     sleep(0.025)
   end
   return false
@@ -135,6 +152,45 @@ function Server:access_log()
     local m, t, st, bin, bout, rid = line:match("^(%S+) (%S+) (%d+) (%d+) (%d+) (%S*)")
     if m then out[#out + 1] = { method = m, target = t, status = tonumber(st), bytes_in = tonumber(bin),
         bytes_out = tonumber(bout), request_id = rid } end
+  end
+  return out
+end
+
+local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+local function b64decode(s)
+  local bits = s:gsub("[^%w%+/]", ""):gsub(".", function(c)
+    local v = B64:find(c, 1, true) - 1
+    local out = {}
+    for i = 5, 0, -1 do out[#out + 1] = (v >> i) & 1 end
+    return table.concat(out)
+  end)
+  return (bits:gsub("%d%d%d?%d?%d?%d?%d?%d?", function(byte)
+    if #byte ~= 8 then return "" end
+    return string.char(tonumber(byte, 2))
+  end))
+end
+
+-- Request log entries (cosd --request-log), oldest first: { method, target (raw), status, request_id,
+--   headers = { {name, value}, ... } in the order received, header = { [lower-case name] = value }
+--   (the last one of a name), body_length, body (nil when over 64 KiB) }.
+-- cosd writes an entry before it answers (an unanswered request: when its connection ends): with
+-- min_entries, waits (up to 5 s) until there are at least that many.
+function Server:request_log(min_entries)
+  local json = require "dkjson"
+  local text = read_file(self.reqlog) or ""
+  for _ = 1, 200 do
+    local _, n = text:gsub("\n", "")
+    if n >= (min_entries or 0) then break end
+    sleep(0.025)
+    text = read_file(self.reqlog) or ""
+  end
+  local out = {}
+  for line in text:gmatch("[^\n]+") do
+    local e = assert(json.decode(line))
+    if e.body_base64 then e.body = b64decode(e.body_base64) end
+    e.header = {}
+    for _, h in ipairs(e.headers) do e.header[h[1]:lower()] = h[2] end
+    out[#out + 1] = e
   end
   return out
 end

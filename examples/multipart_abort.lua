@@ -1,0 +1,22 @@
+-- multipartAbort: abort a multipart upload and delete its uploaded parts.
+-- Runs against real COS with COS_SECRETID/COS_SECRETKEY/COS_BUCKET/COS_REGION, else a local cosd.
+local here = (debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$")) or "."
+local env = dofile(here .. "/example_env.lua")
+local cos = env.COS.new(env.options())
+
+-- (Not in the sample: an upload to abort, whose UploadId stands for 'exampleUploadId'.)
+local init = assert(cos:multipartInit { Bucket = env.Bucket, Region = env.Region, Key = "1.jpg" })
+local exampleUploadId = init.UploadId
+
+cos:multipartAbort({
+  Bucket = env.Bucket,        -- Your bucket (required)
+  Region = env.Region,        -- Bucket region (required), such as ap-beijing
+  Key = "1.jpg",              -- Object key stored in the bucket (required), such as 1.jpg and a/b/test.txt
+  UploadId = exampleUploadId, -- Required
+}, function(err, data)
+  env.log(err, data)
+end)
+cos:run()
+
+cos:close()
+env.exit()
