@@ -3,6 +3,7 @@
 #include "cosd.h"
 #include <errno.h>
 #include <signal.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@ static const char *usage =
     "  --credentials ID:KEY     an accepted SecretId/SecretKey pair (repeatable); with none, the test pair\n"
     "                           " COSD_DEFAULT_ID ":" COSD_DEFAULT_KEY "\n"
     "  --port-file FILE         write the bound port number to FILE\n"
+    "  --parent-pid PID         stop when process PID is gone (for test harnesses)\n"
     "  --access-log FILE        one line per request: method target status bytes-in bytes-out request-id\n"
     "  --request-log FILE       one JSON line per request: method, target, headers as received, body\n"
     "                           length and (up to 64 KiB) the body\n"
@@ -66,6 +68,17 @@ static void server_free(cosd_server *s) {
     pthread_mutex_destroy(&s->id_lock);
 }
 
+/* Waits for SIGTERM/SIGINT, or (with --parent-pid) for that process to disappear, so servers started
+ * by a test run that crashed do not outlive it. */
+static void wait_for_stop(const sigset_t *set, long parent_pid) {
+    struct timespec tick = {1, 0};
+    for (;;) {
+        int sig = parent_pid > 0 ? sigtimedwait(set, NULL, &tick) : sigwaitinfo(set, NULL);
+        if (sig == SIGTERM || sig == SIGINT) return;
+        if (parent_pid > 0 && kill((pid_t)parent_pid, 0) != 0 && errno == ESRCH) return;
+    }
+}
+
 int main(int argc, char **argv) {
     cosd_server srv;
     memset(&srv, 0, sizeof srv);
@@ -73,6 +86,7 @@ int main(int argc, char **argv) {
     pthread_mutex_init(&srv.log_lock, NULL);
     pthread_mutex_init(&srv.fault_lock, NULL);
     pthread_mutex_init(&srv.id_lock, NULL);
+    long parent_pid = 0;
     const char *listen = "127.0.0.1:0", *port_file = NULL, *log_path = NULL, *reqlog_path = NULL, *data = "cosd-data";
     const char *region = "ap-guangzhou";
     const char *cert = NULL, *key = NULL;
@@ -86,6 +100,7 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--data")) data = v;
         else if (!strcmp(a, "--region")) region = v;
         else if (!strcmp(a, "--port-file")) port_file = v;
+        else if (!strcmp(a, "--parent-pid")) parent_pid = strtol(v, NULL, 10);
         else if (!strcmp(a, "--access-log")) log_path = v;
         else if (!strcmp(a, "--request-log")) reqlog_path = v;
         else if (!strcmp(a, "--tls-cert")) cert = v;
@@ -159,8 +174,7 @@ int main(int argc, char **argv) {
         FILE *f = fopen(tmp, "w");
         if (f) { fprintf(f, "%d\n", port); fclose(f); rename(tmp, port_file); }
     }
-    int sig = 0;
-    while (sigwait(&set, &sig) != 0) {}
+    wait_for_stop(&set, parent_pid);
     /* Prompt stop: stalls see the flag and end; MHD_stop_daemon closes the listening socket, shuts down
      * every connection (idle keep-alive ones included) and joins their threads. Requests cut short
      * unlink their temporary body files, so no partial object becomes visible. */

@@ -49,6 +49,15 @@ function M.capture(cmd)
   return out, ok
 end
 
+-- The pid of this Lua process (/proc/self is the reader itself).
+local function own_pid()
+  local f = io.open("/proc/self/stat")
+  if not f then return nil end
+  local pid = f:read("*l"):match("^(%d+)")
+  f:close()
+  return pid
+end
+
 local Server = {}
 Server.__index = Server
 
@@ -58,6 +67,9 @@ local function launch(self)
     "--region", M.REGION, "--port-file", sh_quote(self.port_file), "--access-log", sh_quote(self.log),
     "--request-log", sh_quote(self.reqlog),
     "--credentials", sh_quote(M.SECRET_ID .. ":" .. M.SECRET_KEY) }
+  -- cosd stops by itself when this test process is gone, even if it crashed before its teardown.
+  local self_pid = own_pid()
+  if self_pid then args[#args + 1] = "--parent-pid " .. self_pid end
   for _, b in ipairs(self.opts.buckets or { M.BUCKET }) do
     args[#args + 1] = "--bucket " .. sh_quote(b)
   end
