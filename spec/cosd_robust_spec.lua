@@ -141,6 +141,98 @@ describe("cosd faults", function()
   end)
 end)
 
+describe("cosd faults that damage the answer", function()
+  local function md5hex(s, data)
+    local f = s.dir .. "/md5.in"
+    local h = assert(io.open(f, "wb"))
+    h:write(data)
+    h:close()
+    return (cosd.capture("md5sum " .. cosd.sh_quote(f)):match("^(%x+)"))
+  end
+
+  it("answers with another ETag but performs the operation (etag=VALUE, etag=bogus)", function()
+    local s = cosd.start{ faults = { "op=PutObject,nth=1,etag=bogus", 'op=HeadObject,etag="custom-etag"' } }
+    finally(function() s:cleanup() end)
+    local real = '"' .. md5hex(s, "etag body") .. '"'
+    local st, h = s:request{ method = "PUT", key = "e.txt", body = "etag body" }
+    assert.are.equal(200, st)
+    assert.are.equal('"00000000000000000000000000000000"', h.etag)
+    st, h = s:request{ method = "PUT", key = "e2.txt", body = "etag body" }
+    assert.are.equal(200, st)
+    assert.are.equal(real, h.etag)
+    local st2, h2, body = s:request{ key = "e.txt" }
+    assert.are.equal(200, st2)
+    assert.are.equal("etag body", body)
+    assert.are.equal(real, h2.etag)
+    local st3, h3 = s:request{ method = "HEAD", key = "e.txt" }
+    assert.are.equal(200, st3)
+    assert.are.equal('"custom-etag"', h3.etag)
+  end)
+
+  it("answers with another x-cos-hash-crc64ecma but performs the operation (crc64=VALUE)", function()
+    local s = cosd.start{ faults = { "op=PutObject,nth=1,crc64=12345" } }
+    finally(function() s:cleanup() end)
+    local st, h = s:request{ method = "PUT", key = "c.txt", body = "crc body" }
+    assert.are.equal(200, st)
+    assert.are.equal("12345", h["x-cos-hash-crc64ecma"])
+    local st2, h2, body = s:request{ key = "c.txt" }
+    assert.are.equal(200, st2)
+    assert.are.equal("crc body", body)
+    assert.truthy(h2["x-cos-hash-crc64ecma"]:match("^%d+$"))
+    assert.are_not.equal("12345", h2["x-cos-hash-crc64ecma"])
+  end)
+
+  it("performs the operation, then closes the connection unanswered (drop-response)", function()
+    local s = cosd.start{ faults = { "op=CompleteMultipartUpload,nth=1,drop-response", "op=PutObject,nth=1,drop-response" } }
+    finally(function() s:cleanup() end)
+    assert.are.equal(0, (s:request{ method = "PUT", key = "d.txt", body = "dropped" }))
+    local st, _, body = s:request{ key = "d.txt" }
+    assert.are.equal(200, st)
+    assert.are.equal("dropped", body)
+    -- a lost Complete answer: the object is there, the upload is gone
+    local _, _, ib = s:request{ method = "POST", key = "mp.bin", query = { { "uploads" } } }
+    local id = ib:match("<UploadId>(.-)</UploadId>")
+    local _, ph = s:request{ method = "PUT", key = "mp.bin", query = { { "partNumber", "1" }, { "uploadId", id } }, body = "part one" }
+    local xml = "<CompleteMultipartUpload><Part><PartNumber>1</PartNumber><ETag>" .. ph.etag .. "</ETag></Part></CompleteMultipartUpload>"
+    assert.are.equal(0, (s:request{ method = "POST", key = "mp.bin", query = { { "uploadId", id } }, body = xml }))
+    local st2, _, b2 = s:request{ method = "POST", key = "mp.bin", query = { { "uploadId", id } }, body = xml }
+    assert.are.equal(404, st2)
+    assert.are.equal("NoSuchUpload", cosd.err_code(b2))
+    local st3, _, b3 = s:request{ key = "mp.bin" }
+    assert.are.equal(200, st3)
+    assert.are.equal("part one", b3)
+    local statuses
+    wait_for(function() -- a line is written when its request has finished
+      statuses = {}
+      for _, l in ipairs(s:access_log()) do if l.method ~= "GET" then statuses[#statuses + 1] = l.status end end
+      return #statuses >= 5
+    end)
+    assert.are.same({ 0, 200, 200, 0, 404 }, statuses)
+  end)
+
+  it("matches one part number only (part=N; nth counts that part's requests)", function()
+    local s = cosd.start{ faults = { "op=UploadPart,part=2,status=503", "op=UploadPart,part=3,nth=2,status=500" } }
+    finally(function() s:cleanup() end)
+    local _, _, ib = s:request{ method = "POST", key = "p.bin", query = { { "uploads" } } }
+    local id = ib:match("<UploadId>(.-)</UploadId>")
+    local codes = {}
+    for _, n in ipairs({ 1, 2, 3, 3, 2, 4, 3 }) do
+      codes[#codes + 1] = (s:request{ method = "PUT", key = "p.bin", query = { { "partNumber", tostring(n) }, { "uploadId", id } }, body = "p" })
+    end
+    assert.are.same({ 200, 503, 200, 500, 503, 200, 200 }, codes)
+  end)
+
+  it("refuses contradictory or malformed new fault keys at start-up", function()
+    for _, spec in ipairs({ "op=PutObject,drop-response,status=500", "op=PutObject,etag=bogus,no-etag",
+      "op=UploadPart,part=0,status=500", "op=PutObject,etag=", "op=PutObject,crc64=" }) do
+      local out, ok = cosd.capture("timeout 5 " .. cosd.sh_quote(cosd.bin) .. " --data /tmp/cosd-bad-fault --fault " .. cosd.sh_quote(spec) .. " 2>&1")
+      assert.is_falsy(ok, spec)
+      assert.truthy(out:find("fault:", 1, true), out)
+    end
+    cosd.exec("rm -rf /tmp/cosd-bad-fault")
+  end)
+end)
+
 describe("cosd concurrency and limits", function()
   local s
   setup(function() s = cosd.start() end)

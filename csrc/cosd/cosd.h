@@ -42,6 +42,10 @@ typedef struct cosd_fault {
     int complete_error;  /* answer 200 with an <Error> body after keep-alive spaces */
     long ka_spaces;      /* keep-alive spaces before a 200 XML result; -1 = not set */
     int no_etag;         /* omit the ETag response header */
+    char *etag;          /* ETag header value to answer with instead of the real one; NULL = none */
+    char *crc64;         /* x-cos-hash-crc64ecma value to answer with instead; NULL = none */
+    int drop_response;   /* perform the operation, then close the connection without answering */
+    long part;           /* match only requests with ?partNumber=part; 0 = any */
     char *body;          /* raw response body (read from body=FILE at start) */
     size_t body_len;
     long seen;           /* matching requests so far */
@@ -103,6 +107,8 @@ typedef struct cosd_req {
     int fault_status; char *fault_code;
     long long reset_after; long stall_ms;
     int complete_error; long ka_spaces; int no_etag;
+    char *fault_etag; char *fault_crc64; int drop_response;
+    int finishing;         /* the body has been read: final_call is answering */
     char *fault_body; size_t fault_body_len; int fault_body_set;
     /* request log (--request-log): headers as received, first bytes of the body */
     hdr_pair *qh; size_t nqh;

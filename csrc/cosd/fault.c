@@ -10,14 +10,36 @@
  *                  InternalError) after keep-alive spaces, as COS's CompleteMultipartUpload can
  *   keepalive-spaces=N  stream N spaces before a 200 XML result (default 5 with complete-error)
  *   no-etag        omit the ETag response header
+ *   etag=VALUE     perform the operation, answer with ETag: VALUE instead of the real one
+ *                  (etag=bogus: "00000000000000000000000000000000")
+ *   crc64=VALUE    perform the operation, answer with x-cos-hash-crc64ecma: VALUE instead
+ *   drop-response  perform the operation fully, then close the connection without answering
+ *   part=N         match only requests whose partNumber query parameter is N (nth counts those)
  *   body=FILE      answer with FILE's bytes as the body (status= or 200, application/xml); the
  *                  operation itself is not performed
- * Flags (complete-error, no-etag) may be written bare or as flag=1 / flag=0.
+ * Flags (complete-error, no-etag, drop-response) may be written bare or as flag=1 / flag=0.
  * The first matching --fault that fires wins for a request; counters are per fault. */
 #include "cosd.h"
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#define BOGUS_ETAG "\"00000000000000000000000000000000\""
+
+/* A header value given on the command line: printable ASCII, not empty. */
+static int header_value_ok(const char *v) {
+    if (!*v) return 0;
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++)
+        if (*p < 0x20 || *p > 0x7e) return 0;
+    return 1;
+}
+
+static int *flag_field(cosd_fault *f, const char *name) {
+    if (!strcmp(name, "complete-error")) return &f->complete_error;
+    if (!strcmp(name, "no-etag")) return &f->no_etag;
+    if (!strcmp(name, "drop-response")) return &f->drop_response;
+    return NULL;
+}
 
 int fault_parse(cosd_fault *f, const char *spec, char *err, size_t errlen) {
     memset(f, 0, sizeof *f);
@@ -31,9 +53,8 @@ int fault_parse(cosd_fault *f, const char *spec, char *err, size_t errlen) {
     if (!copy) return -1;
     for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         char *eq = strchr(tok, '=');
-        if (!eq && (!strcmp(tok, "complete-error") || !strcmp(tok, "no-etag"))) {
-            if (tok[0] == 'c') f->complete_error = 1;
-            else f->no_etag = 1;
+        if (!eq && flag_field(f, tok)) {
+            *flag_field(f, tok) = 1;
             continue;
         }
         if (!eq) { snprintf(err, errlen, "fault: '%s' is not key=value", tok); free(copy); return -1; }
@@ -61,9 +82,15 @@ int fault_parse(cosd_fault *f, const char *spec, char *err, size_t errlen) {
             f->body = sb_detach(&sb);
             continue;
         }
-        if ((!strcmp(k, "complete-error") || !strcmp(k, "no-etag")) && (!strcmp(v, "0") || !strcmp(v, "1"))) {
-            if (k[0] == 'c') f->complete_error = v[0] == '1';
-            else f->no_etag = v[0] == '1';
+        if (flag_field(f, k) && (!strcmp(v, "0") || !strcmp(v, "1"))) {
+            *flag_field(f, k) = v[0] == '1';
+            continue;
+        }
+        if (!strcmp(k, "etag") || !strcmp(k, "crc64")) {
+            if (!header_value_ok(v)) goto bad;
+            char **dst = k[0] == 'e' ? &f->etag : &f->crc64;
+            free(*dst);
+            *dst = strdup(k[0] == 'e' && !strcmp(v, "bogus") ? BOGUS_ETAG : v);
             continue;
         }
         if (!strcmp(k, "rate")) {
@@ -80,6 +107,7 @@ int fault_parse(cosd_fault *f, const char *spec, char *err, size_t errlen) {
         else if (!strcmp(k, "reset-after")) f->reset_after = n;
         else if (!strcmp(k, "stall")) f->stall_ms = (long)n;
         else if (!strcmp(k, "keepalive-spaces") && n <= 100000000) f->ka_spaces = (long)n;
+        else if (!strcmp(k, "part") && n >= 1 && n <= 10000) f->part = (long)n;
         else goto bad;
         continue;
     bad:
@@ -90,9 +118,17 @@ int fault_parse(cosd_fault *f, const char *spec, char *err, size_t errlen) {
     free(copy);
     if (f->op < 0) { snprintf(err, errlen, "fault: op= is required"); return -1; }
     if (!f->status && f->reset_after < 0 && !f->stall_ms && !f->complete_error && f->ka_spaces < 0 && !f->no_etag &&
-        !f->body) {
+        !f->body && !f->etag && !f->crc64 && !f->drop_response) {
         snprintf(err, errlen, "fault: one of status=, reset-after=, stall=, complete-error, keepalive-spaces=, "
-                              "no-etag, body= is required");
+                              "no-etag, body=, etag=, crc64=, drop-response is required");
+        return -1;
+    }
+    if (f->drop_response && (f->status || f->body || f->complete_error || f->reset_after >= 0)) {
+        snprintf(err, errlen, "fault: drop-response does not go with status=, body=, complete-error or reset-after=");
+        return -1;
+    }
+    if (f->etag && f->no_etag) {
+        snprintf(err, errlen, "fault: etag= does not go with no-etag");
         return -1;
     }
     if (f->complete_error && (f->status || f->body)) {
@@ -104,7 +140,7 @@ int fault_parse(cosd_fault *f, const char *spec, char *err, size_t errlen) {
     return 0;
 }
 
-void fault_free(cosd_fault *f) { free(f->code); free(f->body); }
+void fault_free(cosd_fault *f) { free(f->code); free(f->body); free(f->etag); free(f->crc64); }
 
 static double next_rand(uint64_t *s) {
     uint64_t x = *s;
@@ -122,6 +158,11 @@ void fault_apply(cosd_req *r) {
     for (size_t i = 0; i < srv->nfaults; i++) {
         cosd_fault *f = &srv->faults[i];
         if (f->op != OP__COUNT && f->op != r->op) continue;
+        if (f->part) {
+            const char *pn = req_query(r, "partNumber", NULL);
+            char *end = NULL;
+            if (!pn || strtol(pn, &end, 10) != f->part || end == pn || *end) continue;
+        }
         f->seen++;
         if (fired) continue;
         int fire;
@@ -147,6 +188,9 @@ void fault_apply(cosd_req *r) {
         if (f->ka_spaces >= 0) r->ka_spaces = f->ka_spaces;
         else if (f->complete_error) r->ka_spaces = 5;
         if (f->no_etag) r->no_etag = 1;
+        if (f->etag) { free(r->fault_etag); r->fault_etag = strdup(f->etag); }
+        if (f->crc64) { free(r->fault_crc64); r->fault_crc64 = strdup(f->crc64); }
+        if (f->drop_response) r->drop_response = 1;
         if (f->body) {
             free(r->fault_body);
             r->fault_body = malloc(f->body_len ? f->body_len : 1);

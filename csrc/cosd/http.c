@@ -63,11 +63,31 @@ void req_add_header(cosd_req *r, const char *name, const char *value) {
 /* Adds the headers every response carries, queues it, records status and body size for the log. */
 static int queue(cosd_req *r, unsigned status, struct MHD_Response *resp, uint64_t body_len) {
     if (!resp) return MHD_NO;
+    if (r->drop_response && r->finishing) {
+        /* fault drop-response: the operation is done, its answer is lost (status 0 in the logs) */
+        MHD_destroy_response(resp);
+        r->status = 0;
+        r->done = 1;
+        r->reset = 1;
+        return MHD_NO;
+    }
     MHD_add_response_header(resp, "Server", "tencent-cos");
     MHD_add_response_header(resp, "x-cos-request-id", r->reqid);
+    int had_etag = 0, had_crc = 0;
     for (size_t i = 0; i < r->nrh; i++) {
-        if (r->no_etag && strcasecmp(r->rh[i].name, "ETag") == 0) continue; /* fault no-etag */
-        MHD_add_response_header(resp, r->rh[i].name, r->rh[i].value);
+        const char *v = r->rh[i].value;
+        if (strcasecmp(r->rh[i].name, "ETag") == 0) {
+            if (r->no_etag) continue; /* fault no-etag */
+            if (r->fault_etag) v = r->fault_etag, had_etag = 1; /* fault etag= */
+        } else if (r->fault_crc64 && strcasecmp(r->rh[i].name, "x-cos-hash-crc64ecma") == 0) {
+            v = r->fault_crc64, had_crc = 1; /* fault crc64= */
+        }
+        MHD_add_response_header(resp, r->rh[i].name, v);
+    }
+    /* a success answer without the header gets it (faults etag= / crc64=) */
+    if (status >= 200 && status < 300) {
+        if (r->fault_etag && !had_etag) MHD_add_response_header(resp, "ETag", r->fault_etag);
+        if (r->fault_crc64 && !had_crc) MHD_add_response_header(resp, "x-cos-hash-crc64ecma", r->fault_crc64);
     }
     r->status = status;
     r->bytes_out = r->is_head ? 0 : body_len;
@@ -408,6 +428,7 @@ static int final_call(cosd_req *r) {
     /* stopping: a request not answered yet is not performed (the connection is being closed anyway) */
     if (__atomic_load_n(&r->srv->stopping, __ATOMIC_ACQUIRE)) { r->reset = 1; return MHD_NO; }
     if (r->reset_after > 0) { r->reset = 1; return MHD_NO; }
+    r->finishing = 1;
     if (r->fault_body_set) { /* fault body=FILE: the raw document, the operation is not performed */
         char *b = r->fault_body;
         r->fault_body = NULL;
@@ -518,6 +539,8 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls, en
     sb_free(&r->rl_body);
     free(r->fault_body);
     free(r->fault_code);
+    free(r->fault_etag);
+    free(r->fault_crc64);
     free(r->bucket);
     free(r->key);
     free(r->sign_path);

@@ -30,8 +30,11 @@ static const char *usage =
     "                           CompleteMultipartUpload AbortMultipartUpload ListMultipartUploads any)\n"
     "                           and one or more of status=CODE [code=ErrorCode], reset-after=BYTES,\n"
     "                           stall=MS, complete-error (200 + <Error> body after spaces),\n"
-    "                           keepalive-spaces=N, no-etag, body=FILE; chosen by nth=N (the N-th\n"
-    "                           matching request) or rate=F seed=S, else every matching request;\n"
+    "                           keepalive-spaces=N, no-etag, body=FILE, etag=VALUE (answer with this\n"
+    "                           ETag; etag=bogus: a wrong quoted MD5), crc64=VALUE (answer with this\n"
+    "                           x-cos-hash-crc64ecma), drop-response (perform, then close the connection\n"
+    "                           unanswered); chosen by nth=N (the N-th matching request) or rate=F\n"
+    "                           seed=S, else every matching request; part=N matches only ?partNumber=N;\n"
     "                           times=K caps how often it fires\n"
     "                           e.g. op=UploadPart,nth=3,status=503  op=PutObject,reset-after=65536\n"
     "  --help                   this text\n";
