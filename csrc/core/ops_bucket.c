@@ -11,12 +11,7 @@ static const char *const LIST_BUCKET_ARRAYS[] = {"Contents", "CommonPrefixes", N
 static void get_bucket_done(void *ud, cos_http_result *res)
 {
     cos_task *t = ud;
-    if (res->error) {
-        cos_value *e = res->error;
-        res->error = NULL;
-        cos_task_finish(t, e, NULL);
-        return;
-    }
+    if (cos_task_fail_on_error(t, res)) return;
     cos_value *data = cos_result_data(res), *err = NULL;
     if (!data) {
         err = cos_validate_error(NULL, "out of memory");

@@ -48,16 +48,6 @@ static int submit(cos_task *t, cos_request *r, cos_req_done_fn done)
     return 0;
 }
 
-/* Finishes with the engine's error when there is one; 1 if it did. */
-static int finish_if_error(cos_task *t, cos_http_result *res)
-{
-    if (!res->error) return 0;
-    cos_value *e = res->error;
-    res->error = NULL;
-    cos_task_finish(t, e, NULL);
-    return 1;
-}
-
 static cos_value *parse_error(cos_http_result *res, const cos_value *data)
 {
     cos_value *e = cos_validate_error(NULL, "malformed XML in the response body");
@@ -90,7 +80,7 @@ static cos_value *xml_result(cos_http_result *res, const char *const *array_fiel
 
 static void finish_xml(cos_task *t, cos_http_result *res, const char *const *array_fields)
 {
-    if (finish_if_error(t, res)) return;
+    if (cos_task_fail_on_error(t, res)) return;
     cos_value *err = NULL;
     cos_value *data = xml_result(res, array_fields, &err);
     cos_task_finish(t, err, data);
@@ -235,7 +225,7 @@ static void content_md5(const void *data, size_t len, char out[32])
 static void upload_done(void *ud, cos_http_result *res)
 {
     cos_task *t = ud;
-    if (finish_if_error(t, res)) return;
+    if (cos_task_fail_on_error(t, res)) return;
     const char *etag = res->headers ? cos_obj_get_str(res->headers, "etag") : NULL;
     cos_value *data = cos_obj_new(), *common = NULL;
     /* ETag first, verbatim with its quotes (B.0), then statusCode, headers, RequestId. */
@@ -349,7 +339,7 @@ static cos_value *error_in_200(cos_task *t, cos_http_result *res)
 static void complete_done(void *ud, cos_http_result *res)
 {
     cos_task *t = ud;
-    if (finish_if_error(t, res)) return;
+    if (cos_task_fail_on_error(t, res)) return;
     cos_value *e = error_in_200(t, res);
     if (e) {
         cos_task_finish(t, e, NULL);
@@ -402,7 +392,7 @@ int cos_op_multipart_complete(cos_task *t, cos_value **err)
 static void abort_done(void *ud, cos_http_result *res)
 {
     cos_task *t = ud;
-    if (finish_if_error(t, res)) return;
+    if (cos_task_fail_on_error(t, res)) return;
     cos_value *data = cos_result_data(res);
     cos_task_finish(t, data ? NULL : cos_validate_error(NULL, "out of memory"), data);
 }

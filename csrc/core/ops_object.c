@@ -128,12 +128,7 @@ static void add_etag(cos_value *data)
 /* Takes the result's error or shapes the success data with `shape`. */
 static void finish_simple(cos_task *t, cos_http_result *res, void (*shape)(cos_task *, cos_http_result *, cos_value *))
 {
-    if (res->error) {
-        cos_value *e = res->error;
-        res->error = NULL;
-        cos_task_finish(t, e, NULL);
-        return;
-    }
+    if (cos_task_fail_on_error(t, res)) return;
     cos_value *data = cos_result_data(res);
     if (!data) {
         cos_task_finish(t, cos_error_new("Error", "out of memory"), NULL);

@@ -487,12 +487,7 @@ static void post_progress(void *ud, int64_t sent, int64_t send_total, int64_t re
 static void post_done(void *ud, cos_http_result *res)
 {
     cos_task *t = ud;
-    if (res->error) {
-        cos_value *e = res->error;
-        res->error = NULL;
-        cos_task_finish(t, e, NULL);
-        return;
-    }
+    if (cos_task_fail_on_error(t, res)) return;
     const char *etag = res->headers ? cos_obj_get_str(res->headers, "etag") : NULL;
     char *etag_copy = strdup(etag ? etag : "");
     cos_value *data = cos_result_data(res);

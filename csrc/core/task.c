@@ -374,3 +374,12 @@ cos_request *cos_task_request(cos_task *t, const char *method, const char *key, 
     }
     return r;
 }
+
+int cos_task_fail_on_error(cos_task *t, cos_http_result *res)
+{
+    if (!res->error) return 0;
+    cos_value *e = res->error;
+    res->error = NULL;
+    cos_task_finish(t, e, NULL);
+    return 1;
+}

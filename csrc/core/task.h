@@ -70,6 +70,9 @@ typedef int (*cos_op_start_fn)(cos_task *t, cos_value **err);
  * The final progress emission (percent 1) is queued before on_done on success for tasks that
  * emitted progress. Later calls are ignored (and free their arguments). */
 void cos_task_finish(cos_task *t, cos_value *err, cos_value *data);
+/* When the request failed, finishes the task with the request's error (taken from res) and returns
+ * 1; otherwise returns 0. The common first step of a `done` handler. */
+int cos_task_fail_on_error(cos_task *t, cos_http_result *res);
 /* Progress: records loaded/total and emits under the ProgressInterval throttle; the first call
  * always emits at once. Emissions go through the event queue. */
 void cos_task_progress_update(cos_task *t, double loaded, double total);
