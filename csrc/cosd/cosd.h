@@ -169,6 +169,10 @@ typedef struct obj_meta {
 } obj_meta;
 void meta_free(obj_meta *m);
 void meta_add_header(obj_meta *m, const char *name, const char *value);
+/* Sidecar files (object .meta, upload info) are "name value" lines; keys are stored as hex. */
+int sidecar_read(const char *path, void (*line_fn)(void *ud, const char *name, char *value), void *ud);
+char *sidecar_key(const char *hex, size_t *len); /* malloc'd, NUL-terminated; NULL on OOM */
+void sidecar_header(obj_meta *m, char *value);   /* an "h NAME VALUE" line */
 const char *meta_header(const obj_meta *m, const char *name);
 void meta_copy_request_headers(obj_meta *m, cosd_req *r);
 int store_init(cosd_server *srv);
@@ -186,6 +190,7 @@ int store_append(cosd_server *srv, const char *bucket, const char *key, size_t k
 int rm_rf(const char *path);
 int mkdir_p(const char *path);
 void hex_encode(const unsigned char *in, size_t n, char *out);
+void hex_decode(const char *hex, size_t n, unsigned char *out); /* n output bytes from 2n hex digits */
 
 /* ops.c: object and bucket operations */
 int op_begin(cosd_req *r);   /* first call, after auth: may queue a response */

@@ -55,40 +55,22 @@ static char *upload_dir(cosd_req *r, const char *prefix, const char *id) {
     return p;
 }
 
-static int hv(char c) { return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : 0; }
+static void info_line(void *ud, const char *name, char *v) {
+    upload_info *u = ud;
+    if (!strcmp(name, "key")) {
+        free(u->key);
+        u->key = sidecar_key(v, &u->keylen);
+    } else if (!strcmp(name, "initiated")) u->initiated = (time_t)strtoll(v, NULL, 10);
+    else if (!strcmp(name, "h")) sidecar_header(&u->hdrs, v);
+}
 
 static int read_info(const char *dir, upload_info *u) {
     char *p = NULL;
     memset(u, 0, sizeof *u);
     if (asprintf(&p, "%s/info", dir) < 0) return -1;
-    FILE *f = fopen(p, "re");
+    int rc = sidecar_read(p, info_line, u);
     free(p);
-    if (!f) return -1;
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t n;
-    while ((n = getline(&line, &cap, f)) > 0) {
-        if (line[n - 1] == '\n') line[--n] = 0;
-        char *sp = strchr(line, ' ');
-        if (!sp) continue;
-        *sp = 0;
-        const char *v = sp + 1;
-        if (!strcmp(line, "key")) {
-            size_t kl = strlen(v) / 2;
-            free(u->key);
-            u->key = malloc(kl + 1);
-            for (size_t i = 0; i < kl; i++) u->key[i] = (char)(hv(v[2 * i]) * 16 + hv(v[2 * i + 1]));
-            u->key[kl] = 0;
-            u->keylen = kl;
-        } else if (!strcmp(line, "initiated")) u->initiated = (time_t)strtoll(v, NULL, 10);
-        else if (!strcmp(line, "h")) {
-            char *sp2 = strchr(v, ' ');
-            if (sp2) { *sp2 = 0; meta_add_header(&u->hdrs, v, sp2 + 1); }
-        }
-    }
-    free(line);
-    fclose(f);
-    if (!u->key) { upload_info_free(u); return -1; }
+    if (rc != 0 || !u->key) { upload_info_free(u); return -1; }
     const char *slash = strrchr(dir, '/');
     snprintf(u->id, sizeof u->id, "%s", slash ? slash + 1 : dir);
     return 0;
@@ -451,7 +433,7 @@ static int finish_complete(cosd_req *r) {
         for (size_t i = 0; fd >= 0 && i < nwant; i++) {
             char *src = NULL;
             unsigned char bin[16];
-            for (int k = 0; k < 16; k++) bin[k] = (unsigned char)(hv(use[i]->md5[2 * k]) * 16 + hv(use[i]->md5[2 * k + 1]));
+            hex_decode(use[i]->md5, 16, bin);
             EVP_DigestUpdate(c, bin, 16);
             if (asprintf(&src, "%s/%s", claimed, use[i]->fname) < 0 || append_file(fd, src) != 0) {
                 free(src);

@@ -24,7 +24,11 @@ static int hexval(char c) {
     if (c >= '0' && c <= '9') return c - '0';
     if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-    return -1;
+    return 0; /* sidecars and part names are written by cosd itself: only hex digits occur */
+}
+
+void hex_decode(const char *hex, size_t n, unsigned char *out) {
+    for (size_t i = 0; i < n; i++) out[i] = (unsigned char)(hexval(hex[2 * i]) * 16 + hexval(hex[2 * i + 1]));
 }
 
 int mkdir_p(const char *path) {
@@ -123,43 +127,57 @@ static char *meta_path(cosd_server *srv, const char *bucket, const char *key, si
     return p;
 }
 
-static int parse_meta_file(const char *path, obj_meta *m) {
+int sidecar_read(const char *path, void (*line_fn)(void *ud, const char *name, char *value), void *ud) {
     FILE *f = fopen(path, "re");
     if (!f) return -1;
-    memset(m, 0, sizeof *m);
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
-    int have_key = 0;
     while ((n = getline(&line, &cap, f)) > 0) {
         if (line[n - 1] == '\n') line[--n] = 0;
         char *sp = strchr(line, ' ');
         if (!sp) continue;
         *sp = 0;
-        const char *v = sp + 1;
-        if (!strcmp(line, "key")) {
-            size_t hl = strlen(v) / 2;
-            free(m->key);
-            m->key = malloc(hl + 1);
-            if (!m->key) break;
-            for (size_t i = 0; i < hl; i++) m->key[i] = (char)(hexval(v[2 * i]) * 16 + hexval(v[2 * i + 1]));
-            m->key[hl] = 0;
-            m->keylen = hl;
-            have_key = 1;
-        } else if (!strcmp(line, "file")) snprintf(m->datafile, sizeof m->datafile, "%s", v);
-        else if (!strcmp(line, "size")) m->size = strtoull(v, NULL, 10);
-        else if (!strcmp(line, "etag")) snprintf(m->etag, sizeof m->etag, "%s", v);
-        else if (!strcmp(line, "crc")) m->crc = strtoull(v, NULL, 10);
-        else if (!strcmp(line, "mtime")) m->mtime = (time_t)strtoll(v, NULL, 10);
-        else if (!strcmp(line, "type")) m->appendable = !strcmp(v, "appendable");
-        else if (!strcmp(line, "h")) {
-            char *sp2 = strchr(v, ' ');
-            if (sp2) { *sp2 = 0; meta_add_header(m, v, sp2 + 1); }
-        }
+        line_fn(ud, line, sp + 1);
     }
     free(line);
     fclose(f);
-    if (!have_key || !m->datafile[0]) { meta_free(m); return -1; }
+    return 0;
+}
+
+char *sidecar_key(const char *hex, size_t *len) {
+    size_t kl = strlen(hex) / 2;
+    char *key = malloc(kl + 1);
+    if (!key) return NULL;
+    hex_decode(hex, kl, (unsigned char *)key);
+    key[kl] = 0;
+    *len = kl;
+    return key;
+}
+
+void sidecar_header(obj_meta *m, char *value) {
+    char *sp = strchr(value, ' ');
+    if (sp) { *sp = 0; meta_add_header(m, value, sp + 1); }
+}
+
+static void meta_line(void *ud, const char *name, char *v) {
+    obj_meta *m = ud;
+    if (!strcmp(name, "key")) {
+        free(m->key);
+        m->key = sidecar_key(v, &m->keylen);
+    } else if (!strcmp(name, "file")) snprintf(m->datafile, sizeof m->datafile, "%s", v);
+    else if (!strcmp(name, "size")) m->size = strtoull(v, NULL, 10);
+    else if (!strcmp(name, "etag")) snprintf(m->etag, sizeof m->etag, "%s", v);
+    else if (!strcmp(name, "crc")) m->crc = strtoull(v, NULL, 10);
+    else if (!strcmp(name, "mtime")) m->mtime = (time_t)strtoll(v, NULL, 10);
+    else if (!strcmp(name, "type")) m->appendable = !strcmp(v, "appendable");
+    else if (!strcmp(name, "h")) sidecar_header(m, v);
+}
+
+static int parse_meta_file(const char *path, obj_meta *m) {
+    memset(m, 0, sizeof *m);
+    if (sidecar_read(path, meta_line, m) != 0) return -1;
+    if (!m->key || !m->datafile[0]) { meta_free(m); return -1; }
     return 0;
 }
 
