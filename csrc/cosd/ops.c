@@ -4,11 +4,24 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 int req_send_fd(cosd_req *r, unsigned status, int fd, uint64_t off, uint64_t len);
 
 /* Content-MD5: 0 = absent, 1 = valid (md5 filled), -1 = malformed. */
+
+/* Parses an IMF-fixdate ("Wed, 21 Oct 2037 07:28:00 GMT"); 1 on success. */
+static int http_date(const char *v, time_t *out) {
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    if (!v) return 0;
+    const char *end = strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    if (!end || *end) return 0;
+    *out = timegm(&tm);
+    return 1;
+}
+
 static int content_md5(cosd_req *r, unsigned char md5[16]) {
     const char *v = req_header(r, "Content-MD5");
     if (!v) return 0;
@@ -250,6 +263,16 @@ static int finish_get(cosd_req *r) {
         return req_error(r, 412, "PreconditionFailed", "Precondition not match.", NULL);
     }
     if (inm && etag_matches(inm, m.etag)) {
+        close(fd); meta_free(&m);
+        return req_send_empty(r, 304);
+    }
+    /* RFC 7232 order: the date conditions apply only when the matching ETag condition is absent. */
+    time_t since;
+    if (!im && http_date(req_header(r, "If-Unmodified-Since"), &since) && m.mtime > since) {
+        close(fd); meta_free(&m);
+        return req_error(r, 412, "PreconditionFailed", "Precondition not match.", NULL);
+    }
+    if (!inm && http_date(req_header(r, "If-Modified-Since"), &since) && m.mtime <= since) {
         close(fd); meta_free(&m);
         return req_send_empty(r, 304);
     }
