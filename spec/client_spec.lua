@@ -66,17 +66,10 @@ describe("COS.new", function()
 end)
 
 describe("bad input", function()
-  local srv, cos
+  local srv, cos, dir
 
-  setup(function()
-    srv = cosd.start()
-    cos = COS.new(srv:client_options())
-  end)
-
-  teardown(function()
-    if cos then cos:close() end
-    if srv then srv:cleanup() end
-  end)
+  setup(function() srv, cos, dir = cosd.open() end)
+  teardown(function() cosd.close(srv, cos, dir) end)
 
   local function expect_param_error(params, name)
     local data, err = cos:putObject(params)

@@ -34,17 +34,8 @@ end
 describe("multipart operations against cosd", function()
   local srv, cos, dir
 
-  setup(function()
-    srv = cosd.start()
-    cos = COS.new(srv:client_options { ProgressInterval = 10 })
-    dir = files.tmpdir()
-  end)
-
-  teardown(function()
-    if cos then cos:close() end
-    if srv then srv:cleanup() end
-    if dir then cosd.exec("rm -rf " .. cosd.sh_quote(dir)) end
-  end)
+  setup(function() srv, cos, dir = cosd.open({ ProgressInterval = 10 }) end)
+  teardown(function() cosd.close(srv, cos, dir) end)
 
   local function init(key, extra)
     local p = { Bucket = BUCKET, Region = REGION, Key = key }

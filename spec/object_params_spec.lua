@@ -8,17 +8,10 @@ local files = require "support.files"
 local BUCKET, REGION = cosd.BUCKET, cosd.REGION
 
 describe("putObject parameters against cosd", function()
-  local srv, cos
+  local srv, cos, dir
 
-  setup(function()
-    srv = cosd.start()
-    cos = COS.new(srv:client_options())
-  end)
-
-  teardown(function()
-    if cos then cos:close() end
-    if srv then srv:cleanup() end
-  end)
+  setup(function() srv, cos, dir = cosd.open() end)
+  teardown(function() cosd.close(srv, cos, dir) end)
 
   local function put(key, extra)
     local p = { Bucket = BUCKET, Region = REGION, Key = key, Body = "hello params" }
@@ -131,17 +124,10 @@ describe("putObject parameters against cosd", function()
 end)
 
 describe("object errors through lua-cos", function()
-  local srv, cos
+  local srv, cos, dir
 
-  setup(function()
-    srv = cosd.start()
-    cos = COS.new(srv:client_options { RetryTimes = 0 })
-  end)
-
-  teardown(function()
-    if cos then cos:close() end
-    if srv then srv:cleanup() end
-  end)
+  setup(function() srv, cos, dir = cosd.open({ RetryTimes = 0 }) end)
+  teardown(function() cosd.close(srv, cos, dir) end)
 
   it("getObject of a missing key is NoSuchKey with status 404 and a RequestId", function()
     local data, err = cos:getObject { Bucket = BUCKET, Region = REGION, Key = "missing/key.txt" }

@@ -30,17 +30,8 @@ end
 describe("postObject form built with libcurl MIME", function()
   local srv, cos, dir
 
-  setup(function()
-    srv = cosd.start()
-    cos = COS.new(srv:client_options { ProgressInterval = 10 })
-    dir = files.tmpdir()
-  end)
-
-  teardown(function()
-    if cos then cos:close() end
-    if srv then srv:cleanup() end
-    if dir then cosd.exec("rm -rf " .. cosd.sh_quote(dir)) end
-  end)
+  setup(function() srv, cos, dir = cosd.open({ ProgressInterval = 10 }) end)
+  teardown(function() cosd.close(srv, cos, dir) end)
 
   it("uploads a 5 MiB file from FilePath, with a multipart Content-Type and no Authorization header", function()
     local path = files.random_file(dir .. "/five.bin", 5 * MiB)

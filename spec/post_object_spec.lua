@@ -160,17 +160,8 @@ end)
 describe("a browser form (curl -F) built from getPostPolicy, posted to cosd", function()
   local srv, cos, dir
 
-  setup(function()
-    srv = cosd.start()
-    cos = COS.new(srv:client_options())
-    dir = files.tmpdir()
-  end)
-
-  teardown(function()
-    if cos then cos:close() end
-    if srv then srv:cleanup() end
-    if dir then cosd.exec("rm -rf " .. cosd.sh_quote(dir)) end
-  end)
+  setup(function() srv, cos, dir = cosd.open() end)
+  teardown(function() cosd.close(srv, cos, dir) end)
 
   -- Posts the fields (in the policy's order, `file` last) like a browser; returns status and headers.
   local function post_form(policy, file_path, override)
@@ -247,17 +238,8 @@ end)
 describe("cos:postObject against cosd", function()
   local srv, cos, dir
 
-  setup(function()
-    srv = cosd.start()
-    cos = COS.new(srv:client_options { ProgressInterval = 10 })
-    dir = files.tmpdir()
-  end)
-
-  teardown(function()
-    if cos then cos:close() end
-    if srv then srv:cleanup() end
-    if dir then cosd.exec("rm -rf " .. cosd.sh_quote(dir)) end
-  end)
+  setup(function() srv, cos, dir = cosd.open({ ProgressInterval = 10 }) end)
+  teardown(function() cosd.close(srv, cos, dir) end)
 
   local function post(extra)
     local p = { Bucket = BUCKET, Region = REGION }

@@ -10,17 +10,8 @@ local MiB = 1024 * 1024
 describe("putObject against cosd", function()
   local srv, cos, dir
 
-  setup(function()
-    srv = cosd.start()
-    cos = COS.new(srv:client_options { ProgressInterval = 20 })
-    dir = files.tmpdir()
-  end)
-
-  teardown(function()
-    if cos then cos:close() end
-    if srv then srv:cleanup() end
-    if dir then cosd.exec("rm -rf " .. cosd.sh_quote(dir)) end
-  end)
+  setup(function() srv, cos, dir = cosd.open({ ProgressInterval = 20 }) end)
+  teardown(function() cosd.close(srv, cos, dir) end)
 
   local function head(key)
     return cos:headObject { Bucket = BUCKET, Region = REGION, Key = key }

@@ -324,6 +324,21 @@ end
 -- Error code from a COS XML error body.
 function M.err_code(body) return body and body:match("<Code>(.-)</Code>") end
 
+-- The usual spec fixture: a fresh cosd, a lua-cos client on it (client_options + extra) and a
+-- scratch directory. `local srv, cos, dir` ... setup(function() srv, cos, dir = cosd.open(extra) end)
+-- teardown(function() cosd.close(srv, cos, dir) end)
+function M.open(extra)
+  local srv = M.start()
+  local cos = require("cos").new(srv:client_options(extra))
+  return srv, cos, tmpdir()
+end
+
+function M.close(srv, cos, dir)
+  if cos then cos:close() end
+  if srv then srv:cleanup() end
+  if dir then M.exec("rm -rf " .. sh_quote(dir)) end
+end
+
 M.read_file = read_file
 M.sh_quote = sh_quote
 M.tmpdir = tmpdir
