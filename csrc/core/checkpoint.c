@@ -24,13 +24,8 @@
 
 static char *join(const char *a, const char *b)
 {
-    size_t la = strlen(a), lb = strlen(b);
-    char *s = malloc(la + lb + 2);
-    if (!s) return NULL;
-    memcpy(s, a, la);
-    s[la] = '/';
-    memcpy(s + la + 1, b, lb + 1);
-    return s;
+    char *s = NULL;
+    return asprintf(&s, "%s/%s", a, b) < 0 ? NULL : s;
 }
 
 static int is_false(const cos_value *v)

@@ -120,13 +120,8 @@ char *cos_upload_abspath(const char *path)
     char buf[PATH_MAX];
     if (realpath(path, buf)) return strdup(buf);
     if (path[0] == '/' || !getcwd(buf, sizeof buf)) return strdup(path);
-    size_t a = strlen(buf), b = strlen(path);
-    char *s = malloc(a + b + 2);
-    if (!s) return NULL;
-    memcpy(s, buf, a);
-    s[a] = '/';
-    memcpy(s + a + 1, path, b + 1);
-    return s;
+    char *s = NULL; /* a path that does not exist (yet): cwd/path, unnormalised */
+    return asprintf(&s, "%s/%s", buf, path) < 0 ? NULL : s;
 }
 
 static void hex16(const unsigned char md5[16], char out[33])
