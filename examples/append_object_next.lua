@@ -6,10 +6,7 @@ local here = (debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$")) or "."
 local env = dofile(here .. "/example_env.lua")
 local cos = env.COS.new(env.options())
 
--- (Not in the sample: make test.txt an appendable object first.)
-cos:deleteObject { Bucket = env.Bucket, Region = env.Region, Key = "test.txt" }
-local _, perr = cos:appendObject { Bucket = env.Bucket, Region = env.Region, Key = "test.txt", Body = "first\n", Position = 0 }
-env.expect(not perr, "preparing test.txt")
+env.appendable(cos, "test.txt") -- (not in the sample: make test.txt an appendable object first)
 
 cos:headObject({
   Bucket = env.Bucket, -- Your bucket (required)

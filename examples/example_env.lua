@@ -94,6 +94,13 @@ function env.json(t)
 end
 
 -- A local file of `size` random bytes ("temp-file-to-upload" of the samples); removed by env.exit().
+-- Preparation the samples leave out: `key` as a fresh appendable object holding "first\n".
+function env.appendable(cos, key)
+  cos:deleteObject { Bucket = env.Bucket, Region = env.Region, Key = key }
+  local _, err = cos:appendObject { Bucket = env.Bucket, Region = env.Region, Key = key, Body = "first\n", Position = 0 }
+  env.expect(not err, "preparing " .. key)
+end
+
 function env.temp_file(size, name)
   local dir = env.tmpdir()
   tmpdirs[#tmpdirs + 1] = dir
