@@ -14,8 +14,9 @@ local function sh_quote(s)
   return "'" .. tostring(s):gsub("'", "'\\''") .. "'"
 end
 
-local function tmpdir()
-  local p = M.popen("mktemp -d /tmp/cosd-spec.XXXXXX") -- without the sanitizer preload
+-- A fresh directory /tmp/<prefix>.XXXXXX (default prefix "cosd-spec").
+local function tmpdir(prefix)
+  local p = M.popen("mktemp -d /tmp/" .. (prefix or "cosd-spec") .. ".XXXXXX") -- without the sanitizer preload
   local d = p:read("*l")
   p:close()
   return d

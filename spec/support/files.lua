@@ -10,9 +10,7 @@ function M.random_file(path, size)
 end
 
 -- A fresh temporary directory (mktemp runs without the sanitizer preload of the asan pass).
-function M.tmpdir()
-  return (cosd.capture("mktemp -d /tmp/lua-cos-spec.XXXXXX"):match("%S+"))
-end
+function M.tmpdir() return cosd.tmpdir("lua-cos-spec") end
 
 function M.md5_file(path)
   local out = cosd.capture("md5sum " .. cosd.sh_quote(path))

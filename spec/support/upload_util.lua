@@ -14,9 +14,7 @@ function M.now()
   return os.time()
 end
 
-function M.tmpdir()
-  return (cosd.capture("mktemp -d /tmp/lua-cos-upload.XXXXXX"):match("%S+"))
-end
+function M.tmpdir() return cosd.tmpdir("lua-cos-upload") end -- M.rmdir removes only these
 
 function M.rmdir(d)
   if d and d:match("^/tmp/lua%-cos%-upload%.") then cosd.exec("rm -rf " .. cosd.sh_quote(d)) end
