@@ -334,6 +334,10 @@ int cos_req_apply_params(cos_request *r, const cos_value *params)
     return apply_object(r, cos_obj_get(params, "Query"), 1);
 }
 
+/* libcurl's upload buffer: larger than its 64 KiB default so each read callback moves (and hashes)
+ * a bigger chunk per call; per transfer in flight, so memory stays flat with the file size. */
+#define UPLOAD_BUFFER_BYTES (512L * 1024L)
+
 /* ---------------------------------------------------------------------------------------- */
 /* libcurl callbacks (pure C: they record, cos_poll acts)                                    */
 
@@ -747,7 +751,7 @@ static int setup_mime(cos_request *r, CURL *e)
         rc = curl_mime_data_cb(part, (curl_off_t)(r->body_len < 0 ? 0 : r->body_len), read_cb, seek_cb, NULL, r);
     if (!rc) rc = curl_easy_setopt(e, CURLOPT_MIMEPOST, r->mime);
     if (!rc && strcmp(r->method, "POST") != 0) rc = curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->method);
-    if (!rc) rc = curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024L);
+    if (!rc) rc = curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, UPLOAD_BUFFER_BYTES);
     return rc == CURLE_OK ? 0 : -1;
 }
 
@@ -769,7 +773,7 @@ static int setup_method(cos_request *r, CURL *e)
         if (!rc) rc = curl_easy_setopt(e, CURLOPT_READDATA, r);
         if (!rc) rc = curl_easy_setopt(e, CURLOPT_SEEKFUNCTION, seek_cb);
         if (!rc) rc = curl_easy_setopt(e, CURLOPT_SEEKDATA, r);
-        if (!rc) rc = curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, 512L * 1024L);
+        if (!rc) rc = curl_easy_setopt(e, CURLOPT_UPLOAD_BUFFERSIZE, UPLOAD_BUFFER_BYTES);
     }
     return rc == CURLE_OK ? 0 : -1;
 }
