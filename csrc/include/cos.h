@@ -2,7 +2,13 @@
  *
  * The core is usable without Lua. Everything hangs off a cos_client; there is no global mutable
  * state besides the one-time library initialisation that libcurl and libxml2 need (done for you,
- * once, the first time a client is created).
+ * once, the first time a client is created; see "Threads" below).
+ *
+ * Installed as a library (`make install-lib PREFIX=...`): libcos.so (soname libcos.so.<major of
+ * COS_VERSION>), libcos.a and this header; pkg-config name "lua-cos":
+ *   cc app.c $(pkg-config --cflags --libs lua-cos)
+ * libcos.so exports the functions declared COS_API below and nothing else, so it cannot clash with
+ * a host's own libcurl, libxml2, OpenSSL or Lua.
  *
  * Model
  * - Parameters, results and errors are trees of cos_value (objects, arrays, strings, numbers,
@@ -32,6 +38,14 @@ extern "C" {
 
 #define COS_VERSION "0.1.0"
 
+/* Marks the exported API: the library is compiled with hidden visibility, so whatever is not
+ * declared COS_API here stays inside it. */
+#if defined(__GNUC__) || defined(__clang__)
+#define COS_API __attribute__((visibility("default")))
+#else
+#define COS_API
+#endif
+
 /* ------------------------------------------------------------------------------------------ */
 /* Values                                                                                      */
 
@@ -46,36 +60,36 @@ typedef enum cos_vtype {
 
 typedef struct cos_value cos_value;
 
-cos_value *cos_nil_new(void);
-cos_value *cos_bool_new(int b);
-cos_value *cos_num_new(double n);
-cos_value *cos_str_new(const char *s, size_t len);
-cos_value *cos_cstr_new(const char *s);
-cos_value *cos_arr_new(void);
-cos_value *cos_obj_new(void);
-void cos_value_free(cos_value *v);
-cos_value *cos_value_clone(const cos_value *v);
+COS_API cos_value *cos_nil_new(void);
+COS_API cos_value *cos_bool_new(int b);
+COS_API cos_value *cos_num_new(double n);
+COS_API cos_value *cos_str_new(const char *s, size_t len);
+COS_API cos_value *cos_cstr_new(const char *s);
+COS_API cos_value *cos_arr_new(void);
+COS_API cos_value *cos_obj_new(void);
+COS_API void cos_value_free(cos_value *v);
+COS_API cos_value *cos_value_clone(const cos_value *v);
 
-cos_vtype cos_value_type(const cos_value *v); /* COS_NIL for a NULL pointer */
-int cos_value_bool(const cos_value *v);
-double cos_value_num(const cos_value *v);
-const char *cos_value_str(const cos_value *v, size_t *len); /* NUL-terminated; NULL if not a string */
-size_t cos_value_len(const cos_value *v);                    /* entries of an array or object */
+COS_API cos_vtype cos_value_type(const cos_value *v); /* COS_NIL for a NULL pointer */
+COS_API int cos_value_bool(const cos_value *v);
+COS_API double cos_value_num(const cos_value *v);
+COS_API const char *cos_value_str(const cos_value *v, size_t *len); /* NUL-terminated; NULL if not a string */
+COS_API size_t cos_value_len(const cos_value *v);                    /* entries of an array or object */
 
 /* Arrays */
-int cos_arr_push(cos_value *arr, cos_value *item); /* takes ownership; 0 or -1 */
-const cos_value *cos_arr_get(const cos_value *arr, size_t i);
+COS_API int cos_arr_push(cos_value *arr, cos_value *item); /* takes ownership; 0 or -1 */
+COS_API const cos_value *cos_arr_get(const cos_value *arr, size_t i);
 
 /* Objects (insertion order is kept; lookups are case-sensitive) */
-int cos_obj_set(cos_value *obj, const char *key, cos_value *item); /* takes ownership */
-int cos_obj_set_str(cos_value *obj, const char *key, const char *s);
-int cos_obj_set_num(cos_value *obj, const char *key, double n);
-int cos_obj_set_bool(cos_value *obj, const char *key, int b);
-const cos_value *cos_obj_get(const cos_value *obj, const char *key);
-const char *cos_obj_get_str(const cos_value *obj, const char *key); /* NULL unless a string */
-const char *cos_obj_key(const cos_value *obj, size_t i);
-const cos_value *cos_obj_at(const cos_value *obj, size_t i);
-cos_value *cos_obj_take(cos_value *obj, const char *key); /* removes and returns, caller owns */
+COS_API int cos_obj_set(cos_value *obj, const char *key, cos_value *item); /* takes ownership */
+COS_API int cos_obj_set_str(cos_value *obj, const char *key, const char *s);
+COS_API int cos_obj_set_num(cos_value *obj, const char *key, double n);
+COS_API int cos_obj_set_bool(cos_value *obj, const char *key, int b);
+COS_API const cos_value *cos_obj_get(const cos_value *obj, const char *key);
+COS_API const char *cos_obj_get_str(const cos_value *obj, const char *key); /* NULL unless a string */
+COS_API const char *cos_obj_key(const cos_value *obj, size_t i);
+COS_API const cos_value *cos_obj_at(const cos_value *obj, size_t i);
+COS_API cos_value *cos_obj_take(cos_value *obj, const char *key); /* removes and returns, caller owns */
 
 /* ------------------------------------------------------------------------------------------ */
 /* Client                                                                                      */
@@ -91,9 +105,9 @@ typedef int64_t cos_task_id;
  * UseRawKey, UserAgent, UploadCheckContentMd5, ConfCwd (checkpoint directory), RetryTimes.
  * Temporary credentials on demand (the Node SDK's getAuthorization): cos_set_credentials_provider.
  * Returns NULL and sets *err (a cos_value error the caller frees) on invalid options. */
-cos_client *cos_client_new(const cos_value *options, cos_value **err);
+COS_API cos_client *cos_client_new(const cos_value *options, cos_value **err);
 /* Aborts whatever is in flight; every pending task's callbacks get release() but no on_done. */
-void cos_client_free(cos_client *c);
+COS_API void cos_client_free(cos_client *c);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Operations                                                                                  */
@@ -159,26 +173,26 @@ typedef struct cos_callbacks {
  * Validation happens before anything is queued: on bad input it returns 0, sets *err, and
  * calls cb->release (no other callback). On success returns the task id; on_task_ready is
  * called before cos_start returns (as the Node SDK calls onTaskReady synchronously). */
-cos_task_id cos_start(cos_client *c, const char *op, cos_value *params, const cos_body *body,
+COS_API cos_task_id cos_start(cos_client *c, const char *op, cos_value *params, const cos_body *body,
                       const cos_output *output, const cos_callbacks *cb, cos_value **err);
 
 /* One step: waits up to timeout_ms for network activity (0: do not wait), advances transfers,
  * then delivers the events recorded meanwhile. Returns the number of unfinished tasks. */
-int cos_poll(cos_client *c, int timeout_ms);
+COS_API int cos_poll(cos_client *c, int timeout_ms);
 /* Runs until no task is left. */
-void cos_run(cos_client *c);
+COS_API void cos_run(cos_client *c);
 /* Runs until task `id` has delivered on_done (other tasks advance meanwhile). */
-void cos_wait(cos_client *c, cos_task_id id);
+COS_API void cos_wait(cos_client *c, cos_task_id id);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Task queue (putObject, sliceUploadFile, uploadFile and uploadFiles tasks)                   */
 
-cos_value *cos_task_list(cos_client *c); /* array of {id, Bucket, Region, Key, FilePath, state, ...} */
-int cos_task_pause(cos_client *c, cos_task_id id);   /* 0, or -1 when the state does not allow it */
-int cos_task_restart(cos_client *c, cos_task_id id);
-int cos_task_cancel(cos_client *c, cos_task_id id);
+COS_API cos_value *cos_task_list(cos_client *c); /* array of {id, Bucket, Region, Key, FilePath, state, ...} */
+COS_API int cos_task_pause(cos_client *c, cos_task_id id);   /* 0, or -1 when the state does not allow it */
+COS_API int cos_task_restart(cos_client *c, cos_task_id id);
+COS_API int cos_task_cancel(cos_client *c, cos_task_id id);
 /* Called (from cos_poll) after a batch of task changes; at most once per poll step. */
-void cos_on_list_update(cos_client *c, void (*fn)(void *ud, cos_value *list), void *ud);
+COS_API void cos_on_list_update(cos_client *c, void (*fn)(void *ud, cos_value *list), void *ud);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Credentials provider (temporary keys, the Node SDK's getAuthorization option)               */
@@ -194,7 +208,7 @@ void cos_on_list_update(cos_client *c, void (*fn)(void *ud, cos_value *list), vo
 typedef void (*cos_credentials_fn)(void *ud, cos_client *c, uint64_t token, cos_value *options);
 /* Installs (fn non-NULL) or removes the provider. SecretId/SecretKey, if also given, are then
  * ignored for requests. `ud` must stay valid until the client is freed or the provider replaced. */
-void cos_set_credentials_provider(cos_client *c, cos_credentials_fn fn, void *ud);
+COS_API void cos_set_credentials_provider(cos_client *c, cos_credentials_fn fn, void *ud);
 /* Answers the call `token`. Takes ownership of `err` and `creds` (either may be NULL).
  * - err non-NULL: the request fails with this error (any cos_value; an object is used as the
  *   error object as is, anything else becomes {code = "CredentialsError", message = ...}).
@@ -207,17 +221,17 @@ void cos_set_credentials_provider(cos_client *c, cos_credentials_fn fn, void *ud
  * Returns 0, or -1 when `token` is unknown (answered already, timed out or aborted).
  * A request waits for an answer at most Timeout ms (the client option), or 60 s without Timeout;
  * then it fails with code "ETIMEDOUT", so cos_run() never waits forever on a silent provider. */
-int cos_credentials_provide(cos_client *c, uint64_t token, cos_value *err, cos_value *creds);
+COS_API int cos_credentials_provide(cos_client *c, uint64_t token, cos_value *err, cos_value *creds);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Signing                                                                                     */
 
 /* COS.getAuthorization: options SecretId, SecretKey, Method, Pathname or Key, Query, Headers,
  * KeyTime, Expires, SystemClockOffset. Returns the Authorization string or NULL and *err. */
-char *cos_get_authorization(const cos_value *options, cos_value **err);
+COS_API char *cos_get_authorization(const cos_value *options, cos_value **err);
 /* cos.getObjectUrl: params Bucket, Region, Key, Sign (default true), Expires, Query, Protocol,
  * Domain, Method, Headers. Returns the URL or NULL and *err. */
-char *cos_get_object_url(cos_client *c, const cos_value *params, cos_value **err);
+COS_API char *cos_get_object_url(cos_client *c, const cos_value *params, cos_value **err);
 
 /* POST Object (browser form upload) policy, pure (no client, no network). opts: SecretId,
  * SecretKey, SecurityToken, Bucket, Region, Key (exact) or KeyPrefix (starts-with; the form key
@@ -226,7 +240,7 @@ char *cos_get_object_url(cos_client *c, const cos_value *params, cos_value **err
  * each also pinned by an exact policy condition), Conditions (extra raw policy conditions).
  * Returns {url, fields = {key, policy (base64), q-sign-algorithm, q-ak, q-key-time, q-signature,
  * ...}, policy (the JSON text), expiration}, or NULL and *err. */
-cos_value *cos_post_policy(const cos_value *opts, cos_value **err);
+COS_API cos_value *cos_post_policy(const cos_value *opts, cos_value **err);
 
 #ifdef __cplusplus
 }
