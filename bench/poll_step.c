@@ -19,6 +19,7 @@
 
 struct run {
     int done, failed;
+    double loaded; /* bytes sent so far, from on_progress (ProgressInterval 0: every step) */
 };
 
 static double clock_ms(clockid_t id)
@@ -43,6 +44,13 @@ static void on_done(void *ud, cos_task_id id, cos_value *err, cos_value *data)
     cos_value_free(data);
 }
 
+static void on_progress(void *ud, cos_task_id id, const cos_progress *p)
+{
+    struct run *r = ud;
+    (void)id;
+    r->loaded = p->loaded;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -57,6 +65,7 @@ static cos_client *client_new(int parallel)
     cos_obj_set_str(o, "Ip", getenv("COS_IP"));
     cos_obj_set_str(o, "Protocol", "http:");
     cos_obj_set_num(o, "ChunkParallelLimit", parallel);
+    cos_obj_set_num(o, "ProgressInterval", 0);
     cos_client *c = cos_client_new(o, &err);
     cos_value_free(o);
     if (!c) fprintf(stderr, "cos_client_new: %s\n", cos_obj_get_str(err, "message"));
@@ -86,7 +95,7 @@ int main(int argc, char **argv)
     cos_obj_set_str(p, "FilePath", argv[1]);
     cos_obj_set_num(p, "ChunkSize", chunk_mib * 1024 * 1024);
     struct run r = {0};
-    cos_callbacks cb = {.ud = &r, .on_done = on_done};
+    cos_callbacks cb = {.ud = &r, .on_done = on_done, .on_progress = on_progress};
     if (!cos_start(c, "sliceUploadFile", p, NULL, NULL, &cb, &err)) {
         fprintf(stderr, "cos_start: %s\n", cos_obj_get_str(err, "message"));
         return 1;
@@ -94,11 +103,13 @@ int main(int argc, char **argv)
 
     /* Wall time per step, and the thread's CPU time per step: on a loaded machine the wall figure
      * also holds the time the scheduler gave to others (cosd among them). */
-    size_t n = 0, cap = 1 << 16;
+    size_t n = 0, cap = 1 << 16, worst = 0;
+    double most_sent = 0; /* the most bytes one step sent */
     double *steps = malloc(cap * sizeof *steps), *cpu = malloc(cap * sizeof *cpu), t0 = now_ms();
     while (!r.done && steps && cpu) {
-        double a = now_ms(), ac = clock_ms(CLOCK_THREAD_CPUTIME_ID);
+        double a = now_ms(), ac = clock_ms(CLOCK_THREAD_CPUTIME_ID), before = r.loaded;
         cos_poll(c, 0);
+        if (r.loaded - before > most_sent) most_sent = r.loaded - before;
         if (n == cap) {
             cap *= 2;
             steps = realloc(steps, cap * sizeof *steps);
@@ -106,12 +117,15 @@ int main(int argc, char **argv)
             if (!steps || !cpu) break;
         }
         cpu[n] = clock_ms(CLOCK_THREAD_CPUTIME_ID) - ac;
-        steps[n++] = now_ms() - a;
+        steps[n] = now_ms() - a;
+        if (cpu[n] > cpu[worst]) worst = n;
+        n++;
         if (sleep_us > 0) usleep((useconds_t)sleep_us);
     }
     double wall = now_ms() - t0;
     cos_client_free(c);
     if (!steps || !cpu || r.failed) return 1;
+    double worst_cpu = cpu[worst];
     qsort(steps, n, sizeof *steps, cmp_double);
     qsort(cpu, n, sizeof *cpu, cmp_double);
     printf("poll_step: %.0f MiB, %.0f MiB parts, %d in flight, %ld us between steps\n",
@@ -121,6 +135,8 @@ int main(int argc, char **argv)
            steps[(size_t)((double)n * 0.99)], steps[(size_t)((double)n * 0.999)], steps[n - 1]);
     printf("poll_step: cpu  median %.3f ms, p99 %.3f ms, p99.9 %.3f ms, max %.3f ms\n", cpu[n / 2],
            cpu[(size_t)((double)n * 0.99)], cpu[(size_t)((double)n * 0.999)], cpu[n - 1]);
+    printf("poll_step: the most bytes sent in one step: %.0f KiB\n", most_sent / 1024);
+    printf("poll_step: the step with the most CPU (%.3f ms) was step %zu of %zu\n", worst_cpu, worst + 1, n);
     free(steps);
     free(cpu);
     return 0;
