@@ -135,6 +135,8 @@ PREFIX      ?= /usr/local
 LIBDIR      ?= $(PREFIX)/lib
 INCLUDEDIR  ?= $(PREFIX)/include
 PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+# pkg-config and the binutils (ld -r, objcopy, nm, readelf) for the library and its spec.
+DEB_PKGS    += pkgconf binutils
 # Linking libcos.a needs these too (pkg-config --static --libs); the shared library records them itself.
 LIB_PRIVATE  = $(CORE_LIBS) -pthread
 
