@@ -71,7 +71,10 @@ static cos_client *client_new(void)
         cos_obj_set_str(o, "Protocol", "http:");
     }
     cos_obj_set_num(o, "ProgressInterval", 100); /* ms: fresh enough for a progress bar */
-    cos_obj_set_num(o, "ChunkParallelLimit", 2); /* fewer bytes in flight, less work per frame */
+    /* The frame budget: at most 2 uploads at once with 2 parts each in flight, so one cos_poll step
+     * reads, hashes and sends at most 4 x 512 KiB (docs/c-library.md, "A frame loop"). */
+    cos_obj_set_num(o, "FileParallelLimit", 2);
+    cos_obj_set_num(o, "ChunkParallelLimit", 2);
     cos_client *c = cos_client_new(o, &err);
     if (!c) fprintf(stderr, "cos_client_new: %s\n", cos_obj_get_str(err, "message"));
     cos_value_free(o);
