@@ -152,7 +152,7 @@ $(LUAMOD): LDFLAGS += -Wl,--exclude-libs,ALL
 $(LIBCOS_SO): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  LD      $@")
-	$(Q)$(CC) -shared -Wl,-soname,libcos.so.$(COS_SOMAJOR) -Wl,--no-undefined -o $@ $^ $(LDSAN) \
+	$(Q)$(CC) -shared -Wl,-soname,libcos.so.$(COS_SOMAJOR) -o $@ $^ $(LDSAN) \
 	  $(CORE_LIBS) -pthread $(LDFLAGS)
 	$(Q)ln -sf libcos.so.$(COS_VERSION) $(BUILD)/lib/libcos.so.$(COS_SOMAJOR)
 	$(Q)ln -sf libcos.so.$(COS_SOMAJOR) $(BUILD)/lib/libcos.so
