@@ -5,7 +5,7 @@
  * runs SCRIPT, which requires "cos" and uploads; then it makes another request of its own
  * (URL_AFTER, so the module must not have torn libcurl down under the host), closes Lua, and only
  * then calls curl_global_cleanup. Prints the host's two HTTP statuses; exits 0 when both requests
- * answered and the script ran without error.
+ * answered and the script ran without error. Builds against any Lua 5.1..5.4 or LuaJIT.
  *
  *   host_curl_init URL_BEFORE URL_AFTER SCRIPT_FILE
  */
@@ -40,10 +40,10 @@ static int run_script(const char *path)
     lua_State *L = luaL_newstate();
     if (!L) return -1;
     luaL_openlibs(L);
-    int rc = luaL_dofile(L, path);
-    if (rc != LUA_OK) fprintf(stderr, "script: %s\n", lua_tostring(L, -1));
+    int rc = luaL_dofile(L, path); /* 0 is LUA_OK, which Lua 5.1 does not name */
+    if (rc != 0) fprintf(stderr, "script: %s\n", lua_tostring(L, -1));
     lua_close(L);
-    return rc == LUA_OK ? 0 : -1;
+    return rc == 0 ? 0 : -1;
 }
 
 int main(int argc, char **argv)
