@@ -17,6 +17,8 @@
  * - Nothing here stores or prints a secret: the options table is converted and handed to the
  *   core, never kept.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,6 +64,13 @@ struct lcos_task {
     int done;
     int refs[CB_COUNT];
     int chunk_ref; /* the last chunk given to the core by a pull body */
+    /* A stream Body (sliceUploadFile / uploadFile): the reader function is refs[CB_PULL]; an io
+     * handle is held by file_ref. The reader's last string (chunk_ref) is handed out in pieces. */
+    int file_ref;
+    luaL_Stream *file;
+    const char *chunk;
+    size_t chunk_len, chunk_off;
+    int read_end;
 };
 
 /* ------------------------------------------------------------------------------------------ */
@@ -584,12 +593,99 @@ static int cb_pull(void *ud, cos_task_id id, const void **chunk, size_t *len)
     return 0;
 }
 
+/* ------------------------------------------------------------------------------------------ */
+/* Stream bodies: read from cos_poll only (the core's pump), never from inside libcurl          */
+
+static cos_value *read_error(const char *fmt, const char *detail)
+{
+    char msg[512];
+    snprintf(msg, sizeof msg, fmt, detail ? detail : "?");
+    cos_value *e = cos_obj_new();
+    cos_obj_set_str(e, "code", "EBODYREAD");
+    cos_obj_set_str(e, "name", "Error");
+    cos_obj_set_str(e, "message", msg);
+    return e;
+}
+
+/* Calls the reader once (protected): its string becomes t->chunk; nil or "" ends the stream.
+ * An error it raises (or a wrong return type) fails the upload, not the poll call. */
+static int call_reader(lcos_task *t, lua_State *L, cos_value **err)
+{
+    int top = lua_gettop(L);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, t->refs[CB_PULL]);
+    t->owner->deliveries++;
+    if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
+        *err = read_error("the Body reader raised an error: %s", lua_tostring(L, -1));
+        lua_settop(L, top);
+        return -1;
+    }
+    int ty = lua_type(L, -1);
+    if (ty != LUA_TNIL && ty != LUA_TSTRING) {
+        *err = read_error("the Body reader must return a string or nil, got %s", lua_typename(L, ty));
+        lua_settop(L, top);
+        return -1;
+    }
+    unref(t->owner, &t->chunk_ref);
+    t->chunk_len = 0;
+    t->chunk = ty == LUA_TSTRING ? lua_tolstring(L, -1, &t->chunk_len) : NULL;
+    if (!t->chunk || !t->chunk_len) t->read_end = 1;
+    t->chunk_ref = t->chunk ? luaL_ref(L, LUA_REGISTRYINDEX) : LUA_NOREF; /* keeps the string alive */
+    t->chunk_off = 0;
+    lua_settop(L, top);
+    return 0;
+}
+
+static long read_function(lcos_task *t, void *buf, size_t cap, cos_value **err)
+{
+    lua_State *L = t->owner->L;
+    if (!L) return COS_READ_ERROR;
+    while (t->chunk_off >= t->chunk_len && !t->read_end)
+        if (call_reader(t, L, err) != 0) return COS_READ_ERROR;
+    size_t n = t->chunk_len - t->chunk_off;
+    if (n > cap) n = cap;
+    if (n) memcpy(buf, t->chunk + t->chunk_off, n);
+    t->chunk_off += n;
+    return (long)n;
+}
+
+/* An io handle: fread with O_NONBLOCK set for the call only, so an empty pipe answers "nothing
+ * now" (the core then waits on the descriptor in cos_poll) instead of stalling the host. fread
+ * hands out what the FILE buffered first, so bytes the caller already read past are not lost. */
+static long read_file(lcos_task *t, void *buf, size_t cap, cos_value **err)
+{
+    if (!t->file->closef) {
+        *err = read_error("the Body %s was closed during the upload", "file");
+        return COS_READ_ERROR;
+    }
+    FILE *f = t->file->f;
+    int fd = fileno(f), fl = fcntl(fd, F_GETFL);
+    if (fl >= 0 && !(fl & O_NONBLOCK)) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    errno = 0;
+    size_t n = fread(buf, 1, cap, f);
+    int e = errno, failed = ferror(f);
+    if (fl >= 0 && !(fl & O_NONBLOCK)) fcntl(fd, F_SETFL, fl);
+    if (failed) clearerr(f);
+    if (n > 0) return (long)n;
+    if (!failed) return 0; /* end of file */
+    if (e == EAGAIN || e == EWOULDBLOCK || e == EINTR) return COS_READ_AGAIN;
+    *err = read_error("cannot read the Body file: %s", strerror(e));
+    return COS_READ_ERROR;
+}
+
+static long cb_read(void *ud, cos_task_id id, void *buf, size_t cap, cos_value **err)
+{
+    lcos_task *t = ud;
+    (void)id;
+    return t->file ? read_file(t, buf, cap, err) : read_function(t, buf, cap, err);
+}
+
 static void cb_release(void *ud)
 {
     lcos_task *t = ud;
     lcos_client *cl = t->owner;
     for (int i = 0; i < CB_COUNT; i++) unref(cl, &t->refs[i]);
     unref(cl, &t->chunk_ref);
+    unref(cl, &t->file_ref);
     if (t->prev) t->prev->next = t->next; else if (cl->tasks == t) cl->tasks = t->next;
     if (t->next) t->next->prev = t->prev;
     free(t);
@@ -698,7 +794,7 @@ static int l_tostring(lua_State *L)
 }
 
 /* Checks Body/Output before anything is allocated; raises naming the parameter. */
-static void check_body_output(lua_State *L, int params)
+static void check_body_output(lua_State *L, int params, int stream_op)
 {
     lua_getfield(L, params, "Body");
     int bt = lua_type(L, -1);
@@ -710,7 +806,7 @@ static void check_body_output(lua_State *L, int params)
         lua_getfield(L, params, "ContentLength");
         int isnum = 0;
         lua_Number n = lua_tonumberx(L, -1, &isnum);
-        if (!isnum || n < 0)
+        if (!stream_op && (!isnum || n < 0)) /* a stream's length may be unknown */
             luaL_error(L, "params.ContentLength is required (a number >= 0) when params.Body is a function");
         lua_pop(L, 1);
     } else if (bt != LUA_TNIL && bt != LUA_TSTRING) {
@@ -739,7 +835,7 @@ static int64_t content_length(const cos_value *params)
 
 /* Fills body from params.Body (string, io file, function) or params.FilePath. Never raises
  * (check_body_output ran first). A pull function is referenced in t. */
-static void map_body(lua_State *L, int params, cos_body *body, lcos_task *t, const cos_value *pv)
+static void map_body(lua_State *L, int params, cos_body *body, lcos_task *t, const cos_value *pv, int stream_op)
 {
     memset(body, 0, sizeof *body);
     body->fd = -1;
@@ -753,6 +849,15 @@ static void map_body(lua_State *L, int params, cos_body *body, lcos_task *t, con
         break;
     case LUA_TUSERDATA: {
         luaL_Stream *s = luaL_testudata(L, -1, LUA_FILEHANDLE);
+        if (stream_op) { /* read through the FILE (its buffer included), waiting on its fd */
+            body->kind = COS_BODY_STREAM;
+            body->fd = fileno(s->f);
+            body->length = content_length(pv);
+            t->file = s;
+            lua_pushvalue(L, -1);
+            t->file_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+            break;
+        }
         long pos = ftell(s->f);
         body->kind = COS_BODY_FD;
         body->fd = fileno(s->f);
@@ -761,7 +866,7 @@ static void map_body(lua_State *L, int params, cos_body *body, lcos_task *t, con
         break;
     }
     case LUA_TFUNCTION:
-        body->kind = COS_BODY_PULL;
+        body->kind = stream_op ? COS_BODY_STREAM : COS_BODY_PULL;
         body->length = content_length(pv);
         lua_pushvalue(L, -1);
         t->refs[CB_PULL] = luaL_ref(L, LUA_REGISTRYINDEX);
@@ -818,7 +923,8 @@ static int l_start(lua_State *L)
         if (ty != LUA_TNIL && ty != LUA_TFUNCTION)
             return luaL_error(L, "%s must be a function, got %s", CB_NAMES[i], lua_typename(L, ty));
     }
-    check_body_output(L, 3);
+    int stream_op = strcmp(op, "sliceUploadFile") == 0 || strcmp(op, "uploadFile") == 0;
+    check_body_output(L, 3, stream_op);
     static const char *const mapped[] = {"Body", "Output", NULL};
     cos_value *params = check_object_skip(L, 3, "params", mapped);
 
@@ -829,6 +935,7 @@ static int l_start(lua_State *L)
     }
     t->owner = cl;
     t->chunk_ref = LUA_NOREF;
+    t->file_ref = LUA_NOREF;
     for (int i = 0; i < CB_COUNT; i++) t->refs[i] = LUA_NOREF;
     t->next = cl->tasks;
     if (cl->tasks) cl->tasks->prev = t;
@@ -840,7 +947,7 @@ static int l_start(lua_State *L)
 
     cos_body body;
     cos_output out;
-    map_body(L, 3, &body, t, params);
+    map_body(L, 3, &body, t, params, stream_op);
     map_output(L, 3, &out);
 
     cos_callbacks cbs = {
@@ -853,6 +960,7 @@ static int l_start(lua_State *L)
         .on_pull = body.kind == COS_BODY_PULL ? cb_pull : NULL,
         .release = cb_release,
         .on_file_progress = t->refs[CB_FILEPROG] != LUA_NOREF ? cb_file_progress : NULL,
+        .on_read = body.kind == COS_BODY_STREAM ? cb_read : NULL,
     };
     cos_value *err = NULL;
     cos_task_id id;

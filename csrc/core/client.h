@@ -36,6 +36,7 @@ struct cos_client {
     size_t nidle, idle_cap;
     uint64_t rng;            /* xorshift64* state for retry jitter */
     int in_perform;          /* guards against re-entering libcurl from a libcurl callback */
+    int streams_reading;     /* stream uploads that read or wait on their source (last step) */
     /* Events recorded for delivery by cos_poll */
     cos_event *ev_head, *ev_tail;
     /* Tasks */

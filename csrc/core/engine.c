@@ -738,21 +738,48 @@ static double next_deadline(cos_client *c, double now)
 
 static int busy(const cos_client *c)
 {
-    return c->nactive || c->pending_head || c->ev_head || c->cred_head;
+    return c->nactive || c->pending_head || c->ev_head || c->cred_head || c->streams_reading;
+}
+
+#define MAX_STREAM_FDS 16
+#define STREAM_RETRY_MS 5
+
+/* Stream uploads read from here, once per step, outside libcurl (a Lua reader is a callback
+ * like any other). Returns the longest the step may wait: 0 when a stream has more to read at
+ * once, STREAM_RETRY_MS when one wants to be asked again soon, else -1; the descriptors they
+ * wait on go to fds (curl_multi_poll wakes up on them). */
+static int pump_streams(cos_client *c, struct curl_waitfd *fds, unsigned *nfds)
+{
+    int limit = -1;
+    c->streams_reading = 0;
+    *nfds = 0;
+    for (cos_task *t = c->task_head; t; t = t->next) {
+        if (!t->op_pump || t->finished) continue;
+        int fd = -1, more = t->op_pump(t, &fd);
+        if (more == 1) limit = 0;
+        else if (more == 2 && limit != 0) limit = STREAM_RETRY_MS;
+        if (fd >= 0 && *nfds < MAX_STREAM_FDS) fds[(*nfds)++] = (struct curl_waitfd){.fd = fd, .events = CURL_WAIT_POLLIN};
+        if (more || fd >= 0) c->streams_reading++;
+    }
+    return limit;
 }
 
 int cos_poll(cos_client *c, int timeout_ms)
 {
     if (!c) return 0;
+    struct curl_waitfd fds[MAX_STREAM_FDS];
+    unsigned nfds = 0;
+    int stream_wait = pump_streams(c, fds, &nfds);
     schedule(c);
     double now = cos_now_mono_ms();
     double due = next_deadline(c, now); /* also emits throttled progress that is due */
     int wait = timeout_ms < 0 ? 0 : timeout_ms;
     if (c->ev_head) wait = 0;
     if (due >= 0 && due < wait) wait = (int)ceil(due);
-    if (!c->nactive && due < 0) wait = 0; /* nothing can happen: do not sleep */
+    if (stream_wait >= 0 && stream_wait < wait) wait = stream_wait;
+    if (!c->nactive && due < 0 && !nfds && stream_wait < 0) wait = 0; /* nothing can happen: do not sleep */
     int running = 0;
-    curl_multi_poll(c->multi, NULL, 0, wait, NULL);
+    curl_multi_poll(c->multi, fds, nfds, wait, NULL);
     c->in_perform = 1;
     curl_multi_perform(c->multi, &running);
     c->in_perform = 0;

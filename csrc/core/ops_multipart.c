@@ -206,6 +206,7 @@ static int attach_body(cos_task *t, cos_request *r, cos_value **err)
         if (cos_req_body_pull(r, b->length >= 0 ? b->length : given, pull_from_task, t) != 0)
             return fail(err, cos_validate_error("ContentLength", "missing param ContentLength"));
         break;
+    case COS_BODY_STREAM: return fail(err, cos_validate_error("Body", "a stream Body (no known length) is accepted by sliceUploadFile and uploadFile only"));
     }
     if (rc == 0 && !cos_req_get_header(r, "Content-Type") &&
         cos_req_header(r, "Content-Type", "application/octet-stream") != 0)

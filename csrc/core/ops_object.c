@@ -104,6 +104,7 @@ static int attach_body(cos_task *t, cos_request *r, int64_t *size, cos_value **e
         *size = b->length;
         file_like = 1;
         break;
+    case COS_BODY_STREAM: return fail(err, cos_validate_error("Body", "a stream Body (no known length) is accepted by sliceUploadFile and uploadFile only"));
     }
     if (file_like && !cos_req_get_header(r, "Content-Type") &&
         cos_req_header(r, "Content-Type", "application/octet-stream") != 0)
@@ -210,6 +211,7 @@ static int body_size(cos_task *t, double *size, cos_value **err)
     case COS_BODY_NONE: *size = 0; return 0;
     case COS_BODY_MEM: *size = (double)t->body.len; return 0;
     case COS_BODY_PULL: *size = (double)t->body.length; return 0;
+    case COS_BODY_STREAM: return fail(err, cos_validate_error("Body", "a stream Body (no known length) is accepted by sliceUploadFile and uploadFile only"));
     case COS_BODY_FD:
         if (t->body.length >= 0) {
             *size = (double)t->body.length;

@@ -48,7 +48,7 @@ static void task_free(cos_task *t)
     if (t->op_free) t->op_free(t->op_state);
     cos_value_free(t->params);
     if (t->body.kind == COS_BODY_MEM) free((void *)t->body.data);
-    if (t->body.kind == COS_BODY_FD && t->body.fd >= 0) close(t->body.fd);
+    if ((t->body.kind == COS_BODY_FD || t->body.kind == COS_BODY_STREAM) && t->body.fd >= 0) close(t->body.fd);
     free((char *)t->body.path);
     free((char *)t->output.path);
     if (t->output.kind == COS_BODY_FD && t->output.fd >= 0) close(t->output.fd);
@@ -104,6 +104,16 @@ static int copy_body(cos_task *t, const cos_body *b, cos_value **err)
     case COS_BODY_PULL:
         if (!t->cb.on_pull) { /* the length may still come from ContentLength (the handler checks) */
             *err = cos_error_new("Error", "a pulled body needs on_pull");
+            return -1;
+        }
+        return 0;
+    case COS_BODY_STREAM:
+        if (b->fd >= 0 && (t->body.fd = fcntl(b->fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+            *err = cos_error_new("Error", "invalid body fd");
+            return -1;
+        }
+        if (!t->cb.on_read && t->body.fd < 0) {
+            *err = cos_error_new("Error", "a stream body needs on_read or an fd");
             return -1;
         }
         return 0;

@@ -59,6 +59,11 @@ struct cos_task {
     /* Called when the task is canceled/paused/freed with requests in flight: the handler
      * aborts them (cos_req_abort). May be NULL when the handler keeps no requests. */
     void (*op_abort)(cos_task *t);
+    /* Stream uploads (stream_upload.c): called by cos_poll at the start of every step to read
+     * what the task needs. Returns 1 when it could read more at once (the step must not wait),
+     * 2 when the source should be asked again soon, 0 otherwise; *wait_fd: a descriptor whose
+     * readability is worth waking up for, or -1. NULL for other tasks. */
+    int (*op_pump)(cos_task *t, int *wait_fd);
     cos_request *req;        /* the single in-flight request of simple ops (NULL if none) */
     cos_task *next, *prev;   /* client's task list, in start order */
 };

@@ -17,6 +17,7 @@
 #include "crc64.h"
 #include "ops.h"
 #include "queue.h"
+#include "stream_upload.h"
 #include "validate.h"
 
 #define HASH_BUF (256 * 1024)
@@ -356,6 +357,7 @@ static int stat_or_finish(cos_task *t, const char *path, struct stat *st)
 
 int cos_op_slice_upload_file(cos_task *t, cos_value **err)
 {
+    if (t->body.kind == COS_BODY_STREAM) return cos_stream_upload_op(t, 0, err);
     cos_value *e = validate_file_params(t, 0);
     if (e) return fail_with(err, e);
     const char *path = file_path_of(t);
@@ -379,6 +381,7 @@ static int64_t slice_threshold(const cos_task *t)
 
 int cos_op_upload_file(cos_task *t, cos_value **err)
 {
+    if (t->body.kind == COS_BODY_STREAM) return cos_stream_upload_op(t, 1, err);
     cos_value *e = validate_file_params(t, 1);
     if (e) return fail_with(err, e);
     if (t->body.kind == COS_BODY_MEM) return cos_put_file_start(t, NULL, (int64_t)t->body.len, 1, err);

@@ -148,8 +148,20 @@ typedef enum cos_body_kind {
     COS_BODY_MEM,  /* data/len, copied */
     COS_BODY_FD,   /* fd (dup'ed by the core), from `offset`, `length` bytes (-1: to end of file) */
     COS_BODY_PATH, /* path, streamed from disk */
-    COS_BODY_PULL  /* chunks pulled through cos_callbacks.on_pull; `length` must be known (>= 0) */
+    COS_BODY_PULL, /* chunks pulled through cos_callbacks.on_pull; `length` must be known (>= 0) */
+    /* sliceUploadFile / uploadFile: a stream of unknown length (a pipe, a generator), read into
+     * part buffers through cos_callbacks.on_read, or, when on_read is NULL, from `fd` (a pipe,
+     * socket or file the core dup's and reads itself, never blocking: poll() first). With on_read
+     * set, `fd` may be -1 or a descriptor the core waits on (readable) after on_read answered
+     * COS_READ_AGAIN. `length`: -1 unknown, or the length the stream must have (ContentLength).
+     * Only cos_poll reads: one step reads at most what the part being filled still needs, in
+     * slices (docs/upload-engine.md, "Streams"). */
+    COS_BODY_STREAM
 } cos_body_kind;
+
+/* What cos_callbacks.on_read returns besides a byte count (> 0) and 0 (end of the stream). */
+#define COS_READ_ERROR (-1) /* fails the upload; *err may carry the error object */
+#define COS_READ_AGAIN (-2) /* nothing available right now: asked again in a later cos_poll step */
 
 typedef struct cos_body {
     cos_body_kind kind;
@@ -186,6 +198,11 @@ typedef struct cos_callbacks {
      * uploadFile task reports it: id = the file's task id, index = its position in files (0-based).
      * The aggregate still goes to on_progress. */
     void (*on_file_progress)(void *ud, cos_task_id id, size_t index, const cos_progress *p);
+    /* COS_BODY_STREAM: copy up to `cap` bytes of the stream into buf and return their number;
+     * 0 at the end of the stream, COS_READ_AGAIN when nothing is available yet (never block in
+     * a frame loop), COS_READ_ERROR to fail the upload (optionally with *err, an error object
+     * the core takes). Called from cos_poll only, never from inside libcurl. */
+    long (*on_read)(void *ud, cos_task_id id, void *buf, size_t cap, cos_value **err);
 } cos_callbacks;
 
 /* Starts operation `op` ("putObject", "appendObject", "headObject", "getObject",

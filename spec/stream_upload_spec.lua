@@ -1,0 +1,227 @@
+-- Multipart uploads from streams of unknown length: sliceUploadFile / uploadFile with a Body that
+-- is an io handle (a pipe from io.popen) or a Lua reader function. Every object is fetched back
+-- and compared with the bytes the stream produced; the parts are counted in cosd's access log.
+local COS = require "cos"
+local cosd = require "support.cosd"
+local U = require "support.upload_util"
+
+local MIB = U.MIB
+
+-- A deterministic byte source: `total` bytes cut into chunks whose sizes cycle through `sizes`,
+-- recorded in a file (for the comparison) as they are handed out.
+local function reader(path, total, sizes)
+  local out = assert(io.open(path, "wb"))
+  local block = {}
+  for i = 0, 255 do block[#block + 1] = string.char((i * 37 + 11) % 256) end
+  block = table.concat(block):rep(4 * 4096) -- 4 MiB of a pattern
+  local given, i, pos = 0, 0, 0
+  return function()
+    if given >= total then
+      if out then out:close(); out = nil end
+      return nil
+    end
+    i = i + 1
+    local n = math.min(sizes[(i - 1) % #sizes + 1], total - given)
+    local s = ""
+    while #s < n do
+      local take = math.min(n - #s, #block - pos)
+      s = s .. block:sub(pos + 1, pos + take)
+      pos = (pos + take) % #block
+    end
+    given = given + n
+    out:write(s)
+    return s
+  end
+end
+
+local function count_parts(srv, key)
+  local ok = {}
+  for _, l in ipairs(U.part_puts(srv, key)) do
+    if l.status == 200 then ok[l.part] = (ok[l.part] or 0) + 1 end
+  end
+  local n = 0
+  for _ in pairs(ok) do n = n + 1 end
+  return n, ok
+end
+
+local function puts_of(srv, key)
+  return U.log_matching(srv, "PUT", "^/" .. key:gsub("%p", "%%%0") .. "$")
+end
+
+describe("stream uploads", function()
+  local srv, cos, dir
+
+  setup(function() srv, cos, dir = cosd.open { ChunkSize = MIB, ProgressInterval = 0 } end)
+  teardown(function() cosd.close(srv, cos, dir) end)
+
+  it("uploads 100 MiB from an io.popen pipe with multipart, bytes intact, progress forward", function()
+    local src = U.random_file(dir .. "/pipe.src", 100 * MIB)
+    local pipe = assert(io.popen("cat " .. cosd.sh_quote(src), "r"))
+    local rec = U.progress_recorder()
+    local data, err = cos:sliceUploadFile(U.params("stream/pipe.bin", { Body = pipe, ChunkSize = 8 * MIB,
+      onProgress = rec.fn }))
+    pipe:close()
+    assert.is_nil(err)
+    assert.is_truthy(data.ETag)
+    assert.is_truthy(data.UploadId)
+    assert.is_true((U.object_equals_file(cos, "stream/pipe.bin", src)))
+    assert.equal(13, (count_parts(srv, "stream/pipe.bin"))) -- 12 x 8 MiB + 4 MiB
+    assert.is_false(rec.backwards)
+    -- total is unknown until the stream ends; the last emission is complete
+    assert.is_nil(rec.events[1].total)
+    assert.equal(0, rec.events[1].percent)
+    assert.same({ loaded = 100 * MIB, total = 100 * MIB, percent = 1 },
+      { loaded = rec.last().loaded, total = rec.last().total, percent = rec.last().percent })
+  end)
+
+  it("takes a reader function with chunks of 1 byte, 7 bytes and 3 MiB", function()
+    local copy = dir .. "/odd.src"
+    local data, err = cos:sliceUploadFile(U.params("stream/odd.bin", {
+      Body = reader(copy, 10 * MIB + 12345, { 1, 7, 3 * MIB, 1, 1, 7 }) }))
+    assert.is_nil(err)
+    assert.is_truthy(data.ETag)
+    assert.is_true((U.object_equals_file(cos, "stream/odd.bin", copy)))
+    assert.equal(11, (count_parts(srv, "stream/odd.bin")))
+  end)
+
+  it("uploads an empty stream as one empty PUT (sliceUploadFile and uploadFile)", function()
+    for _, op in ipairs { "sliceUploadFile", "uploadFile" } do
+      local key = "stream/empty-" .. op
+      local data, err = cos[op](cos, U.params(key, { Body = function() return nil end }))
+      assert.is_nil(err)
+      assert.equal(200, data.statusCode)
+      local head = assert(U.head(cos, key))
+      assert.equal("0", head.headers["content-length"])
+      assert.equal(1, #puts_of(srv, key))
+      assert.equal(0, (count_parts(srv, key)))
+    end
+  end)
+
+  it("sends a stream of exactly N x ChunkSize as N parts", function()
+    local copy = dir .. "/exact.src"
+    local data, err = cos:sliceUploadFile(U.params("stream/exact.bin", { Body = reader(copy, 3 * MIB, { 65536 }) }))
+    assert.is_nil(err)
+    assert.is_truthy(data.ETag)
+    assert.equal(3, (count_parts(srv, "stream/exact.bin")))
+    assert.is_true((U.object_equals_file(cos, "stream/exact.bin", copy)))
+  end)
+
+  it("uploadFile: a stream within SliceSize is one PUT, a longer one goes multipart", function()
+    local small = dir .. "/small.src"
+    local data, err = cos:uploadFile(U.params("stream/small.bin", { Body = reader(small, 1000, { 300 }) }))
+    assert.is_nil(err)
+    assert.is_truthy(data.ETag)
+    assert.equal(1, #puts_of(srv, "stream/small.bin"))
+    assert.is_true((U.object_equals_file(cos, "stream/small.bin", small)))
+    local big = dir .. "/big.src"
+    local finished
+    data, err = cos:uploadFile(U.params("stream/big.bin", { Body = reader(big, 2 * MIB + 1, { 100000 }),
+      onFileFinish = function(e, d) finished = { e, d } end }))
+    assert.is_nil(err)
+    assert.is_truthy(finished and finished[2])
+    assert.equal(3, (count_parts(srv, "stream/big.bin")))
+    assert.is_true((U.object_equals_file(cos, "stream/big.bin", big)))
+  end)
+
+  it("fails with the reader's error and leaves no upload on the server", function()
+    local n = 0
+    local data, err = cos:sliceUploadFile(U.params("stream/raise.bin", { Body = function()
+      n = n + 1
+      if n > 40 then error("disk on fire") end
+      return ("x"):rep(65536)
+    end }))
+    assert.is_nil(data)
+    assert.equal("EBODYREAD", err.code)
+    assert.matches("disk on fire", err.message)
+    U.settle(srv)
+    assert.same({}, U.pending_uploads(cos, "stream/raise.bin"))
+  end)
+
+  it("checks ContentLength: a shorter (or longer) stream fails and its upload is aborted", function()
+    local data, err = cos:sliceUploadFile(U.params("stream/short.bin", { ContentLength = 3 * MIB,
+      Body = reader(dir .. "/short.src", 2 * MIB + 5, { 65536 }) }))
+    assert.is_nil(data)
+    assert.equal("EntitySizeNotMatch", err.code)
+    data, err = cos:sliceUploadFile(U.params("stream/long.bin", { ContentLength = 2 * MIB,
+      Body = reader(dir .. "/long.src", 3 * MIB, { 65536 }) }))
+    assert.is_nil(data)
+    assert.equal("EntitySizeNotMatch", err.code)
+    U.settle(srv)
+    assert.same({}, U.pending_uploads(cos, "stream/short.bin"))
+    assert.same({}, U.pending_uploads(cos, "stream/long.bin"))
+    assert.is_nil((U.head(cos, "stream/short.bin")))
+    -- the right length succeeds
+    data, err = cos:sliceUploadFile(U.params("stream/right.bin", { ContentLength = 2 * MIB,
+      Body = reader(dir .. "/right.src", 2 * MIB, { 65536 }) }))
+    assert.is_nil(err)
+    assert.is_true((U.object_equals_file(cos, "stream/right.bin", dir .. "/right.src")))
+  end)
+
+  it("refuses what would resume: UploadId, CheckpointDir, Checkpoint = true", function()
+    for _, extra in ipairs { { UploadId = "abc" }, { CheckpointDir = dir }, { Checkpoint = true } } do
+      extra.Body = function() return nil end
+      local data, err = cos:sliceUploadFile(U.params("stream/resume.bin", extra))
+      assert.is_nil(data)
+      assert.matches("cannot be resumed", err.message)
+      assert.is_truthy(err.param)
+    end
+  end)
+
+  it("cancel mid-stream aborts the multipart upload on the server", function()
+    local key = "stream/cancel.bin"
+    local got
+    local id = cos:sliceUploadFile(U.params(key, { Body = function() return ("c"):rep(65536) end }),
+      function(e, d) got = { e, d } end)
+    assert.is_truthy(U.poll_parts(cos, srv, key, 3))
+    assert.is_true(cos:cancelTask(id))
+    assert.is_truthy(U.poll_until(cos, function() return got end))
+    assert.equal("TaskCanceled", got[1].code)
+    U.settle(srv)
+    assert.same({}, U.pending_uploads(cos, key))
+  end)
+
+  it("pause and restart continue the same upload from the held buffers", function()
+    local key = "stream/pause.bin"
+    local copy = dir .. "/pause.src"
+    local got
+    local id = cos:sliceUploadFile(U.params(key, { Body = reader(copy, 12 * MIB, { 100000 }) }),
+      function(e, d) got = { e, d } end)
+    assert.is_truthy(U.poll_parts(cos, srv, key, 2))
+    assert.is_true(cos:pauseTask(id))
+    assert.equal("paused", U.state(cos, id))
+    for _ = 1, 5 do cos:poll(10) end
+    assert.is_true(cos:restartTask(id))
+    assert.is_truthy(U.poll_until(cos, function() return got end, 60))
+    assert.is_nil(got[1])
+    assert.is_true((U.object_equals_file(cos, key, copy)))
+    -- a restart after an error is refused: the stream is gone
+  end)
+end)
+
+describe("stream uploads under faults", function()
+  local srv, cos, dir
+
+  setup(function()
+    srv, cos, dir = nil, nil, U.tmpdir()
+    srv = cosd.start { faults = {
+      "op=UploadPart,part=2,times=1,status=500",
+      "op=UploadPart,part=3,times=1,reset-after=100000",
+      "op=UploadPart,part=4,times=1,crc64=12345",
+      "op=UploadPart,part=5,times=1,etag=bogus",
+    } }
+    cos = COS.new(srv:client_options { ChunkSize = MIB })
+  end)
+  teardown(function() cosd.close(srv, cos, dir) end)
+
+  it("resends the buffered parts (5xx, reset, wrong CRC-64, wrong ETag) and the object is right", function()
+    local copy = dir .. "/fault.src"
+    local data, err = cos:sliceUploadFile(U.params("stream/fault.bin", { Body = reader(copy, 6 * MIB + 7, { 131072 }) }))
+    assert.is_nil(err)
+    assert.is_truthy(data.ETag)
+    assert.is_true((U.object_equals_file(cos, "stream/fault.bin", copy)))
+    local tries = {}
+    for _, l in ipairs(U.part_puts(srv, "stream/fault.bin")) do tries[l.part] = (tries[l.part] or 0) + 1 end
+    for part = 2, 5 do assert.equal(2, tries[part], "part " .. part) end
+    assert.equal(1, tries[1])
+  end)
+end)
