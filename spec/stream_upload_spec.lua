@@ -180,6 +180,50 @@ describe("stream uploads", function()
     assert.same({}, U.pending_uploads(cos, key))
   end)
 
+  it("waits for a quiet pipe without blocking poll: the writer is this very process", function()
+    -- A FIFO opened read-write (Linux: never blocks) is the writer; the Body reads the other end.
+    -- If a poll step blocked reading the empty pipe, nothing would ever write to it again.
+    local fifo = dir .. "/fifo"
+    assert(cosd.exec("mkfifo " .. cosd.sh_quote(fifo)))
+    local w = assert(io.open(fifo, "r+b"))
+    w:setvbuf("no")
+    local r = assert(io.open(fifo, "rb"))
+    local key, got = "stream/fifo.bin", nil
+    local copy = assert(io.open(dir .. "/fifo.src", "wb"))
+    -- 16 KiB at a time, each drained by one poll step (a part buffer is always free here)
+    local function put(n, c)
+      for _ = 1, n // 16384 do
+        local s = c:rep(16384)
+        copy:write(s)
+        w:write(s)
+        cos:poll(0)
+      end
+    end
+    local id = cos:sliceUploadFile(U.params(key, { Body = r }), function(e, d) got = { e, d } end)
+    put(MIB + 16384, "a")
+    assert.is_truthy(U.poll_parts(cos, srv, key, 1))
+    for _ = 1, 50 do cos:poll(0) end -- the pipe is empty and open: each step must return
+    assert.equal("uploading", U.state(cos, id))
+    put(MIB, "b")
+    copy:close()
+    w:close()
+    assert.is_truthy(U.poll_until(cos, function() return got end, 60))
+    r:close()
+    assert.is_nil(got[1])
+    assert.is_true((U.object_equals_file(cos, key, dir .. "/fifo.src")))
+    assert.equal(3, (count_parts(srv, key)))
+  end)
+
+  it("UploadAddMetaMd5 sends the stream's MD5 with Complete", function()
+    local copy = dir .. "/md5.src"
+    local data, err = cos:sliceUploadFile(U.params("stream/md5.bin", { UploadAddMetaMd5 = true,
+      Body = reader(copy, 2 * MIB + 1, { 70000 }) }))
+    assert.is_nil(err)
+    assert.is_truthy(data.UploadId)
+    local head = assert(U.head(cos, "stream/md5.bin"))
+    assert.equal(U.md5_file(copy), head.headers["x-cos-meta-md5"])
+  end)
+
   it("pause and restart continue the same upload from the held buffers", function()
     local key = "stream/pause.bin"
     local copy = dir .. "/pause.src"
@@ -194,7 +238,15 @@ describe("stream uploads", function()
     assert.is_truthy(U.poll_until(cos, function() return got end, 60))
     assert.is_nil(got[1])
     assert.is_true((U.object_equals_file(cos, key, copy)))
-    -- a restart after an error is refused: the stream is gone
+  end)
+
+  it("refuses restartTask after an error: the stream is gone", function()
+    local got
+    local id = cos:sliceUploadFile(U.params("stream/err.bin", { Body = function() error("boom") end }),
+      function(e) got = e end)
+    assert.is_truthy(U.poll_until(cos, function() return got end))
+    assert.equal("error", U.state(cos, id))
+    assert.is_false(cos:restartTask(id))
   end)
 end)
 
