@@ -35,11 +35,11 @@ obj = $(patsubst csrc/%.c,$(BUILD)/obj/%.o,$(1))
 LIBCOS   = $(BUILD)/lib/libcos.a
 LUAMOD   = $(BUILD)/lua/cos/core.so
 COSD     = $(BUILD)/bin/cosd
-CORE_LIBS = -lcurl -lxml2 -lssl -lcrypto -lm
-COSD_LIBS = -lmicrohttpd -lxml2 -lssl -lcrypto -lm -lpthread
+CORE_LIBS = -lcurl -lxml2 -ljansson -lssl -lcrypto -lm
+COSD_LIBS = -lmicrohttpd -lxml2 -ljansson -lssl -lcrypto -lm -lpthread
 
 DEB_PKGS = lua5.4 liblua5.4-dev libcurl4-openssl-dev libssl-dev libxml2-dev libmicrohttpd-dev \
-           lua-busted luarocks lua-dkjson curl
+           lua-busted luarocks lua-dkjson curl libjansson-dev
 
 .SECONDARY:
 .PHONY: all install deps test test-plain test-asan demo env bench clean

@@ -175,6 +175,11 @@ char *sidecar_key(const char *hex, size_t *len); /* malloc'd, NUL-terminated; NU
 void sidecar_header(obj_meta *m, char *value);   /* an "h NAME VALUE" line */
 const char *meta_header(const obj_meta *m, const char *name);
 void meta_copy_request_headers(obj_meta *m, cosd_req *r);
+/* 1 when a header can be stored and given back exactly (name a token; value without control
+ * bytes but HTAB); else the request is refused with 400 InvalidArgument, COSD_BAD_META_MESSAGE. */
+int meta_storable(const char *name, const char *value);
+int meta_request_storable(cosd_req *r); /* every stored header of the request (x-cos-meta-*, Content-Type, ...) */
+#define COSD_BAD_META_MESSAGE "A metadata header name must be a token and its value must not contain control characters."
 int store_init(cosd_server *srv);
 char *store_bucket_dir(cosd_server *srv, const char *bucket, const char *sub);
 int store_tmp_file(cosd_server *srv, char **path); /* returns fd */
@@ -205,6 +210,18 @@ int form_begin(cosd_req *r);
 int form_feed(cosd_req *r, const char *data, size_t n);
 int form_finish(cosd_req *r);
 void form_free(cosd_req *r);
+/* The form without a connection (form_begin feeds it from MHD; fuzz/ feeds it directly). */
+struct postform *form_new(void);
+void form_destroy(struct postform *p);
+int form_set_file(struct postform *p, const char *filename);   /* the file field was seen */
+/* A piece of text field `key`: off > 0 continues the last field of that name. 0, or -1 (OOM). */
+int form_add_field(struct postform *p, const char *key, const char *data, uint64_t off, size_t size);
+/* Checks a finished form: fields, key, signature, policy (at time `now`, object size `size`).
+ * 0: allowed, v->key is the object key. -1: v->status/code/message say why (v->key may be set).
+ * Either way release v with form_verdict_free. */
+typedef struct form_verdict { unsigned status; const char *code; char message[400]; char *key; size_t keylen; } form_verdict;
+int form_check(cosd_server *srv, const char *bucket, struct postform *p, uint64_t size, time_t now, form_verdict *v);
+void form_verdict_free(form_verdict *v);
 
 /* body helpers (http.c) */
 int body_open_file(cosd_req *r);

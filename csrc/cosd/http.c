@@ -396,6 +396,7 @@ static int first_call(cosd_req *r) {
     fault_apply(r);
     if (r->reset_after == 0) { r->reset = 1; return MHD_NO; }
     if (r->op == OP_NONE) return req_error(r, 405, "MethodNotAllowed", "The specified method is not allowed against this resource.", NULL);
+    if (!meta_request_storable(r)) return req_error(r, 400, "InvalidArgument", COSD_BAD_META_MESSAGE, NULL);
     if (r->op != OP_PostObject) {
         int anon = 0;
         if (auth_check(r, &anon) != 0) return MHD_YES;
