@@ -128,10 +128,27 @@ int req_send_buf(cosd_req *r, unsigned status, const char *ctype, char *body, si
 int req_send_empty(cosd_req *r, unsigned status);
 const char *req_header(cosd_req *r, const char *name);
 const char *req_query(cosd_req *r, const char *name, int *present);
+/* Splits a request target into the decoded path and decoded query parameters (appended to *q).
+ * 0, or -1 on out of memory; release with target_free (path may be NULL). */
+int target_parse(const char *target, char **path, size_t *pathlen, cos_kv **q, size_t *nq);
+void target_free(char *path, cos_kv *q, size_t nq);
 void req_unique(cosd_server *srv, char *out, size_t n);
 
 /* auth.c: 0 = allowed (or anonymous when *anon set), else an error response was queued. */
 int auth_check(cosd_req *r, int *anonymous);
+/* The same check without a connection: the request's parts, its headers through `header`. */
+typedef struct auth_request {
+    const char *method, *sign_path;  /* sign_path: the decoded path, "/..." */
+    const char *key; size_t keylen;  /* the decoded key or NULL */
+    const cos_kv *q; size_t nq;      /* decoded query parameters */
+    const char *authorization;       /* Authorization header value or NULL */
+    const char *(*header)(void *ud, const char *name); void *header_ud;
+    time_t now;
+} auth_request;
+/* Why a request is refused; extra_xml (malloc'd or NULL, caller frees) goes into the <Error>. */
+typedef struct auth_verdict { unsigned status; const char *code, *message; char *extra_xml; } auth_verdict;
+/* 0 = allowed (or anonymous when *anon set), -1 = refused as *v says. */
+int auth_verify(cosd_server *srv, const auth_request *in, auth_verdict *v, int *anonymous);
 const char *auth_secret_for(cosd_server *srv, const char *id);
 
 /* fault.c */
