@@ -4,7 +4,6 @@
  * policy (base64 JSON, read with jansson) signature, expiration and conditions, then the object is
  * committed. form_check() needs no connection, so fuzz/ drives it directly. */
 #include "cosd.h"
-#include <ctype.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <jansson.h>
@@ -12,7 +11,6 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
-#include "crc64.h"
 
 #define FORM_FIELDS_MAX (64 * 1024)
 
