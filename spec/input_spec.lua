@@ -257,6 +257,13 @@ describe("hostile and careless input", function()
         assert.are.equal(case[1], err.param)
       end
       assert.truthy(cos:getObjectUrl(P("a.txt", { Expires = 60 })))
+      -- typos in their options too
+      local ok, e = auth { Expire = 60 }
+      assert.is_false(ok)
+      assert.truthy(tostring(e):find("unknown param Expire (did you mean Expires?)", 1, true), tostring(e))
+      local url, uerr = cos:getObjectUrl(P("a.txt", { Expire = 60 }))
+      assert.is_nil(url)
+      assert.are.equal("Expire", uerr.param)
     end)
   end)
 

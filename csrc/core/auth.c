@@ -133,8 +133,31 @@ done:
 /* The signing options of getAuthorization and getObjectUrl, checked before anything is signed:
  * a wrong type or a malformed value is refused naming the field instead of yielding an
  * Authorization or URL that can never be valid. */
-static cos_value *check_sign_options(const cos_value *o)
+static const char *const AUTH_OPTIONS[] = {"SecretId", "SecretKey", "Method", "Pathname", "Key", "Query", "Headers",
+                                           "KeyTime", "Expires", "SystemClockOffset", "Bucket", "Region",
+                                           "ForceSignHost", NULL};
+static const char *const URL_PARAMS[] = {"Bucket", "Region", "Key", "Sign", "Expires", "KeyTime", "Query", "QueryString",
+                                         "Protocol", "Domain", "Method", "Headers", NULL};
+
+/* A typo (Expire = 60) would otherwise sign with the default silently. */
+static cos_value *check_names(const cos_value *o, const char *const *known)
 {
+    for (size_t i = 0; i < cos_value_len(o); i++) {
+        const char *name = cos_obj_key(o, i);
+        size_t k = 0;
+        while (known[k] && strcmp(known[k], name) != 0) k++;
+        if (known[k]) continue;
+        const char *hint = cos_validate_suggest(name, known);
+        return hint ? cos_validate_error(name, "unknown param %.200s (did you mean %s?)", name, hint)
+                    : cos_validate_error(name, "unknown param %.200s", name);
+    }
+    return NULL;
+}
+
+static cos_value *check_sign_options(const cos_value *o, const char *const *known)
+{
+    cos_value *bad = check_names(o, known);
+    if (bad) return bad;
     const cos_value *m = cos_obj_get(o, "Method");
     if (cos_value_type(m) != COS_NIL) {
         const char *s = cos_value_str(m, NULL);
@@ -204,7 +227,7 @@ char *cos_get_authorization(const cos_value *o, cos_value **err)
         if (err) *err = cos_error_new("Error", "missing param SecretKey");
         return NULL;
     }
-    cos_value *bad = check_sign_options(o);
+    cos_value *bad = check_sign_options(o, AUTH_OPTIONS);
     if (bad) {
         if (err) *err = bad;
         else cos_value_free(bad);
@@ -282,7 +305,7 @@ char *cos_get_object_url(cos_client *c, const cos_value *params, cos_value **err
         if (err) *err = cos_error_new("Error", !bucket || !*bucket ? "missing param Bucket" : "missing param Region");
         return NULL;
     }
-    cos_value *bad = check_sign_options(params);
+    cos_value *bad = check_sign_options(params, URL_PARAMS);
     if (bad) {
         if (err) *err = bad;
         else cos_value_free(bad);
