@@ -106,6 +106,9 @@ describe("hostile and careless input", function()
 
     it("refuses a header name that is not a token in a top-level x-cos- param", function()
       refused(function() return cos:putObject(P("s10.txt", { Body = "x", ["x-cos-meta-a\r\nx-evil"] = "v" })) end)
+      refused(function()
+        return cos:postObject(P("s11.txt", { Body = "x", Fields = { ['a"\r\nContent-Type: text/html'] = "v" } }))
+      end, "Fields")
     end)
 
     it("refuses a 1 MiB header value with a real error naming the param", function()
@@ -217,6 +220,12 @@ describe("hostile and careless input", function()
       end
       refused(function() return cos:putObject(P("n.txt", { Body = "x", ContentLength = -1 })) end, "ContentLength")
       refused(function() return cos:putObject(P("n.txt", { Body = "x", ContentLength = 0 / 0 })) end, "ContentLength")
+      refused(function()
+        return cos:putObject(P("n.txt", { Body = function() return nil end, ContentLength = 0 / 0 }))
+      end, "ContentLength")
+      local f = assert(io.open(path, "rb"))
+      refused(function() return cos:putObject(P("n.txt", { Body = f, ContentLength = math.huge })) end, "ContentLength")
+      f:close()
     end)
 
     it("refuses unknown params, suggesting the right name, and keeps x-cos-* pass-through", function()
@@ -348,8 +357,10 @@ describe("hostile and careless input", function()
         local _, err = cos:uploadFile { Bucket = %q, Region = %q, Key = "secret.txt", FilePath = %q }
         io.write(tostring(err and err.code), "|", tostring(err and err.message))
       ]]):format(cosd.SECRET_ID, cosd.SECRET_KEY, srv.endpoint, BUCKET, REGION, path))
-      local cmd = ("runuser -u nobody -- env LUA_PATH=%s LUA_CPATH=%s lua5.4 %s"):format(
-        cosd.sh_quote(package.path), cosd.sh_quote(package.cpath), cosd.sh_quote(script))
+      -- runuser drops LD_PRELOAD: the sanitizer pass's runtimes are handed over explicitly
+      local preload = os.getenv("COS_SAN_PRELOAD") or ""
+      local cmd = ("runuser -u nobody -- env LD_PRELOAD=%s ASAN_OPTIONS=detect_leaks=0 LUA_PATH=%s LUA_CPATH=%s lua5.4 %s"):format(
+        cosd.sh_quote(preload), cosd.sh_quote(package.path), cosd.sh_quote(package.cpath), cosd.sh_quote(script))
       local out = cosd.capture(cmd)
       assert.are.equal("EACCES", out:match("^([^|]*)"), out)
       assert.truthy(out:find(path, 1, true), out)

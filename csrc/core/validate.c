@@ -373,6 +373,16 @@ static cos_value *check_query_table(const cos_value *query)
     return NULL;
 }
 
+/* postObject's extra form fields: their names go into the form's part headers. */
+static cos_value *check_field_names(const cos_value *fields)
+{
+    for (size_t i = 0; i < cos_value_len(fields); i++)
+        if (!header_name_ok(cos_obj_key(fields, i)))
+            return cos_validate_error("Fields", "param Fields: \"%.250s\" is not a valid form field name",
+                                      cos_obj_key(fields, i));
+    return NULL;
+}
+
 static cos_value *check_header_safety(const cos_value *params)
 {
     for (size_t i = 0; i < cos_value_len(params); i++) {
@@ -386,6 +396,8 @@ static cos_value *check_header_safety(const cos_value *params)
             e = check_headers_table(v);
         else if (strcmp(name, "Query") == 0 && cos_value_type(v) == COS_OBJ)
             e = check_query_table(v);
+        else if (strcmp(name, "Fields") == 0 && cos_value_type(v) == COS_OBJ)
+            e = check_field_names(v);
         else if (byte_param(name) && cos_value_type(v) == COS_STR && !is_clean_string(v))
             e = cos_validate_error(name, "param %s must not contain NUL", name);
         else if (!byte_param(name))
