@@ -253,6 +253,7 @@ describe("hostile and careless input", function()
       for _, case in ipairs {
         { "Method", {} }, { "Method", "GET\r\n" }, { "KeyTime", "x;y" }, { "KeyTime", "20;10" }, { "KeyTime", "1;" },
         { "Expires", "abc" }, { "Expires", 0 / 0 }, { "Expires", -5 }, { "SystemClockOffset", 0 / 0 },
+        { "SecretKey", "k\0tail" }, { "SecretId", "AKID\r\n" },
       } do
         local ok, e = auth { [case[1]] = case[2] }
         assert.is_false(ok, case[1])

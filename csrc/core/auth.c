@@ -158,6 +158,14 @@ static cos_value *check_sign_options(const cos_value *o, const char *const *know
 {
     cos_value *bad = check_names(o, known);
     if (bad) return bad;
+    static const char *const keys[] = {"SecretId", "SecretKey", NULL};
+    for (size_t i = 0; keys[i]; i++) { /* a NUL would sign with a cut-short key */
+        size_t n = 0;
+        const char *k = cos_value_str(cos_obj_get(o, keys[i]), &n);
+        for (size_t j = 0; k && j < n; j++)
+            if ((unsigned char)k[j] < 0x20 || k[j] == 0x7f)
+                return cos_validate_error(keys[i], "param %s must not contain NUL or control characters", keys[i]);
+    }
     const cos_value *m = cos_obj_get(o, "Method");
     if (cos_value_type(m) != COS_NIL) {
         const char *s = cos_value_str(m, NULL);
