@@ -83,6 +83,8 @@ describe("hostile and careless input", function()
         return cos:putObject(P("inj5.txt", { Body = "x", Headers = { ["Foo: bar\r\nX-Evil"] = "v" } }))
       end, "Headers")
       refused(function() return cos:headObject(P("inj5.txt", { Headers = { ["X-A"] = "a\0b" } })) end, "Headers.X-A")
+      refused(function() return cos:getObject(P("inj6.txt", { Query = { a = "x\0y" } })) end, "Query")
+      refused(function() return cos:getObject(P("inj6.txt", { VersionId = "v\r\n" })) end, "VersionId")
     end)
 
     it("refuses them in every named header param of every operation", function()
@@ -156,14 +158,14 @@ describe("hostile and careless input", function()
     end)
 
     it("sends the path exactly as signed: a/./b and a/../b are stored and read under those keys", function()
-      for _, key in ipairs { "a/./b", "a/../b", "./dot", "c/../../d" } do
+      for _, key in ipairs { "a/./b", "a/../b", "./dot", "c/../../d", "a//b", "q?x#y", "sp ace+%2F", "e/.." } do
         local data, err = cos:putObject(P(key, { Body = "body of " .. key }))
         assert.is_nil(err, key .. ": " .. tostring(err))
         assert.are.equal(200, data.statusCode)
         local got, gerr = cos:getObject(P(key))
         assert.is_nil(gerr, key .. ": " .. tostring(gerr))
         assert.are.equal("body of " .. key, got.Body)
-        assert.truthy(last_request("PUT", key), "the request line carried " .. key)
+        assert.truthy(last_request("PUT", cosd.encode(key, true)), "the request line carried " .. key)
       end
       local _, herr = cos:headObject(P("a/b"))
       assert.are.equal(404, herr.statusCode, "a/./b was stored as a/b")
