@@ -26,6 +26,7 @@
 #include "ops.h"
 #include "sign.h"
 #include "strbuf.h"
+#include "client.h"
 #include "validate.h"
 
 #define POLICY_DEFAULT_EXPIRES 900
@@ -407,6 +408,12 @@ static cos_value *form_fields(const cos_task *t)
         const char *v = cos_param_string(t->params, FORM_PARAMS[i][0], buf, sizeof buf);
         if (v) rc = cos_obj_set_str(f, FORM_PARAMS[i][1], v);
     }
+    if (rc == 0 && !cos_obj_get(f, "Content-Type")) { /* no ContentType: by the file's or key's extension */
+        const char *name = cos_task_str(t, "FileName");
+        if (!name && t->body.kind == COS_BODY_PATH) name = t->body.path;
+        const char *type = cos_client_content_type(t->client, name, cos_task_key(t));
+        if (type) rc = cos_obj_set_str(f, "Content-Type", type);
+    }
     for (size_t i = 0; rc == 0 && i < cos_value_len(t->params); i++) {
         const char *name = cos_obj_key(t->params, i);
         const char *v = cos_param_string(t->params, name, buf, sizeof buf);
@@ -593,9 +600,12 @@ static int post_attach_body(cos_task *t, cos_request *r, cos_value **err)
         }
         return 0;
     }
-    int fd = body->kind == COS_BODY_PATH ? open(body->path, O_RDONLY | O_CLOEXEC) : body->fd;
+    /* O_NONBLOCK: a FIFO never blocks the process (validation refused non-regular files). */
+    int fd = body->kind == COS_BODY_PATH ? open(body->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) : body->fd;
     if (fd < 0) {
-        *err = cos_validate_error("FilePath", "cannot open %s", body->path ? body->path : "the body");
+        *err = cos_validate_error("FilePath", "cannot open %s: %s", body->path ? body->path : "the body",
+                                  strerror(errno));
+        if (*err) cos_obj_set_str(*err, "code", strerrorname_np(errno) ? strerrorname_np(errno) : "Error");
         return -1;
     }
     int64_t offset = body->kind == COS_BODY_FD ? body->offset : 0;

@@ -141,8 +141,18 @@ int cos_req_query(cos_request *r, const char *name, const char *value)
     return rkv_set(&r->query, name, value ? value : "", 0);
 }
 
+/* Validation refuses these earlier, naming the param; this is the last line of defence, so no
+ * caller can ever put a second header line (or a cut-short one) on the wire. */
+static int header_text_ok(const char *s)
+{
+    for (; s && *s; s++)
+        if (*s == '\r' || *s == '\n') return 0;
+    return 1;
+}
+
 int cos_req_header(cos_request *r, const char *name, const char *value)
 {
+    if (!*name || strpbrk(name, ":\r\n \t") || !header_text_ok(value)) return -1;
     return rkv_set(&r->headers, name, value, 1);
 }
 
@@ -372,8 +382,8 @@ static size_t read_cb(char *buf, size_t size, size_t nitems, void *ud)
         ssize_t n;
         do n = pread(r->fd, buf, want, (off_t)(r->fd_offset + r->sent));
         while (n < 0 && errno == EINTR);
-        if (n <= 0) { /* error, or the file shrank under us */
-            r->body_error = n < 0 ? errno : EIO;
+        if (n <= 0) { /* error, or the file ended before body_len bytes (EPIPE: "body ended early") */
+            r->body_error = n < 0 ? errno : EPIPE;
             return CURL_READFUNC_ABORT;
         }
         got = (size_t)n;
@@ -785,6 +795,9 @@ static int setup_transport(cos_request *r, CURL *e)
     cos_client *c = r->c;
     CURLcode rc = curl_easy_setopt(e, CURLOPT_PRIVATE, r);
     if (!rc) rc = curl_easy_setopt(e, CURLOPT_URL, r->url);
+    /* The path goes out exactly as signed: libcurl would otherwise squash "/./" and "/../" in a
+     * key such as "a/./b" after we signed it (SignatureDoesNotMatch, or another object). */
+    if (!rc) rc = curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
     if (!rc) rc = curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     if (!rc) rc = curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     if (!rc) rc = curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
