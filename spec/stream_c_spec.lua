@@ -17,7 +17,7 @@ describe("stream uploads from C", function()
     exe = dir .. "/stream_read"
     local out, ok = cosd.capture("cd " .. q(root) .. " && cc -std=c11 -Wall -Wextra -Werror" .. san ..
       " -Icsrc/include spec/c/stream_read.c " .. q(build .. "/lib/libcos.a") ..
-      " -lcurl -lxml2 -lssl -lcrypto -lm -o " .. q(exe) .. " 2>&1")
+      " -lcurl -lxml2 -ljansson -lssl -lcrypto -lm -o " .. q(exe) .. " 2>&1")
     assert(ok, out)
   end)
   teardown(function() cosd.close(srv, cos, dir) end)
