@@ -26,6 +26,10 @@ local C = {
 }
 -- RSS growth check: the same sliceUploadFile on a smaller file (256 MiB, or a quarter of a small size)
 C.small_mb = math.floor(envnum("BENCH_SMALL_MB", C.size_mb >= 512 and 256 or math.max(1, C.size_mb // 4)))
+-- Stream uploads: an extra size uploaded from a generator pipe (head -c N /dev/zero), no file
+-- needed (0: none); e.g. BENCH_PIPE_HUGE_MB=4096 for the flatness check up to 4 GiB.
+C.huge_mb = math.floor(tonumber(os.getenv("BENCH_PIPE_HUGE_MB") or "0") or 0)
+C.huge = C.huge_mb * MiB
 C.size = C.size_mb * MiB
 C.small = C.small_mb * MiB
 C.chunk = math.floor(C.chunk_mb * MiB)
@@ -311,6 +315,22 @@ add { id = "curl", label = "curl ceiling (pre-signed part PUTs)",
       bytes = C.size, run = run_curl_ceiling }
 add { id = "lua_slice_small", label = "lua-cos sliceUploadFile", settings = settings_eq, bytes = C.small,
       run = function(port) return run_client(lua_cmd(slice_args("slice", port, SMALL, "small.bin"))) end }
+-- Streams: the same bytes from a pipe (`cat file`) through sliceUploadFile{Body = io.popen(...)}
+local function pipe_args(port, file, key, cmd, bytes)
+  local a = ("mode=pipe port=%d key=%s chunk=%d par=%d"):format(port, q(key), C.chunk, C.par)
+  if cmd then return a .. (" cmd=%s bytes=%d"):format(q(cmd), bytes) end
+  return a .. " file=" .. q(file)
+end
+add { id = "lua_pipe", label = "lua-cos sliceUploadFile from a pipe", settings = settings_eq, bytes = C.size,
+      run = function(port) return run_client(lua_cmd(pipe_args(port, BIG, "pipe.bin"))) end }
+add { id = "lua_pipe_small", label = "lua-cos sliceUploadFile from a pipe", settings = settings_eq, bytes = C.small,
+      run = function(port) return run_client(lua_cmd(pipe_args(port, SMALL, "pipe_small.bin"))) end }
+if C.huge > 0 then
+  add { id = "lua_pipe_huge", label = "lua-cos sliceUploadFile from a pipe (zeros)", settings = settings_eq,
+        bytes = C.huge, run = function(port)
+          return run_client(lua_cmd(pipe_args(port, nil, "pipe_huge.bin", ("head -c %d /dev/zero"):format(C.huge), C.huge)))
+        end }
+end
 add { id = "lua_files", label = "lua-cos uploadFiles", settings = ("FileParallelLimit %d"):format(C.fpar),
       nfiles = C.nfiles, bytes = C.nfiles * C.file_kb * 1024,
       run = function(port) return run_client(lua_cmd(files_args(port))) end }
@@ -462,6 +482,7 @@ local ratios = {
   { "lua-cos uploadFile defaults / curl ceiling (MB/s)", ratio("lua_upload", "curl") },
   { "Node SDK / curl ceiling, equal settings (MB/s)", ratio("node_slice", "curl") },
   { "lua-cos sliceUploadFile / Node SDK with its defaults (MB/s)", ratio("lua_slice", "node_slice_def") },
+  { "lua-cos sliceUploadFile from a pipe / from the file, same bytes (MB/s)", ratio("lua_pipe", "lua_slice") },
   { "lua-cos / Node SDK, uploadFiles, equal settings (files/s)", ratio("lua_files", "node_files") },
   { "lua-cos / Node SDK with its defaults, uploadFiles (files/s)", ratio("lua_files", "node_files_def") },
 }
@@ -521,6 +542,26 @@ do
     target(("client peak RSS <= 32 MiB for %d MiB and not growing with size"):format(C.size_mb), "n/a", nil,
       "lua-cos sliceUploadFile not available")
   end
+  -- streams: peak RSS within 32 MiB + ChunkSize x parts in flight, flat from the small size up
+  local pipe_cap = 32 + C.chunk_mb * C.par
+  local sizes = {}
+  for _, id in ipairs { "lua_pipe_small", "lua_pipe", "lua_pipe_huge" } do
+    if S[id] and S[id].rss then sizes[#sizes + 1] = { mb = M[id].bytes // MiB, rss = S[id].rss } end
+  end
+  if #sizes >= 2 then
+    local lo, hi, worst = sizes[1], sizes[#sizes], 0
+    for _, z in ipairs(sizes) do worst = math.max(worst, z.rss) end
+    local tol = math.max(2, lo.rss * 0.10)
+    local parts = {}
+    for _, z in ipairs(sizes) do parts[#parts + 1] = ("%.1f MiB at %d MiB"):format(z.rss, z.mb) end
+    target(("stream from a pipe: client peak RSS <= 32 MiB + ChunkSize x parts in flight (%d MiB), flat with size"):format(pipe_cap),
+      table.concat(parts, ", ") .. (" (growth %.1f MiB, tolerance %.1f)"):format(hi.rss - lo.rss, tol),
+      worst <= pipe_cap and hi.rss - lo.rss <= tol)
+  end
+  r = ratio("lua_pipe", "lua_slice")
+  target("stream from a pipe: MB/s as a ratio to the same bytes from the file (reported, no target)", fmt_ratio(r), nil,
+    not r and "a side is not available" or "informational")
+
   r = ratio("lua_files", "node_files")
   target(">= 3x the Node SDK's files/s for small files", fmt_ratio(r), r and r >= 3,
     not r and "a side is not available" or nil)

@@ -4,6 +4,8 @@
 --   slice   cos:sliceUploadFile{...} with ChunkSize=chunk, AsyncLimit=par
 --   upload  cos:uploadFile{...} (with defaults=1: nothing but the credentials and the endpoint)
 --   files   cos:uploadFiles{files = n files dir/f00000...}
+--   pipe    cos:sliceUploadFile{Body = io.popen(cmd)} with ChunkSize=chunk, AsyncLimit=par: a stream
+--           of unknown length; cmd=... (bytes=N it produces), or file=PATH read through `cat`
 -- Prints one line: "BENCH ok=1 wall=SECONDS cpu=SECONDS bytes=N files=N" or "BENCH ok=0 err=MESSAGE".
 -- cpu is os.clock() (the process's user+sys CPU, all threads) over the call.
 -- wall covers only the upload call. Lua has no sub-second clock, so it is read with `date +%s.%N`
@@ -75,6 +77,18 @@ if args.mode == "slice" or args.mode == "upload" then
   local t0, c0 = now(), os.clock()
   local data, err = cos[op](cos, params)
   local cpu, wall = os.clock() - c0, now() - t0
+  if not data then finish("ok=0 err=" .. quote(errtext(err)), 1) end
+  finish(("ok=1 wall=%.6f cpu=%.6f bytes=%d files=1 etag=%s"):format(wall, cpu, size, tostring(data.ETag)), 0)
+elseif args.mode == "pipe" then
+  local cmd = args.cmd or ("cat '" .. args.file:gsub("'", "'\\''") .. "'")
+  local size = args.cmd and tonumber(args.bytes) or fsize(args.file)
+  local params = { Bucket = Bucket, Region = Region, Key = args.key,
+    ChunkSize = tonumber(args.chunk), AsyncLimit = tonumber(args.par) }
+  local t0, c0 = now(), os.clock()
+  params.Body = assert(io.popen(cmd, "r"))
+  local data, err = cos:sliceUploadFile(params)
+  local cpu, wall = os.clock() - c0, now() - t0
+  params.Body:close()
   if not data then finish("ok=0 err=" .. quote(errtext(err)), 1) end
   finish(("ok=1 wall=%.6f cpu=%.6f bytes=%d files=1 etag=%s"):format(wall, cpu, size, tostring(data.ETag)), 0)
 elseif args.mode == "files" then
