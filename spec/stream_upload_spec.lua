@@ -84,6 +84,23 @@ describe("stream uploads", function()
     assert.equal(11, (count_parts(srv, "stream/odd.bin")))
   end)
 
+  it("a reader may answer false (nothing yet) and is asked again in a later step", function()
+    local copy = assert(io.open(dir .. "/false.src", "wb"))
+    local n, falses = 0, 0
+    local data, err = cos:sliceUploadFile(U.params("stream/false.bin", { Body = function()
+      n = n + 1
+      if n % 2 == 1 and n < 200 then falses = falses + 1; return false end
+      if n >= 200 then copy:close(); return nil end
+      local s = string.char(n % 256):rep(30000)
+      copy:write(s)
+      return s
+    end }))
+    assert.is_nil(err)
+    assert.is_truthy(data.UploadId)
+    assert.equal(100, falses)
+    assert.is_true((U.object_equals_file(cos, "stream/false.bin", dir .. "/false.src")))
+  end)
+
   it("uploads an empty stream as one empty PUT (sliceUploadFile and uploadFile)", function()
     for _, op in ipairs { "sliceUploadFile", "uploadFile" } do
       local key = "stream/empty-" .. op

@@ -607,8 +607,9 @@ static cos_value *read_error(const char *fmt, const char *detail)
     return e;
 }
 
-/* Calls the reader once (protected): its string becomes t->chunk; nil or "" ends the stream.
- * An error it raises (or a wrong return type) fails the upload, not the poll call. */
+/* Calls the reader once (protected): its string becomes t->chunk; nil or "" ends the stream;
+ * false means nothing is available yet (returns 1). An error it raises (or a wrong return type)
+ * fails the upload, not the poll call. 0, 1, or -1 with *err. */
 static int call_reader(lcos_task *t, lua_State *L, cos_value **err)
 {
     int top = lua_gettop(L);
@@ -620,8 +621,12 @@ static int call_reader(lcos_task *t, lua_State *L, cos_value **err)
         return -1;
     }
     int ty = lua_type(L, -1);
+    if (ty == LUA_TBOOLEAN && !lua_toboolean(L, -1)) { /* false: nothing yet, ask again later */
+        lua_settop(L, top);
+        return 1;
+    }
     if (ty != LUA_TNIL && ty != LUA_TSTRING) {
-        *err = read_error("the Body reader must return a string or nil, got %s", lua_typename(L, ty));
+        *err = read_error("the Body reader must return a string, nil or false, got %s", lua_typename(L, ty));
         lua_settop(L, top);
         return -1;
     }
@@ -639,8 +644,11 @@ static long read_function(lcos_task *t, void *buf, size_t cap, cos_value **err)
 {
     lua_State *L = t->owner->L;
     if (!L) return COS_READ_ERROR;
-    while (t->chunk_off >= t->chunk_len && !t->read_end)
-        if (call_reader(t, L, err) != 0) return COS_READ_ERROR;
+    while (t->chunk_off >= t->chunk_len && !t->read_end) {
+        int rc = call_reader(t, L, err);
+        if (rc < 0) return COS_READ_ERROR;
+        if (rc > 0) return COS_READ_AGAIN;
+    }
     size_t n = t->chunk_len - t->chunk_off;
     if (n > cap) n = cap;
     if (n) memcpy(buf, t->chunk + t->chunk_off, n);

@@ -48,6 +48,7 @@
 #define STEP_READS 512
 /* A source that said "nothing now" without a descriptor to wait on is asked again this soon. */
 #define RETRY_MS 5
+#define SPARE_MAX 257 /* concurrency (at most 256) + the buffer being filled */
 
 typedef enum { ST_IDLE = 0, ST_READING, ST_PUT, ST_INIT, ST_PARTS, ST_CANCELING, ST_DONE } st_phase;
 typedef enum { P_READY = 0, P_ACTIVE, P_DONE } p_state;
@@ -84,6 +85,11 @@ struct stream_upload {
     st_part *parts;       /* max_parts records (calloc: pages are touched as parts are cut) */
     int nparts, lo;       /* parts cut; parts before `lo` are all confirmed */
     int active, held;
+    /* Confirmed parts' buffers, kept for the next parts of the same size: at most
+     * concurrency + 1 buffers ever exist, so the heap does not fragment with the stream's length. */
+    unsigned char *spare[SPARE_MAX];
+    int64_t spare_size;
+    int nspare;
     int64_t done_bytes, inflight_bytes;
     char *upload_id;
     int complete_attempts, put_retries;
@@ -164,8 +170,30 @@ static void report_progress(stream_upload *su)
                              su->eof ? (double)su->read_total : -1);
 }
 
+/* A buffer of `size` bytes: a spare one when the size matches, else a new one (its pages are
+ * touched only as bytes arrive). */
+static unsigned char *buffer_get(stream_upload *su, int64_t size)
+{
+    if (su->nspare && su->spare_size == size) return su->spare[--su->nspare];
+    return malloc((size_t)size);
+}
+
+static void buffer_put(stream_upload *su, unsigned char *buf, int64_t size)
+{
+    if (su->nspare && su->spare_size != size) { /* the parts grew: the old size is done with */
+        while (su->nspare) free(su->spare[--su->nspare]);
+    }
+    if (su->nspare < SPARE_MAX && su->nspare <= su->concurrency) {
+        su->spare_size = size;
+        su->spare[su->nspare++] = buf;
+    } else {
+        free(buf);
+    }
+}
+
 static void free_buffers(stream_upload *su)
 {
+    while (su->nspare) free(su->spare[--su->nspare]);
     for (int i = 0; i < su->nparts; i++) {
         free(su->parts[i].buf);
         su->parts[i].buf = NULL;
@@ -303,7 +331,7 @@ static int ensure_fill(stream_upload *su)
     if (su->fill) return su->fill_len < su->fill_cap;
     if (su->held >= su->concurrency) return 0;
     int64_t size = next_part_size(su);
-    if (!(su->fill = malloc((size_t)size))) return -1; /* pages are touched only as bytes arrive */
+    if (!(su->fill = buffer_get(su, size))) return -1;
     su->fill_cap = size;
     su->fill_len = 0;
     return 1;
@@ -520,7 +548,7 @@ static void part_done(void *ud, cos_http_result *res)
     snprintf(p->etag, sizeof p->etag, "%s", etag);
     p->crc64 = res->crc64;
     p->state = P_DONE;
-    free(p->buf);
+    buffer_put(su, p->buf, p->size);
     p->buf = NULL;
     su->held--;
     su->done_bytes += p->size;
