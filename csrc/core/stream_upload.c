@@ -69,6 +69,7 @@ struct stream_upload {
     cos_task *t;
     cos_stream *src;
     int running;          /* between run and stop */
+    int pumping;          /* inside su_pump */
     st_phase ph;
     int64_t expect;       /* ContentLength, or -1 */
     int64_t chunk;        /* first part size */
@@ -792,8 +793,12 @@ static int su_pump(cos_task *t, int *wait_fd)
 {
     stream_upload *su = t->op_state;
     *wait_fd = -1;
-    if (!su || !su->running || su->eof || (su->ph != ST_READING && su->ph != ST_INIT && su->ph != ST_PARTS)) return 0;
+    if (!su || !su->running || su->eof || su->pumping ||
+        (su->ph != ST_READING && su->ph != ST_INIT && su->ph != ST_PARTS))
+        return 0;
+    su->pumping = 1; /* a reader that drives cos:poll itself must not re-enter the read */
     int more = read_some(su);
+    su->pumping = 0;
     if (su->ph == ST_DONE) return 0;
     step(su);
     if (su->waiting_fd && more == 0) *wait_fd = cos_stream_wait_fd(su->src);

@@ -239,6 +239,8 @@ COS_API cos_task_id cos_start(cos_client *c, const char *op, cos_value *params, 
  *   (9-17 ms) is the last one: it checks Complete's answer by combining the parts' CRC-64s, about
  *   0.5 ms per part. Wall time on a busy shared machine adds whatever the scheduler takes. This is
  *   no hard bound yet: bounding the work of one step is planned (target: max 4 ms, p99 2 ms).
+ * - A stream upload (COS_BODY_STREAM) reads at most 2 MiB and calls on_read at most 512 times per
+ *   step, only while a part buffer is free; a source with nothing to give costs one call.
  * - Not yet bounded, done whole inside one step: UploadAddMetaMd5 (MD5 of the whole file before
  *   the first request), UploadCheckContentMd5 (MD5 of each part, ChunkSize bytes, before it is
  *   sent), and resuming without a usable checkpoint (every part the server lists is hashed to
