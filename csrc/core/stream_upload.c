@@ -368,7 +368,10 @@ static int read_some(stream_upload *su)
             su->waiting_fd = 1;
             return cos_stream_wait_fd(su->src) >= 0 ? 0 : 2;
         }
-        if (n == 0) return at_end(su) == 0 ? 0 : 0;
+        if (n == 0) {
+            at_end(su); /* on a length mismatch it failed the upload */
+            return 0;
+        }
         if (su->nparts >= su->max_parts) {
             fail(su, cos_upload_error("EntityTooLarge", "the Body stream needs more than MaxPartNumber (%d) parts; "
                                       "give ContentLength, or a larger ChunkSize", su->max_parts));
