@@ -1,5 +1,7 @@
-/* auth: verifies the q-sign signature of a request (Authorization header or pre-signed URL query),
- * recomputing it with cos_sign() from the headers and params the client says it signed. */
+/* auth: verifies the q-sign signature of a request, recomputing it with cos_sign() from the headers
+ * and params the client says it signed. The signature travels in the Authorization header, or in a
+ * pre-signed URL's query: as the seven q-* parameters, or whole in one `sign` parameter (the
+ * URL-encoded Authorization string, as the SDKs build it). All three forms get the same checks. */
 #include "cosd.h"
 #include <ctype.h>
 #include <stdlib.h>
@@ -99,8 +101,12 @@ int auth_check(cosd_req *r, int *anonymous) {
     int from_query = 0;
     const char *hdr = req_header(r, "Authorization");
     *anonymous = 0;
+    const char *merged = req_query(r, "sign", NULL);
     if (hdr && *hdr) {
         parse_header(&f, hdr);
+    } else if (merged && *merged) {
+        parse_header(&f, merged);
+        from_query = 2;
     } else {
         for (size_t i = 0; i < r->nq; i++) {
             char **slot = field_slot(&f, r->q[i].name, strlen(r->q[i].name));
@@ -160,7 +166,9 @@ int auth_check(cosd_req *r, int *anonymous) {
         params[i].name = pl[i];
         params[i].value = "";
         for (size_t j = 0; j < r->nq; j++) {
-            if (from_query && field_slot(&f, r->q[j].name, strlen(r->q[j].name))) continue;
+            /* the signature's own parameters are never part of what it signs */
+            if (from_query == 1 && field_slot(&f, r->q[j].name, strlen(r->q[j].name))) continue;
+            if (from_query == 2 && !strcmp(r->q[j].name, "sign")) continue;
             char *le = lower_enc(r->q[j].name);
             int same = strcmp(le, pl[i]) == 0;
             free(le);

@@ -51,6 +51,9 @@ static enum MHD_Result iter(void *cls, enum MHD_ValueKind kind, const char *key,
             r->body_mode = BODY_FORM;
             p->have_file = 1;
             p->filename = strdup(filename ? filename : "");
+            double rate; /* the x-cos-traffic-limit field (fields precede the file) paces the file */
+            if (shape_traffic_limit(field(p, "x-cos-traffic-limit"), &rate) != 0) r->traffic_limit_bad = 1;
+            else shape_begin(r, rate);
         }
         if (size == 0) return MHD_YES;
         if (r->body_len + size > COSD_MAX_PUT) { r->body_too_large = 1; return MHD_YES; }
@@ -291,6 +294,8 @@ int form_finish(cosd_req *r) {
     r->key = sb_detach(&key);
     if (!r->key) { r->key = strdup(""); r->keylen = 0; }
     if (r->keylen > COSD_MAX_KEY) return req_error(r, 400, "KeyTooLong", "Your key is too long.", NULL);
+    if (req_key_is_root(r->key, r->keylen)) return req_error(r, 400, "InvalidObjectName", "The object name is not valid.", NULL);
+    if (r->traffic_limit_bad) return req_error(r, 400, "InvalidArgument", "x-cos-traffic-limit must be between 819200 and 838860800.", NULL);
     const char *secret = auth_secret_for(r->srv, ak);
     if (!secret) return req_error(r, 403, "InvalidAccessKeyId", "The Access Key Id you provided does not exist in our records", NULL);
     long long ks = 0, ke = 0;
@@ -339,6 +344,7 @@ int form_finish(cosd_req *r) {
     }
     const char *acl = field(p, "acl");
     if (acl && *acl && !strchr(acl, '\n')) meta_add_header(&m, "x-cos-acl", acl);
+    meta_default_content_type(&m, r->srv, r->key);
     close(r->fd);
     r->fd = -1;
     int rc = store_commit(r->srv, r->bucket, r->tmp_path, &m);
@@ -360,7 +366,7 @@ int form_finish(cosd_req *r) {
         sb_free(&loc);
         return req_send_empty(r, 303);
     }
-    sb_printf(&loc, "http://%s.cos.%s.myqcloud.com/", r->bucket, r->srv->region);
+    sb_printf(&loc, "http://%s.cos.%s.myqcloud.com/", r->bucket, req_region(r));
     cos_url_encode(&loc, r->key, r->keylen, 1);
     req_add_header(r, "Location", loc.data);
     sb_free(&loc);
