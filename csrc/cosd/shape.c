@@ -25,6 +25,7 @@ static int nap(cosd_server *srv, double s) {
     while (s > 0) {
         if (stopping(srv)) return -1;
         long ns = s * 1e9 < SHAPE_NAP_NS ? (long)(s * 1e9) : SHAPE_NAP_NS;
+        if (ns <= 0) break;
         struct timespec ts = {0, ns};
         while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
         s -= (double)ns / 1e9;
