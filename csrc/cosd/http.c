@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <fcntl.h>
 #include <openssl/rand.h>
 #include <stdlib.h>
@@ -640,6 +641,14 @@ int http_start(cosd_server *srv, const char *listen, int *port_out) {
         {MHD_OPTION_END, 0, NULL}};
     srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, handler, srv, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     if (!srv->daemon) return -1;
+    if (srv->bandwidth > 0) {
+        /* An Ethernet-sized MSS for the connections accepted from now on: on loopback (MSS 64 KiB)
+         * the client's kernel would size its send buffer to megabytes, and its progress would run
+         * that far ahead of the pace. */
+        const union MHD_DaemonInfo *li = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_LISTEN_FD);
+        int mss = 1460;
+        if (li) setsockopt(li->listen_fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof mss);
+    }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     *port_out = info ? info->port : (int)port;
     return 0;
