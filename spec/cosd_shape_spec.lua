@@ -138,6 +138,28 @@ describe("cosd --bandwidth and --latency", function()
     s:cleanup()
   end)
 
+  it("--bandwidth keeps a client's progress close to the pace, so a test can act in the middle", function()
+    local s = cosd.start { extra = { "--bandwidth", "524288" } }
+    local cos = require("cos").new(s:client_options { ProgressInterval = 1 })
+    local size = 4 * 1024 * KIB
+    local seen, t0 = {}, U.now()
+    local done
+    cos:putObject({ Bucket = cosd.BUCKET, Region = cosd.REGION, Key = "progress.bin", Body = ("p"):rep(size),
+      onProgress = function(p) seen[#seen + 1] = { t = U.now() - t0, loaded = p.loaded } end },
+      function(err, data) done = { err = err, data = data } end)
+    cos:run()
+    assert.is_nil(done.err)
+    local middle = 0
+    for _, e in ipairs(seen) do
+      -- never more than the pace plus what the client and its kernel buffer (about 1 MiB measured)
+      assert.is_true(e.loaded <= 524288 * e.t + 2 * 1024 * KIB, ("%d bytes after %.2f s"):format(e.loaded, e.t))
+      if e.loaded > 0 and e.loaded < size then middle = middle + 1 end
+    end
+    assert.is_true(middle >= 3, "progress reported in the middle " .. middle .. " times")
+    cos:close()
+    s:cleanup()
+  end)
+
   it("--latency delays each request, errors included", function()
     local s = cosd.start { extra = { "--latency", "400" } }
     local dt, st = timed(function() return s:request { method = "PUT", key = "l.txt", body = "l" } end)
