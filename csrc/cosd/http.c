@@ -460,7 +460,7 @@ static int first_call(cosd_req *r) {
     /* a bucket answers only under its own region: elsewhere COS does not know it */
     if (!bucket_known(r->srv, r->bucket, strlen(r->bucket)) ||
         (r->host_region && strcasecmp(r->host_region, "accelerate") != 0 &&
-         strcmp(r->host_region, req_bucket_region(r->srv, r->bucket)) != 0))
+         strcasecmp(r->host_region, req_bucket_region(r->srv, r->bucket)) != 0))
         return req_error(r, 404, "NoSuchBucket", "The specified bucket does not exist.", NULL);
     if (r->op == OP_Unsupported) return req_error(r, 501, "NotImplemented", "This operation is not implemented by cosd.", NULL);
     if (r->keylen > COSD_MAX_KEY) return req_error(r, 400, "KeyTooLong", "Your key is too long.", NULL);
