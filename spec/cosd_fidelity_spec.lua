@@ -148,6 +148,15 @@ describe("cosd regions", function()
     assert.are.equal("in guangzhou", body)
     st = s:request { key = "r.txt", region = "accelerate" }
     assert.are.equal(200, st)
+    -- the path-style service host names a region too (anonymous GET of a public object)
+    assert.are.equal(200, (s:request { method = "PUT", key = "pub.txt", body = "pub", headers = { ["x-cos-acl"] = "public-read" },
+      sign_headers = { "x-cos-acl" } }))
+    st, _, body = s:request { key = "pub.txt", style = "path", sign = false, headers = { Host = "cos.ap-beijing.myqcloud.com" } }
+    assert.are.equal(404, st)
+    assert.are.equal("NoSuchBucket", cosd.err_code(body))
+    st, _, body = s:request { key = "pub.txt", style = "path", sign = false, headers = { Host = "cos." .. REGION .. ".myqcloud.com" } }
+    assert.are.equal(200, st)
+    assert.are.equal("pub", body)
     s:cleanup()
   end)
 
