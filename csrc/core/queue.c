@@ -27,6 +27,7 @@ struct qentry {
     cos_task_state state;
     int running;             /* holds a FileParallelLimit slot */
     int delivered;           /* the caller's on_done has run */
+    int held;                /* a task's callbacks point here: not trimmed before q_release */
     double loaded, size, speed, percent, hash_percent;
     cos_value *error;        /* the last error (clone) */
     char *upload_id, *cp_file; /* server-side state left behind by an error */
@@ -127,13 +128,15 @@ static void entry_unlink(cos_queue *q, qentry *e)
     q->count--;
 }
 
-/* UploadQueueSize: beyond it, finished entries are dropped oldest first (as the SDK trims). */
+/* UploadQueueSize: beyond it, finished entries are dropped oldest first (as the SDK trims). An
+ * entry whose task has not released its callbacks yet is kept: q_release still reads it (the
+ * task finishes, on_done runs, then release), and trims once it is done with it. */
 static void trim(cos_queue *q)
 {
     double limit = cos_client_opt_num(q->c, "UploadQueueSize", DEFAULT_QUEUE_SIZE);
     for (qentry *e = q->head, *n; e && (double)q->count > limit; e = n) {
         n = e->next;
-        if (e->task || (e->state != COS_TASK_SUCCESS && e->state != COS_TASK_ERROR && e->state != COS_TASK_CANCELED))
+        if (e->task || e->held || (e->state != COS_TASK_SUCCESS && e->state != COS_TASK_ERROR && e->state != COS_TASK_CANCELED))
             continue;
         entry_unlink(q, e);
         entry_free(e);
@@ -268,7 +271,9 @@ static void q_release(void *ud)
     void *uud = e->user.ud;
     memset(&e->user, 0, sizeof e->user);
     e->task = NULL;
+    e->held = 0;
     if (rel) rel(uud);
+    trim(e->q); /* e may go now */
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -334,6 +339,7 @@ int cos_queue_add(cos_task *t, const char *file_path, double size, const cos_que
         q->count++;
     }
     e->task = t;
+    e->held = 1;
     e->ops = ops;
     e->size = size;
     e->delivered = 0;
