@@ -351,6 +351,7 @@ int cos_op_get_object(cos_task *t, cos_value **err)
         if (v) rc = cos_req_query(r, RESPONSE_PARAMS[i][1], v);
     }
     cos_req_accept_status(r, 304);
+    if (t->output.kind == COS_BODY_NONE) cos_req_body_limit(r, -1); /* the caller asked for Body in memory */
     if (rc != 0) {
         cos_req_free(r);
         return fail(err, NULL);
