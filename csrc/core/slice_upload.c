@@ -44,6 +44,9 @@
 
 #define MIB (1024.0 * 1024.0)
 #define MAX_PARTS 10000
+/* List Multipart Uploads of one Key: more entries than this is not a real bucket (each would be
+ * checked part by part); the listing stops with an error instead of paging on. */
+#define MAX_LISTED_UPLOADS 10000
 /* Checkpoint writes: after every confirmed part while the record is small (so a kill loses at
  * most the parts in flight), at most every CP_SAVE_INTERVAL_MS beyond CP_SMALL_PARTS parts (each
  * write rewrites the whole record). */
@@ -103,6 +106,10 @@ struct slice_upload {
     cos_value *listed;     /* parts listed so far: array of {PartNumber, ETag, Size} */
     cos_value *candidates; /* UploadIds of remote uploads to try */
     size_t cand_next;
+    /* paging: the markers of the page asked for, to see that the server's next ones advance */
+    char *page_key_marker, *page_id_marker; /* List Multipart Uploads */
+    size_t uploads_listed;                  /* entries of every page so far */
+    long page_part_marker;                  /* List Parts */
     cos_checkpoint disk;   /* the checkpoint found on disk (LIST_CHECKPOINT) */
     double hashed, hash_emit_ms;
     int complete_attempts;
@@ -471,6 +478,22 @@ static void begin_checking(slice_upload *su)
 
 static const char *const UPLOAD_ARRAYS[] = {"Upload", "CommonPrefixes", NULL};
 
+/* A truncated List Multipart Uploads page must move its markers on, and the listing must stay
+ * within MAX_LISTED_UPLOADS: a server that pages forever would otherwise keep the task looping. */
+static cos_value *uploads_page_error(slice_upload *su, const cos_value *x)
+{
+    const char *km = xml_text(x, "NextKeyMarker"), *im = xml_text(x, "NextUploadIdMarker");
+    if (su->page_key_marker && strcmp(km, su->page_key_marker) == 0 &&
+        strcmp(im, su->page_id_marker ? su->page_id_marker : "") == 0)
+        return cos_upload_error("InvalidResponse", "List Multipart Uploads answered IsTruncated=true with the markers "
+                                "it was asked for (NextKeyMarker %.200s, NextUploadIdMarker %.200s): the listing "
+                                "does not advance", km, im);
+    if (su->uploads_listed > MAX_LISTED_UPLOADS)
+        return cos_upload_error("InvalidResponse", "List Multipart Uploads listed more than %d uploads for this Key "
+                                "and is still truncated; giving up", MAX_LISTED_UPLOADS);
+    return NULL;
+}
+
 static void list_uploads_done(void *ud, cos_http_result *res)
 {
     slice_upload *su = ud;
@@ -490,7 +513,14 @@ static void list_uploads_done(void *ud, cos_http_result *res)
         if (want_class && strcasecmp(want_class, xml_text(u, "StorageClass")) != 0) continue;
         cos_arr_push(su->candidates, cos_cstr_new(id));
     }
+    su->uploads_listed += cos_value_len(ups);
     int more = strcmp(xml_text(x, "IsTruncated"), "true") == 0 && *xml_text(x, "NextKeyMarker");
+    cos_value *bad = more ? uploads_page_error(su, x) : NULL;
+    if (bad) {
+        cos_value_free(x);
+        fail(su, bad);
+        return;
+    }
     if (more) {
         char *km = strdup(xml_text(x, "NextKeyMarker")), *im = strdup(xml_text(x, "NextUploadIdMarker"));
         cos_value_free(x);
@@ -506,6 +536,11 @@ static void list_uploads_done(void *ud, cos_http_result *res)
 
 static void list_uploads(slice_upload *su, const char *key_marker, const char *id_marker)
 {
+    if (!key_marker) su->uploads_listed = 0; /* a new listing */
+    free(su->page_key_marker);
+    free(su->page_id_marker);
+    su->page_key_marker = key_marker ? strdup(key_marker) : NULL;
+    su->page_id_marker = id_marker ? strdup(id_marker) : NULL;
     cos_request *r = new_request(su, "GET", 1);
     int rc = !r || cos_req_query(r, "uploads", "") || cos_req_query(r, "prefix", su->key);
     if (!rc && key_marker) rc = cos_req_query(r, "key-marker", key_marker);
@@ -599,6 +634,24 @@ static void reconcile_candidate(slice_upload *su)
     start_parts(su);
 }
 
+/* A truncated List Parts page: its NextPartNumberMarker must be a part number past the marker
+ * asked for and below 10000 (no part can follow part 10000), so the listing ends within 10000
+ * pages whatever the server says. */
+static cos_value *parts_page_error(slice_upload *su, const char *next)
+{
+    char *end = NULL;
+    errno = 0;
+    long n = strtol(next, &end, 10);
+    if (errno || !end || *end || n <= su->page_part_marker)
+        return cos_upload_error("InvalidResponse", "List Parts answered IsTruncated=true with NextPartNumberMarker "
+                                "%.40s after part-number-marker %ld: the listing does not advance", next,
+                                su->page_part_marker);
+    if (n >= MAX_PARTS)
+        return cos_upload_error("InvalidResponse", "List Parts answered IsTruncated=true after part %ld: more "
+                                "parts than the %d an upload can have", n, MAX_PARTS);
+    return NULL;
+}
+
 static void list_parts_done(void *ud, cos_http_result *res)
 {
     slice_upload *su = ud;
@@ -630,6 +683,14 @@ static void list_parts_done(void *ud, cos_http_result *res)
     for (size_t i = 0; i < cos_value_len(parts) && su->listed; i++)
         cos_arr_push(su->listed, cos_value_clone(cos_arr_get(parts, i)));
     int more = strcmp(xml_text(x, "IsTruncated"), "true") == 0 && *xml_text(x, "NextPartNumberMarker");
+    cos_value *bad = more ? parts_page_error(su, xml_text(x, "NextPartNumberMarker")) : NULL;
+    if (!bad && cos_value_len(su->listed) > MAX_PARTS)
+        bad = cos_upload_error("InvalidResponse", "List Parts listed more than %d parts", MAX_PARTS);
+    if (bad) {
+        cos_value_free(x);
+        fail(su, bad);
+        return;
+    }
     char *marker = more ? strdup(xml_text(x, "NextPartNumberMarker")) : NULL;
     cos_value_free(x);
     if (more) {
@@ -645,6 +706,7 @@ static void list_parts_done(void *ud, cos_http_result *res)
 
 static void list_parts(slice_upload *su, const char *marker)
 {
+    su->page_part_marker = marker ? strtol(marker, NULL, 10) : 0;
     cos_request *r = new_request(su, "GET", 0);
     int rc = !r || cos_req_query(r, "uploadId", su->upload_id);
     if (!rc && marker) rc = cos_req_query(r, "part-number-marker", marker);
@@ -1166,6 +1228,8 @@ static void su_free(void *ud)
     cos_value_free(su->listed);
     cos_value_free(su->candidates);
     cos_value_free(su->cancel_err);
+    free(su->page_key_marker);
+    free(su->page_id_marker);
     free(su);
 }
 
