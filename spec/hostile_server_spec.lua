@@ -152,4 +152,90 @@ describe("a hostile server", function()
       U.shutdown(srv)
     end)
   end)
+
+  describe("verification", function()
+    local FAKE = [[<?xml version="1.0" encoding="UTF-8"?>
+<CompleteMultipartUploadResult><Location>x</Location><Bucket>b</Bucket><Key>v.bin</Key>
+<ETag>"0123456789abcdef0123456789abcdef-3"</ETag></CompleteMultipartUploadResult>]]
+
+    local function heads(srv) return count(srv, "HEAD", "^/") end
+
+    it("a Complete answering a result document without CRC-64 for an object that is not there fails", function()
+      local fake = write(dir .. "/fake.xml", FAKE)
+      local srv = cosd.start { faults = { "op=CompleteMultipartUpload,nth=1,body=" .. fake } }
+      local cos = client(srv)
+      local path = U.random_file(dir .. "/v.bin", 3 * MIB)
+      local data, err = cos:sliceUploadFile(U.params("v.bin", { FilePath = path }))
+      assert.is_nil(data)
+      assert.are.equal("UnverifiedUpload", err.code)
+      assert.truthy(err.message:find("HEAD answered 404", 1, true))
+      assert.truthy(err.UploadId ~= "") -- the parts are still there: restartTask or a new call completes
+      local _, herr = U.head(cos, "v.bin")
+      assert.are.equal(404, herr.statusCode)
+      cos:close()
+      U.shutdown(srv)
+    end)
+
+    it("a Complete without CRC-64 is verified by a HEAD of the object", function()
+      local srv = cosd.start { faults = { "op=CompleteMultipartUpload,no-crc64" } }
+      local cos = client(srv)
+      local path = U.random_file(dir .. "/h.bin", 3 * MIB)
+      local data, err = cos:sliceUploadFile(U.params("h.bin", { FilePath = path }))
+      assert.is_nil(err)
+      assert.are.equal(200, data.statusCode)
+      assert.are.equal(1, heads(srv))
+      assert.is_true(U.object_equals_file(cos, "h.bin", path))
+      cos:close()
+      U.shutdown(srv)
+    end)
+
+    it("fails when neither Complete nor a HEAD of the object gives a CRC-64", function()
+      local srv = cosd.start { faults = { "op=CompleteMultipartUpload,no-crc64", "op=HeadObject,no-crc64" } }
+      local cos = client(srv)
+      local path = U.random_file(dir .. "/n.bin", 3 * MIB)
+      local data, err = cos:sliceUploadFile(U.params("n.bin", { FilePath = path }))
+      assert.is_nil(data)
+      assert.are.equal("UnverifiedUpload", err.code)
+      assert.truthy(err.message:find("could not be verified", 1, true))
+      cos:close()
+      U.shutdown(srv)
+    end)
+
+    it("a HEAD that gives another CRC-64 is an IntegrityError", function()
+      local srv = cosd.start { faults = { "op=CompleteMultipartUpload,no-crc64", "op=HeadObject,crc64=12345" } }
+      local cos = client(srv)
+      local path = U.random_file(dir .. "/c.bin", 3 * MIB)
+      local _, err = cos:sliceUploadFile(U.params("c.bin", { FilePath = path }))
+      assert.are.equal("IntegrityError", err.code)
+      cos:close()
+      U.shutdown(srv)
+    end)
+
+    it("a part answered with neither an MD5 ETag nor a CRC-64 fails the upload, without resending", function()
+      local srv = cosd.start { faults = { "op=UploadPart,part=2,etag=kms-not-an-md5,no-crc64" } }
+      local cos = client(srv)
+      local path = U.random_file(dir .. "/p.bin", 3 * MIB)
+      local data, err = cos:sliceUploadFile(U.params("p.bin", { FilePath = path, AsyncLimit = 1 }))
+      assert.is_nil(data)
+      assert.are.equal("UnverifiedUpload", err.code)
+      assert.truthy(err.message:find("part 2", 1, true))
+      local tries = 0
+      for _, l in ipairs(U.part_puts(srv, "p.bin")) do if l.part == 2 then tries = tries + 1 end end
+      assert.are.equal(1, tries)
+      cos:close()
+      U.shutdown(srv)
+    end)
+
+    it("a whole-file PUT answered with neither ETag nor CRC-64 fails", function()
+      local srv = cosd.start { faults = { "op=PutObject,no-etag,no-crc64" } }
+      local cos = client(srv)
+      local path = U.random_file(dir .. "/small.bin", 1000)
+      local data, err = cos:uploadFile(U.params("small.bin", { FilePath = path }))
+      assert.is_nil(data)
+      assert.are.equal("UnverifiedUpload", err.code)
+      assert.are.equal(1, count(srv, "PUT", "small.bin"))
+      cos:close()
+      U.shutdown(srv)
+    end)
+  end)
 end)

@@ -115,6 +115,7 @@ struct slice_upload {
     int complete_attempts;
     char meta_md5[33];
     cos_value *cancel_err; /* the error to finish with once the abort (or the HEAD check) is done */
+    cos_value *unverified; /* Complete's result data while a HEAD looks for the object's CRC-64 */
 };
 
 static void begin_checking(slice_upload *su);
@@ -787,21 +788,33 @@ static void part_progress(void *ud, int64_t sent, int64_t send_total, int64_t re
     report_progress(p->su);
 }
 
-/* Checks a part's answer against the bytes we sent. NULL when fine, else the mismatch error. */
-static cos_value *verify_part(su_part *p, cos_http_result *res, const char **etag_out)
+/* Checks a part's answer against the bytes we sent. NULL when fine, else the mismatch error.
+ * A part is confirmed only when something the server computed vouches for it: its ETag is the
+ * MD5 of the bytes sent, or its x-cos-hash-crc64ecma their CRC-64 (both are checked when
+ * present). An answer with neither (an ETag that is no MD5, as with SSE-KMS, and no CRC-64)
+ * cannot be verified: *unverifiable is set (sending the part again would not change that). */
+static cos_value *verify_part(su_part *p, cos_http_result *res, const char **etag_out, int *unverifiable)
 {
     const char *etag = cos_obj_get_str(res->headers, "etag");
     *etag_out = etag;
+    *unverifiable = 0;
     if (!etag || !*etag) return cos_upload_error("IntegrityError", "part %d: the server returned no ETag", p->number);
     if (res->bytes_sent != p->size)
         return cos_upload_error("IntegrityError", "part %d: %" PRId64 " bytes sent, %" PRId64 " expected", p->number,
                                 res->bytes_sent, p->size);
-    if (cos_upload_etag_matches(etag, res->md5) == 0)
+    int md5 = cos_upload_etag_matches(etag, res->md5);
+    if (md5 == 0)
         return cos_upload_error("IntegrityError", "part %d: ETag %s is not the MD5 of the bytes sent", p->number, etag);
     uint64_t crc;
-    if (cos_upload_header_crc64(res->headers, &crc) && crc != res->crc64)
+    int has_crc = cos_upload_header_crc64(res->headers, &crc);
+    if (has_crc && crc != res->crc64)
         return cos_upload_error("IntegrityError", "part %d: x-cos-hash-crc64ecma %" PRIu64 " is not the CRC-64 %" PRIu64
                                 " of the bytes sent", p->number, crc, res->crc64);
+    if (md5 != 1 && !has_crc) {
+        *unverifiable = 1;
+        return cos_upload_error("UnverifiedUpload", "part %d could not be verified: its ETag %.80s is not an MD5 and "
+                                "the answer has no x-cos-hash-crc64ecma", p->number, etag);
+    }
     return NULL;
 }
 
@@ -819,9 +832,10 @@ static void part_done(void *ud, cos_http_result *res)
         return;
     }
     const char *etag = NULL;
-    cos_value *bad = verify_part(p, res, &etag);
+    int unverifiable = 0;
+    cos_value *bad = verify_part(p, res, &etag, &unverifiable);
     if (bad) {
-        if (p->integrity_retries < su->retries + 1) { /* the bytes may have been damaged in transit */
+        if (!unverifiable && p->integrity_retries < su->retries + 1) { /* the bytes may have been damaged in transit */
             p->integrity_retries++;
             cos_value_free(bad);
             schedule_parts(su);
@@ -994,6 +1008,46 @@ static void check_completed(slice_upload *su, cos_value *err)
     submit_ctl(su, r, 0, head_after_complete_done);
 }
 
+/* Complete answered 200 without x-cos-hash-crc64ecma: the object counts as uploaded only when a
+ * HEAD of it gives our size and the parts' combined CRC-64. */
+static void verified_head_done(void *ud, cos_http_result *res)
+{
+    slice_upload *su = ud;
+    su->ctl = NULL;
+    cos_value *data = su->unverified;
+    su->unverified = NULL;
+    uint64_t crc, ours = combined_crc64(su);
+    const char *len = cos_obj_get_str(res->headers, "content-length");
+    int has_crc = !res->error && cos_upload_header_crc64(res->headers, &crc);
+    if (has_crc && crc == ours && len && strtoll(len, NULL, 10) == su->size) {
+        succeed(su, data);
+        return;
+    }
+    cos_value_free(data);
+    if (res->error)
+        fail(su, cos_upload_error("UnverifiedUpload", "Complete Multipart Upload answered 200 without "
+                                  "x-cos-hash-crc64ecma, and the object could not be checked: HEAD answered %d %.100s",
+                                  res->status_code, cos_obj_get_str(res->error, "code") ? cos_obj_get_str(res->error, "code") : ""));
+    else if (!has_crc)
+        fail(su, cos_upload_error("UnverifiedUpload", "Complete Multipart Upload answered 200 without "
+                                  "x-cos-hash-crc64ecma, and a HEAD of the object gives none either: the object "
+                                  "could not be verified"));
+    else if (crc != ours)
+        fail(su, cos_upload_error("IntegrityError", "the object's x-cos-hash-crc64ecma %" PRIu64 " (from HEAD) is not "
+                                  "the CRC-64 %" PRIu64 " of the file's parts", crc, ours));
+    else
+        fail(su, cos_upload_error("IntegrityError", "the object's size %.40s (from HEAD) is not the file's %" PRId64,
+                                  len ? len : "(none)", su->size));
+}
+
+static void verify_by_head(slice_upload *su, cos_value *data)
+{
+    cos_value_free(su->unverified);
+    su->unverified = data;
+    cos_request *r = new_request(su, "HEAD", 0);
+    submit_ctl(su, r, 0, verified_head_done);
+}
+
 static void complete_done(void *ud, cos_http_result *res)
 {
     slice_upload *su = ud;
@@ -1023,7 +1077,8 @@ static void complete_done(void *ud, cos_http_result *res)
         return;
     }
     uint64_t server_crc, ours = combined_crc64(su);
-    if (cos_upload_header_crc64(res->headers, &server_crc) && server_crc != ours) {
+    int has_crc = cos_upload_header_crc64(res->headers, &server_crc);
+    if (has_crc && server_crc != ours) {
         cos_value_free(x);
         fail(su, cos_upload_error("IntegrityError", "the object's x-cos-hash-crc64ecma %" PRIu64
                                   " is not the CRC-64 %" PRIu64 " of the file's parts", server_crc, ours));
@@ -1033,6 +1088,10 @@ static void complete_done(void *ud, cos_http_result *res)
     cos_value_free(x);
     if (!data) {
         fail(su, NULL);
+        return;
+    }
+    if (!has_crc) { /* a 200 alone proves nothing about the object: ask for its CRC-64 */
+        verify_by_head(su, data);
         return;
     }
     succeed(su, data);
@@ -1228,6 +1287,7 @@ static void su_free(void *ud)
     cos_value_free(su->listed);
     cos_value_free(su->candidates);
     cos_value_free(su->cancel_err);
+    cos_value_free(su->unverified);
     free(su->page_key_marker);
     free(su->page_id_marker);
     free(su);
