@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "client.h"
+#include "engine.h"
 
 #define DEFAULT_FILE_PARALLEL 3
 #define DEFAULT_QUEUE_SIZE 1000
@@ -475,6 +476,32 @@ static void abort_leftover(qentry *e)
     e->upload_id = e->cp_file = NULL;
 }
 
+/* Stops the requests of a live task: its stop op, or (a task that cannot be paused, e.g. a pulled
+ * body) abort them outright, so that none outlives the task. */
+static void stop_requests(qentry *e, cos_task *t, int was_running)
+{
+    if (was_running && e->ops->stop) e->ops->stop(t);
+    else if (!e->ops->stop) {
+        if (t->op_abort) t->op_abort(t);
+        cos_engine_abort_task(t->client, t->id);
+        t->req = NULL;
+    }
+}
+
+int cos_queue_fail(cos_task *t, cos_value *err)
+{
+    qentry *e = entry_of(t);
+    if (!e || t->finished) return -1;
+    int was_running = e->running;
+    set_state(e, COS_TASK_ERROR);
+    free_slot(e);
+    stop_requests(e, t, was_running);
+    if (e->ops->cancel) e->ops->cancel(t, err);
+    else cos_task_finish(t, err, NULL);
+    schedule(e->q);
+    return 0;
+}
+
 int cos_task_cancel(cos_client *c, cos_task_id id)
 {
     qentry *e = find_entry(c->queue, id);
@@ -482,12 +509,16 @@ int cos_task_cancel(cos_client *c, cos_task_id id)
     cos_task_state was = e->state;
     int was_running = e->running;
     cos_task *t = e->task;
+    if (was == COS_TASK_ERROR && t && !t->finished) { /* failing (cos_task_fail): its abort is under way */
+        set_state(e, COS_TASK_CANCELED);
+        return 0;
+    }
     set_state(e, COS_TASK_CANCELED);
     free_slot(e);
     cos_value_free(e->params);
     e->params = NULL;
     if (t && !t->finished) {
-        if (was_running && e->ops->stop) e->ops->stop(t);
+        stop_requests(e, t, was_running);
         cos_value *err = cos_queue_canceled_error(e->id);
         if (e->ops->cancel) e->ops->cancel(t, err);
         else cos_task_finish(t, err, NULL);
