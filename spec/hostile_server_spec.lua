@@ -226,6 +226,28 @@ describe("a hostile server", function()
       U.shutdown(srv)
     end)
 
+    it("putObject is verified too: by ETag or CRC-64, refused with neither or a wrong one", function()
+      local srv = cosd.start { faults = { "op=PutObject,nth=1,no-etag", "op=PutObject,nth=2,no-etag,no-crc64",
+        "op=PutObject,nth=3,etag=bogus", "op=PutObject,nth=4,crc64=12345" } }
+      local cos = client(srv)
+      local data, err = cos:putObject(U.params("po.txt", { Body = "verified by CRC-64" }))
+      assert.is_nil(err)
+      assert.are.equal(200, data.statusCode)
+      data, err = cos:putObject(U.params("po.txt", { Body = "nothing to check" }))
+      assert.is_nil(data)
+      assert.are.equal("UnverifiedUpload", err.code)
+      assert.are.equal(200, err.statusCode)
+      data, err = cos:putObject(U.params("po.txt", { Body = "wrong ETag" }))
+      assert.are.equal("IntegrityError", err.code)
+      local pulled = false
+      data, err = cos:putObject(U.params("po.txt", { ContentLength = 10,
+        Body = function() if pulled then return nil end pulled = true return "wrong crc!" end }))
+      assert.are.equal("IntegrityError", err.code)
+      assert(cos:putObject(U.params("po.txt", { Body = "fine" })))
+      cos:close()
+      U.shutdown(srv)
+    end)
+
     it("a whole-file PUT answered with neither ETag nor CRC-64 fails", function()
       local srv = cosd.start { faults = { "op=PutObject,no-etag,no-crc64" } }
       local cos = client(srv)
