@@ -422,6 +422,11 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *ud)
     cos_request *r = ud;
     size_t n = size * nitems;
     size_t len = n;
+    r->header_bytes += (int64_t)n;
+    if (r->header_bytes > COS_RESP_MAX_HEADERS) {
+        r->headers_too_large = 1;
+        return 0; /* stops the transfer (CURLE_WRITE_ERROR) */
+    }
     while (len && (buf[len - 1] == '\r' || buf[len - 1] == '\n')) len--;
     if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
         /* A new response (100 Continue, then the real one): forget the previous headers. */
@@ -513,6 +518,8 @@ void cos_req_reset_attempt(cos_request *r)
     r->body_error = 0;
     r->out_error = 0;
     r->body_too_large = 0;
+    r->header_bytes = 0;
+    r->headers_too_large = 0;
     r->need_data = 0;
     r->up_now = r->down_now = r->down_total = 0;
     r->up_total = r->body_len < 0 ? 0 : r->body_len;

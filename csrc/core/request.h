@@ -123,6 +123,9 @@ int cos_req_output_fd(cos_request *r, int fd);
  * answers only, -1 meaning none (getObject's in-memory Body: the caller asked for the object);
  * error bodies always keep the default. */
 #define COS_RESP_MAX_BODY ((int64_t)8 * 1024 * 1024)
+/* Response headers, all lines together: COS sends a few KiB. Beyond this the transfer stops
+ * with "ResponseTooLarge" too (libcurl before 8.3 keeps taking header lines without a limit). */
+#define COS_RESP_MAX_HEADERS ((int64_t)256 * 1024)
 void cos_req_body_limit(cos_request *r, int64_t max);
 
 /* Statuses >= 300 that count as success for this request (e.g. 304 for headObject with
