@@ -116,6 +116,7 @@ struct slice_upload {
     char meta_md5[33];
     cos_value *cancel_err; /* the error to finish with once the abort (or the HEAD check) is done */
     cos_value *unverified; /* Complete's result data while a HEAD looks for the object's CRC-64 */
+    char *dropped_id;      /* the last upload abort_detached is aborting: never a candidate */
 };
 
 static void begin_checking(slice_upload *su);
@@ -510,7 +511,7 @@ static void list_uploads_done(void *ud, cos_http_result *res)
     for (size_t i = 0; i < cos_value_len(ups) && su->candidates; i++) {
         const cos_value *u = cos_arr_get(ups, i);
         const char *k = xml_text(u, "Key"), *id = xml_text(u, "UploadId");
-        if (strcmp(k, su->key) != 0 || !*id) continue;
+        if (strcmp(k, su->key) != 0 || !*id || (su->dropped_id && strcmp(id, su->dropped_id) == 0)) continue;
         if (want_class && strcasecmp(want_class, xml_text(u, "StorageClass")) != 0) continue;
         cos_arr_push(su->candidates, cos_cstr_new(id));
     }
@@ -1172,6 +1173,12 @@ static void abort_detached_done(void *ud, cos_http_result *res)
 static void abort_detached(slice_upload *su, const char *upload_id)
 {
     if (!upload_id || !*upload_id) return;
+    /* The abort races the listing that follows: that listing may still show this upload. */
+    char *copy = strdup(upload_id);
+    if (copy) {
+        free(su->dropped_id);
+        su->dropped_id = copy;
+    }
     cos_request *r = new_request(su, "DELETE", 0);
     if (!r) return;
     cos_req_task(r, 0);
@@ -1288,6 +1295,7 @@ static void su_free(void *ud)
     cos_value_free(su->candidates);
     cos_value_free(su->cancel_err);
     cos_value_free(su->unverified);
+    free(su->dropped_id);
     free(su->page_key_marker);
     free(su->page_id_marker);
     free(su);
