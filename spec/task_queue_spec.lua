@@ -293,6 +293,26 @@ describe("task queue", function()
     end)
   end)
 
+  describe("a pulled body", function()
+    it("cancels a putObject whose body is pulled, while its request is in flight", function()
+      local srv = cosd.start { faults = { "op=PutObject,stall=300" } }
+      local cos = start_client(srv)
+      local sent, result = false, nil
+      local id = cos:putObject(U.params("pull-cancel.txt", { ContentLength = 5,
+        Body = function() if sent then return nil end sent = true return "hello" end }),
+        function(e, d) result = e or d end)
+      assert.truthy(U.poll_until(cos, function() return sent end, 10))
+      assert.is_true(cos:cancelTask(id))
+      -- keep the engine running past the moment the canceled request would have been answered
+      assert(cos:putObject(U.params("after-cancel.txt", { Body = "x" })))
+      cos:run()
+      assert.are.equal("TaskCanceled", result.code)
+      assert.are.equal("canceled", U.state(cos, id))
+      cos:close()
+      U.shutdown(srv)
+    end)
+  end)
+
   describe("UploadQueueSize", function()
     -- Finishing a task used to trim its own queue entry and then read it (heap-use-after-free,
     -- caught by the ASan pass): more finished tasks than UploadQueueSize.
