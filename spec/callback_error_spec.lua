@@ -162,6 +162,24 @@ describe("a callback that raises", function()
     cos:close()
   end)
 
+  it("a file's onTaskReady in uploadFiles: raised by the call, which fails", function()
+    local cos = client(srv)
+    local p1 = U.random_file(dir .. "/r1.bin", 3 * MIB)
+    local result
+    local ok, e = pcall(cos.uploadFiles, cos, { files = {
+      U.params("r1.bin", { FilePath = p1 }),
+      U.params("r2.txt", { Body = "two", onTaskReady = function() error("file 2 not ready", 0) end }),
+    }, SliceSize = MIB }, function(err, data) result = { err = err, data = data } end)
+    assert.is_false(ok)
+    assert.are.equal("file 2 not ready", e)
+    cos:run()
+    assert.is_nil(result.data)
+    assert.are.equal("CallbackError", result.err.code)
+    assert.truthy(result.err.message:find("files[2].onTaskReady", 1, true))
+    assert.are.equal(0, uploads_of(cos, "r1.bin"))
+    cos:close()
+  end)
+
   it("in a synchronous call's own onProgress: that call raises it", function()
     local cos = client(srv)
     local ok, e = pcall(cos.putObject, cos, U.params("sync.txt", { Body = "s",

@@ -1095,6 +1095,32 @@ static int l_pause(lua_State *L) { return task_op(L, cos_task_pause); }
 static int l_restart(lua_State *L) { return task_op(L, cos_task_restart); }
 static int l_cancel(lua_State *L) { return task_op(L, cos_task_cancel); }
 
+/* client:fail_callback(id, message) -> boolean: a callback the Lua layer runs itself for task id
+ * (uploadFiles' files[i].onTaskReady) raised: the task fails with {code = "CallbackError",
+ * message}, as when a callback the core delivers raises. */
+static int l_fail_callback(lua_State *L)
+{
+    lcos_client *cl = check_client(L, 1);
+    cos_task_id id = (cos_task_id)luaL_checkinteger(L, 2);
+    const char *msg = luaL_checkstring(L, 3);
+    cos_value *e = cos_obj_new();
+    if (e && (cos_obj_set_str(e, "code", "CallbackError") || cos_obj_set_str(e, "name", "CallbackError") ||
+              cos_obj_set_str(e, "message", msg))) {
+        cos_value_free(e);
+        e = NULL;
+    }
+    if (!e) return luaL_error(L, "out of memory");
+    int rc;
+    {
+        ENTER(cl, L);
+        rc = cos_task_fail(cl->c, id, e);
+        LEAVE(cl);
+    }
+    finish_pending_close(cl, L);
+    lua_pushboolean(L, rc == 0);
+    return 1;
+}
+
 /* client:on_list_update(fn | nil) */
 static int l_on_list_update(lua_State *L)
 {
@@ -1224,6 +1250,7 @@ static const luaL_Reg client_methods[] = {
     {"pause", l_pause},
     {"restart", l_restart},
     {"cancel", l_cancel},
+    {"fail_callback", l_fail_callback},
     {"on_list_update", l_on_list_update},
     {"on_credentials", l_on_credentials},
     {"provide_credentials", l_provide_credentials},
