@@ -841,7 +841,10 @@ static void check_body_output(lua_State *L, int params)
 static int64_t content_length(const cos_value *params)
 {
     const cos_value *v = cos_obj_get(params, "ContentLength");
-    if (cos_value_type(v) == COS_NUM) return (int64_t)cos_value_num(v);
+    if (cos_value_type(v) == COS_NUM) { /* NaN/inf/out of range: unknown (the core refuses it by name) */
+        double n = cos_value_num(v);
+        return isfinite(n) && n >= 0 && n <= 9007199254740992.0 ? (int64_t)n : -1;
+    }
     if (cos_value_type(v) == COS_STR) return strtoll(cos_value_str(v, NULL), NULL, 10);
     return -1;
 }

@@ -616,9 +616,9 @@ static cos_value *attempt_error(cos_request *r, CURLcode rc, long status, int *r
             char msg[160];
             if (r->src == COS_SRC_PULL && r->body_error == ECANCELED)
                 snprintf(msg, sizeof msg, "EBODYREAD: on_pull failed");
-            else if (r->src == COS_SRC_PULL && r->body_error == EPIPE)
-                snprintf(msg, sizeof msg, "EBODYREAD: the body ended after %lld of %lld bytes", (long long)r->sent,
-                         (long long)r->body_len);
+            else if (r->body_error == EPIPE) /* a pulled body, or a file, shorter than announced */
+                snprintf(msg, sizeof msg, "EBODYREAD: the body ended after %lld of the %lld bytes announced "
+                         "(ContentLength or the file's size)", (long long)r->sent, (long long)r->body_len);
             else
                 snprintf(msg, sizeof msg, "EBODYREAD: cannot read the request body: %s",
                          strerror(r->body_error ? r->body_error : EIO));

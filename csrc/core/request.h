@@ -145,6 +145,13 @@ int cos_req_submit(cos_request *r);
 /* Stops a submitted request; `done` will not be called. */
 void cos_req_abort(cos_request *r);
 
+/* One response header line as libcurl delivers it (CRLF included or not) into *headers (object,
+ * lower-case names, repeated headers joined with ", "); a status line ("HTTP/...") starts a new
+ * response: *headers is replaced by an empty object and *reason set to its reason phrase. Lines
+ * before the first status line, without a colon or with a name of 256 bytes or more are ignored.
+ * 0, or -1 on out of memory. */
+int cos_resp_header_line(cos_value **headers, char **reason, const char *buf, size_t len);
+
 /* The common success data: {statusCode, headers, RequestId?, VersionId?, DeleteMarker?}. Takes
  * r->headers (sets it to NULL). */
 cos_value *cos_result_data(cos_http_result *r);

@@ -128,6 +128,8 @@ static void initiate(slice_upload *su);
 static void start_parts(slice_upload *su);
 static void schedule_parts(slice_upload *su);
 static void complete(slice_upload *su);
+static int file_unchanged(slice_upload *su);
+static void file_modified(slice_upload *su);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Small helpers                                                                             */
@@ -378,7 +380,7 @@ static void fail(slice_upload *su, cos_value *err)
 static int open_file(slice_upload *su)
 {
     struct stat st;
-    if (su->fd < 0) su->fd = open(su->path, O_RDONLY | O_CLOEXEC);
+    if (su->fd < 0) su->fd = open(su->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* never blocks on a FIFO */
     if (su->fd < 0 || fstat(su->fd, &st) != 0) {
         fail(su, cos_upload_errno(errno, "open", su->path));
         return -1;
@@ -766,6 +768,10 @@ static void initiate(slice_upload *su)
         rc = cos_req_header(r, "x-cos-meta-md5", su->meta_md5);
     }
     if (!rc && !cos_req_get_header(r, "Cache-Control")) rc = cos_req_header(r, "Cache-Control", "");
+    if (!rc && !cos_req_get_header(r, "Content-Type")) { /* the object's type, by extension */
+        const char *type = cos_client_content_type(client_of(su), su->path, su->key);
+        rc = cos_req_header(r, "Content-Type", type ? type : "application/octet-stream");
+    }
     submit_ctl(su, r, rc, initiate_done);
 }
 
@@ -829,6 +835,10 @@ static void part_done(void *ud, cos_http_result *res)
     su->inflight_bytes -= p->sent;
     p->sent = 0;
     if (res->error) { /* the engine already retried ChunkRetryTimes times with backoff */
+        if (!file_unchanged(su)) { /* e.g. truncated under us: the read failed, not the network */
+            file_modified(su);
+            return;
+        }
         fail(su, take_error(res));
         return;
     }
@@ -1124,14 +1134,20 @@ static int file_unchanged(slice_upload *su)
            st.st_mtim.tv_nsec == su->mtime_nsec;
 }
 
+/* The file changed under the upload: its parts mix two versions, so the upload is aborted on
+ * the server and forgotten, and the task fails with FileModified. */
+static void file_modified(slice_upload *su)
+{
+    abort_detached(su, su->upload_id);
+    cp_forget(su);
+    su->ph = PH_IDLE;
+    fail(su, cos_upload_error("FileModified", "%s changed while it was being uploaded; restart the upload", su->path));
+}
+
 static void complete(slice_upload *su)
 {
     if (!file_unchanged(su)) { /* the parts mix two versions of the file: useless */
-        abort_detached(su, su->upload_id);
-        cp_forget(su);
-        su->ph = PH_IDLE;
-        fail(su, cos_upload_error("FileModified", "%s changed while it was being uploaded; restart the upload",
-                                  su->path));
+        file_modified(su);
         return;
     }
     cp_save(su, 1);

@@ -8,6 +8,7 @@
 #include "engine.h"
 #include "ops.h"
 #include "queue.h"
+#include "validate.h"
 
 typedef struct op_def {
     const char *name;
@@ -161,7 +162,8 @@ cos_task_id cos_start(cos_client *c, const char *op, cos_value *params, const co
         t->is_queue_task = def->queue_task;
         t->id = c->next_task_id++;
         t->state = COS_TASK_CHECKING;
-        if (copy_body(t, body, &e) == 0 && copy_output(t, output, &e) == 0 && def->start(t, &e) == 0) {
+        if (copy_body(t, body, &e) == 0 && copy_output(t, output, &e) == 0 &&
+            !(e = cos_validate_call(def->name, t->params, &t->body, c->use_raw_key)) && def->start(t, &e) == 0) {
             /* Started: the task is live, linked at the tail (start order). */
             t->prev = c->task_tail;
             if (c->task_tail) c->task_tail->next = t;

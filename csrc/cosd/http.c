@@ -248,11 +248,11 @@ static char *decode(const char *s, size_t n, size_t *outlen) {
     return sb_detach(&sb);
 }
 
-static int parse_target(cosd_req *r, char **path, size_t *pathlen) {
-    const char *t = r->target;
+int target_parse(const char *t, char **path, size_t *pathlen, cos_kv **q, size_t *nq) {
     const char *qm = strchr(t, '?');
     size_t plen = qm ? (size_t)(qm - t) : strlen(t);
     *path = decode(t, plen, pathlen);
+    if (!*path) return -1;
     if (!qm) return 0;
     const char *p = qm + 1;
     while (*p) {
@@ -261,17 +261,25 @@ static int parse_target(cosd_req *r, char **path, size_t *pathlen) {
         if (len > 0) {
             const char *eq = memchr(p, '=', len);
             size_t nlen = eq ? (size_t)(eq - p) : len;
-            cos_kv *nq = realloc(r->q, (r->nq + 1) * sizeof *nq);
-            if (!nq) return -1;
-            r->q = nq;
-            r->q[r->nq].name = decode(p, nlen, NULL);
-            r->q[r->nq].value = eq ? decode(eq + 1, len - nlen - 1, NULL) : strdup("");
-            r->nq++;
+            cos_kv *nqv = realloc(*q, (*nq + 1) * sizeof *nqv);
+            if (!nqv) return -1;
+            *q = nqv;
+            char *name = decode(p, nlen, NULL), *value = eq ? decode(eq + 1, len - nlen - 1, NULL) : strdup("");
+            if (!name || !value) { free(name); free(value); return -1; }
+            (*q)[*nq].name = name;
+            (*q)[*nq].value = value;
+            (*nq)++;
         }
         if (!amp) break;
         p = amp + 1;
     }
     return 0;
+}
+
+void target_free(char *path, cos_kv *q, size_t nq) {
+    free(path);
+    for (size_t i = 0; i < nq; i++) { free((char *)q[i].name); free((char *)q[i].value); }
+    free(q);
 }
 
 static int valid_bucket(const char *b, size_t n) {
@@ -390,7 +398,7 @@ static int first_call(cosd_req *r) {
     }
     r->is_head = strcmp(r->method, "HEAD") == 0;
     r->host = req_header(r, "Host");
-    if (parse_target(r, &path, &pathlen) != 0) {
+    if (target_parse(r->target, &path, &pathlen, &r->q, &r->nq) != 0) {
         free(path);
         return req_error(r, 500, "InternalError", "out of memory", NULL);
     }
@@ -406,6 +414,7 @@ static int first_call(cosd_req *r) {
     fault_apply(r);
     if (r->reset_after == 0) { r->reset = 1; return MHD_NO; }
     if (r->op == OP_NONE) return req_error(r, 405, "MethodNotAllowed", "The specified method is not allowed against this resource.", NULL);
+    if (!meta_request_storable(r)) return req_error(r, 400, "InvalidArgument", COSD_BAD_META_MESSAGE, NULL);
     if (r->op != OP_PostObject) {
         int anon = 0;
         if (auth_check(r, &anon) != 0) return MHD_YES;
@@ -542,8 +551,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls, en
     if (r->tmp_path) { unlink(r->tmp_path); free(r->tmp_path); }
     if (r->md5) EVP_MD_CTX_free(r->md5);
     sb_free(&r->mem);
-    for (size_t i = 0; i < r->nq; i++) { free((char *)r->q[i].name); free((char *)r->q[i].value); }
-    free(r->q);
+    target_free(NULL, r->q, r->nq);
     for (size_t i = 0; i < r->nrh; i++) { free(r->rh[i].name); free(r->rh[i].value); }
     free(r->rh);
     for (size_t i = 0; i < r->nqh; i++) { free(r->qh[i].name); free(r->qh[i].value); }

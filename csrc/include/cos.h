@@ -127,6 +127,9 @@ typedef int64_t cos_task_id;
  * SliceSize, ProgressInterval (ms), MaxPartNumber, CorrectClockSkew, SystemClockOffset (ms),
  * UseRawKey, UserAgent, UploadCheckContentMd5, ConfCwd (checkpoint directory), RetryTimes.
  * Temporary credentials on demand (the Node SDK's getAuthorization): cos_set_credentials_provider.
+ * Node SDK options for behaviour lua-cos lacks (KeepAlive, ForceSignHost, UploadIdCacheLimit, ...)
+ * are accepted without effect; any other name is refused, as are out-of-range numbers (never
+ * clamped), NaN/infinities and control characters in strings (docs/api.md lists the ranges).
  * Returns NULL and sets *err (a cos_value error the caller frees) on invalid options. */
 COS_API cos_client *cos_client_new(const cos_value *options, cos_value **err);
 /* Aborts whatever is in flight; every pending task's callbacks get release() but no on_done. */
@@ -193,7 +196,9 @@ typedef struct cos_callbacks {
  * "multipartUpload", "multipartListPart", "multipartComplete", "multipartAbort",
  * "sliceUploadFile", "uploadFile", "uploadFiles").
  * Takes ownership of `params` (an object). `body` may be NULL; `output` may be NULL.
- * Validation happens before anything is queued: on bad input it returns 0, sets *err, and
+ * Validation happens before anything is queued (unknown param names, control characters in
+ * anything that becomes a header, out-of-range numbers, a Key addressing the bucket, a FilePath
+ * that is not a regular file, ...: docs/api.md "Input rules"): on bad input it returns 0, sets *err, and
  * calls cb->release (no other callback). On success returns the task id; on_task_ready is
  * called before cos_start returns (as the Node SDK calls onTaskReady synchronously). */
 COS_API cos_task_id cos_start(cos_client *c, const char *op, cos_value *params, const cos_body *body,
