@@ -43,6 +43,8 @@ typedef struct cosd_fault {
     int complete_error;  /* answer 200 with an <Error> body after keep-alive spaces */
     long ka_spaces;      /* keep-alive spaces before a 200 XML result; -1 = not set */
     int no_etag;         /* omit the ETag response header */
+    int no_crc64;        /* omit the x-cos-hash-crc64ecma response header */
+    int endless_list;    /* ListParts / ListMultipartUploads: pages that never end (mp_endless_page) */
     char *etag;          /* ETag header value to answer with instead of the real one; NULL = none */
     char *crc64;         /* x-cos-hash-crc64ecma value to answer with instead; NULL = none */
     int drop_response;   /* perform the operation, then close the connection without answering */
@@ -116,7 +118,7 @@ typedef struct cosd_req {
     /* fault */
     int fault_status; char *fault_code;
     long long reset_after; long stall_ms;
-    int complete_error; long ka_spaces; int no_etag;
+    int complete_error; long ka_spaces; int no_etag; int no_crc64; int endless_list;
     char *fault_etag; char *fault_crc64; int drop_response;
     int finishing;         /* the body has been read: final_call is answering */
     char *fault_body; size_t fault_body_len; int fault_body_set;
@@ -254,6 +256,7 @@ int op_finish(cosd_req *r);  /* after the body: queues the response */
 /* multipart.c */
 int mp_begin(cosd_req *r);
 int mp_finish(cosd_req *r);
+int mp_endless_page(cosd_req *r); /* fault endless-list */
 
 /* postform.c */
 int form_begin(cosd_req *r);

@@ -80,6 +80,8 @@ static int queue(cosd_req *r, unsigned status, struct MHD_Response *resp, uint64
         if (strcasecmp(r->rh[i].name, "ETag") == 0) {
             if (r->no_etag) continue; /* fault no-etag */
             if (r->fault_etag) v = r->fault_etag, had_etag = 1; /* fault etag= */
+        } else if (r->no_crc64 && strcasecmp(r->rh[i].name, "x-cos-hash-crc64ecma") == 0) {
+            continue; /* fault no-crc64 */
         } else if (r->fault_crc64 && strcasecmp(r->rh[i].name, "x-cos-hash-crc64ecma") == 0) {
             v = r->fault_crc64, had_crc = 1; /* fault crc64= */
         }
@@ -101,7 +103,10 @@ static int queue(cosd_req *r, unsigned status, struct MHD_Response *resp, uint64
 
 /* A 200 XML result streamed after keep-alive spaces (fault keepalive-spaces / complete-error): the spaces
  * go out first, in chunks, then a short pause, then the document, as COS does while it works. */
-typedef struct ka_stream { char *body; size_t len, off; long spaces; int paused; int *stopping; } ka_stream;
+typedef struct ka_stream {
+    char *body; size_t len, off; long spaces; int paused; int *stopping;
+    uint64_t *sent; /* the request's bytes_out: what actually went out, for the access log */
+} ka_stream;
 
 static ssize_t ka_read(void *cls, uint64_t pos, char *buf, size_t max) {
     (void)pos;
@@ -112,6 +117,7 @@ static ssize_t ka_read(void *cls, uint64_t pos, char *buf, size_t max) {
         if (n > max) n = max;
         memset(buf, ' ', n);
         k->spaces -= (long)n;
+        *k->sent += n;
         return (ssize_t)n;
     }
     if (!k->paused) { k->paused = 1; usleep(k->stopping && __atomic_load_n(k->stopping, __ATOMIC_ACQUIRE) ? 0 : 50 * 1000); }
@@ -120,6 +126,7 @@ static ssize_t ka_read(void *cls, uint64_t pos, char *buf, size_t max) {
     if (n > max) n = max;
     memcpy(buf, k->body + k->off, n);
     k->off += n;
+    *k->sent += n;
     return (ssize_t)n;
 }
 
@@ -140,7 +147,10 @@ int req_send_buf(cosd_req *r, unsigned status, const char *ctype, char *body, si
         struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, ka_read, k, ka_free);
         if (!resp) { ka_free(k); return MHD_NO; }
         MHD_add_response_header(resp, "Content-Type", ctype);
-        return queue(r, status, resp, len + (uint64_t)r->ka_spaces);
+        k->sent = &r->bytes_out;
+        int rc = queue(r, status, resp, len + (uint64_t)r->ka_spaces);
+        r->bytes_out = 0; /* counted by ka_read as the bytes go out (a client may stop reading) */
+        return rc;
     }
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, body ? body : (char *)"",
                                                                 body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
@@ -476,7 +486,8 @@ static int first_call(cosd_req *r) {
     if (memchr(r->key, 0, r->keylen) || (r->keylen > 0 && req_key_is_root(r->key, r->keylen)))
         return req_error(r, 400, "InvalidObjectName", "The object name is not valid.", NULL);
     shape_begin(r, 0); /* --bandwidth; x-cos-traffic-limit is added where the operation applies it */
-    if (r->fault_status || r->complete_error || r->fault_body_set) {
+    if (r->endless_list && r->op != OP_ListParts && r->op != OP_ListMultipartUploads) r->endless_list = 0;
+    if (r->fault_status || r->complete_error || r->fault_body_set || r->endless_list) {
         r->body_mode = BODY_DISCARD;
         r->body_max = UINT64_MAX;
         return MHD_YES;
@@ -502,6 +513,7 @@ static int final_call(cosd_req *r) {
         r->fault_body = NULL;
         return req_send_buf(r, r->fault_status ? (unsigned)r->fault_status : 200, "application/xml", b, r->fault_body_len);
     }
+    if (r->endless_list) return mp_endless_page(r);
     if (r->complete_error)
         return req_error(r, 200, r->fault_code ? r->fault_code : "InternalError",
                          "We encountered an internal error. Please try again.", NULL);
