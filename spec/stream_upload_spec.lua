@@ -140,18 +140,35 @@ describe("stream uploads", function()
     assert.is_true((U.object_equals_file(cos, "stream/big.bin", big)))
   end)
 
-  it("fails with the reader's error and leaves no upload on the server", function()
-    local n = 0
-    local data, err = cos:sliceUploadFile(U.params("stream/raise.bin", { Body = function()
-      n = n + 1
-      if n > 40 then error("disk on fire") end
-      return ("x"):rep(65536)
-    end }))
-    assert.is_nil(data)
-    assert.equal("EBODYREAD", err.code)
-    assert.matches("disk on fire", err.message)
-    U.settle(srv)
+  it("a reader that raises fails the upload (re-raised by the call) and leaves no upload", function()
+    local function raiser()
+      local n = 0
+      return function()
+        n = n + 1
+        if n > 40 then error("disk on fire") end
+        return ("x"):rep(65536)
+      end
+    end
+    local ok, e = pcall(cos.sliceUploadFile, cos, U.params("stream/raise.bin", { Body = raiser() }))
+    assert.is_false(ok)
+    assert.matches("disk on fire", tostring(e))
     assert.same({}, U.pending_uploads(cos, "stream/raise.bin"))
+    -- with a callback: it gets the CallbackError; the error value comes out of poll once
+    local got
+    cos:sliceUploadFile(U.params("stream/raise2.bin", { Body = raiser() }), function(err) got = err end)
+    local raised
+    while not got do
+      local pok, perr = pcall(cos.poll, cos, 10)
+      if not pok then raised = perr end
+    end
+    assert.matches("disk on fire", tostring(raised))
+    assert.equal("CallbackError", got.code)
+    assert.matches("disk on fire", got.message)
+    assert.same({}, U.pending_uploads(cos, "stream/raise2.bin"))
+    -- a wrong return type is the same kind of failure
+    ok, e = pcall(cos.sliceUploadFile, cos, U.params("stream/raise3.bin", { Body = function() return 42 end }))
+    assert.is_false(ok)
+    assert.matches("string, nil or false", tostring(e))
   end)
 
   it("checks ContentLength: a shorter (or longer) stream fails and its upload is aborted", function()
@@ -259,8 +276,8 @@ describe("stream uploads", function()
 
   it("refuses restartTask after an error: the stream is gone", function()
     local got
-    local id = cos:sliceUploadFile(U.params("stream/err.bin", { Body = function() error("boom") end }),
-      function(e) got = e end)
+    local id = cos:sliceUploadFile(U.params("stream/err.bin", { ContentLength = 10,
+      Body = function() return nil end }), function(e) got = e end)
     assert.is_truthy(U.poll_until(cos, function() return got end))
     assert.equal("error", U.state(cos, id))
     assert.is_false(cos:restartTask(id))

@@ -1,6 +1,7 @@
 /* ops_object: the simple object operations (node-sdk-behaviour.md B.2-B.6): putObject,
  * appendObject, headObject, getObject, deleteObject. One request each, on the engine. */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -13,6 +14,7 @@
 #include "engine.h"
 #include "ops.h"
 #include "queue.h"
+#include "upload.h"
 #include "validate.h"
 
 /* ---------------------------------------------------------------------------------------- */
@@ -184,9 +186,36 @@ static void put_shape(cos_task *t, cos_http_result *res, cos_value *data)
     add_etag(data);
 }
 
+/* putObject succeeds only when the answer vouches for the bytes sent (hashed as they streamed):
+ * an ETag that is their MD5 or an x-cos-hash-crc64ecma that is their CRC-64, each checked when
+ * present (docs/upload-engine.md, "Integrity"). NULL when verified. */
+static cos_value *verify_put(cos_http_result *res)
+{
+    const char *etag = cos_obj_get_str(res->headers, "etag");
+    int md5 = etag ? cos_upload_etag_matches(etag, res->md5) : -1;
+    if (md5 == 0) return cos_upload_error("IntegrityError", "ETag %.80s is not the MD5 of the bytes sent", etag);
+    uint64_t crc;
+    int has_crc = cos_upload_header_crc64(res->headers, &crc);
+    if (has_crc && crc != res->crc64)
+        return cos_upload_error("IntegrityError", "x-cos-hash-crc64ecma %" PRIu64 " is not the CRC-64 %" PRIu64
+                                " of the bytes sent", crc, res->crc64);
+    if (md5 != 1 && !has_crc)
+        return cos_upload_error("UnverifiedUpload", "the object could not be verified: the answer has %s and no "
+                                "x-cos-hash-crc64ecma", etag ? "an ETag that is not an MD5" : "no ETag");
+    return NULL;
+}
+
 static void put_done(void *ud, cos_http_result *res)
 {
-    finish_simple(ud, res, put_shape);
+    cos_task *t = ud;
+    cos_value *bad = res->error ? NULL : verify_put(res);
+    if (bad) {
+        if (res->request_id) cos_obj_set_str(bad, "RequestId", res->request_id);
+        cos_obj_set_num(bad, "statusCode", res->status_code);
+        cos_task_finish(t, bad, NULL);
+        return;
+    }
+    finish_simple(t, res, put_shape);
 }
 
 /* The request of an upload (putObject / appendObject): headers, query, body. */
@@ -302,6 +331,7 @@ static void put_run(cos_task *t)
         return;
     }
     cos_task_progress_now(t, 0, (double)size); /* the immediate start emission */
+    cos_req_hash(r, COS_HASH_MD5 | COS_HASH_CRC64); /* verified against the answer (put_done) */
     submit(t, r, put_done);
 }
 
@@ -416,6 +446,7 @@ int cos_op_get_object(cos_task *t, cos_value **err)
         if (v) rc = cos_req_query(r, RESPONSE_PARAMS[i][1], v);
     }
     cos_req_accept_status(r, 304);
+    if (t->output.kind == COS_BODY_NONE) cos_req_body_limit(r, -1); /* the caller asked for Body in memory */
     if (rc != 0) {
         cos_req_free(r);
         return fail(err, NULL);

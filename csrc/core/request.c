@@ -87,6 +87,7 @@ cos_request *cos_req_new(cos_client *c, const char *method, const char *bucket, 
     r->fd = -1;
     r->out_fd = -1;
     r->body_len = -1;
+    r->body_limit = COS_RESP_MAX_BODY;
     r->max_retries = -1;
     r->method = strdup(method ? method : "GET");
     r->bucket = strdup(bucket ? bucket : "");
@@ -240,6 +241,8 @@ int cos_req_output_fd(cos_request *r, int fd)
     r->out_fd = d;
     return 0;
 }
+
+void cos_req_body_limit(cos_request *r, int64_t max) { r->body_limit = max < 0 ? -1 : max; }
 
 void cos_req_accept_status(cos_request *r, int status)
 {
@@ -463,6 +466,11 @@ static size_t header_cb(char *buf, size_t size, size_t nitems, void *ud)
 {
     cos_request *r = ud;
     size_t n = size * nitems;
+    r->header_bytes += (int64_t)n;
+    if (r->header_bytes > COS_RESP_MAX_HEADERS) {
+        r->headers_too_large = 1;
+        return 0; /* stops the transfer (CURLE_WRITE_ERROR) */
+    }
     cos_resp_header_line(&r->resp_headers, &r->reason, buf, n);
     return n;
 }
@@ -486,6 +494,11 @@ static size_t write_cb(char *buf, size_t size, size_t nitems, void *ud)
             r->out_written += w;
         }
         return n;
+    }
+    int64_t limit = status >= 200 && status < 300 ? r->body_limit : COS_RESP_MAX_BODY;
+    if (limit >= 0 && (int64_t)r->resp_body.len + (int64_t)n > limit) {
+        r->body_too_large = 1; /* stop reading now: the rest is never buffered */
+        return CURL_WRITEFUNC_ERROR;
     }
     return sb_append(&r->resp_body, buf, n) == 0 ? n : CURL_WRITEFUNC_ERROR;
 }
@@ -516,6 +529,9 @@ void cos_req_reset_attempt(cos_request *r)
     r->received = 0;
     r->body_error = 0;
     r->out_error = 0;
+    r->body_too_large = 0;
+    r->header_bytes = 0;
+    r->headers_too_large = 0;
     r->need_data = 0;
     r->up_now = r->down_now = r->down_total = 0;
     r->up_total = r->body_len < 0 ? 0 : r->body_len;

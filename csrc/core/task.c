@@ -7,6 +7,7 @@
 
 #include "engine.h"
 #include "ops.h"
+#include "queue.h"
 #include "validate.h"
 
 typedef struct op_def {
@@ -329,6 +330,27 @@ void cos_task_deliver(cos_client *c, cos_event *ev)
     }
     default: break;
     }
+}
+
+int cos_task_fail(cos_client *c, cos_task_id id, cos_value *err)
+{
+    cos_task *t = c ? c->task_head : NULL;
+    while (t && t->id != id) t = t->next;
+    if (!t || t->finished) {
+        cos_value_free(err);
+        return -1;
+    }
+    if (!err) err = cos_error_new("Error", "the task failed");
+    if (cos_queue_fail(t, err) == 0) return 0;
+    if (t->op_fail) {
+        t->op_fail(t, err);
+        return 0;
+    }
+    if (t->op_abort) t->op_abort(t);
+    cos_engine_abort_task(c, t->id);
+    t->req = NULL;
+    cos_task_finish(t, err, NULL);
+    return 0;
 }
 
 int cos_task_is_done(cos_client *c, cos_task_id id)

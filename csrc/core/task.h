@@ -64,6 +64,10 @@ struct cos_task {
      * 2 when the source should be asked again soon, 0 otherwise; *wait_fd: a descriptor whose
      * readability is worth waking up for, or -1. NULL for other tasks. */
     int (*op_pump)(cos_task *t, int *wait_fd);
+    /* cos_task_fail of a task that holds more than requests (uploadFiles: its files): release it
+     * all and finish with err (taken). NULL: requests aborted, then finished with err. Queue
+     * tasks go through their queue ops instead. */
+    void (*op_fail)(cos_task *t, cos_value *err);
     cos_request *req;        /* the single in-flight request of simple ops (NULL if none) */
     cos_task *next, *prev;   /* client's task list, in start order */
 };

@@ -265,6 +265,13 @@ COS_API cos_value *cos_task_list(cos_client *c); /* array of {id, Bucket, Region
 COS_API int cos_task_pause(cos_client *c, cos_task_id id);   /* 0, or -1 when the state does not allow it */
 COS_API int cos_task_restart(cos_client *c, cos_task_id id);
 COS_API int cos_task_cancel(cos_client *c, cos_task_id id);
+/* Fails a live task with `err` (taken; an error object as cos.h describes): its requests stop,
+ * server-side state is released as a cancel would (a multipart upload is aborted, its checkpoint
+ * removed; uploadFiles cancels its files), and on_done gets err. For a binding whose callback
+ * raised (the task must not go on as if nothing happened). Callable from inside a callback, except
+ * on_pull (return -1 from it instead). 0, or -1 when the task is unknown or already finished (err
+ * is freed). */
+COS_API int cos_task_fail(cos_client *c, cos_task_id id, cos_value *err);
 /* Called (from cos_poll) after a batch of task changes; at most once per poll step. */
 COS_API void cos_on_list_update(cos_client *c, void (*fn)(void *ud, cos_value *list), void *ud);
 
