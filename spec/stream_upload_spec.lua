@@ -284,6 +284,41 @@ describe("stream uploads", function()
   end)
 end)
 
+describe("stream part sizes", function()
+  local srv, cos, dir
+
+  setup(function()
+    srv, cos, dir = cosd.open { ChunkSize = MIB, MaxPartNumber = 1024, ChunkParallelLimit = 4 }
+  end)
+  teardown(function() cosd.close(srv, cos, dir) end)
+
+  it("grow for an unknown length: MaxPartNumber/10 parts of ChunkSize, then doubling every MaxPartNumber/100", function()
+    -- 1024 parts at most: 102 parts of 1 MiB, then 10 of 2 MiB, then 4 MiB...
+    local key, total = "stream/grow.bin", 102 * MIB + 10 * 2 * MIB + 3 * MIB
+    local data, err = cos:sliceUploadFile(U.params(key, { Body = reader(dir .. "/grow.src", total, { 1000000 }) }))
+    assert.is_nil(err)
+    assert.is_truthy(data.UploadId)
+    local size = {}
+    for _, l in ipairs(U.part_puts(srv, key)) do
+      if l.status == 200 then size[l.part] = l.bytes_in end
+    end
+    assert.equal(113, #size)
+    for n = 1, 102 do assert.equal(MIB, size[n], "part " .. n) end
+    for n = 103, 112 do assert.equal(2 * MIB, size[n], "part " .. n) end
+    assert.equal(3 * MIB, size[113])
+    assert.is_true((U.object_equals_file(cos, key, dir .. "/grow.src")))
+  end)
+
+  it("with ContentLength, take the size a file of that length gets", function()
+    local key, total = "stream/known.bin", 5 * MIB + 1
+    local data, err = cos:sliceUploadFile(U.params(key, { ContentLength = total, ChunkSize = 2 * MIB,
+      Body = reader(dir .. "/known.src", total, { 65536 }) }))
+    assert.is_nil(err)
+    assert.is_truthy(data.UploadId)
+    assert.equal(3, (count_parts(srv, key)))
+  end)
+end)
+
 describe("stream uploads under faults", function()
   local srv, cos, dir
 
