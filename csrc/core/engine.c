@@ -785,6 +785,7 @@ static int pump_streams(cos_client *c, struct curl_waitfd *fds, unsigned *nfds)
         if (more == 1) limit = 0;
         else if (more == 2 && limit != 0) limit = STREAM_RETRY_MS;
         if (fd >= 0 && *nfds < MAX_STREAM_FDS) fds[(*nfds)++] = (struct curl_waitfd){.fd = fd, .events = CURL_WAIT_POLLIN};
+        else if (fd >= 0 && limit != 0) limit = STREAM_RETRY_MS; /* no room to wait on it: ask again soon */
         if (more || fd >= 0) c->streams_reading++;
     }
     return limit;
