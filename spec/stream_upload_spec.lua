@@ -249,6 +249,24 @@ describe("stream uploads", function()
     assert.equal(3, (count_parts(srv, key)))
   end)
 
+  it("fails with EBODYREAD when the io handle is closed during the upload", function()
+    local fifo = dir .. "/fifo2"
+    assert(cosd.exec("mkfifo " .. cosd.sh_quote(fifo)))
+    local w = assert(io.open(fifo, "r+b"))
+    w:setvbuf("no")
+    local r = assert(io.open(fifo, "rb"))
+    local got
+    cos:sliceUploadFile(U.params("stream/closed.bin", { Body = r }), function(e, d) got = { e, d } end)
+    w:write(("z"):rep(16384))
+    for _ = 1, 5 do cos:poll(0) end
+    r:close()
+    assert.is_truthy(U.poll_until(cos, function() return got end))
+    w:close()
+    assert.equal("EBODYREAD", got[1].code)
+    assert.matches("closed", got[1].message)
+    assert.same({}, U.pending_uploads(cos, "stream/closed.bin"))
+  end)
+
   it("UploadAddMetaMd5 sends the stream's MD5 with Complete", function()
     local copy = dir .. "/md5.src"
     local data, err = cos:sliceUploadFile(U.params("stream/md5.bin", { UploadAddMetaMd5 = true,

@@ -84,8 +84,7 @@ struct lcos_task {
     int chunk_ref; /* the last chunk given to the core by a pull body */
     /* A stream Body (sliceUploadFile / uploadFile): the reader function is refs[CB_PULL]; an io
      * handle is held by file_ref. The reader's last string (chunk_ref) is handed out in pieces. */
-    int file_ref;
-    luaL_Stream *file;
+    int file_ref; /* LUA_NOREF unless the Body is an io handle */
     const char *chunk;
     size_t chunk_len, chunk_off;
     int read_end;
@@ -759,13 +758,23 @@ static long read_function(lcos_task *t, void *buf, size_t cap, cos_value **err)
 /* An io handle: fread with O_NONBLOCK set for the call only, so an empty pipe answers "nothing
  * now" (the core then waits on the descriptor in cos_poll) instead of stalling the host. fread
  * hands out what the FILE buffered first, so bytes the caller already read past are not lost. */
+/* The Body's FILE *, NULL once the caller closed it (the ref keeps the handle itself alive). */
+static FILE *body_file(lcos_task *t, lua_State *L)
+{
+    lua_rawgeti(L, LUA_REGISTRYINDEX, t->file_ref);
+    luaL_Stream *s = luaL_testudata(L, -1, LUA_FILEHANDLE);
+    FILE *f = s && s->closef ? s->f : NULL;
+    lua_pop(L, 1);
+    return f;
+}
+
 static long read_file(lcos_task *t, void *buf, size_t cap, cos_value **err)
 {
-    if (!t->file->closef) {
+    FILE *f = t->owner->L ? body_file(t, t->owner->L) : NULL;
+    if (!f) {
         *err = read_error("the Body %s was closed during the upload", "file");
         return COS_READ_ERROR;
     }
-    FILE *f = t->file->f;
     int fd = fileno(f), fl = fcntl(fd, F_GETFL);
     if (fl >= 0 && !(fl & O_NONBLOCK)) fcntl(fd, F_SETFL, fl | O_NONBLOCK);
     errno = 0;
@@ -784,7 +793,7 @@ static long cb_read(void *ud, cos_task_id id, void *buf, size_t cap, cos_value *
 {
     lcos_task *t = ud;
     (void)id;
-    return t->file ? read_file(t, buf, cap, err) : read_function(t, buf, cap, err);
+    return t->file_ref != LUA_NOREF ? read_file(t, buf, cap, err) : read_function(t, buf, cap, err);
 }
 
 static void cb_release(void *ud)
@@ -965,7 +974,6 @@ static void map_body(lua_State *L, int params, cos_body *body, lcos_task *t, con
             body->kind = COS_BODY_STREAM;
             body->fd = fileno(s->f);
             body->length = content_length(pv);
-            t->file = s;
             lua_pushvalue(L, -1);
             t->file_ref = luaL_ref(L, LUA_REGISTRYINDEX);
             break;
