@@ -543,14 +543,14 @@ do
       "lua-cos sliceUploadFile not available")
   end
   -- streams: peak RSS within 32 MiB + ChunkSize x parts in flight at every size. What a stream
-  -- upload holds is bounded by construction: at most parallel + 1 part buffers (the parts held
-  -- until confirmed, and the one being filled), reused, never more. How many of them a run
+  -- upload holds is bounded by construction: at most `parallel` part buffers (the one being
+  -- filled and the parts not yet confirmed), reused, never more. How many of them a run
   -- actually fills at once depends on how fast the server confirms parts (timing, not length),
   -- so "flat" is checked against that length-independent bound: the file upload's own peak (the
-  -- process without any part buffer) + (parallel + 1) x ChunkSize.
+  -- process without any part buffer) + parallel x ChunkSize, + 2 MiB for the allocator.
   local pipe_cap = 32 + C.chunk_mb * C.par
   local base = S.lua_slice and S.lua_slice.rss
-  local bound = base and base + C.chunk_mb * (C.par + 1)
+  local bound = base and base + C.chunk_mb * C.par + 2
   local sizes = {}
   for _, id in ipairs { "lua_pipe_small", "lua_pipe", "lua_pipe_huge" } do
     if S[id] and S[id].rss then sizes[#sizes + 1] = { mb = M[id].bytes // MiB, rss = S[id].rss_max or S[id].rss } end
@@ -562,7 +562,7 @@ do
       parts[#parts + 1] = ("%.1f MiB at %d MiB"):format(z.rss, z.mb)
     end
     target(("stream from a pipe: client peak RSS <= 32 MiB + ChunkSize x parts in flight (%d MiB) at every size,"
-      .. " and within the length-independent bound (file upload's peak + (parallel + 1) x ChunkSize = %.1f MiB)")
+      .. " and within the length-independent bound (file upload's peak + parallel x ChunkSize + 2 = %.1f MiB)")
       :format(pipe_cap, bound), table.concat(parts, ", ") .. " (highest run of each size)",
       worst <= pipe_cap and worst <= bound)
   end

@@ -1,6 +1,6 @@
 -- sliceUploadFile and uploadFile from streams of unknown length: a pipe from io.popen (here a
 -- `tar | gzip` of a generated directory) and a Lua reader function. Nothing is written to disk
--- first and memory stays at about ChunkSize x (ChunkParallelLimit + 1) whatever the length.
+-- first and memory stays within ChunkSize x ChunkParallelLimit whatever the length.
 -- COS_EXAMPLE_MIB sets the size of the generated data (default 3).
 -- Runs against real COS with COS_SECRETID/COS_SECRETKEY/COS_BUCKET/COS_REGION, else a local cosd.
 local here = (debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$")) or "."

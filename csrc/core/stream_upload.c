@@ -1,9 +1,9 @@
 /* stream_upload: sliceUploadFile and uploadFile with a Body that is a stream of unknown length
  * (COS_BODY_STREAM: a Lua reader, an io handle, a pipe, a C read callback).
  *
- * Memory is bounded: the stream is cut into part buffers, at most `concurrency` of them held
- * (sent, or waiting to be sent, not yet confirmed) plus the one being filled, so memory is
- * (ChunkParallelLimit + 1) x part size whatever the stream's length. A held buffer is what lets
+ * Memory is bounded: the stream is cut into part buffers, at most `concurrency` of them at any
+ * time (the one being filled, and the parts cut but not yet confirmed: sent, or waiting to be
+ * sent), so memory is ChunkParallelLimit x part size whatever the stream's length. A held buffer is what lets
  * a part be retried (5xx, reset, integrity mismatch) and a paused upload continue; it is freed
  * once the server confirmed the part.
  *
@@ -48,7 +48,7 @@
 #define STEP_READS 512
 /* A source that said "nothing now" without a descriptor to wait on is asked again this soon. */
 #define RETRY_MS 5
-#define SPARE_MAX 257 /* concurrency (at most 256) + the buffer being filled */
+#define SPARE_MAX 256 /* the most part buffers an upload has (concurrency is at most 256) */
 
 typedef enum { ST_IDLE = 0, ST_READING, ST_PUT, ST_INIT, ST_PARTS, ST_CANCELING, ST_DONE } st_phase;
 typedef enum { P_READY = 0, P_ACTIVE, P_DONE } p_state;
@@ -87,7 +87,7 @@ struct stream_upload {
     int nparts, lo;       /* parts cut; parts before `lo` are all confirmed */
     int active, held;
     /* Confirmed parts' buffers, kept for the next parts of the same size: at most
-     * concurrency + 1 buffers ever exist, so the heap does not fragment with the stream's length. */
+     * `concurrency` buffers ever exist, so the heap does not fragment with the stream's length. */
     unsigned char *spare[SPARE_MAX];
     int64_t spare_size;
     int nspare;
@@ -184,7 +184,7 @@ static void buffer_put(stream_upload *su, unsigned char *buf, int64_t size)
     if (su->nspare && su->spare_size != size) { /* the parts grew: the old size is done with */
         while (su->nspare) free(su->spare[--su->nspare]);
     }
-    if (su->nspare < SPARE_MAX && su->nspare <= su->concurrency) {
+    if (su->nspare < SPARE_MAX && su->nspare < su->concurrency) {
         su->spare_size = size;
         su->spare[su->nspare++] = buf;
     } else {
