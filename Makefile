@@ -39,7 +39,7 @@ CORE_LIBS = -lcurl -lxml2 -lssl -lcrypto -lm
 COSD_LIBS = -lmicrohttpd -lxml2 -lssl -lcrypto -lm -lpthread
 
 DEB_PKGS = lua5.4 liblua5.4-dev libcurl4-openssl-dev libssl-dev libxml2-dev libmicrohttpd-dev \
-           lua-busted luarocks lua-dkjson curl
+           lua-busted luarocks lua-dkjson curl lua-luv
 
 .SECONDARY:
 .PHONY: all install deps test test-plain test-asan demo env bench clean

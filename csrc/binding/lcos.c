@@ -105,6 +105,9 @@ static void push_value(lua_State *L, const cos_value *v, int depth)
         if (depth >= MAX_DEPTH) break;
         for (size_t i = 0; i < n; i++) {
             push_value(L, cos_obj_at(v, i), depth + 1);
+            /* a nested error (files[i].error, a task's error) prints like a top-level one */
+            if (strcmp(cos_obj_key(v, i), "error") == 0 && cos_obj_get_str(cos_obj_at(v, i), "code"))
+                luaL_setmetatable(L, ERROR_MT);
             lua_setfield(L, -2, cos_obj_key(v, i));
         }
         break;
@@ -144,6 +147,14 @@ static int error_tostring(lua_State *L)
         luaL_addstring(&b, ": ");
         lua_pushvalue(L, -1);
         luaL_addvalue(&b);
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, 1, "hint");
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        luaL_addstring(&b, " (hint: ");
+        lua_pushvalue(L, -1);
+        luaL_addvalue(&b);
+        luaL_addstring(&b, ")");
     }
     lua_pop(L, 1);
     lua_getfield(L, 1, "RequestId");

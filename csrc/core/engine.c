@@ -288,20 +288,40 @@ void cos_engine_abort_task(cos_client *c, cos_task_id id)
 /* ---------------------------------------------------------------------------------------- */
 /* Scheduling                                                                                */
 
+/* The request could not even be started: the error of the attempt before, if any, is what the
+ * caller needs (a retry must not hide why it was retried). */
+static void fail_to_start(cos_client *c, cos_request *r, const char *what)
+{
+    cos_value *err = r->last_error;
+    r->last_error = NULL;
+    if (err) cos_error_note_attempts(err, r->attempt - 1);
+    else err = cos_error_new("Error", what);
+    finish(c, r, 0, err);
+}
+
 static void start_attempt(cos_client *c, cos_request *r)
 {
+    int pooled = c->nidle > 0;
     CURL *e = easy_get(c);
     r->attempt++;
-    if (!e || cos_req_prepare_attempt(r, e) != 0) {
-        easy_put(c, e);
-        finish(c, r, 0, cos_error_new("Error", "cannot build the request"));
+    int rc = e ? cos_req_prepare_attempt(r, e) : -1;
+    if (rc != 0 && pooled) {
+        /* A pooled handle may refuse options after a failed transfer (libcurl 7.88 refuses
+         * CURLOPT_BUFFERSIZE once a name resolution failed on it); a fresh one accepts them. */
+        curl_easy_cleanup(e);
+        e = curl_easy_init();
+        rc = e ? cos_req_prepare_attempt(r, e) : -1;
+    }
+    if (rc != 0) {
+        if (e) curl_easy_cleanup(e);
+        fail_to_start(c, r, "cannot build the request");
         return;
     }
     r->easy = e;
     if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
         easy_put(c, e);
         r->easy = NULL;
-        finish(c, r, 0, cos_error_new("Error", "cannot start the request"));
+        fail_to_start(c, r, "cannot start the request");
         return;
     }
     active_push(c, r);
@@ -633,11 +653,14 @@ static void complete(cos_client *c, cos_request *r, CURLcode rc)
     int skew = err && fix_clock_skew(c, r, err);
     int retries_used = r->attempt - 1 - r->skew_retried;
     if (skew || (err && retryable && cos_req_replayable(r) && retries_used < r->max_retries)) {
-        cos_value_free(err);
+        cos_value_free(r->last_error);
+        r->last_error = err;
         r->retry_at = skew ? 0 : cos_now_mono_ms() + backoff_ms(c, retries_used + 1);
         pending_append(c, r);
         return;
     }
+    if (err && r->attempt > 1) cos_error_note_attempts(err, r->attempt);
+    if (err) cos_error_add_hint(err);
     finish(c, r, (int)status, err);
 }
 

@@ -17,6 +17,8 @@ local core = require "cos.core"
 local COS = {}
 COS.__index = COS
 COS.VERSION = core.VERSION
+-- The metatable of every error table lua-cos hands out (readable tostring: code, status, message).
+COS.Error = core.error_mt
 
 -- Operations run by the C core, named as the Node SDK names them.
 local OPERATIONS = {
