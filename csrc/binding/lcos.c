@@ -933,7 +933,8 @@ static void drive(lcos_client *cl, lua_State *L, cos_task_id id)
             if (!t || t->done) break;
         }
         int idle = 0;
-        int n = poll_once(cl, L, 1000, &idle);
+        /* an idle cos_poll sleeps its whole timeout (as poll(2) does): not worth it here */
+        int n = cos_busy(cl->c) ? poll_once(cl, L, 1000, &idle) : (idle = 1, idle_steps = 3, 1);
         if (n <= 0) break;
         idle_steps = idle ? idle_steps + 1 : 0;
         if (idle_steps >= 3 && cl->err_ref == LUA_NOREF && !cl->close_pending) {

@@ -167,6 +167,31 @@ cos_task_id cos_start(cos_client *c, const char *op, cos_value *params, const co
 int cos_poll(cos_client *c, int timeout_ms);
 /* Runs until no task is left. */
 void cos_run(cos_client *c);
+/* 1 while something can happen without the caller (transfers, retries, timers, events to
+ * deliver); 0 when nothing is left but paused tasks, so a cos_poll would only sleep. */
+int cos_busy(cos_client *c);
+
+/* Event-loop integration, for hosts with a loop of their own (libuv, epoll, a GUI): instead of
+ * calling cos_poll, watch the sockets lua-cos lists, and call cos_socket_action when one is
+ * ready or when the timeout expires. Callbacks run inside cos_socket_action, as in cos_poll.
+ * After each cos_socket_action (or cos_start, cos_task_*), read the set and the timeout again:
+ * both change as transfers start and end. The set is libcurl's (CURLMOPT_SOCKETFUNCTION), the
+ * timeout libcurl's timer (CURLMOPT_TIMERFUNCTION) combined with lua-cos's own (retries,
+ * progress, queued events). */
+#define COS_WATCH_IN 1
+#define COS_WATCH_OUT 2
+typedef struct cos_watch {
+    int fd;
+    int events; /* COS_WATCH_IN | COS_WATCH_OUT */
+} cos_watch;
+/* Copies up to n watched sockets to out; returns how many there are in all. */
+size_t cos_watch_sockets(cos_client *c, cos_watch *out, size_t n);
+/* ms until cos_socket_action(c, -1, 0) must be called even if no socket is ready (0: at once);
+ * -1: nothing is due without socket activity. */
+long cos_next_timeout(cos_client *c);
+/* Socket fd is ready for `events` (COS_WATCH_IN/OUT), or fd = -1: the timeout expired. Advances
+ * transfers and delivers the events due. Returns the number of unfinished tasks. */
+int cos_socket_action(cos_client *c, int fd, int events);
 /* Runs until task `id` has delivered on_done (other tasks advance meanwhile). */
 void cos_wait(cos_client *c, cos_task_id id);
 
