@@ -920,6 +920,59 @@ static int l_poll(lua_State *L)
     return 1;
 }
 
+/* Event-loop integration. client:sockets() -> { {fd =, events = "r" | "w" | "rw", id =}, ... }:
+ * what to watch now (id is unique per socket, even when an fd number is reused). */
+static int l_sockets(lua_State *L)
+{
+    lcos_client *cl = check_client(L, 1);
+    cos_watch small[64], *w = small;
+    size_t n = cos_watch_sockets(cl->c, small, 64);
+    if (n > 64) {
+        w = lua_newuserdata(L, n * sizeof *w); /* collected with the stack */
+        n = cos_watch_sockets(cl->c, w, n);
+    }
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        int ev = w[i].events;
+        lua_createtable(L, 0, 3);
+        lua_pushinteger(L, w[i].fd);
+        lua_setfield(L, -2, "fd");
+        lua_pushstring(L, ev == (COS_WATCH_IN | COS_WATCH_OUT) ? "rw" : ev == COS_WATCH_OUT ? "w" : "r");
+        lua_setfield(L, -2, "events");
+        lua_pushinteger(L, (lua_Integer)w[i].id);
+        lua_setfield(L, -2, "id");
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
+}
+
+/* client:timeout() -> ms until socket_action(-1) is due (0: now), or -1: only sockets matter. */
+static int l_timeout(lua_State *L)
+{
+    lua_pushinteger(L, cos_next_timeout(check_client(L, 1)->c));
+    return 1;
+}
+
+/* client:socket_action(fd, events) -> unfinished tasks. fd -1: the timeout expired; events "r",
+ * "w" or "rw". Callbacks run here; one that raised is raised from here. */
+static int l_socket_action(lua_State *L)
+{
+    lcos_client *cl = check_client(L, 1);
+    int fd = (int)luaL_checkinteger(L, 2);
+    const char *ev = luaL_optstring(L, 3, "");
+    int events = (strchr(ev, 'r') ? COS_WATCH_IN : 0) | (strchr(ev, 'w') ? COS_WATCH_OUT : 0);
+    int n;
+    {
+        ENTER(cl, L);
+        n = cos_socket_action(cl->c, fd, events);
+        LEAVE(cl);
+    }
+    finish_pending_close(cl, L);
+    raise_pending(cl, L);
+    lua_pushinteger(L, n);
+    return 1;
+}
+
 /* Drives the engine until `id` is done (id > 0) or no task is left (id 0), stopping early when a
  * callback raised. Steps through cos_poll so that the error surfaces as soon as cos_poll returns;
  * when steps look idle it hands over to cos_run/cos_wait, which know when nothing can progress
@@ -1116,6 +1169,9 @@ static int l_post_policy(lua_State *L)
 static const luaL_Reg client_methods[] = {
     {"start", l_start},
     {"poll", l_poll},
+    {"sockets", l_sockets},
+    {"timeout", l_timeout},
+    {"socket_action", l_socket_action},
     {"run", l_run},
     {"wait", l_wait},
     {"task_list", l_task_list},

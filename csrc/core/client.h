@@ -41,6 +41,7 @@ struct cos_client {
     cos_watch *socks;
     size_t nsocks, socks_cap;
     double curl_due;         /* monotonic ms when libcurl's timer fires; -1: none */
+    uint64_t sock_ids;       /* last cos_watch.id given */
     /* Events recorded for delivery by cos_poll */
     cos_event *ev_head, *ev_tail;
     /* Tasks */

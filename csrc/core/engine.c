@@ -175,7 +175,6 @@ static int socket_cb(CURL *e, curl_socket_t fd, int what, void *ud, void *sockp)
 {
     cos_client *c = ud;
     (void)e;
-    (void)sockp;
     size_t i = 0;
     while (i < c->nsocks && c->socks[i].fd != fd) i++;
     if (what == CURL_POLL_REMOVE) {
@@ -192,7 +191,12 @@ static int socket_cb(CURL *e, curl_socket_t fd, int what, void *ud, void *sockp)
         }
         c->nsocks++;
     }
+    if (!sockp) { /* a socket libcurl has not told us about before: a new id (as hiperfifo does) */
+        sockp = (void *)(uintptr_t)++c->sock_ids;
+        curl_multi_assign(c->multi, fd, sockp);
+    }
     c->socks[i].fd = fd;
+    c->socks[i].id = (uint64_t)(uintptr_t)sockp;
     c->socks[i].events = (what & CURL_POLL_IN ? COS_WATCH_IN : 0) | (what & CURL_POLL_OUT ? COS_WATCH_OUT : 0);
     return 0;
 }

@@ -182,7 +182,10 @@ int cos_busy(cos_client *c);
 #define COS_WATCH_OUT 2
 typedef struct cos_watch {
     int fd;
-    int events; /* COS_WATCH_IN | COS_WATCH_OUT */
+    int events;  /* COS_WATCH_IN | COS_WATCH_OUT */
+    uint64_t id; /* unique per socket: a closed fd number reused by a new socket gets a new id,
+                  * so a loop that keys its watchers by fd knows to re-register (epoll forgets
+                  * a closed fd) */
 } cos_watch;
 /* Copies up to n watched sockets to out; returns how many there are in all. */
 size_t cos_watch_sockets(cos_client *c, cos_watch *out, size_t n);

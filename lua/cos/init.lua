@@ -252,8 +252,22 @@ end
 -- callbacks is raised from here (the engine stays consistent and usable).
 function COS:run() return check_self(self, "run"):run() end
 
---- cos:poll([timeout_ms]) -> number of unfinished tasks. One step, for a host's own event loop.
+--- cos:poll([timeout_ms]) -> number of unfinished tasks. One step: waits up to timeout_ms (default
+-- 0) for something to happen, as poll(2) does (an idle client sleeps the whole timeout).
 function COS:poll(timeout_ms) return check_self(self, "poll"):poll(timeout_ms or 0) end
+
+--- Event-loop integration (a host loop instead of cos:run/cos:poll; see cos.luv for luv):
+-- cos:sockets() -> { {fd = n, events = "r" | "w" | "rw", id = n}, ... }: the sockets to watch now
+--   (id is unique per socket: an fd number reused by a new socket comes with a new id);
+-- cos:timeout() -> ms until cos:socketAction(-1) is due (0: at once), or -1 (sockets only);
+-- cos:socketAction(fd, events) -> unfinished tasks: fd is ready ("r", "w", "rw"), or fd = -1 when
+--   the timeout expired. Callbacks run inside it. Read sockets() and timeout() again after each
+--   call (and after starting an operation): both change as transfers come and go.
+function COS:sockets() return check_self(self, "sockets"):sockets() end
+function COS:timeout() return check_self(self, "timeout"):timeout() end
+function COS:socketAction(fd, events)
+  return check_self(self, "socketAction"):socket_action(fd, events)
+end
 
 --- cos:wait(id): runs the engine until task `id` has finished.
 function COS:wait(id) return check_self(self, "wait"):wait(id) end
