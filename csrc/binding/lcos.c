@@ -419,6 +419,14 @@ static void push_progress(lua_State *L, const cos_progress *p)
     lua_setfield(L, -2, "speed");
     push_number(L, p->percent);
     lua_setfield(L, -2, "percent");
+    if (p->files_total >= 0) { /* uploadFiles' aggregate */
+        push_number(L, p->files_done);
+        lua_setfield(L, -2, "filesDone");
+        push_number(L, p->files_failed);
+        lua_setfield(L, -2, "filesFailed");
+        push_number(L, p->files_total);
+        lua_setfield(L, -2, "filesTotal");
+    }
 }
 
 /* The credentials provider: fn(token, options), delivered like every other callback. */

@@ -101,8 +101,11 @@ void cos_client_free(cos_client *c);
 typedef struct cos_progress {
     double loaded;  /* bytes */
     double total;   /* bytes; -1 when unknown */
-    double speed;   /* bytes per second over the last interval */
+    double speed;   /* bytes per second, smoothed: each interval's rate moves it by 1 - e^(-dt/2s),
+                     * so a short interval (a file finishing) cannot make it jump */
     double percent; /* floor(loaded/total*100)/100; 1 when total is 0 and loaded is 0 */
+    /* uploadFiles' aggregate only (-1 elsewhere): files finished successfully, failed, in all */
+    double files_done, files_failed, files_total;
 } cos_progress;
 
 /* Where a request body comes from. The core copies what it needs at cos_start(). */
