@@ -17,6 +17,7 @@
  * - Nothing here stores or prints a secret: the options table is converted and handed to the
  *   core, never kept.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1195,7 +1196,43 @@ static const luaL_Reg client_methods[] = {
     {NULL, NULL},
 };
 
+/* core.list_files(dir[, symlinks]) -> { {FilePath, RelativePath, Size}, ... } | nil, err */
+static int l_list_files(lua_State *L)
+{
+    const char *dir = luaL_checkstring(L, 1);
+    const char *links = luaL_optstring(L, 2, NULL);
+    cos_value *err = NULL;
+    cos_value *files = cos_local_files_list(dir, links, &err);
+    if (!files) {
+        lua_pushnil(L);
+        if (err) push_error(L, err); else lua_pushstring(L, "list_files failed");
+        cos_value_free(err);
+        return 2;
+    }
+    push_value(L, files, 0);
+    cos_value_free(files);
+    return 1;
+}
+
+/* core.file_crc64(path) -> the decimal CRC-64 (x-cos-hash-crc64ecma) | nil, message */
+static int l_file_crc64(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    uint64_t crc = 0;
+    if (cos_local_file_crc64(path, &crc) != 0) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "%s: %s", path, strerror(errno));
+        return 2;
+    }
+    char s[32];
+    snprintf(s, sizeof s, "%llu", (unsigned long long)crc);
+    lua_pushstring(L, s);
+    return 1;
+}
+
 static const luaL_Reg module_funcs[] = {
+    {"list_files", l_list_files},
+    {"file_crc64", l_file_crc64},
     {"new", l_new},
     {"get_authorization", l_get_authorization},
     {"post_policy", l_post_policy},

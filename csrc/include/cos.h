@@ -241,6 +241,17 @@ void cos_set_credentials_provider(cos_client *c, cos_credentials_fn fn, void *ud
 int cos_credentials_provide(cos_client *c, uint64_t token, cos_value *err, cos_value *creds);
 
 /* ------------------------------------------------------------------------------------------ */
+/* Local files (uploadDirectory)                                                               */
+
+/* The regular files under `dir`, recursively, sorted by path within each directory: an array of
+ * {FilePath, RelativePath ("a/b.txt", '/'-separated), Size}. symlinks: "skip" (NULL: default;
+ * links are ignored), "follow" (a link counts as its target; each directory is walked once, so
+ * loops end), "error" (fail at the first link). NULL and *err on failure. */
+cos_value *cos_local_files_list(const char *dir, const char *symlinks, cos_value **err);
+/* CRC-64/ECMA-182 of a file's content, as COS's x-cos-hash-crc64ecma (decimal). 0, or -1 with errno. */
+int cos_local_file_crc64(const char *path, uint64_t *crc);
+
+/* ------------------------------------------------------------------------------------------ */
 /* Signing                                                                                     */
 
 /* COS.getAuthorization: options SecretId, SecretKey, Method, Pathname or Key, Query, Headers,
