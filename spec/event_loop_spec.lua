@@ -100,4 +100,43 @@ describe("the socket interface", function()
     assert.are.same({}, cos:sockets())
     cos:close()
   end)
+
+  it("follows sockets that close and come back under the same fd number (cos.luv re-registers)", function()
+    U.restart(srv, { "op=PutObject,drop-response,rate=0.4,seed=7" })
+    local cos = COS.new(srv:client_options { Checkpoint = false, RetryTimes = 10 })
+    local ids, fds_reused = {}, false
+    local id_of_fd = {}
+    local real = cos.sockets
+    cos.sockets = function(self)
+      local list = real(self)
+      for _, s in ipairs(list) do
+        ids[s.id] = true
+        if id_of_fd[s.fd] and id_of_fd[s.fd] ~= s.id then fds_reused = true end
+        id_of_fd[s.fd] = s.id
+      end
+      return list
+    end
+    local driver = require("cos.luv").attach(cos, uv)
+    local done, errs = 0, {}
+    local function next_put(i)
+      if i > 20 then return end
+      cos:putObject(U.params("seq" .. i .. ".txt", { Body = "n" .. i }), function(e)
+        if e then errs[#errs + 1] = e end
+        done = done + 1
+        next_put(i + 1)
+      end)
+    end
+    next_put(1)
+    driver:update()
+    uv.run()
+    driver:detach()
+    uv.run()
+    assert.are.equal(20, done)
+    assert.are.same({}, errs)
+    local n = 0
+    for _ in pairs(ids) do n = n + 1 end
+    assert.is_true(n >= 2, "dropped connections were replaced by new sockets")
+    assert.is_true(fds_reused, "a new socket came back under a closed one's fd number")
+    cos:close()
+  end)
 end)
