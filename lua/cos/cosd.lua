@@ -99,7 +99,11 @@ function M.start(opts)
     self.dir, self.own_dir = opts.dir, false
     os.execute("mkdir -p " .. q(opts.dir))
   else
-    self.dir, self.own_dir = capture("mktemp -d /tmp/lua-cos-cosd.XXXXXX"):match("[^\n]+"), true
+    -- a unique name from Lua itself (mkstemp), the directory beside it (mkdir fails if taken)
+    local name = os.tmpname()
+    os.remove(name)
+    self.dir, self.own_dir = name .. "-cosd", true
+    if not os.execute("mkdir -m 700 " .. q(self.dir)) then error("cannot create " .. self.dir, 2) end
   end
   self.data = self.dir .. "/data"
   self.port_file = self.dir .. "/port"
