@@ -56,6 +56,19 @@ describe("cos.cosd", function()
     s:stop()
   end)
 
+  it("passes bandwidth and latency shaping to cosd", function()
+    local s = kit.start { bin = BIN, bandwidth = 4 * 1024 * 1024, latency = 20 }
+    local cos = COS.new(s:options { RetryTimes = 0 })
+    local body = ("x"):rep(2 * 1024 * 1024)
+    assert(cos:putObject { Bucket = s.Bucket, Region = s.Region, Key = "shaped.bin", Body = body })
+    local got = assert(cos:getObject { Bucket = s.Bucket, Region = s.Region, Key = "shaped.bin" })
+    assert.are.equal(#body, #got.Body)
+    cos:close()
+    s:stop()
+    local bad = pcall(kit.start, { bin = BIN, bandwidth = "lots" })
+    assert.is_false(bad) -- cosd refuses it, and the kit says so
+  end)
+
   it("names the binary when cosd cannot start", function()
     local ok, e = pcall(kit.start, { bin = "/nonexistent/cosd" })
     assert.is_false(ok)

@@ -12,6 +12,9 @@
 --   bin      the cosd executable (default: $COSD_BIN, else "cosd" from PATH)
 --   buckets  bucket names ("name-appid") that exist (default: { cosd.BUCKET })
 --   faults   cosd --fault specs (docs/cosd.md), e.g. "op=PutObject,stall=500"
+--   bandwidth  bytes/s each request body and GET body is paced at (cosd --bandwidth)
+--   latency    ms cosd waits before handling each request (cosd --latency): test progress
+--              and timeouts offline
 --   args     more cosd arguments, as a list of strings (each passed as one argument)
 --   dir      a directory of your own for data and logs (kept at stop); default: a fresh one
 -- The server object: endpoint ("127.0.0.1:PORT"), port, data (the objects on disk), access_log
@@ -71,6 +74,8 @@ local function launch(self)
   if parent then args[#args + 1] = "--parent-pid " .. parent end
   for _, b in ipairs(self.opts.buckets or { M.BUCKET }) do args[#args + 1] = "--bucket " .. q(b) end
   for _, f in ipairs(self.opts.faults or {}) do args[#args + 1] = "--fault " .. q(f) end
+  if self.opts.bandwidth then args[#args + 1] = "--bandwidth " .. q(self.opts.bandwidth) end
+  if self.opts.latency then args[#args + 1] = "--latency " .. q(self.opts.latency) end
   for _, a in ipairs(self.opts.args or {}) do args[#args + 1] = q(a) end
   local cmd = table.concat(args, " ") .. " >/dev/null 2>>" .. q(self.dir .. "/cosd.stderr") .. " & echo $!"
   self.pid = tonumber(capture(cmd):match("%d+"))
