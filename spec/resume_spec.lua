@@ -27,8 +27,8 @@ local function run_uploader(dir, srv, key, path, ckpt, kill_after_parts)
   local script = dir .. "/uploader.lua"
   U.write(script, UPLOADER:format(cosd.SECRET_ID, cosd.SECRET_KEY, U.BUCKET, U.REGION))
   local env_script = dir .. "/run.sh"
-  U.write(env_script, ("EP=%s CKPT=%s FILE=%s KEY=%s exec lua5.4 %s\n"):format(cosd.sh_quote(srv.endpoint),
-    cosd.sh_quote(ckpt or ""), cosd.sh_quote(path), cosd.sh_quote(key), cosd.sh_quote(script)))
+  U.write(env_script, ("EP=%s CKPT=%s FILE=%s KEY=%s exec %s %s\n"):format(cosd.sh_quote(srv.endpoint),
+    cosd.sh_quote(ckpt or ""), cosd.sh_quote(path), cosd.sh_quote(key), cosd.LUA, cosd.sh_quote(script)))
   local out = dir .. "/uploader.out"
   os.remove(out)
   local pid = U.spawn_sh(env_script, out)
