@@ -34,7 +34,7 @@ run_pass() {
       UBSAN_OPTIONS="log_path=$sandir/ubsan:print_stacktrace=1:halt_on_error=1" \
       LSAN_OPTIONS="suppressions=$root/spec/support/lsan.supp:print_suppressions=0" \
       LD_PRELOAD="$preload" \
-      "$interp" /usr/bin/busted --helper=spec/support/pass_helper.lua -o json spec \
+      "$interp" /usr/bin/busted --helper=spec/support/pass_helper.lua -o spec/support/json_output.lua spec \
       >"$results" 2>"$root/$b/test-stderr.log"
   counts=$(env -u LD_PRELOAD lua5.4 spec/support/count.lua "$results" "$sandir")
   set -- $counts

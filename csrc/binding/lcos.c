@@ -951,6 +951,16 @@ static int l_wait(lua_State *L)
     return 0;
 }
 
+/* client:pending(id) -> true while task `id` has not delivered its callback (a host's own
+ * driving loop, e.g. the Lua layer inside nginx, waits on it). */
+static int l_pending(lua_State *L)
+{
+    lcos_client *cl = check_client(L, 1);
+    lcos_task *t = find_task(cl, (cos_task_id)luaL_checkinteger(L, 2));
+    lua_pushboolean(L, t && !t->done);
+    return 1;
+}
+
 static int l_task_list(lua_State *L)
 {
     lcos_client *cl = check_client(L, 1);
@@ -1104,6 +1114,7 @@ static const luaL_Reg client_methods[] = {
     {"poll", l_poll},
     {"run", l_run},
     {"wait", l_wait},
+    {"pending", l_pending},
     {"task_list", l_task_list},
     {"pause", l_pause},
     {"restart", l_restart},
