@@ -133,3 +133,45 @@ describe("inside nginx", function()
     assert.are.equal(404, err.statusCode)
   end)
 end)
+
+describe("examples/openresty", function()
+  local pid, log, port, dir
+
+  setup(function()
+    if not usable then return end
+    dir = U.tmpdir()
+    log = dir .. "/run.log"
+    math.randomseed(os.time())
+    for _ = 1, 5 do -- a free port: another one when nginx could not bind it
+      port = math.random(20000, 59999)
+      local env = "env -u COS_SECRETID -u COS_SECRETKEY -u COS_BUCKET -u COS_REGION PORT=" .. port
+      local p = cosd.popen(("cd %s && %s sh examples/openresty/run.sh >%s 2>&1 & echo $!"):format(q(root), env, q(log)))
+      pid = tonumber(p:read("*l"))
+      p:close()
+      for _ = 1, 200 do
+        if cosd.capture("curl -s --max-time 2 http://127.0.0.1:" .. port .. "/ping") == "pong\n" or not U.alive(pid) then break end
+        cosd.exec("sleep 0.05")
+      end
+      if U.alive(pid) then break end
+    end
+  end)
+
+  teardown(function()
+    if pid then
+      local master = cosd.read_file(root .. "/examples/openresty/logs/nginx.pid")
+      if master and master:match("^%d+") then cosd.exec("kill -TERM " .. master:match("^%d+")) end
+      U.wait_exit(pid, 30)
+    end
+    if dir then U.rmdir(dir) end
+  end)
+
+  it_if(usable, why, "starts with one command against cosd and stores a PUT body, read back byte for byte", function()
+    local file = U.random_file(dir .. "/ex.bin", 10 * MIB + 7)
+    local out = cosd.capture(("curl -s -T %s http://127.0.0.1:%d/upload/dir/ex.bin"):format(q(file), port))
+    assert.truthy(out:match('^stored dir/ex.bin ETag "%x+%-2"'), out .. (cosd.read_file(log) or ""))
+    local endpoint = (cosd.read_file(log) or ""):match("local cosd at (%S+)")
+    local cos = COS.new { SecretId = cosd.SECRET_ID, SecretKey = cosd.SECRET_KEY, Protocol = "http:", Ip = endpoint }
+    assert.is_true(U.object_equals_file(cos, "dir/ex.bin", file))
+    cos:close()
+  end)
+end)

@@ -94,9 +94,10 @@ local function launch(self, port)
   local q = cosd.sh_quote
   -- nginx stops (TERM) when this test process is gone, even if it crashed before its teardown.
   local parent = own_pid() or "1"
-  local cmd = ("%s -p %s -c %s -e %s >%s 2>&1 & n=$!; echo $n; "
-    .. "( while kill -0 %s 2>/dev/null && kill -0 $n 2>/dev/null; do sleep 1; done; kill -TERM $n 2>/dev/null ) "
-    .. ">/dev/null 2>&1 &"):format(M.BIN, q(self.prefix), q(self.prefix .. "/conf/nginx.conf"),
+  -- A background shell runs nginx and reaps it; its watchdog goes with it.
+  local cmd = ("( %s -p %s -c %s -e %s >%s 2>&1 & n=$!; echo $n; "
+    .. "( while kill -0 %s && kill -0 $n; do sleep 1; done; kill -TERM $n ) >/dev/null 2>&1 & w=$!; "
+    .. "wait $n; kill $w ) 2>/dev/null &"):format(M.BIN, q(self.prefix), q(self.prefix .. "/conf/nginx.conf"),
     q(self.prefix .. "/logs/error.log"), q(self.prefix .. "/logs/stdout.log"), parent)
   local p = cosd.popen(cmd)
   self.pid = tonumber(p:read("*l"))
