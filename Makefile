@@ -52,7 +52,7 @@ DEB_PKGS = lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev lua5
            lua-busted luarocks lua-dkjson curl nginx libnginx-mod-http-lua lua-resty-core
 
 .SECONDARY:
-.PHONY: all install deps test test-plain test-asan test-builds demo env bench clean
+.PHONY: all install deps test test-plain test-asan test-builds demo env bench bench-nginx clean
 TOOLS    = $(patsubst csrc/tools/%.c,$(BUILD)/bin/%,$(TOOL_SRC))
 all: $(LIBCOS) $(LUAMOD) $(COSD) $(TOOLS)
 
@@ -131,7 +131,13 @@ env:
 	@echo 'export PATH="$(CURDIR)/$(BUILD)/bin:$$PATH"'
 
 bench: deps all
+	@$(MAKE) --no-print-directory LUA=luajit all
 	@sh bench/run.sh
+
+# Only the OpenResty bench (bench/nginx_bench.lua).
+bench-nginx: deps all
+	@$(MAKE) --no-print-directory LUA=luajit all
+	@BENCH_ONLY=nginx BENCH_NODE=0 sh bench/run.sh
 
 clean:
 	rm -rf build build-asan $(foreach l,$(TEST_LUAS),build-$(l))

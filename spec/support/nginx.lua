@@ -4,7 +4,8 @@
 --        ngx_srv.port, ngx_srv.prefix, ngx_srv:url(path), ngx_srv:error_log(), ngx_srv:stop()
 -- `http` and `server` are config text placed in the http and server blocks; PREFIX in them is
 -- replaced by the prefix directory. package.path reaches lua/ and spec/ of this checkout,
--- package.cpath the module built in `build` (nginx's lua module runs LuaJIT: the LuaJIT build).
+-- package.cpath the module built in `build` (nginx's lua module runs LuaJIT: the LuaJIT build);
+-- `lua_path` ("dir/?.lua;") is put in front of package.path.
 local cosd = require "support.cosd"
 
 local M = {}
@@ -54,7 +55,7 @@ http {
   fastcgi_temp_path PREFIX/tmp/fastcgi;
   uwsgi_temp_path PREFIX/tmp/uwsgi;
   scgi_temp_path PREFIX/tmp/scgi;
-  lua_package_path "ROOT/lua/?.lua;ROOT/lua/?/init.lua;ROOT/spec/?.lua;;";
+  lua_package_path "LUAPATHROOT/lua/?.lua;ROOT/lua/?/init.lua;ROOT/spec/?.lua;;";
   lua_package_cpath "BUILD/lua/?.so;;";
 HTTP
   server {
@@ -87,7 +88,7 @@ local function launch(self, port)
   local conf = CONF:gsub("[A-Z]+", {
     USER = cosd.capture("id -u"):match("^0") and "user root;" or "", HTTP = self.http, SERVER = self.server,
   }):gsub("[A-Z]+", {
-    PREFIX = self.prefix, MODULES = M.MODULES, ROOT = self.root, BUILD = self.build, PORT = tostring(port),
+    PREFIX = self.prefix, MODULES = M.MODULES, ROOT = self.root, LUAPATHROOT = self.lua_path .. self.root, BUILD = self.build, PORT = tostring(port),
   })
   write(self.prefix .. "/conf/nginx.conf", conf)
   os.remove(self.prefix .. "/logs/error.log")
@@ -114,7 +115,7 @@ end
 
 function M.start(o)
   local self = setmetatable({ http = o.http or "", server = o.server or "", build = assert(o.build, "build"),
-    root = assert(o.root, "root") }, Server)
+    root = assert(o.root, "root"), lua_path = o.lua_path or "" }, Server)
   self.prefix = cosd.tmpdir("lua-cos-nginx")
   assert(cosd.exec("mkdir -p " .. cosd.sh_quote(self.prefix) .. "/conf " .. cosd.sh_quote(self.prefix) .. "/logs "
     .. cosd.sh_quote(self.prefix) .. "/tmp"))
