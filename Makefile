@@ -49,7 +49,7 @@ COSD_LIBS = -lmicrohttpd -lxml2 -lssl -lcrypto -lm -lpthread
 DEB_PKGS = lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev lua5.4 liblua5.4-dev \
            luajit2 libluajit2-5.1-dev \
            libcurl4-openssl-dev libssl-dev libxml2-dev libmicrohttpd-dev \
-           lua-busted luarocks lua-dkjson curl nginx libnginx-mod-http-lua lua-resty-core
+           lua-busted luarocks lua-dkjson curl media-types nginx libnginx-mod-http-lua lua-resty-core
 
 .SECONDARY:
 .PHONY: all install deps test test-plain test-asan test-builds demo env bench bench-nginx clean
