@@ -55,8 +55,10 @@ describe("resume across processes", function()
 
   before_each(function()
     dir = U.tmpdir()
-    -- every part answer waits a little, so that the kill lands in the middle of the upload
-    srv = cosd.start { faults = { "op=UploadPart,stall=40" } }
+    -- every part answer waits a little, so that the kill lands in the middle of the upload; an
+    -- abort is answered late, so that a new upload's List Multipart Uploads still lists the upload
+    -- being aborted (which must not be resumed)
+    srv = cosd.start { faults = { "op=UploadPart,stall=40", "op=AbortMultipartUpload,stall=150" } }
     cos = COS.new(srv:client_options { Checkpoint = false })
   end)
 

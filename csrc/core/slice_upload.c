@@ -102,6 +102,8 @@ struct slice_upload {
     list_mode mode;
     cos_value *listed;     /* parts listed so far: array of {PartNumber, ETag, Size} */
     cos_value *candidates; /* UploadIds of remote uploads to try */
+    char *dropped_id;      /* the upload abort_detached() gave up: never a candidate, even while
+                            * its abort is still in flight (List Multipart Uploads may list it) */
     size_t cand_next;
     cos_checkpoint disk;   /* the checkpoint found on disk (LIST_CHECKPOINT) */
     double hashed, hash_emit_ms;
@@ -487,6 +489,7 @@ static void list_uploads_done(void *ud, cos_http_result *res)
         const cos_value *u = cos_arr_get(ups, i);
         const char *k = xml_text(u, "Key"), *id = xml_text(u, "UploadId");
         if (strcmp(k, su->key) != 0 || !*id) continue;
+        if (su->dropped_id && strcmp(id, su->dropped_id) == 0) continue;
         if (want_class && strcasecmp(want_class, xml_text(u, "StorageClass")) != 0) continue;
         cos_arr_push(su->candidates, cos_cstr_new(id));
     }
@@ -1051,6 +1054,8 @@ static void abort_detached_done(void *ud, cos_http_result *res)
 static void abort_detached(slice_upload *su, const char *upload_id)
 {
     if (!upload_id || !*upload_id) return;
+    free(su->dropped_id);
+    su->dropped_id = strdup(upload_id);
     cos_request *r = new_request(su, "DELETE", 0);
     if (!r) return;
     cos_req_task(r, 0);
@@ -1166,6 +1171,7 @@ static void su_free(void *ud)
     cos_value_free(su->listed);
     cos_value_free(su->candidates);
     cos_value_free(su->cancel_err);
+    free(su->dropped_id);
     free(su);
 }
 
