@@ -141,3 +141,66 @@ bench-nginx: deps all
 
 clean:
 	rm -rf build build-asan $(foreach l,$(TEST_LUAS),build-$(l))
+
+# ---- The C library as an installable product (libcos.so, libcos.a, cos.h, lua-cos.pc) -------------
+# `make install-lib PREFIX=/usr/local` (DESTDIR honoured) installs what a C host links; see README
+# "Use from C" and docs/c-library.md. The version comes from COS_VERSION in cos.h, nowhere else; the
+# soname carries its major number. The core is compiled with hidden visibility: only declarations
+# marked COS_API in cos.h are exported from libcos.so.
+COS_VERSION := $(shell sed -n 's/^\#define COS_VERSION "\([^"]*\)".*/\1/p' csrc/include/cos.h)
+COS_SOMAJOR := $(firstword $(subst ., ,$(COS_VERSION)))
+LIBCOS_SO    = $(BUILD)/lib/libcos.so.$(COS_VERSION)
+LIBCOS_DIST  = $(BUILD)/lib/dist/libcos.a
+LIB_OBJS     = $(call obj,$(COMMON_SRC) $(CORE_SRC))
+PREFIX      ?= /usr/local
+LIBDIR      ?= $(PREFIX)/lib
+INCLUDEDIR  ?= $(PREFIX)/include
+PKGCONFIGDIR ?= $(LIBDIR)/pkgconfig
+# pkg-config and the binutils (ld -r, objcopy, nm, readelf) for the library and its spec.
+DEB_PKGS    += pkgconf binutils
+# Linking libcos.a needs these too (pkg-config --static --libs); the shared library records them itself.
+LIB_PRIVATE  = $(CORE_LIBS) -pthread
+
+.PHONY: lib install-lib
+all: lib
+lib: $(LIBCOS_SO) $(LIBCOS_DIST)
+
+$(LIB_OBJS): CFLAGS_ALL += -fvisibility=hidden
+# The Lua module keeps its copy of the core to itself: it exports luaopen_cos_core only, so a host
+# that also links libcos.so (or anything with the same names) never swaps functions under it.
+$(LUAMOD): LDFLAGS += -Wl,--exclude-libs,ALL
+
+$(LIBCOS_SO): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) -shared -Wl,-soname,libcos.so.$(COS_SOMAJOR) -o $@ $^ $(LDSAN) \
+	  $(CORE_LIBS) -pthread $(LDFLAGS)
+	$(Q)ln -sf libcos.so.$(COS_VERSION) $(BUILD)/lib/libcos.so.$(COS_SOMAJOR)
+	$(Q)ln -sf libcos.so.$(COS_SOMAJOR) $(BUILD)/lib/libcos.so
+
+# The installed archive is one relocatable object whose hidden symbols are made local, so a host
+# linking it statically meets only the cos_* API, never our internal helpers' names.
+$(LIBCOS_DIST): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  AR      $@")
+	$(Q)ld -r -o $(@:.a=.o) $^ && objcopy --localize-hidden $(@:.a=.o) && rm -f $@ && ar rcs $@ $(@:.a=.o)
+
+install-lib: lib
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(INCLUDEDIR) $(DESTDIR)$(PKGCONFIGDIR)
+	install -m 755 $(LIBCOS_SO) $(DESTDIR)$(LIBDIR)/
+	ln -sf libcos.so.$(COS_VERSION) $(DESTDIR)$(LIBDIR)/libcos.so.$(COS_SOMAJOR)
+	ln -sf libcos.so.$(COS_SOMAJOR) $(DESTDIR)$(LIBDIR)/libcos.so
+	install -m 644 $(LIBCOS_DIST) $(DESTDIR)$(LIBDIR)/libcos.a
+	install -m 644 csrc/include/cos.h $(DESTDIR)$(INCLUDEDIR)/cos.h
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@LIBDIR@|$(LIBDIR)|g' -e 's|@INCLUDEDIR@|$(INCLUDEDIR)|g' \
+	    -e 's|@VERSION@|$(COS_VERSION)|g' -e 's|@LIB_PRIVATE@|$(LIB_PRIVATE)|g' \
+	    csrc/lua-cos.pc.in >$(DESTDIR)$(PKGCONFIGDIR)/lua-cos.pc
+
+# What one cos_poll(c, 0) step costs during a 256 MiB upload (bench/poll_step.c; figures in
+# docs/c-library.md).
+.PHONY: bench-poll
+$(BUILD)/bin/poll_step: bench/poll_step.c $(LIBCOS) csrc/include/cos.h
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -Icsrc/include -o $@ $< $(LIBCOS) $(LDSAN) $(CORE_LIBS) -pthread
+bench-poll: all $(BUILD)/bin/poll_step
+	@BUILD=$(BUILD) sh bench/poll_step.sh

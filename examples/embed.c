@@ -1,8 +1,8 @@
 /* embed.c: the C core without Lua. Uploads one string with putObject, then reads the object's
  * size back with headObject, and prints the results.
  *
- * Build (from the repository root, after `make`):
- *   cc -std=c11 -Icsrc/include examples/embed.c build/lib/libcos.a -lcurl -lxml2 -lssl -lcrypto -lm -o embed
+ * Build against the installed library (make install-lib PREFIX=/usr/local; README "Use from C"):
+ *   cc -std=c11 embed.c $(pkg-config --cflags --libs lua-cos) -o embed
  * Run:
  *   COS_SECRETID=... COS_SECRETKEY=... COS_BUCKET=examplebucket-1250000000 COS_REGION=ap-guangzhou ./embed [key]
  * With COS_IP=127.0.0.1:PORT it talks plain HTTP to that address (a local cosd) instead of COS.

@@ -1,5 +1,7 @@
 #include "crc64.h"
 
+#include <pthread.h>
+
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -7,10 +9,10 @@
 #define POLY UINT64_C(0xC96C5795D7870F42)
 
 /* Slicing-by-8 tables, computed at compile time would need a generator; a static table built on
- * first use is deterministic and read-only afterwards. Building it twice concurrently writes the
- * same values, so no lock is needed. */
+ * first use is read-only afterwards. pthread_once builds it exactly once and publishes it to every
+ * thread (clients on different threads hash concurrently). */
 static uint64_t table[8][256];
-static volatile int table_ready;
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 
 static void build_table(void)
 {
@@ -26,13 +28,12 @@ static void build_table(void)
             table[k][n] = c;
         }
     }
-    table_ready = 1;
 }
 
 /* The portable path (slicing-by-8); also the head/tail path of the folding one. */
 uint64_t cos_crc64_update_table(uint64_t crc, const void *data, size_t len)
 {
-    if (!table_ready) build_table();
+    pthread_once(&table_once, build_table);
     const unsigned char *p = data;
     crc = ~crc;
     while (len >= 8) {
@@ -164,32 +165,25 @@ CRC_TARGET static uint64_t crc64_clmul(uint64_t crc, const unsigned char *p, siz
     return cos_crc64_update_table(~r, p, len);
 }
 
-/* 0: not decided yet, 1: table, 2: clmul. Decided once; racing first calls store the same value,
- * and it is read-only afterwards. */
-static volatile int crc_impl;
+/* 1: table, 2: clmul. Decided once (pthread_once) and read-only afterwards. */
+static int crc_impl;
+static pthread_once_t impl_once = PTHREAD_ONCE_INIT;
 
-static int pick_impl(void)
+static void pick_impl(void)
 {
     __builtin_cpu_init();
-    int impl = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1") ? 2 : 1;
-    crc_impl = impl;
-    return impl;
+    crc_impl = __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1") ? 2 : 1;
 }
 
 int cos_crc64_accelerated(void)
 {
-    int impl = crc_impl;
-    if (!impl) impl = pick_impl();
-    return impl == 2;
+    pthread_once(&impl_once, pick_impl);
+    return crc_impl == 2;
 }
 
 uint64_t cos_crc64_update(uint64_t crc, const void *data, size_t len)
 {
-    if (len >= CLMUL_MIN_LEN) {
-        int impl = crc_impl;
-        if (!impl) impl = pick_impl();
-        if (impl == 2) return crc64_clmul(crc, data, len);
-    }
+    if (len >= CLMUL_MIN_LEN && cos_crc64_accelerated()) return crc64_clmul(crc, data, len);
     return cos_crc64_update_table(crc, data, len);
 }
 #else

@@ -2,7 +2,13 @@
  *
  * The core is usable without Lua. Everything hangs off a cos_client; there is no global mutable
  * state besides the one-time library initialisation that libcurl and libxml2 need (done for you,
- * once, the first time a client is created).
+ * once, the first time a client is created; see "Threads" below).
+ *
+ * Installed as a library (`make install-lib PREFIX=...`): libcos.so (soname libcos.so.<major of
+ * COS_VERSION>), libcos.a and this header; pkg-config name "lua-cos":
+ *   cc app.c $(pkg-config --cflags --libs lua-cos)
+ * libcos.so exports the functions declared COS_API below and nothing else, so it cannot clash with
+ * a host's own libcurl, libxml2, OpenSSL or Lua.
  *
  * Model
  * - Parameters, results and errors are trees of cos_value (objects, arrays, strings, numbers,
@@ -19,6 +25,29 @@
  *   (object, lower-case names), code (string: COS's <Code>, an HTTP status such as "404" /
  *   "NotFound", a network class such as "ECONNREFUSED", or "Error"/"InvalidParameter" for
  *   validation), message, RequestId. They never contain a secret.
+ *
+ * Threads
+ * - A cos_client, with its tasks and callbacks, belongs to one thread at a time: every call on a
+ *   client (cos_start, cos_poll, cos_task_*, cos_credentials_provide, cos_client_free, ...) must
+ *   come from that thread, or the host serialises them (a client may move to another thread
+ *   with the usual hand-over: a mutex, a join). Callbacks run on the thread calling cos_poll /
+ *   cos_run / cos_wait. Clients on different threads are independent: they share no memory and
+ *   take no lock; one client per thread is the model for parallel hosts.
+ * - cos_value trees are plain data: one thread at a time per tree. Functions without a client
+ *   (values, cos_get_authorization, cos_post_policy) may run on any thread at any time.
+ * - Process level: the first cos_client_new (from any thread) calls curl_global_init and
+ *   xmlInitParser once (pthread_once), and the CRC-64 tables are built once the same way; that is
+ *   all the global state there is. A host may call curl_global_init itself, before or after (libcurl
+ *   counts the calls), but must not call curl_global_cleanup while a client exists; lua-cos never
+ *   calls curl_global_cleanup or xmlCleanupParser, so it never tears down a host's libcurl or
+ *   libxml2. A host that also uses libxml2 on other threads calls xmlInitParser itself first
+ *   (libxml2 2.9 asks that of every multi-threaded program).
+ * - lua-cos starts no thread and installs no signal handler (transfers use CURLOPT_NOSIGNAL).
+ *   libcurl, as Debian builds it, resolves each host name on a short-lived thread of its own
+ *   that runs none of our code or the host's; a numeric address (the Ip option) starts none.
+ * - Resumable uploads read HOME / XDG_CACHE_HOME (getenv) for the checkpoint directory: do not
+ *   setenv on another thread meanwhile. Two clients uploading the same file to the same object at
+ *   the same time (any threads or processes) share one checkpoint file: do not.
  */
 #ifndef COS_H
 #define COS_H
@@ -31,6 +60,14 @@ extern "C" {
 #endif
 
 #define COS_VERSION "0.1.0"
+
+/* Marks the exported API: the library is compiled with hidden visibility, so whatever is not
+ * declared COS_API here stays inside it. */
+#if defined(__GNUC__) || defined(__clang__)
+#define COS_API __attribute__((visibility("default")))
+#else
+#define COS_API
+#endif
 
 /* ------------------------------------------------------------------------------------------ */
 /* Values                                                                                      */
@@ -46,36 +83,36 @@ typedef enum cos_vtype {
 
 typedef struct cos_value cos_value;
 
-cos_value *cos_nil_new(void);
-cos_value *cos_bool_new(int b);
-cos_value *cos_num_new(double n);
-cos_value *cos_str_new(const char *s, size_t len);
-cos_value *cos_cstr_new(const char *s);
-cos_value *cos_arr_new(void);
-cos_value *cos_obj_new(void);
-void cos_value_free(cos_value *v);
-cos_value *cos_value_clone(const cos_value *v);
+COS_API cos_value *cos_nil_new(void);
+COS_API cos_value *cos_bool_new(int b);
+COS_API cos_value *cos_num_new(double n);
+COS_API cos_value *cos_str_new(const char *s, size_t len);
+COS_API cos_value *cos_cstr_new(const char *s);
+COS_API cos_value *cos_arr_new(void);
+COS_API cos_value *cos_obj_new(void);
+COS_API void cos_value_free(cos_value *v);
+COS_API cos_value *cos_value_clone(const cos_value *v);
 
-cos_vtype cos_value_type(const cos_value *v); /* COS_NIL for a NULL pointer */
-int cos_value_bool(const cos_value *v);
-double cos_value_num(const cos_value *v);
-const char *cos_value_str(const cos_value *v, size_t *len); /* NUL-terminated; NULL if not a string */
-size_t cos_value_len(const cos_value *v);                    /* entries of an array or object */
+COS_API cos_vtype cos_value_type(const cos_value *v); /* COS_NIL for a NULL pointer */
+COS_API int cos_value_bool(const cos_value *v);
+COS_API double cos_value_num(const cos_value *v);
+COS_API const char *cos_value_str(const cos_value *v, size_t *len); /* NUL-terminated; NULL if not a string */
+COS_API size_t cos_value_len(const cos_value *v);                    /* entries of an array or object */
 
 /* Arrays */
-int cos_arr_push(cos_value *arr, cos_value *item); /* takes ownership; 0 or -1 */
-const cos_value *cos_arr_get(const cos_value *arr, size_t i);
+COS_API int cos_arr_push(cos_value *arr, cos_value *item); /* takes ownership; 0 or -1 */
+COS_API const cos_value *cos_arr_get(const cos_value *arr, size_t i);
 
 /* Objects (insertion order is kept; lookups are case-sensitive) */
-int cos_obj_set(cos_value *obj, const char *key, cos_value *item); /* takes ownership */
-int cos_obj_set_str(cos_value *obj, const char *key, const char *s);
-int cos_obj_set_num(cos_value *obj, const char *key, double n);
-int cos_obj_set_bool(cos_value *obj, const char *key, int b);
-const cos_value *cos_obj_get(const cos_value *obj, const char *key);
-const char *cos_obj_get_str(const cos_value *obj, const char *key); /* NULL unless a string */
-const char *cos_obj_key(const cos_value *obj, size_t i);
-const cos_value *cos_obj_at(const cos_value *obj, size_t i);
-cos_value *cos_obj_take(cos_value *obj, const char *key); /* removes and returns, caller owns */
+COS_API int cos_obj_set(cos_value *obj, const char *key, cos_value *item); /* takes ownership */
+COS_API int cos_obj_set_str(cos_value *obj, const char *key, const char *s);
+COS_API int cos_obj_set_num(cos_value *obj, const char *key, double n);
+COS_API int cos_obj_set_bool(cos_value *obj, const char *key, int b);
+COS_API const cos_value *cos_obj_get(const cos_value *obj, const char *key);
+COS_API const char *cos_obj_get_str(const cos_value *obj, const char *key); /* NULL unless a string */
+COS_API const char *cos_obj_key(const cos_value *obj, size_t i);
+COS_API const cos_value *cos_obj_at(const cos_value *obj, size_t i);
+COS_API cos_value *cos_obj_take(cos_value *obj, const char *key); /* removes and returns, caller owns */
 
 /* ------------------------------------------------------------------------------------------ */
 /* Client                                                                                      */
@@ -91,9 +128,9 @@ typedef int64_t cos_task_id;
  * UseRawKey, UserAgent, UploadCheckContentMd5, ConfCwd (checkpoint directory), RetryTimes.
  * Temporary credentials on demand (the Node SDK's getAuthorization): cos_set_credentials_provider.
  * Returns NULL and sets *err (a cos_value error the caller frees) on invalid options. */
-cos_client *cos_client_new(const cos_value *options, cos_value **err);
+COS_API cos_client *cos_client_new(const cos_value *options, cos_value **err);
 /* Aborts whatever is in flight; every pending task's callbacks get release() but no on_done. */
-void cos_client_free(cos_client *c);
+COS_API void cos_client_free(cos_client *c);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Operations                                                                                  */
@@ -159,26 +196,53 @@ typedef struct cos_callbacks {
  * Validation happens before anything is queued: on bad input it returns 0, sets *err, and
  * calls cb->release (no other callback). On success returns the task id; on_task_ready is
  * called before cos_start returns (as the Node SDK calls onTaskReady synchronously). */
-cos_task_id cos_start(cos_client *c, const char *op, cos_value *params, const cos_body *body,
+COS_API cos_task_id cos_start(cos_client *c, const char *op, cos_value *params, const cos_body *body,
                       const cos_output *output, const cos_callbacks *cb, cos_value **err);
 
 /* One step: waits up to timeout_ms for network activity (0: do not wait), advances transfers,
- * then delivers the events recorded meanwhile. Returns the number of unfinished tasks. */
-int cos_poll(cos_client *c, int timeout_ms);
+ * then delivers the events recorded meanwhile. Returns the number of unfinished tasks.
+ *
+ * Frame-loop contract (a game engine calls cos_poll(c, 0) once per frame):
+ * - cos_poll(c, 0) never waits for the network. One step starts queued work (up to the parallel
+ *   limits), lets libcurl move what every connection accepts without blocking, parses the
+ *   responses that completed (small XML), and then runs every callback that became due: your
+ *   callbacks run inside the step and their time is part of it.
+ * - Uploading, libcurl (7.88) takes at most one 512 KiB upload buffer per transfer per step: a
+ *   step reads, hashes (MD5 and CRC-64) and sends at most 512 KiB per transfer in flight, so its
+ *   cost grows with the transfers in flight (ChunkParallelLimit, times FileParallelLimit for
+ *   uploadFiles): about 1.2 ms of CPU per transfer per step measured on loopback.
+ * - Measured (`make bench-poll`, docs/c-library.md): a 256 MiB sliceUploadFile, 8 MiB parts, to cosd
+ *   on loopback, one step per 60 Hz frame. CPU time per step: 4 in flight median 5 ms, p99 7 ms;
+ *   2 in flight median 2.6 ms, p99 3.9 ms; 1 in flight median 1.2 ms, p99 1.9 ms. The slowest step
+ *   (9-17 ms) is the last one: it checks Complete's answer by combining the parts' CRC-64s, about
+ *   0.5 ms per part. Wall time on a busy shared machine adds whatever the scheduler takes. This is
+ *   no hard bound yet: bounding the work of one step is planned (target: max 4 ms, p99 2 ms).
+ * - Not yet bounded, done whole inside one step: UploadAddMetaMd5 (MD5 of the whole file before
+ *   the first request), UploadCheckContentMd5 (MD5 of each part, ChunkSize bytes, before it is
+ *   sent), and resuming without a usable checkpoint (every part the server lists is hashed to
+ *   match it). Avoid these in a frame loop, or run that client on a thread of its own.
+ * - Sizing work to a frame: the transfers in flight set the cost of a step and the throughput
+ *   together: one step per 60 Hz frame moves at most 60 x 512 KiB = 30 MiB/s per transfer (about
+ *   22 MB/s measured with one in flight, 39 with two, 60-70 with four). Pick ChunkParallelLimit
+ *   (and FileParallelLimit) for the frame budget; keep callbacks cheap (copy the figures, draw
+ *   later; ProgressInterval throttles on_progress); a host with time left in a frame may call
+ *   cos_poll(c, 0) again.
+ * - Never call cos_run or cos_wait from a frame: they return only when the work is done. */
+COS_API int cos_poll(cos_client *c, int timeout_ms);
 /* Runs until no task is left. */
-void cos_run(cos_client *c);
+COS_API void cos_run(cos_client *c);
 /* Runs until task `id` has delivered on_done (other tasks advance meanwhile). */
-void cos_wait(cos_client *c, cos_task_id id);
+COS_API void cos_wait(cos_client *c, cos_task_id id);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Task queue (putObject, sliceUploadFile, uploadFile and uploadFiles tasks)                   */
 
-cos_value *cos_task_list(cos_client *c); /* array of {id, Bucket, Region, Key, FilePath, state, ...} */
-int cos_task_pause(cos_client *c, cos_task_id id);   /* 0, or -1 when the state does not allow it */
-int cos_task_restart(cos_client *c, cos_task_id id);
-int cos_task_cancel(cos_client *c, cos_task_id id);
+COS_API cos_value *cos_task_list(cos_client *c); /* array of {id, Bucket, Region, Key, FilePath, state, ...} */
+COS_API int cos_task_pause(cos_client *c, cos_task_id id);   /* 0, or -1 when the state does not allow it */
+COS_API int cos_task_restart(cos_client *c, cos_task_id id);
+COS_API int cos_task_cancel(cos_client *c, cos_task_id id);
 /* Called (from cos_poll) after a batch of task changes; at most once per poll step. */
-void cos_on_list_update(cos_client *c, void (*fn)(void *ud, cos_value *list), void *ud);
+COS_API void cos_on_list_update(cos_client *c, void (*fn)(void *ud, cos_value *list), void *ud);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Credentials provider (temporary keys, the Node SDK's getAuthorization option)               */
@@ -194,7 +258,7 @@ void cos_on_list_update(cos_client *c, void (*fn)(void *ud, cos_value *list), vo
 typedef void (*cos_credentials_fn)(void *ud, cos_client *c, uint64_t token, cos_value *options);
 /* Installs (fn non-NULL) or removes the provider. SecretId/SecretKey, if also given, are then
  * ignored for requests. `ud` must stay valid until the client is freed or the provider replaced. */
-void cos_set_credentials_provider(cos_client *c, cos_credentials_fn fn, void *ud);
+COS_API void cos_set_credentials_provider(cos_client *c, cos_credentials_fn fn, void *ud);
 /* Answers the call `token`. Takes ownership of `err` and `creds` (either may be NULL).
  * - err non-NULL: the request fails with this error (any cos_value; an object is used as the
  *   error object as is, anything else becomes {code = "CredentialsError", message = ...}).
@@ -207,17 +271,17 @@ void cos_set_credentials_provider(cos_client *c, cos_credentials_fn fn, void *ud
  * Returns 0, or -1 when `token` is unknown (answered already, timed out or aborted).
  * A request waits for an answer at most Timeout ms (the client option), or 60 s without Timeout;
  * then it fails with code "ETIMEDOUT", so cos_run() never waits forever on a silent provider. */
-int cos_credentials_provide(cos_client *c, uint64_t token, cos_value *err, cos_value *creds);
+COS_API int cos_credentials_provide(cos_client *c, uint64_t token, cos_value *err, cos_value *creds);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Signing                                                                                     */
 
 /* COS.getAuthorization: options SecretId, SecretKey, Method, Pathname or Key, Query, Headers,
  * KeyTime, Expires, SystemClockOffset. Returns the Authorization string or NULL and *err. */
-char *cos_get_authorization(const cos_value *options, cos_value **err);
+COS_API char *cos_get_authorization(const cos_value *options, cos_value **err);
 /* cos.getObjectUrl: params Bucket, Region, Key, Sign (default true), Expires, Query, Protocol,
  * Domain, Method, Headers. Returns the URL or NULL and *err. */
-char *cos_get_object_url(cos_client *c, const cos_value *params, cos_value **err);
+COS_API char *cos_get_object_url(cos_client *c, const cos_value *params, cos_value **err);
 
 /* POST Object (browser form upload) policy, pure (no client, no network). opts: SecretId,
  * SecretKey, SecurityToken, Bucket, Region, Key (exact) or KeyPrefix (starts-with; the form key
@@ -226,7 +290,7 @@ char *cos_get_object_url(cos_client *c, const cos_value *params, cos_value **err
  * each also pinned by an exact policy condition), Conditions (extra raw policy conditions).
  * Returns {url, fields = {key, policy (base64), q-sign-algorithm, q-ak, q-key-time, q-signature,
  * ...}, policy (the JSON text), expiration}, or NULL and *err. */
-cos_value *cos_post_policy(const cos_value *opts, cos_value **err);
+COS_API cos_value *cos_post_policy(const cos_value *opts, cos_value **err);
 
 #ifdef __cplusplus
 }
