@@ -58,6 +58,13 @@ local function only_paused(client)
   return paused
 end
 
+-- True while task `id` has not delivered its callback; false once it has, or once the client was
+-- closed (from a callback, or by another request sharing it), as the C loop stops then too.
+local function pending(client, id)
+  local ok, p = pcall(client.pending, client, id)
+  return ok and p
+end
+
 -- Inside nginx: raises unless the current phase can yield. Returns ngx, or nil outside nginx.
 -- `what` names the call in the error (which has no position: the caller's frame may be a tail call).
 local function ngx_check(what)
@@ -173,9 +180,9 @@ local function call(self, op, params, callback, after_start)
   if not id then return nil, err end
   if after_start then after_start(id) end
   local function more()
-    if done or not client:pending(id) then return false end
+    if done or not pending(client, id) then return false end
     client:poll(0)
-    return not done and client:pending(id)
+    return not done and pending(client, id)
   end
   if not ngx_drive(client, op, more) then
     client:wait(id)
@@ -330,9 +337,9 @@ function COS:poll(timeout_ms) return check_self(self, "poll"):poll(timeout_ms or
 function COS:wait(id)
   local client = check_self(self, "wait")
   if type(id) == "number" and id > 0 and ngx_drive(client, "wait", function()
-    if not client:pending(id) then return false end
+    if not pending(client, id) then return false end
     client:poll(0)
-    return client:pending(id)
+    return pending(client, id)
   end) then return end
   return client:wait(id)
 end
