@@ -24,6 +24,9 @@ OPT      = -O2 -g
 ifeq ($(SAN),1)
 OPT      = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 endif
+ifeq ($(FUZZ),1)
+OPT      = -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+endif
 WARN     = -Wall -Wextra -Werror
 CFLAGS_ALL = -std=c11 -D_GNU_SOURCE -fPIC $(OPT) $(WARN) -Icsrc/include -Icsrc/common -Icsrc/core \
              -I/usr/include/libxml2 $(CFLAGS)
@@ -41,15 +44,16 @@ obj = $(patsubst csrc/%.c,$(BUILD)/obj/%.o,$(1))
 LIBCOS   = $(BUILD)/lib/libcos.a
 LUAMOD   = $(BUILD)/lua/cos/core.so
 COSD     = $(BUILD)/bin/cosd
-CORE_LIBS = -lcurl -lxml2 -lssl -lcrypto -lm
-COSD_LIBS = -lmicrohttpd -lxml2 -lssl -lcrypto -lm -lpthread
+CORE_LIBS = -lcurl -lxml2 -ljansson -lssl -lcrypto -lm
+COSD_LIBS = -lmicrohttpd -lxml2 -ljansson -lssl -lcrypto -lm -lpthread
 
 # luajit2 is OpenResty's LuaJIT branch, the one Debian's nginx lua module links (it conflicts
 # with the plain luajit package); nginx + libnginx-mod-http-lua + lua-resty-core run the OpenResty specs.
 DEB_PKGS = lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev lua5.4 liblua5.4-dev \
            luajit2 libluajit2-5.1-dev \
            libcurl4-openssl-dev libssl-dev libxml2-dev libmicrohttpd-dev \
-           lua-busted luarocks lua-dkjson curl media-types nginx libnginx-mod-http-lua lua-resty-core
+           lua-busted luarocks lua-dkjson curl media-types libjansson-dev $(FUZZ_PKGS) \
+           nginx libnginx-mod-http-lua lua-resty-core
 
 .SECONDARY:
 .PHONY: all install deps test test-plain test-asan test-builds demo env bench bench-nginx clean
@@ -102,9 +106,11 @@ deps:
 	fi
 
 # One pass per interpreter plus the sanitizer pass; the last line is the total "N passed, N failed".
-# spec/run.sh takes <build tree>:<interpreter> pairs.
+# spec/run.sh takes <build tree>:<interpreter> pairs. The fuzz corpora are replayed in build/ and
+# build-asan/ (the harnesses are C only: one plain and one sanitizer tree are enough).
 test: deps test-builds
-	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 all
+	@$(MAKE) --no-print-directory fuzz-replay
+	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 all fuzz-replay
 	@sh spec/run.sh $(foreach l,$(TEST_LUAS),$(call tree_of,$(l)):$(l)) build-asan:lua5.4
 
 tree_of = $(if $(filter lua5.4,$(1)),build,build-$(1))
@@ -112,11 +118,11 @@ test-builds:
 	@for l in $(TEST_LUAS); do $(MAKE) --no-print-directory LUA=$$l all || exit 1; done
 
 # One interpreter's pass: make test-plain LUA=lua5.1
-test-plain: deps all
+test-plain: deps all fuzz-replay
 	@sh spec/run.sh $(BUILD):$(LUA_NAME)
 
 test-asan: deps
-	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 all
+	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 all fuzz-replay
 	@sh spec/run.sh build-asan:lua5.4
 
 demo: deps all
@@ -139,8 +145,47 @@ bench-nginx: deps all
 	@$(MAKE) --no-print-directory LUA=luajit all
 	@BENCH_ONLY=nginx BENCH_NODE=0 sh bench/run.sh
 
+# ---- fuzzing (fuzz/, docs/fuzzing.md) -----------------------------------------------------------
+# One harness per parser, fuzz/<target>.c, with its seed corpus in fuzz/<target>/corpus/ and past
+# crash inputs in fuzz/<target>/crashes/. In every build tree `fuzz-replay` links each harness with
+# fuzz/replay.c as $(BUILD)/fuzz/<target>, and spec/run.sh runs all of those files through it.
+# `make fuzz` builds libFuzzer binaries with clang in $(FUZZ_BUILD) and runs each target for
+# FUZZ_SECONDS (fuzz/run.sh reports executions and crashes per target).
+FUZZ_PKGS     = clang libclang-rt-14-dev
+FUZZ_CLIENT   = xml_result resp_headers checkpoint
+FUZZ_COSD     = cosd_auth cosd_complete cosd_postform
+FUZZ_SECONDS ?= 120
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_BINS     = $(patsubst %,$(BUILD)/fuzz/%,$(FUZZ_CLIENT) $(FUZZ_COSD))
+# In a FUZZ=1 tree the binaries are libFuzzer's; elsewhere replay.o is their main.
+FUZZ_MAIN     = $(if $(filter 1,$(FUZZ)),,$(BUILD)/obj/fuzz/replay.o)
+FUZZ_LD       = $(if $(filter 1,$(FUZZ)),-fsanitize=fuzzer$(comma)address$(comma)undefined,$(LDSAN))
+COSD_NOMAIN   = $(call obj,$(filter-out csrc/cosd/main.c,$(COSD_SRC)) $(COMMON_SRC))
+.PHONY: fuzz fuzz-replay fuzz-bins
+
+$(BUILD)/obj/fuzz/%.o: fuzz/%.c fuzz/fuzz.h $(wildcard csrc/include/*.h csrc/common/*.h csrc/core/*.h csrc/cosd/*.h)
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS_ALL) -Icsrc/cosd -c $< -o $@
+
+$(patsubst %,$(BUILD)/fuzz/%,$(FUZZ_CLIENT)): $(BUILD)/fuzz/%: $(BUILD)/obj/fuzz/%.o $(FUZZ_MAIN) $(LIBCOS)
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) -o $@ $^ $(FUZZ_LD) $(CORE_LIBS) $(LDFLAGS)
+
+$(patsubst %,$(BUILD)/fuzz/%,$(FUZZ_COSD)): $(BUILD)/fuzz/%: $(BUILD)/obj/fuzz/%.o $(FUZZ_MAIN) $(COSD_NOMAIN)
+	@mkdir -p $(dir $@)
+	@$(if $(V),,echo "  LD      $@")
+	$(Q)$(CC) -o $@ $^ $(FUZZ_LD) $(COSD_LIBS) $(LDFLAGS)
+
+fuzz-bins fuzz-replay: $(FUZZ_BINS)
+
+fuzz: deps
+	@$(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) FUZZ=1 CC=clang fuzz-bins
+	@sh fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_CLIENT) $(FUZZ_COSD)
+
 clean:
-	rm -rf build build-asan $(foreach l,$(TEST_LUAS),build-$(l))
+	rm -rf build build-asan $(foreach l,$(TEST_LUAS),build-$(l)) $(FUZZ_BUILD)
 
 # ---- The C library as an installable product (libcos.so, libcos.a, cos.h, lua-cos.pc) -------------
 # `make install-lib PREFIX=/usr/local` (DESTDIR honoured) installs what a C host links; see README

@@ -22,6 +22,7 @@ external_dependencies = {
    OPENSSL = { header = "openssl/evp.h", library = "crypto" },
    LIBXML2 = { header = "libxml2/libxml/parser.h", library = "xml2" },
    MICROHTTPD = { header = "microhttpd.h", library = "microhttpd" },
+   JANSSON = { header = "jansson.h", library = "jansson" },
 }
 build = {
    -- The Makefile is the one description of the build; LuaRocks passes its directories to it.

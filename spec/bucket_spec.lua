@@ -106,7 +106,7 @@ describe("getBucket against cosd", function()
   end)
 
   it("sends prefix= always and the optional params under their wire names", function()
-    local before = #srv:request_log() -- written before cosd answers: every earlier request is in it
+    local before = #srv:request_log() -- written before each answer: complete, unlike the access log
     list()
     list { Prefix = "docs/", Delimiter = "/", Marker = "docs/a.txt", MaxKeys = 5, EncodingType = "url" }
     -- the request log is written before cosd answers, so both lines are there (in order)

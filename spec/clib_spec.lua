@@ -121,7 +121,7 @@ describe("the C library installed with make install-lib", function()
     assert.are.equal("-I" .. prefix .. "/include", sh(pc_env .. " pkg-config --cflags lua-cos"):match("^%s*(.-)%s*$"))
     assert.are.equal("-L" .. prefix .. "/lib -lcos", sh(pc_env .. " pkg-config --libs lua-cos"):match("^%s*(.-)%s*$"))
     local static = sh(pc_env .. " pkg-config --static --libs lua-cos")
-    for _, l in ipairs { "-lcos", "-lcurl", "-lxml2", "-lcrypto", "-lm", "-pthread" } do
+    for _, l in ipairs { "-lcos", "-lcurl", "-lxml2", "-ljansson", "-lcrypto", "-lm", "-pthread" } do
       assert.truthy((" " .. static .. " "):find(" " .. l .. "%s"), l .. " missing: " .. static)
     end
   end)

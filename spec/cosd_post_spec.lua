@@ -16,7 +16,7 @@ describe("cosd POST Object", function()
     local conds = opts.conditions or {
       '{"bucket":"' .. cosd.BUCKET .. '"}', '["starts-with","$key","up/"]', '{"q-sign-algorithm":"sha1"}',
       '{"q-ak":"' .. cosd.SECRET_ID .. '"}', '{"q-sign-time":"' .. kt .. '"}', '["content-length-range",1,1000]' }
-    local policy = '{"expiration":"' .. iso(opts.expiration or (now + 600)) .. '","conditions":[' .. table.concat(conds, ",") .. ']}'
+    local policy = opts.policy or ('{"expiration":"' .. iso(opts.expiration or (now + 600)) .. '","conditions":[' .. table.concat(conds, ",") .. ']}')
     local pf = s.dir .. "/policy.json"
     local f = io.open(pf, "wb"); f:write(policy); f:close()
     local sig = cosd.capture(cosd.tools .. "/cos-sign --post-policy " .. pf .. " --key-time " .. cosd.sh_quote(kt)
@@ -87,5 +87,31 @@ describe("cosd POST Object", function()
     st = post(function(f) table.insert(f, { "x-cos-meta-a", "c" }) end,
       { key_time = kt, conditions = { '["eq","$x-cos-meta-a","b"]' } })
     assert.are.equal(403, st)
+  end)
+
+  it("refuses a validly signed policy that is not a JSON policy document (400 InvalidPolicyDocument)", function()
+    -- '"\\' is JSON that ends inside a string right after a backslash (once read past the end)
+    for _, policy in ipairs{ '"\\', '{"expiration":"\\', '{"expiration":"2099-01-01T00:00:00Z","conditions":[',
+      '{"expiration":"2099-01-01T00:00:00Z","conditions":{}}', '["expiration"]', '{"expiration":"soon","conditions":[]}',
+      '{"expiration":"2099-01-01T00:00:00Z","conditions":[["eq","$key"]]}', '{"expiration":"2099-01-01T00:00:00Z"}garbage',
+      '{"expiration":"2099-01-01T00:00:00Z","conditions":[{"bucket":"\\u0000"}]}', '\255\254' } do
+      local st, _, body = post(nil, { policy = policy, key = "up/bad-${filename}" })
+      assert.are.equal(400, st, policy)
+      assert.are.equal("InvalidPolicyDocument", cosd.err_code(body), policy)
+    end
+    assert.are.equal(404, (s:request{ key = "up/bad-photo.txt" }))
+  end)
+
+  it("refuses metadata fields it cannot store exactly (400 InvalidArgument) and keeps UTF-8 ones", function()
+    for _, kv in ipairs{ { "x-cos-meta-a b", "v" }, { "x-cos-meta-ctl", "a\1b" }, { "x-cos-meta-cr", "a\rb" } } do
+      local st, _, body = post(function(f) table.insert(f, kv) end, { key = "up/meta-${filename}" })
+      assert.are.equal(400, st, kv[1])
+      assert.are.equal("InvalidArgument", cosd.err_code(body), kv[1])
+      assert.are.equal(404, (s:request{ key = "up/meta-photo.txt" }))
+    end
+    assert.are.equal(204, (post(function(f) table.insert(f, { "x-cos-meta-u", "caf\195\169\tok" }) end, { key = "up/meta-${filename}" })))
+    local st, h = s:request{ method = "HEAD", key = "up/meta-photo.txt" }
+    assert.are.equal(200, st)
+    assert.are.equal("caf\195\169\tok", h["x-cos-meta-u"])
   end)
 end)

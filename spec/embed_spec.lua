@@ -20,7 +20,7 @@ describe("examples/embed.c", function()
 
   it("compiles with the documented cc line against libcos.a", function()
     local cmd = "cd " .. q(root) .. " && cc -std=c11 -Wall -Wextra -Werror" .. san .. " -Icsrc/include examples/embed.c " ..
-        q(build .. "/lib/libcos.a") .. " -lcurl -lxml2 -lssl -lcrypto -lm -o " .. q(exe) .. " 2>&1"
+        q(build .. "/lib/libcos.a") .. " -lcurl -lxml2 -ljansson -lssl -lcrypto -lm -o " .. q(exe) .. " 2>&1"
     local out, ok = cosd.capture(cmd)
     assert(ok, out)
   end)

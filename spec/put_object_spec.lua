@@ -232,20 +232,22 @@ describe("putObject against cosd", function()
     assert.are.equal(200, data.statusCode)
   end)
 
-  it("surfaces an error raised in onProgress, keeps the original error value", function()
+  it("surfaces an error raised in onProgress, keeps the original error value, fails that upload", function()
     local err_value = { reason = "progress handler failed" }
-    local finished, raised = nil, false
+    local finished, calls = nil, 0
     cos:putObject({
       Bucket = BUCKET, Region = REGION, Key = "progress-error.bin", Body = ("p"):rep(2 * MiB),
       onProgress = function()
-        if not raised then raised = true; error(err_value) end
+        calls = calls + 1
+        error(err_value)
       end,
-    }, function(err) finished = err == nil end)
+    }, function(err) finished = err end)
     local ok, e = pcall(cos.run, cos)
     assert.is_false(ok)
     assert.are.equal(err_value, e)
-    cos:run() -- the rest of the work completes
-    assert.is_true(finished)
+    cos:run() -- nothing more is raised; the task ended with the callback's error
+    assert.are.equal(1, calls)
+    assert.are.equal("CallbackError", finished.code)
   end)
 
   it("appends with appendObject: Position 0, then the next position from HEAD", function()

@@ -39,6 +39,25 @@ run_pass() {
   counts=$(env -u LD_PRELOAD lua5.4 spec/support/count.lua "$results" "$sandir")
   set -- $counts
   pass=$1 fail=$2 retry=$3 skipped=$4
+  replay_fuzz "$b"
+}
+
+# One test per fuzz harness: every committed corpus file and past crash input of fuzz/<target>/
+# runs once through $1/fuzz/<target> (built by `make fuzz-replay`); a crash or sanitizer report fails it.
+replay_fuzz() {
+  for bin in "$root/$1"/fuzz/*; do
+    [ -x "$bin" ] || continue
+    t=$(basename "$bin")
+    log="$root/$1/fuzz-replay-$t.log"
+    inputs="$root/fuzz/$t/corpus"
+    [ -d "$root/fuzz/$t/crashes" ] && inputs="$inputs $root/fuzz/$t/crashes"
+    if ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 "$bin" $inputs >"$log" 2>&1; then
+      pass=$((pass + 1))
+    else
+      echo "$1: fuzz replay $t FAILED (see $log)" >&2
+      fail=$((fail + 1))
+    fi
+  done
 }
 
 for arg in "$@"; do

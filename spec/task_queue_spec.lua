@@ -292,4 +292,66 @@ describe("task queue", function()
       U.shutdown(srv)
     end)
   end)
+
+  describe("a pulled body", function()
+    it("cancels a putObject whose body is pulled, while its request is in flight", function()
+      local srv = cosd.start { faults = { "op=PutObject,stall=300" } }
+      local cos = start_client(srv)
+      local sent, result = false, nil
+      local id = cos:putObject(U.params("pull-cancel.txt", { ContentLength = 5,
+        Body = function() if sent then return nil end sent = true return "hello" end }),
+        function(e, d) result = e or d end)
+      assert.truthy(U.poll_until(cos, function() return sent end, 10))
+      assert.is_true(cos:cancelTask(id))
+      -- keep the engine running past the moment the canceled request would have been answered
+      assert(cos:putObject(U.params("after-cancel.txt", { Body = "x" })))
+      cos:run()
+      assert.are.equal("TaskCanceled", result.code)
+      assert.are.equal("canceled", U.state(cos, id))
+      cos:close()
+      U.shutdown(srv)
+    end)
+  end)
+
+  describe("UploadQueueSize", function()
+    -- Finishing a task used to trim its own queue entry and then read it (heap-use-after-free,
+    -- caught by the ASan pass): more finished tasks than UploadQueueSize.
+    it("keeps the newest UploadQueueSize entries, with more tasks than the queue holds", function()
+      local srv = cosd.start()
+      for _, size in ipairs { 1, 3 } do
+        local cos = start_client(srv, { UploadQueueSize = size, FileParallelLimit = 2 })
+        local done, ids = {}, {}
+        for i = 1, 8 do
+          ids[i] = cos:putObject(U.params(("q%d/%d.txt"):format(size, i), { Body = "b" .. i }),
+            function(e, d) done[i] = e or d.statusCode end)
+        end
+        cos:run()
+        for i = 1, 8 do assert.are.equal(200, done[i]) end
+        -- finished entries are dropped oldest first, so which ones stay depends on finishing order
+        local list, seen = cos:getTaskList(), {}
+        assert.are.equal(size, #list)
+        for _, t in ipairs(list) do
+          assert.is_true(t.id >= ids[1] and t.id <= ids[8] and not seen[t.id])
+          seen[t.id] = true
+          assert.are.equal("success", t.state)
+        end
+        cos:close()
+      end
+      U.shutdown(srv)
+    end)
+
+    it("runs 1001 tasks with the default UploadQueueSize (1000)", function()
+      local srv = cosd.start()
+      local cos = start_client(srv, { FileParallelLimit = 8 })
+      local ok = 0
+      for i = 1, 1001 do
+        cos:putObject(U.params("many/" .. i, { Body = "x" }), function(e) if not e then ok = ok + 1 end end)
+      end
+      cos:run()
+      assert.are.equal(1001, ok)
+      assert.are.equal(1000, #cos:getTaskList())
+      cos:close()
+      U.shutdown(srv)
+    end)
+  end)
 end)

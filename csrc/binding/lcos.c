@@ -10,8 +10,15 @@
  *   that state and never on a stored coroutine.
  * - Each delivery is ONE protected call (deliver() -> lua_pcall of a C function that converts the
  *   event and calls the user function) with a traceback message handler, so no Lua error can
- *   unwind through the core. The first error raised by a user callback is kept (with its
- *   traceback) and re-raised, unchanged, by poll/run/wait/start once the core has returned.
+ *   unwind through the core.
+ * - An error raised by a task's callback belongs to that task: the task fails at once
+ *   (cos_task_fail: its requests stop, its multipart upload is aborted), none of its callbacks
+ *   but the final ones runs again, and its final callback (and onFileFinish) gets
+ *   {code = "CallbackError", message}. The error value itself (with its traceback) is re-raised,
+ *   unchanged and once, when the core has returned, by the call that delivered it if that call is
+ *   run() or poll(), or wait(id) / start() of that same task (a synchronous call is start + wait).
+ *   Delivered during a call for another task (a synchronous call of another operation), it is
+ *   not raised there but by the next run() or poll(), or wait of its own task.
  * - Lua functions are held with luaL_ref in a per-task struct and released in release(), which
  *   the core calls exactly once per cos_start().
  * - Nothing here stores or prints a secret: the options table is converted and handed to the
@@ -38,8 +45,9 @@ typedef struct lcos_client {
     lua_State *main; /* main thread: only for luaL_unref when no call is active */
     int depth;       /* nesting of calls into the core */
     int close_pending;
-    int err_ref;     /* first error raised by a user callback, LUA_NOREF when none */
-    int tb_ref;      /* its traceback (string), LUA_NOREF when none */
+    struct cb_error *errors; /* errors raised by user callbacks, not re-raised yet, oldest first */
+    unsigned long err_seq;   /* numbers them: a call re-raises only those recorded while it ran */
+    int tb_ref;      /* traceback (string) of the last error re-raised, LUA_NOREF when none */
     int list_ref;    /* on_list_update function */
     int cred_ref;    /* on_credentials function (the Lua layer's getAuthorization dispatcher) */
     unsigned long deliveries; /* events delivered so far (idle detection in run/wait) */
@@ -52,11 +60,21 @@ enum { CB_DONE, CB_PROGRESS, CB_HASH, CB_READY, CB_FILE, CB_FILEPROG, CB_PULL, C
 static const char *const CB_NAMES[CB_COUNT] = {"callback", "onProgress", "onHashProgress", "onTaskReady",
                                                "onFileFinish", "onFileProgress", "Body"};
 
+/* An error a user callback raised, waiting to be re-raised (see the header comment). */
+typedef struct cb_error {
+    struct cb_error *next;
+    cos_task_id task;  /* the task whose callback raised; 0: not a task's (list-update) */
+    int err_ref, tb_ref;
+    unsigned long seq;
+    int deferred;      /* the call that delivered it returned without raising it */
+} cb_error;
+
 struct lcos_task {
     lcos_client *owner;
     lcos_task *prev, *next;
     cos_task_id id;
     int done;
+    cos_value *cb_error; /* set when one of its callbacks raised: what its final callback gets */
     int refs[CB_COUNT];
     int chunk_ref; /* the last chunk given to the core by a pull body */
 };
@@ -355,7 +373,13 @@ static void client_free_core(lcos_client *cl, lua_State *L)
     LEAVE(cl);
     unref_on(L, &cl->list_ref);
     unref_on(L, &cl->cred_ref);
-    unref_on(L, &cl->err_ref);
+    while (cl->errors) {
+        cb_error *e = cl->errors;
+        cl->errors = e->next;
+        unref_on(L, &e->err_ref);
+        unref_on(L, &e->tb_ref);
+        free(e);
+    }
     unref_on(L, &cl->tb_ref);
 }
 
@@ -365,12 +389,41 @@ static void finish_pending_close(lcos_client *cl, lua_State *L)
     if (cl->depth == 0 && cl->close_pending) client_free_core(cl, L);
 }
 
-/* Re-raises the first error a user callback raised, if any, once the core has returned. */
-static void raise_pending(lcos_client *cl, lua_State *L)
+/* Which pending callback errors a returning call may re-raise: those recorded while it ran and
+ * those deferred by earlier calls; `all` (run, poll) any task's, else only task `id`'s. */
+static int raisable(const cb_error *e, unsigned long mark, int all, cos_task_id id)
 {
-    if (cl->err_ref == LUA_NOREF) return;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, cl->err_ref);
-    unref_on(L, &cl->err_ref);
+    return (e->seq > mark || e->deferred) && (all || (id > 0 && e->task == id));
+}
+
+static int has_raisable(const lcos_client *cl, unsigned long mark, int all, cos_task_id id)
+{
+    for (const cb_error *e = cl->errors; e; e = e->next)
+        if (raisable(e, mark, all, id)) return 1;
+    return 0;
+}
+
+/* Called by every API call when the core has returned (mark: cl->err_seq when it began):
+ * re-raises the oldest error it may raise; the others recorded meanwhile wait for a later call. */
+static void raise_pending(lcos_client *cl, lua_State *L, unsigned long mark, int all, cos_task_id id)
+{
+    cb_error *pick = NULL, **pp = &cl->errors;
+    for (cb_error **q = &cl->errors; *q; q = &(*q)->next) {
+        if (raisable(*q, mark, all, id)) {
+            pp = q;
+            pick = *q;
+            break;
+        }
+    }
+    if (pick) *pp = pick->next;
+    for (cb_error *e = cl->errors; e; e = e->next)
+        if (e->seq > mark) e->deferred = 1;
+    if (!pick) return;
+    unref_on(L, &cl->tb_ref);
+    cl->tb_ref = pick->tb_ref;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, pick->err_ref);
+    unref_on(L, &pick->err_ref);
+    free(pick);
     lua_error(L);
 }
 
@@ -486,12 +539,64 @@ static int traceback_handler(lua_State *L)
     return 1;
 }
 
+/* The callback's name, for CallbackError messages. */
+static const char *callback_name(int kind)
+{
+    if (kind >= 0 && kind < CB_COUNT) return CB_NAMES[kind];
+    return kind == CB_LIST ? "the list-update listener" : "getAuthorization";
+}
+
+/* A task's callback raised (the error value on top of L): the task fails now, and its final
+ * callback will get a CallbackError naming the callback and the error. */
+static void fail_task(lcos_client *cl, lua_State *L, delivery *d)
+{
+    lcos_task *t = d->t;
+    if (t->cb_error) return; /* failed already: this is a final callback raising */
+    char msg[512];
+    int ty = lua_type(L, -1);
+    if (ty == LUA_TSTRING || ty == LUA_TNUMBER)
+        snprintf(msg, sizeof msg, "%s raised an error: %.400s", callback_name(d->kind), lua_tostring(L, -1));
+    else
+        snprintf(msg, sizeof msg, "%s raised an error (a %s value)", callback_name(d->kind), lua_typename(L, ty));
+    cos_value *e = cos_obj_new();
+    if (!e || cos_obj_set_str(e, "code", "CallbackError") || cos_obj_set_str(e, "name", "CallbackError") ||
+        cos_obj_set_str(e, "message", msg)) {
+        cos_value_free(e);
+        return;
+    }
+    t->cb_error = e;
+    /* (A final callback: the task is over. A pull runs inside its request, which fails with it.) */
+    if (d->kind != CB_DONE && d->kind != CB_PULL && t->id > 0)
+        cos_task_fail(cl->c, t->id, cos_value_clone(e));
+}
+
+/* Keeps the error value on top of L (popping it) with its traceback, for raise_pending. */
+static void record_error(lcos_client *cl, lua_State *L, delivery *d)
+{
+    if (d->t) fail_task(cl, L, d);
+    cb_error *e = calloc(1, sizeof *e);
+    if (!e) {
+        lua_pop(L, 1);
+        return;
+    }
+    e->task = d->t ? d->t->id : 0;
+    e->seq = ++cl->err_seq;
+    e->err_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* pops the error value */
+    lua_getfield(L, LUA_REGISTRYINDEX, "cos.core.last_traceback");
+    e->tb_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    cb_error **pp = &cl->errors;
+    while (*pp) pp = &(*pp)->next;
+    *pp = e;
+}
+
 /* Returns 0 when the callback ran, -1 when it raised (the error is kept for the caller). */
 static int deliver(delivery *d)
 {
     lcos_client *cl = d->cl;
     lua_State *L = cl->L;
     cl->deliveries++;
+    /* A failed task hears nothing more but its final callbacks (a pull gets no more chunks). */
+    if (d->t && d->t->cb_error && d->kind != CB_DONE && d->kind != CB_FILE) return d->kind == CB_PULL ? -1 : 0;
     if (!L || d->fn_ref == LUA_NOREF || d->fn_ref == LUA_REFNIL) return 0;
     if (!lua_checkstack(L, 4)) return -1;
     int top = lua_gettop(L);
@@ -500,12 +605,7 @@ static int deliver(delivery *d)
     lua_pushlightuserdata(L, d);
     int rc = lua_pcall(L, 1, 0, top + 1);
     if (rc != LUA_OK) {
-        if (cl->err_ref == LUA_NOREF) {
-            cl->err_ref = luaL_ref(L, LUA_REGISTRYINDEX); /* pops the error value */
-            lua_getfield(L, LUA_REGISTRYINDEX, "cos.core.last_traceback");
-            unref(cl, &cl->tb_ref);
-            cl->tb_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-        }
+        record_error(cl, L, d);
         lua_settop(L, top);
         return -1;
     }
@@ -520,6 +620,10 @@ static void cb_done(void *ud, cos_task_id id, cos_value *err, cos_value *data)
 {
     lcos_task *t = ud;
     delivery d = {.cl = t->owner, .t = t, .fn_ref = t->refs[CB_DONE], .kind = CB_DONE, .id = id, .a = err, .b = data};
+    if (t->cb_error) { /* one of its callbacks raised: that is how the task ended */
+        d.a = t->cb_error;
+        d.b = NULL;
+    }
     t->done = 1;
     deliver(&d);
     cos_value_free(err);
@@ -553,6 +657,10 @@ static void cb_file_finish(void *ud, cos_task_id id, cos_value *err, cos_value *
     lcos_task *t = ud;
     delivery d = {.cl = t->owner, .t = t, .fn_ref = t->refs[CB_FILE], .kind = CB_FILE, .id = id,
                   .a = err, .b = data, .c = options};
+    if (t->cb_error) {
+        d.a = t->cb_error;
+        d.b = NULL;
+    }
     deliver(&d);
     cos_value_free(err);
     cos_value_free(data);
@@ -587,6 +695,7 @@ static void cb_release(void *ud)
     lcos_client *cl = t->owner;
     for (int i = 0; i < CB_COUNT; i++) unref(cl, &t->refs[i]);
     unref(cl, &t->chunk_ref);
+    cos_value_free(t->cb_error);
     if (t->prev) t->prev->next = t->next; else if (cl->tasks == t) cl->tasks = t->next;
     if (t->next) t->next->prev = t->prev;
     free(t);
@@ -636,7 +745,7 @@ static int l_new(lua_State *L)
         cos_value_free(opts);
         return luaL_error(L, "out of memory");
     }
-    cl->err_ref = cl->tb_ref = cl->list_ref = LUA_NOREF;
+    cl->tb_ref = cl->list_ref = LUA_NOREF;
     cl->cred_ref = LUA_NOREF;
     cl->main = lcos_compat_mainthread(L);
     cl->c = cos_client_new(opts, &err);
@@ -728,7 +837,10 @@ static void check_body_output(lua_State *L, int params)
 static int64_t content_length(const cos_value *params)
 {
     const cos_value *v = cos_obj_get(params, "ContentLength");
-    if (cos_value_type(v) == COS_NUM) return (int64_t)cos_value_num(v);
+    if (cos_value_type(v) == COS_NUM) { /* NaN/inf/out of range: unknown (the core refuses it by name) */
+        double n = cos_value_num(v);
+        return isfinite(n) && n >= 0 && n <= 9007199254740992.0 ? (int64_t)n : -1;
+    }
     if (cos_value_type(v) == COS_STR) return strtoll(cos_value_str(v, NULL), NULL, 10);
     return -1;
 }
@@ -854,6 +966,7 @@ static int l_start(lua_State *L)
     };
     cos_value *err = NULL;
     cos_task_id id;
+    unsigned long mark = cl->err_seq;
     {
         ENTER(cl, L);
         id = cos_start(cl->c, op, params, body.kind ? &body : NULL, out.kind ? &out : NULL, &cbs, &err);
@@ -865,11 +978,11 @@ static int l_start(lua_State *L)
         lua_pushnil(L);
         if (err) push_error(L, err); else lua_pushstring(L, "cos_start failed");
         cos_value_free(err);
-        raise_pending(cl, L);
+        raise_pending(cl, L, mark, 0, 0);
         return 2;
     }
     cos_value_free(err);
-    raise_pending(cl, L);
+    raise_pending(cl, L, mark, 0, id); /* its onTaskReady raised */
     lua_pushinteger(L, (lua_Integer)id);
     return 1;
 }
@@ -900,21 +1013,23 @@ static int l_poll(lua_State *L)
 {
     lcos_client *cl = check_client(L, 1);
     int timeout = (int)luaL_optinteger(L, 2, 0);
+    unsigned long mark = cl->err_seq;
     int n = poll_once(cl, L, timeout, NULL);
     finish_pending_close(cl, L);
-    raise_pending(cl, L);
+    raise_pending(cl, L, mark, 1, 0);
     lua_pushinteger(L, n);
     return 1;
 }
 
 /* Drives the engine until `id` is done (id > 0) or no task is left (id 0), stopping early when a
- * callback raised. Steps through cos_poll so that the error surfaces as soon as cos_poll returns;
- * when steps look idle it hands over to cos_run/cos_wait, which know when nothing can progress
- * (only paused tasks left) and return. */
+ * callback raised an error this call re-raises (any for run, task id's for wait). Steps through
+ * cos_poll so that the error surfaces as soon as cos_poll returns; when steps look idle it hands
+ * over to cos_run/cos_wait, which know when nothing can progress (only paused tasks left). */
 static void drive(lcos_client *cl, lua_State *L, cos_task_id id)
 {
     int idle_steps = 0;
-    while (cl->c && !cl->close_pending && cl->err_ref == LUA_NOREF) {
+    unsigned long mark = cl->err_seq;
+    while (cl->c && !cl->close_pending && !has_raisable(cl, mark, id == 0, id)) {
         if (id > 0) {
             lcos_task *t = find_task(cl, id);
             if (!t || t->done) break;
@@ -923,7 +1038,7 @@ static void drive(lcos_client *cl, lua_State *L, cos_task_id id)
         int n = poll_once(cl, L, 1000, &idle);
         if (n <= 0) break;
         idle_steps = idle ? idle_steps + 1 : 0;
-        if (idle_steps >= 3 && cl->err_ref == LUA_NOREF && !cl->close_pending) {
+        if (idle_steps >= 3 && !has_raisable(cl, mark, id == 0, id) && !cl->close_pending) {
             ENTER(cl, L);
             if (id > 0) cos_wait(cl->c, id);
             else cos_run(cl->c);
@@ -932,7 +1047,7 @@ static void drive(lcos_client *cl, lua_State *L, cos_task_id id)
         }
     }
     finish_pending_close(cl, L);
-    raise_pending(cl, L);
+    raise_pending(cl, L, mark, id == 0, id);
 }
 
 /* client:run(): until no task is left (or only paused ones); a callback's error is raised here. */
@@ -975,13 +1090,14 @@ static int task_op(lua_State *L, int (*fn)(cos_client *, cos_task_id))
     lcos_client *cl = check_client(L, 1);
     cos_task_id id = (cos_task_id)luaL_checkinteger(L, 2);
     int rc;
+    unsigned long mark = cl->err_seq;
     {
         ENTER(cl, L);
         rc = fn(cl->c, id);
         LEAVE(cl);
     }
     finish_pending_close(cl, L);
-    raise_pending(cl, L);
+    raise_pending(cl, L, mark, 0, 0); /* delivers nothing itself: only defers */
     lua_pushboolean(L, rc == 0);
     return 1;
 }
@@ -989,6 +1105,32 @@ static int task_op(lua_State *L, int (*fn)(cos_client *, cos_task_id))
 static int l_pause(lua_State *L) { return task_op(L, cos_task_pause); }
 static int l_restart(lua_State *L) { return task_op(L, cos_task_restart); }
 static int l_cancel(lua_State *L) { return task_op(L, cos_task_cancel); }
+
+/* client:fail_callback(id, message) -> boolean: a callback the Lua layer runs itself for task id
+ * (uploadFiles' files[i].onTaskReady) raised: the task fails with {code = "CallbackError",
+ * message}, as when a callback the core delivers raises. */
+static int l_fail_callback(lua_State *L)
+{
+    lcos_client *cl = check_client(L, 1);
+    cos_task_id id = (cos_task_id)luaL_checkinteger(L, 2);
+    const char *msg = luaL_checkstring(L, 3);
+    cos_value *e = cos_obj_new();
+    if (e && (cos_obj_set_str(e, "code", "CallbackError") || cos_obj_set_str(e, "name", "CallbackError") ||
+              cos_obj_set_str(e, "message", msg))) {
+        cos_value_free(e);
+        e = NULL;
+    }
+    if (!e) return luaL_error(L, "out of memory");
+    int rc;
+    {
+        ENTER(cl, L);
+        rc = cos_task_fail(cl->c, id, e);
+        LEAVE(cl);
+    }
+    finish_pending_close(cl, L);
+    lua_pushboolean(L, rc == 0);
+    return 1;
+}
 
 /* client:on_list_update(fn | nil) */
 static int l_on_list_update(lua_State *L)
@@ -1031,13 +1173,14 @@ static int l_provide_credentials(lua_State *L)
     cos_value *creds = lua_isnoneornil(L, 4) ? NULL : to_value(L, 4, 0, &cv);
     if (!lua_isnoneornil(L, 3) && !err) err = cos_cstr_new(cv.err ? cv.err : "getAuthorization failed");
     int rc;
+    unsigned long mark = cl->err_seq;
     {
         ENTER(cl, L);
         rc = cos_credentials_provide(cl->c, (uint64_t)token, err, creds);
         LEAVE(cl);
     }
     finish_pending_close(cl, L);
-    raise_pending(cl, L);
+    raise_pending(cl, L, mark, 0, 0);
     lua_pushboolean(L, rc == 0);
     return 1;
 }
@@ -1119,6 +1262,7 @@ static const luaL_Reg client_methods[] = {
     {"pause", l_pause},
     {"restart", l_restart},
     {"cancel", l_cancel},
+    {"fail_callback", l_fail_callback},
     {"on_list_update", l_on_list_update},
     {"on_credentials", l_on_credentials},
     {"provide_credentials", l_provide_credentials},

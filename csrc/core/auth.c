@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "engine.h"
+#include "validate.h"
 
 void cos_auth_key_time(double offset_ms, long expires, char out[64])
 {
@@ -129,6 +130,76 @@ done:
     return auth;
 }
 
+/* The signing options of getAuthorization and getObjectUrl, checked before anything is signed:
+ * a wrong type or a malformed value is refused naming the field instead of yielding an
+ * Authorization or URL that can never be valid. */
+static const char *const AUTH_OPTIONS[] = {"SecretId", "SecretKey", "Method", "Pathname", "Key", "Query", "Headers",
+                                           "KeyTime", "Expires", "SystemClockOffset", "Bucket", "Region",
+                                           "ForceSignHost", NULL};
+static const char *const URL_PARAMS[] = {"Bucket", "Region", "Key", "Sign", "Expires", "KeyTime", "Query", "QueryString",
+                                         "Protocol", "Domain", "Method", "Headers", NULL};
+
+/* A typo (Expire = 60) would otherwise sign with the default silently. */
+static cos_value *check_names(const cos_value *o, const char *const *known)
+{
+    for (size_t i = 0; i < cos_value_len(o); i++) {
+        const char *name = cos_obj_key(o, i);
+        size_t k = 0;
+        while (known[k] && strcmp(known[k], name) != 0) k++;
+        if (known[k]) continue;
+        const char *hint = cos_validate_suggest(name, known);
+        return hint ? cos_validate_error(name, "unknown param %.200s (did you mean %s?)", name, hint)
+                    : cos_validate_error(name, "unknown param %.200s", name);
+    }
+    return NULL;
+}
+
+static cos_value *check_sign_options(const cos_value *o, const char *const *known)
+{
+    cos_value *bad = check_names(o, known);
+    if (bad) return bad;
+    static const char *const keys[] = {"SecretId", "SecretKey", NULL};
+    for (size_t i = 0; keys[i]; i++) { /* a NUL would sign with a cut-short key */
+        size_t n = 0;
+        const char *k = cos_value_str(cos_obj_get(o, keys[i]), &n);
+        for (size_t j = 0; k && j < n; j++)
+            if ((unsigned char)k[j] < 0x20 || k[j] == 0x7f)
+                return cos_validate_error(keys[i], "param %s must not contain NUL or control characters", keys[i]);
+    }
+    const cos_value *m = cos_obj_get(o, "Method");
+    if (cos_value_type(m) != COS_NIL) {
+        const char *s = cos_value_str(m, NULL);
+        size_t n = 0;
+        if (!s || !*s || strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz") != strlen(s) ||
+            (cos_value_str(m, &n) && n != strlen(s)))
+            return cos_validate_error("Method", "param Method must be an HTTP method name such as \"PUT\"");
+    }
+    const cos_value *kt = cos_obj_get(o, "KeyTime");
+    if (cos_value_type(kt) != COS_NIL) {
+        const char *s = cos_value_str(kt, NULL);
+        long long a = -1, b = -1;
+        int used = 0;
+        if (!s || strspn(s, "0123456789;") != strlen(s) || sscanf(s, "%lld;%lld%n", &a, &b, &used) != 2 ||
+            (size_t)used != strlen(s) || a < 0 || b < a)
+            return cos_validate_error("KeyTime", "param KeyTime must be \"start;end\" (Unix seconds, start <= end)");
+    }
+    const cos_value *ex = cos_obj_get(o, "Expires");
+    int64_t secs = 0;
+    if (cos_value_type(ex) != COS_NIL && (cos_param_integer(ex, &secs) != 0 || secs < 1 || secs > 315360000))
+        return cos_validate_error("Expires", "param Expires must be an integer number of seconds between 1 and "
+                                             "315360000");
+    const cos_value *off = cos_obj_get(o, "SystemClockOffset");
+    double d = 0;
+    char *end = NULL;
+    if (cos_value_type(off) == COS_NUM) d = cos_value_num(off);
+    else if (cos_value_type(off) == COS_STR) d = strtod(cos_value_str(off, NULL), &end);
+    if (cos_value_type(off) != COS_NIL &&
+        ((cos_value_type(off) != COS_NUM && (!end || *end || end == cos_value_str(off, NULL))) || !isfinite(d) ||
+         fabs(d) > 1e12))
+        return cos_validate_error("SystemClockOffset", "param SystemClockOffset must be a number of ms");
+    return NULL;
+}
+
 static void key_time_from(const cos_value *o, double offset_ms, char out[64])
 {
     const char *kt = cos_obj_get_str(o, "KeyTime");
@@ -162,6 +233,12 @@ char *cos_get_authorization(const cos_value *o, cos_value **err)
     }
     if (!skey || !*skey) {
         if (err) *err = cos_error_new("Error", "missing param SecretKey");
+        return NULL;
+    }
+    cos_value *bad = check_sign_options(o, AUTH_OPTIONS);
+    if (bad) {
+        if (err) *err = bad;
+        else cos_value_free(bad);
         return NULL;
     }
     const char *method = cos_obj_get_str(o, "Method");
@@ -234,6 +311,12 @@ char *cos_get_object_url(cos_client *c, const cos_value *params, cos_value **err
     const char *key = cos_obj_get_str(params, "Key");
     if (!bucket || !*bucket || !region || !*region) {
         if (err) *err = cos_error_new("Error", !bucket || !*bucket ? "missing param Bucket" : "missing param Region");
+        return NULL;
+    }
+    cos_value *bad = check_sign_options(params, URL_PARAMS);
+    if (bad) {
+        if (err) *err = bad;
+        else cos_value_free(bad);
         return NULL;
     }
     if (!key) key = "";

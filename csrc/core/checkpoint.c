@@ -181,7 +181,7 @@ void cos_cp_free(cos_checkpoint *cp)
 /* ---------------------------------------------------------------------------------------- */
 /* Save                                                                                      */
 
-static int render(strbuf *sb, const cos_checkpoint *cp)
+int cos_cp_render(const cos_checkpoint *cp, strbuf *sb)
 {
     int rc = sb_puts(sb, CP_MAGIC "\n");
     const char *names[5] = {"bucket", "region", "key", "path", "upload_id"};
@@ -235,7 +235,7 @@ int cos_cp_save(const char *file, const cos_checkpoint *cp, int durable)
     strbuf sb, tmp;
     sb_init(&sb);
     sb_init(&tmp);
-    int rc = render(&sb, cp);
+    int rc = cos_cp_render(cp, &sb);
     char *slash = strrchr(file, '/');
     if (!rc && slash && slash != file) {
         char *dir = strndup(file, (size_t)(slash - file));
@@ -371,12 +371,9 @@ static int parse_line(cos_checkpoint *cp, char *line)
     return 0; /* unknown lines are ignored: newer writers may add fields */
 }
 
-int cos_cp_load(const char *file, cos_checkpoint *cp)
+int cos_cp_parse(char *text, size_t len, cos_checkpoint *cp)
 {
     memset(cp, 0, sizeof *cp);
-    size_t len = 0;
-    char *text = slurp(file, &len);
-    if (!text) return -1;
     size_t body = verify_end(text, len);
     int rc = body > strlen(CP_MAGIC) + 1 && strncmp(text, CP_MAGIC "\n", strlen(CP_MAGIC) + 1) == 0 ? 0 : -1;
     if (!rc) {
@@ -386,10 +383,20 @@ int cos_cp_load(const char *file, cos_checkpoint *cp)
              line = strtok_r(NULL, "\n", &save))
             rc = parse_line(cp, line);
     }
-    free(text);
     if (!rc && (!cp->bucket || !cp->region || !cp->key || !cp->path || !cp->upload_id || !*cp->upload_id ||
                 cp->size < 0 || cp->part_size <= 0))
         rc = -1;
     if (rc) cos_cp_free(cp);
+    return rc;
+}
+
+int cos_cp_load(const char *file, cos_checkpoint *cp)
+{
+    memset(cp, 0, sizeof *cp);
+    size_t len = 0;
+    char *text = slurp(file, &len);
+    if (!text) return -1;
+    int rc = cos_cp_parse(text, len, cp);
+    free(text);
     return rc;
 }

@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "cos.h"
+#include "strbuf.h"
 
 typedef struct cos_cp_part {
     int number;      /* 1-based */
@@ -64,6 +65,11 @@ int cos_cp_load(const char *file, cos_checkpoint *cp);
  * loss fails its end CRC and is ignored. 0 or -1. */
 int cos_cp_save(const char *file, const cos_checkpoint *cp, int durable);
 void cos_cp_remove(const char *file);
+/* The two halves without files (fuzz/ drives them). cos_cp_parse reads the text of a checkpoint
+ * file (modified in place; len bytes, a NUL at text[len] not required) into *cp, zeroed first:
+ * 0 or -1 as cos_cp_load. cos_cp_render appends the text cos_cp_save writes: 0 or -1 (OOM). */
+int cos_cp_parse(char *text, size_t len, cos_checkpoint *cp);
+int cos_cp_render(const cos_checkpoint *cp, strbuf *sb);
 
 /* Housekeeping, run when a new multipart upload starts: removes checkpoints (and temp files)
  * in `dir` not modified for `max_age_s` seconds (the SDK forgets its UploadIds after 30 days). */

@@ -2,6 +2,9 @@
 #include "client.h"
 
 #include <libxml/parser.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +13,7 @@
 
 #include "engine.h"
 #include "queue.h"
+#include "validate.h"
 
 /* libcurl and libxml2 need one process-wide initialisation; it is the only global state. */
 static pthread_once_t g_init_once = PTHREAD_ONCE_INIT;
@@ -54,6 +58,12 @@ double cos_client_opt_num(const cos_client *c, const char *name, double dflt)
     return dflt;
 }
 
+const char *cos_client_content_type(const cos_client *c, const char *path, const char *key)
+{
+    const char *type = path ? mime_lookup(c->mime, path) : NULL;
+    return type ? type : key ? mime_lookup(c->mime, key) : NULL;
+}
+
 const char *cos_client_opt_str(const cos_client *c, const char *name)
 {
     const char *s = cos_obj_get_str(c->options, name);
@@ -83,32 +93,141 @@ static cos_value *option_error(const char *message)
     return cos_error_new("InvalidParameter", message);
 }
 
-/* Options whose type is checked; anything else is stored and ignored (forward compatible). */
-static int check_types(const cos_value *o, cos_value **err)
+static int option_errorf(cos_value **err, const char *name, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int option_errorf(cos_value **err, const char *name, const char *fmt, ...)
 {
-    static const char *const strings[] = {"SecretId", "SecretKey", "SecurityToken", "XCosSecurityToken",
-                                          "Protocol", "Domain", "Ip", "CaInfo", "UserAgent", "ConfCwd", NULL};
-    static const char *const numbers[] = {"Timeout", "ProgressInterval", "SystemClockOffset", "RetryTimes",
-                                          "FileParallelLimit", "ChunkParallelLimit", "ChunkRetryTimes",
-                                          "ChunkSize", "SliceSize", "MaxPartNumber", "MaxConnections", NULL};
-    char msg[128];
-    for (size_t i = 0; strings[i]; i++) {
-        cos_vtype t = cos_value_type(cos_obj_get(o, strings[i]));
-        if (t != COS_NIL && t != COS_STR) {
-            snprintf(msg, sizeof msg, "option %s must be a string", strings[i]);
-            *err = option_error(msg);
-            return -1;
-        }
+    char msg[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    *err = option_error(msg);
+    if (*err && name) cos_obj_set_str(*err, "param", name);
+    return -1;
+}
+
+/* The constructor options: each has a kind and, for numbers, the accepted range. Anything out
+ * of range is refused (never clamped), NaN and infinities included, so no option reaches an
+ * integer conversion unchecked. */
+typedef enum { OPT_STR, OPT_INT, OPT_NUM, OPT_BOOL, OPT_IGNORED } opt_kind;
+typedef struct opt_def {
+    const char *name;
+    opt_kind kind;
+    double min, max;
+} opt_def;
+
+#define MIB_D (1024.0 * 1024.0)
+static const opt_def OPTIONS[] = {
+    {"SecretId", OPT_STR, 0, 0},
+    {"SecretKey", OPT_STR, 0, 0},
+    {"SecurityToken", OPT_STR, 0, 0},
+    {"XCosSecurityToken", OPT_STR, 0, 0},
+    {"Protocol", OPT_STR, 0, 0},
+    {"Domain", OPT_STR, 0, 0},
+    {"Ip", OPT_STR, 0, 0},
+    {"CaInfo", OPT_STR, 0, 0},
+    {"UserAgent", OPT_STR, 0, 0},
+    {"ConfCwd", OPT_STR, 0, 0},
+    {"CheckpointDir", OPT_STR, 0, 0},
+    {"Timeout", OPT_NUM, 0, 2147483647.0},
+    {"ProgressInterval", OPT_NUM, 0, 86400000.0},
+    {"SystemClockOffset", OPT_NUM, -1e12, 1e12},
+    {"RetryTimes", OPT_INT, 0, 100},
+    {"FileParallelLimit", OPT_INT, 1, 1000},
+    {"ChunkParallelLimit", OPT_INT, 1, 256},
+    {"ChunkRetryTimes", OPT_INT, 0, 100},
+    {"ChunkSize", OPT_INT, MIB_D, 5120.0 * MIB_D},
+    {"SliceSize", OPT_INT, 0, 5120.0 * MIB_D},
+    {"MaxPartNumber", OPT_INT, 1024, 10000},
+    {"MaxConnections", OPT_INT, 1, 1024},
+    {"UploadQueueSize", OPT_INT, 1, 1e6},
+    {"CorrectClockSkew", OPT_BOOL, 0, 0},
+    {"UseRawKey", OPT_BOOL, 0, 0},
+    {"UploadCheckContentMd5", OPT_BOOL, 0, 0},
+    {"ForcePathStyle", OPT_BOOL, 0, 0},
+    {"Checkpoint", OPT_BOOL, 0, 0},
+    {"getAuthorization", OPT_IGNORED, 0, 0}, /* a function: the binding installs the provider */
+    /* Node SDK options for behaviour lua-cos does not have: accepted, no effect. */
+    {"KeepAlive", OPT_IGNORED, 0, 0},
+    {"ForceSignHost", OPT_IGNORED, 0, 0},
+    {"UploadIdCacheLimit", OPT_IGNORED, 0, 0},
+    {"CompatibilityMode", OPT_IGNORED, 0, 0},
+    {"AutoSwitchHost", OPT_IGNORED, 0, 0},
+    {"ObjectKeySimplifyCheck", OPT_IGNORED, 0, 0},
+    {"ServiceDomain", OPT_IGNORED, 0, 0},
+    {"CopyChunkParallelLimit", OPT_IGNORED, 0, 0},
+    {"CopyChunkSize", OPT_IGNORED, 0, 0},
+    {"CopySliceSize", OPT_IGNORED, 0, 0},
+};
+#define NOPTIONS (sizeof OPTIONS / sizeof OPTIONS[0])
+
+static const opt_def *find_option(const char *name)
+{
+    for (size_t i = 0; i < NOPTIONS; i++)
+        if (strcmp(OPTIONS[i].name, name) == 0) return &OPTIONS[i];
+    return NULL;
+}
+
+static int unknown_option(const char *name, cos_value **err)
+{
+    const char *names[NOPTIONS + 1];
+    for (size_t i = 0; i < NOPTIONS; i++) names[i] = OPTIONS[i].name;
+    names[NOPTIONS] = NULL;
+    const char *hint = cos_validate_suggest(name, names);
+    if (hint) return option_errorf(err, name, "unknown option %.200s (did you mean %s?)", name, hint);
+    return option_errorf(err, name, "unknown option %.200s (docs/api.md lists the options)", name);
+}
+
+/* Strings: no NUL (it would cut the value short: a truncated SecretKey signs wrongly) and no
+ * control character (they end up in headers or URLs: CR/LF would inject header lines). */
+static int check_string(const opt_def *d, const cos_value *v, cos_value **err)
+{
+    size_t len = 0;
+    const char *s = cos_value_str(v, &len);
+    if (!s) return option_errorf(err, d->name, "option %s must be a string", d->name);
+    for (size_t i = 0; i < len; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch < 0x20 || ch == 0x7f)
+            return option_errorf(err, d->name, "option %s must not contain NUL, CR, LF or other control characters",
+                                 d->name);
     }
-    for (size_t i = 0; numbers[i]; i++) {
-        const cos_value *v = cos_obj_get(o, numbers[i]);
-        double d;
-        cos_vtype t = cos_value_type(v);
-        if (t == COS_NIL || t == COS_NUM) continue;
-        if (t == COS_STR && str_to_num(cos_value_str(v, NULL), &d) == 0) continue;
-        snprintf(msg, sizeof msg, "option %s must be a number", numbers[i]);
-        *err = option_error(msg);
-        return -1;
+    return 0;
+}
+
+static int check_number(const opt_def *d, const cos_value *v, cos_value **err)
+{
+    double n = 0;
+    int ok = cos_value_type(v) == COS_NUM ? (n = cos_value_num(v), 1)
+             : cos_value_type(v) == COS_STR ? str_to_num(cos_value_str(v, NULL), &n) == 0
+                                            : 0;
+    const char *what = d->kind == OPT_INT ? "an integer" : "a number";
+    if (!ok || !isfinite(n) || (d->kind == OPT_INT && n != floor(n)) || n < d->min || n > d->max)
+        return option_errorf(err, d->name, "option %s must be %s between %.0f and %.0f", d->name, what, d->min,
+                             d->max);
+    return 0;
+}
+
+static int check_options(const cos_value *o, cos_value **err)
+{
+    for (size_t i = 0; i < cos_value_len(o); i++) {
+        const char *name = cos_obj_key(o, i);
+        const cos_value *v = cos_obj_at(o, i);
+        const opt_def *d = find_option(name);
+        if (!d) return unknown_option(name, err);
+        if (cos_value_type(v) == COS_NIL) continue;
+        switch (d->kind) {
+        case OPT_STR:
+            if (check_string(d, v, err) != 0) return -1;
+            break;
+        case OPT_INT:
+        case OPT_NUM:
+            if (check_number(d, v, err) != 0) return -1;
+            break;
+        case OPT_BOOL:
+            if (cos_value_type(v) != COS_BOOL) return option_errorf(err, name, "option %s must be a boolean", name);
+            break;
+        case OPT_IGNORED: break;
+        }
     }
     return 0;
 }
@@ -127,11 +246,9 @@ static int parse_protocol(cos_client *c, cos_value **err)
     return 0;
 }
 
-static double clampd(double v, double lo, double hi) { return v < lo ? lo : v > hi ? hi : v; }
-
 static int parse_options(cos_client *c, cos_value **err)
 {
-    if (check_types(c->options, err) != 0) return -1;
+    if (check_options(c->options, err) != 0) return -1;
     if (parse_protocol(c, err) != 0) return -1;
     if (cos_client_opt_bool(c, "ForcePathStyle", 0)) {
         *err = option_error("ForcePathStyle is not supported");
@@ -145,16 +262,18 @@ static int parse_options(cos_client *c, cos_value **err)
     c->ca_info = dup_opt(c, "CaInfo", NULL);
     c->user_agent = dup_opt(c, "UserAgent", NULL);
     if (!c->user_agent) c->user_agent = strdup("lua-cos-" COS_VERSION);
-    c->timeout_ms = (long)clampd(cos_client_opt_num(c, "Timeout", 0), 0, 1e9);
-    c->progress_interval_ms = clampd(cos_client_opt_num(c, "ProgressInterval", 1000), 0, 1e9);
+    /* Checked against their ranges above: the conversions below are defined. */
+    c->timeout_ms = (long)cos_client_opt_num(c, "Timeout", 0);
+    c->progress_interval_ms = cos_client_opt_num(c, "ProgressInterval", 1000);
     c->correct_clock_skew = cos_client_opt_bool(c, "CorrectClockSkew", 1);
     c->clock_offset_ms = cos_client_opt_num(c, "SystemClockOffset", 0);
     c->use_raw_key = cos_client_opt_bool(c, "UseRawKey", 0);
-    c->retry_times = (int)clampd(cos_client_opt_num(c, "RetryTimes", 3), 0, 100);
+    c->retry_times = (int)cos_client_opt_num(c, "RetryTimes", 3);
     c->upload_check_md5 = cos_client_opt_bool(c, "UploadCheckContentMd5", 0);
-    c->max_connections = (int)clampd(cos_client_opt_num(c, "MaxConnections", 64), 1, 1024);
+    c->max_connections = (int)cos_client_opt_num(c, "MaxConnections", 64);
     c->low_speed_time_s = 60;
-    if (!c->protocol || !c->user_agent) {
+    c->mime = mime_load(NULL); /* once per client: every upload without ContentType looks it up */
+    if (!c->protocol || !c->user_agent || !c->mime) {
         *err = option_error("out of memory");
         return -1;
     }
@@ -206,5 +325,6 @@ void cos_client_free(cos_client *c)
     free(c->ip);
     free(c->ca_info);
     free(c->user_agent);
+    mime_free(c->mime);
     free(c);
 }

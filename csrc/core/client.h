@@ -5,6 +5,7 @@
 #include <curl/curl.h>
 #include <stdint.h>
 #include "cos.h"
+#include "mime.h"
 #include "task.h"
 
 typedef struct cos_event cos_event;
@@ -27,6 +28,7 @@ struct cos_client {
     int upload_check_md5;
     int max_connections;     /* global cap on transfers running at once */
     long low_speed_time_s;   /* stall detection: < 1 B/s during this many seconds */
+    cos_mime *mime;          /* the system MIME table, loaded once (Content-Type by extension) */
     /* Engine */
     CURLM *multi;
     struct cos_request *pending_head, *pending_tail; /* submitted, waiting for a slot or a retry time */
@@ -59,6 +61,10 @@ struct cos_client {
 double cos_client_opt_num(const cos_client *c, const char *name, double dflt);
 const char *cos_client_opt_str(const cos_client *c, const char *name);
 int cos_client_opt_bool(const cos_client *c, const char *name, int dflt);
+
+/* The Content-Type for an upload without one: by the extension of the file's name, else of the
+ * key (either may be NULL); NULL when neither extension is in the MIME table. */
+const char *cos_client_content_type(const cos_client *c, const char *path, const char *key);
 
 /* Monotonic and wall clocks in ms. */
 double cos_now_mono_ms(void);

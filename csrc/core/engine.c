@@ -582,17 +582,43 @@ static int accepted(const cos_request *r, long status)
     return 0;
 }
 
+/* The answer's body passed the memory cap (cos_req_body_limit): refused, never retried. */
+static cos_value *too_large_error(cos_request *r)
+{
+    long status = 0;
+    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+    int64_t limit = status >= 200 && status < 300 ? r->body_limit : COS_RESP_MAX_BODY;
+    char msg[200];
+    if (r->headers_too_large)
+        snprintf(msg, sizeof msg, "the response headers are larger than %lld bytes; refused without reading the rest",
+                 (long long)COS_RESP_MAX_HEADERS);
+    else
+        snprintf(msg, sizeof msg, "the response body is larger than %lld bytes, the most kept in memory for this "
+                 "request; refused without reading the rest", (long long)limit);
+    cos_value *e = cos_error_new("ResponseTooLarge", msg);
+    if (e) {
+        if (status > 0) cos_obj_set_num(e, "statusCode", (double)status);
+        if (r->resp_headers && !r->headers_too_large) cos_obj_set(e, "headers", cos_value_clone(r->resp_headers));
+        const char *rid = cos_obj_get_str(r->resp_headers, "x-cos-request-id");
+        if (rid) cos_obj_set_str(e, "RequestId", rid);
+        cos_obj_set_str(e, "url", r->url_noquery);
+        cos_obj_set_str(e, "method", r->method);
+    }
+    return e;
+}
+
 static cos_value *attempt_error(cos_request *r, CURLcode rc, long status, int *retryable)
 {
     *retryable = 0;
+    if (rc == CURLE_WRITE_ERROR && (r->body_too_large || r->headers_too_large)) return too_large_error(r);
     if (rc != CURLE_OK) {
         if (r->body_error || rc == CURLE_ABORTED_BY_CALLBACK || rc == CURLE_READ_ERROR) {
             char msg[160];
             if (r->src == COS_SRC_PULL && r->body_error == ECANCELED)
                 snprintf(msg, sizeof msg, "EBODYREAD: on_pull failed");
-            else if (r->src == COS_SRC_PULL && r->body_error == EPIPE)
-                snprintf(msg, sizeof msg, "EBODYREAD: the body ended after %lld of %lld bytes", (long long)r->sent,
-                         (long long)r->body_len);
+            else if (r->body_error == EPIPE) /* a pulled body, or a file, shorter than announced */
+                snprintf(msg, sizeof msg, "EBODYREAD: the body ended after %lld of the %lld bytes announced "
+                         "(ContentLength or the file's size)", (long long)r->sent, (long long)r->body_len);
             else
                 snprintf(msg, sizeof msg, "EBODYREAD: cannot read the request body: %s",
                          strerror(r->body_error ? r->body_error : EIO));

@@ -60,6 +60,10 @@ struct cos_request {
     int out_fd;
     int64_t out_written;
     int out_error;
+    int64_t body_limit;     /* memory cap of a 2xx body (cos_req_body_limit), -1: none */
+    int body_too_large;     /* the write callback stopped the transfer at the cap */
+    int64_t header_bytes;   /* response header bytes of this attempt (COS_RESP_MAX_HEADERS) */
+    int headers_too_large;  /* the header callback stopped the transfer at the cap */
     cos_value *resp_headers;
     char *reason;           /* status line reason phrase */
     strbuf resp_body;

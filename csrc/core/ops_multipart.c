@@ -2,6 +2,7 @@
  * §3.7-3.12). Each is one request; results are shaped as the Node SDK shapes them: XML values
  * stay strings, the Upload/Part lists are always arrays, ETags keep their quotes, and Complete's
  * Location is the SDK-built one. */
+#include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <stdlib.h>
@@ -11,6 +12,7 @@
 
 #include "engine.h" /* cos_error_http: the C.1 error shape for an <Error> inside a 200 */
 #include "ops.h"
+#include "client.h"
 #include "validate.h"
 #include "xml.h"
 
@@ -143,7 +145,10 @@ int cos_op_multipart_init(cos_task *t, cos_value **err)
     int rc = cos_req_query(r, "uploads", "");
     /* Sent empty (and so unsigned) unless given, so no proxy adds its own (B.8). */
     if (!rc && !cos_req_get_header(r, "Cache-Control")) rc = cos_req_header(r, "Cache-Control", "");
-    if (!rc && !cos_req_get_header(r, "Content-Type")) rc = cos_req_header(r, "Content-Type", "");
+    if (!rc && !cos_req_get_header(r, "Content-Type")) { /* by the key's extension, else empty (B.8) */
+        const char *type = cos_client_content_type(t->client, NULL, cos_task_key(t));
+        rc = cos_req_header(r, "Content-Type", type ? type : "");
+    }
     if (rc) {
         cos_req_free(r);
         return fail(err, NULL);
@@ -196,8 +201,13 @@ static int attach_body(cos_task *t, cos_request *r, cos_value **err)
     case COS_BODY_MEM: return cos_req_body_mem(r, b->data, b->len) == 0 ? 0 : fail(err, NULL);
     case COS_BODY_FD: rc = attach_fd(r, b->fd, b->offset, b->length >= 0 ? b->length : given, err); break;
     case COS_BODY_PATH: {
-        int fd = open(b->path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) return fail(err, cos_validate_error("FilePath", "cannot open %s", b->path));
+        int fd = open(b->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO never blocks */
+        if (fd < 0) {
+            int en = errno;
+            cos_value *e = cos_validate_error("FilePath", "cannot open %s: %s", b->path, strerror(en));
+            if (e && strerrorname_np(en)) cos_obj_set_str(e, "code", strerrorname_np(en));
+            return fail(err, e);
+        }
         rc = attach_fd(r, fd, 0, given, err); /* the request keeps its own dup */
         close(fd);
         break;

@@ -1,6 +1,7 @@
 /* ops_object: the simple object operations (node-sdk-behaviour.md B.2-B.6): putObject,
  * appendObject, headObject, getObject, deleteObject. One request each, on the engine. */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -9,9 +10,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "client.h"
 #include "engine.h"
 #include "ops.h"
 #include "queue.h"
+#include "upload.h"
 #include "validate.h"
 
 /* ---------------------------------------------------------------------------------------- */
@@ -56,8 +59,35 @@ static int base64_md5(const void *data, size_t len, char out[32])
     return 0;
 }
 
-/* Attaches the task's body to the request; *size gets its length. File bodies get
- * Content-Type application/octet-stream unless one is given. */
+/* Opens a file to upload without ever blocking (O_NONBLOCK: a FIFO swapped in after validation
+ * does not hang the process) and only if it is a regular file. The fd, or -1 and *err. */
+static int open_regular(const char *path, struct stat *st, cos_value **err)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return fail(err, errno_error(errno, "open", path));
+    if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
+        int e = errno;
+        int reg = S_ISREG(st->st_mode);
+        close(fd);
+        if (!reg) return fail(err, cos_validate_error("FilePath", "param FilePath must be a regular file: '%s'", path));
+        return fail(err, errno_error(e, "stat", path));
+    }
+    return fd;
+}
+
+/* No ContentType given: the type of the file's extension, else of the key's (the MIME table);
+ * file-like bodies fall back to application/octet-stream, strings to none (COS then decides,
+ * as the Node SDK leaves it). */
+static int default_content_type(cos_task *t, cos_request *r, int file_like)
+{
+    if (cos_req_get_header(r, "Content-Type")) return 0;
+    const char *path = t->body.kind == COS_BODY_PATH ? t->body.path : NULL;
+    const char *type = cos_client_content_type(t->client, path, cos_task_key(t));
+    if (!type && file_like) type = "application/octet-stream";
+    return type ? cos_req_header(r, "Content-Type", type) : 0;
+}
+
+/* Attaches the task's body to the request; *size gets its length. */
 static int attach_body(cos_task *t, cos_request *r, int64_t *size, cos_value **err)
 {
     cos_body *b = &t->body;
@@ -80,12 +110,12 @@ static int attach_body(cos_task *t, cos_request *r, int64_t *size, cos_value **e
         break;
     case COS_BODY_FD:
     case COS_BODY_PATH: {
-        int fd = b->kind == COS_BODY_FD ? b->fd : open(b->path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) return fail(err, errno_error(errno, "open", b->path));
         struct stat st;
+        int fd = b->kind == COS_BODY_FD ? b->fd : open_regular(b->path, &st, err);
+        if (fd < 0) return -1;
         int64_t off = b->kind == COS_BODY_FD ? b->offset : 0;
         int64_t len = b->kind == COS_BODY_FD ? b->length : -1;
-        int rc = fstat(fd, &st);
+        int rc = b->kind == COS_BODY_FD ? fstat(fd, &st) : 0;
         if (rc == 0 && len < 0) len = (int64_t)st.st_size - off;
         if (rc != 0 || len < 0 || off < 0) {
             int e = rc != 0 ? errno : EINVAL;
@@ -105,9 +135,7 @@ static int attach_body(cos_task *t, cos_request *r, int64_t *size, cos_value **e
         file_like = 1;
         break;
     }
-    if (file_like && !cos_req_get_header(r, "Content-Type") &&
-        cos_req_header(r, "Content-Type", "application/octet-stream") != 0)
-        return fail(err, NULL);
+    if (default_content_type(t, r, file_like) != 0) return fail(err, NULL);
     return 0;
 }
 
@@ -157,9 +185,36 @@ static void put_shape(cos_task *t, cos_http_result *res, cos_value *data)
     add_etag(data);
 }
 
+/* putObject succeeds only when the answer vouches for the bytes sent (hashed as they streamed):
+ * an ETag that is their MD5 or an x-cos-hash-crc64ecma that is their CRC-64, each checked when
+ * present (docs/upload-engine.md, "Integrity"). NULL when verified. */
+static cos_value *verify_put(cos_http_result *res)
+{
+    const char *etag = cos_obj_get_str(res->headers, "etag");
+    int md5 = etag ? cos_upload_etag_matches(etag, res->md5) : -1;
+    if (md5 == 0) return cos_upload_error("IntegrityError", "ETag %.80s is not the MD5 of the bytes sent", etag);
+    uint64_t crc;
+    int has_crc = cos_upload_header_crc64(res->headers, &crc);
+    if (has_crc && crc != res->crc64)
+        return cos_upload_error("IntegrityError", "x-cos-hash-crc64ecma %" PRIu64 " is not the CRC-64 %" PRIu64
+                                " of the bytes sent", crc, res->crc64);
+    if (md5 != 1 && !has_crc)
+        return cos_upload_error("UnverifiedUpload", "the object could not be verified: the answer has %s and no "
+                                "x-cos-hash-crc64ecma", etag ? "an ETag that is not an MD5" : "no ETag");
+    return NULL;
+}
+
 static void put_done(void *ud, cos_http_result *res)
 {
-    finish_simple(ud, res, put_shape);
+    cos_task *t = ud;
+    cos_value *bad = res->error ? NULL : verify_put(res);
+    if (bad) {
+        if (res->request_id) cos_obj_set_str(bad, "RequestId", res->request_id);
+        cos_obj_set_num(bad, "statusCode", res->status_code);
+        cos_task_finish(t, bad, NULL);
+        return;
+    }
+    finish_simple(t, res, put_shape);
 }
 
 /* The request of an upload (putObject / appendObject): headers, query, body. */
@@ -189,6 +244,38 @@ static cos_request *upload_request(cos_task *t, const char *method, int is_appen
     return r;
 }
 
+/* No Body and no FilePath: refused, unless the key names a "directory" (ends in '/'). An empty
+ * object needs Body = "": a nil Body is usually a failed io.open, not an intent. */
+static cos_value *check_body_given(cos_task *t)
+{
+    if (t->body.kind != COS_BODY_NONE) return NULL;
+    const char *fp = cos_task_str(t, "FilePath");
+    if (fp && *fp) { /* FilePath in params (the C API), no body source given */
+        if (!(t->body.path = strdup(fp))) return cos_error_new("Error", "out of memory");
+        t->body.kind = COS_BODY_PATH;
+        return NULL;
+    }
+    const char *key = cos_task_key(t);
+    size_t n = key ? strlen(key) : 0;
+    if (n && key[n - 1] == '/') return NULL;
+    return cos_validate_error("Body", "missing param Body (or FilePath); Body is nil, e.g. a failed io.open? "
+                                      "For an empty object give Body = \"\"");
+}
+
+/* An io file body with a ContentLength beyond what the file holds would end early: refused
+ * now, stating both sizes. */
+static cos_value *check_fd_length(cos_task *t)
+{
+    struct stat st;
+    const cos_body *b = &t->body;
+    if (b->kind != COS_BODY_FD || b->length < 0 || fstat(b->fd, &st) != 0 || !S_ISREG(st.st_mode)) return NULL;
+    int64_t left = (int64_t)st.st_size - b->offset;
+    if (left < 0) left = 0;
+    if (b->length <= left) return NULL;
+    return cos_validate_error("ContentLength", "param ContentLength is %lld but the Body file has only %lld bytes left",
+                              (long long)b->length, (long long)left);
+}
+
 static int validate_upload(cos_task *t, int is_append, cos_value **err)
 {
     if (validate_object(t, err) != 0) return -1;
@@ -196,6 +283,9 @@ static int validate_upload(cos_task *t, int is_append, cos_value **err)
         cos_value *e = cos_validate_position(t->params);
         if (e) return fail(err, e);
     }
+    cos_value *e = check_body_given(t);
+    if (!e) e = check_fd_length(t);
+    if (e) return fail(err, e);
     pull_length_from_params(t);
     if (t->body.kind == COS_BODY_PULL && t->body.length < 0)
         return fail(err, cos_validate_error("ContentLength", "ContentLength is required for a pulled body"));
@@ -220,6 +310,8 @@ static int body_size(cos_task *t, double *size, cos_value **err)
         return 0;
     case COS_BODY_PATH:
         if (stat(t->body.path, &st) != 0) return fail(err, errno_error(errno, "stat", t->body.path));
+        if (!S_ISREG(st.st_mode))
+            return fail(err, cos_validate_error("FilePath", "param FilePath must be a regular file: '%s'", t->body.path));
         *size = (double)st.st_size;
         return 0;
     }
@@ -237,6 +329,7 @@ static void put_run(cos_task *t)
         return;
     }
     cos_task_progress_now(t, 0, (double)size); /* the immediate start emission */
+    cos_req_hash(r, COS_HASH_MD5 | COS_HASH_CRC64); /* verified against the answer (put_done) */
     submit(t, r, put_done);
 }
 
@@ -351,6 +444,7 @@ int cos_op_get_object(cos_task *t, cos_value **err)
         if (v) rc = cos_req_query(r, RESPONSE_PARAMS[i][1], v);
     }
     cos_req_accept_status(r, 304);
+    if (t->output.kind == COS_BODY_NONE) cos_req_body_limit(r, -1); /* the caller asked for Body in memory */
     if (rc != 0) {
         cos_req_free(r);
         return fail(err, NULL);

@@ -7,10 +7,10 @@
  *   multipart/form-data built with libcurl's MIME API (cos_req_body_mime: the engine rebuilds
  *   the form on every attempt and streams the file part from the body source).
  *
- * The policy is JSON, written by hand (there is no JSON library among the dependencies): only
- * json_string() escapes, and everything else goes through json_value(). */
+ * The policy is JSON, written with jansson (keys keep their insertion order). */
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <math.h>
 #include <openssl/evp.h>
 #include <stdio.h>
@@ -26,6 +26,7 @@
 #include "ops.h"
 #include "sign.h"
 #include "strbuf.h"
+#include "client.h"
 #include "validate.h"
 
 #define POLICY_DEFAULT_EXPIRES 900
@@ -34,67 +35,46 @@
 /* ------------------------------------------------------------------------------------------ */
 /* JSON                                                                                        */
 
-/* A JSON string literal (RFC 8259): '"' and '\\' escaped, control characters as \n, \t, ... or
- * \u00XX; everything else (UTF-8 included) copied as is. */
-static int json_string(strbuf *sb, const char *s, size_t len)
+/* A cos_value as a new jansson value, or NULL when it has no JSON form (NaN/inf, text that is
+ * not UTF-8, nesting deeper than JSON_MAX_DEPTH) or on out of memory. Integers stay integers
+ * (content-length-range bounds print without a fraction). */
+static json_t *to_json(const cos_value *v, int depth)
 {
-    int rc = sb_putc(sb, '"');
-    for (size_t i = 0; rc == 0 && i < len; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        switch (ch) {
-        case '"': rc = sb_puts(sb, "\\\""); break;
-        case '\\': rc = sb_puts(sb, "\\\\"); break;
-        case '\b': rc = sb_puts(sb, "\\b"); break;
-        case '\f': rc = sb_puts(sb, "\\f"); break;
-        case '\n': rc = sb_puts(sb, "\\n"); break;
-        case '\r': rc = sb_puts(sb, "\\r"); break;
-        case '\t': rc = sb_puts(sb, "\\t"); break;
-        default: rc = ch < 0x20 ? sb_printf(sb, "\\u%04x", ch) : sb_putc(sb, (char)ch); break;
-        }
-    }
-    return rc == 0 ? sb_putc(sb, '"') : rc;
-}
-
-/* Integers print without a fraction (content-length-range bounds); NaN/inf are not JSON. */
-static int json_number(strbuf *sb, double n)
-{
-    if (!isfinite(n)) return -1;
-    if (n == floor(n) && fabs(n) < 9007199254740992.0) return sb_printf(sb, "%.0f", n);
-    return sb_printf(sb, "%.17g", n);
-}
-
-static int json_value(strbuf *sb, const cos_value *v, int depth)
-{
-    if (depth > JSON_MAX_DEPTH) return -1;
+    if (depth > JSON_MAX_DEPTH) return NULL;
     size_t len = 0;
     const char *s;
-    int rc = 0;
+    double n;
+    json_t *j = NULL;
     switch (cos_value_type(v)) {
-    case COS_NIL: return sb_puts(sb, "null");
-    case COS_BOOL: return sb_puts(sb, cos_value_bool(v) ? "true" : "false");
-    case COS_NUM: return json_number(sb, cos_value_num(v));
+    case COS_NIL: return json_null();
+    case COS_BOOL: return json_boolean(cos_value_bool(v));
+    case COS_NUM:
+        n = cos_value_num(v);
+        if (!isfinite(n)) return NULL;
+        return n == floor(n) && fabs(n) < 9007199254740992.0 ? json_integer((json_int_t)n) : json_real(n);
     case COS_STR:
         s = cos_value_str(v, &len);
-        return json_string(sb, s, len);
+        return json_stringn(s, len);
     case COS_ARR:
-        rc = sb_putc(sb, '[');
-        for (size_t i = 0; rc == 0 && i < cos_value_len(v); i++) {
-            if (i) rc = sb_putc(sb, ',');
-            if (rc == 0) rc = json_value(sb, cos_arr_get(v, i), depth + 1);
+        j = json_array();
+        for (size_t i = 0; j && i < cos_value_len(v); i++) {
+            if (json_array_append_new(j, to_json(cos_arr_get(v, i), depth + 1)) != 0) {
+                json_decref(j);
+                return NULL;
+            }
         }
-        return rc == 0 ? sb_putc(sb, ']') : rc;
+        return j;
     case COS_OBJ:
-        rc = sb_putc(sb, '{');
-        for (size_t i = 0; rc == 0 && i < cos_value_len(v); i++) {
-            const char *k = cos_obj_key(v, i);
-            if (i) rc = sb_putc(sb, ',');
-            if (rc == 0) rc = json_string(sb, k, strlen(k));
-            if (rc == 0) rc = sb_putc(sb, ':');
-            if (rc == 0) rc = json_value(sb, cos_obj_at(v, i), depth + 1);
+        j = json_object();
+        for (size_t i = 0; j && i < cos_value_len(v); i++) {
+            if (json_object_set_new(j, cos_obj_key(v, i), to_json(cos_obj_at(v, i), depth + 1)) != 0) {
+                json_decref(j);
+                return NULL;
+            }
         }
-        return rc == 0 ? sb_putc(sb, '}') : rc;
+        return j;
     }
-    return -1;
+    return NULL;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -189,7 +169,7 @@ static cos_value *policy_conditions(const post_form *f)
     return conds;
 }
 
-/* {"expiration":"...","conditions":[...]} as malloc'd text. */
+/* {"expiration":"...","conditions":[...]} as malloc'd compact JSON text. */
 static char *policy_json(const post_form *f, size_t *len)
 {
     long long end = strtoll(strchr(f->key_time, ';') + 1, NULL, 10);
@@ -198,16 +178,12 @@ static char *policy_json(const post_form *f, size_t *len)
     cos_value *doc = cos_obj_new();
     int rc = doc ? cos_obj_set_str(doc, "expiration", expiration) : -1;
     if (rc == 0) rc = cos_obj_set(doc, "conditions", policy_conditions(f));
-    strbuf sb;
-    sb_init(&sb);
-    if (rc == 0) rc = json_value(&sb, doc, 0);
+    json_t *j = rc == 0 ? to_json(doc, 0) : NULL;
     cos_value_free(doc);
-    if (rc != 0) {
-        sb_free(&sb);
-        return NULL;
-    }
-    *len = sb.len;
-    return sb_detach(&sb);
+    char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (text) *len = strlen(text);
+    return text;
 }
 
 static char *base64(const void *data, size_t len)
@@ -385,7 +361,7 @@ cos_value *cos_post_policy(const cos_value *opts, cos_value **err)
     cos_value_free(fields);
     if (rc != 0) {
         cos_value_free(out);
-        if (!url_err) url_err = cos_validate_error(NULL, "cannot build the POST policy (bad Domain or out of memory)");
+        if (!url_err) url_err = cos_validate_error(NULL, "cannot build the POST policy (text that is not UTF-8, a bad Domain, or out of memory)");
         if (err) *err = url_err; else cos_value_free(url_err);
         return NULL;
     }
@@ -431,6 +407,12 @@ static cos_value *form_fields(const cos_task *t)
     for (size_t i = 0; rc == 0 && i < sizeof FORM_PARAMS / sizeof FORM_PARAMS[0]; i++) {
         const char *v = cos_param_string(t->params, FORM_PARAMS[i][0], buf, sizeof buf);
         if (v) rc = cos_obj_set_str(f, FORM_PARAMS[i][1], v);
+    }
+    if (rc == 0 && !cos_obj_get(f, "Content-Type")) { /* no ContentType: by the file's or key's extension */
+        const char *name = cos_task_str(t, "FileName");
+        if (!name && t->body.kind == COS_BODY_PATH) name = t->body.path;
+        const char *type = cos_client_content_type(t->client, name, cos_task_key(t));
+        if (type) rc = cos_obj_set_str(f, "Content-Type", type);
     }
     for (size_t i = 0; rc == 0 && i < cos_value_len(t->params); i++) {
         const char *name = cos_obj_key(t->params, i);
@@ -618,9 +600,12 @@ static int post_attach_body(cos_task *t, cos_request *r, cos_value **err)
         }
         return 0;
     }
-    int fd = body->kind == COS_BODY_PATH ? open(body->path, O_RDONLY | O_CLOEXEC) : body->fd;
+    /* O_NONBLOCK: a FIFO never blocks the process (validation refused non-regular files). */
+    int fd = body->kind == COS_BODY_PATH ? open(body->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) : body->fd;
     if (fd < 0) {
-        *err = cos_validate_error("FilePath", "cannot open %s", body->path ? body->path : "the body");
+        *err = cos_validate_error("FilePath", "cannot open %s: %s", body->path ? body->path : "the body",
+                                  strerror(errno));
+        if (*err) cos_obj_set_str(*err, "code", strerrorname_np(errno) ? strerrorname_np(errno) : "Error");
         return -1;
     }
     int64_t offset = body->kind == COS_BODY_FD ? body->offset : 0;

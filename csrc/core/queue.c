@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "client.h"
+#include "engine.h"
 
 #define DEFAULT_FILE_PARALLEL 3
 #define DEFAULT_QUEUE_SIZE 1000
@@ -27,6 +28,7 @@ struct qentry {
     cos_task_state state;
     int running;             /* holds a FileParallelLimit slot */
     int delivered;           /* the caller's on_done has run */
+    int held;                /* a task's callbacks point here: not trimmed before q_release */
     double loaded, size, speed, percent, hash_percent;
     cos_value *error;        /* the last error (clone) */
     char *upload_id, *cp_file; /* server-side state left behind by an error */
@@ -127,13 +129,15 @@ static void entry_unlink(cos_queue *q, qentry *e)
     q->count--;
 }
 
-/* UploadQueueSize: beyond it, finished entries are dropped oldest first (as the SDK trims). */
+/* UploadQueueSize: beyond it, finished entries are dropped oldest first (as the SDK trims). An
+ * entry whose task has not released its callbacks yet is kept: q_release still reads it (the
+ * task finishes, on_done runs, then release), and trims once it is done with it. */
 static void trim(cos_queue *q)
 {
     double limit = cos_client_opt_num(q->c, "UploadQueueSize", DEFAULT_QUEUE_SIZE);
     for (qentry *e = q->head, *n; e && (double)q->count > limit; e = n) {
         n = e->next;
-        if (e->task || (e->state != COS_TASK_SUCCESS && e->state != COS_TASK_ERROR && e->state != COS_TASK_CANCELED))
+        if (e->task || e->held || (e->state != COS_TASK_SUCCESS && e->state != COS_TASK_ERROR && e->state != COS_TASK_CANCELED))
             continue;
         entry_unlink(q, e);
         entry_free(e);
@@ -268,7 +272,9 @@ static void q_release(void *ud)
     void *uud = e->user.ud;
     memset(&e->user, 0, sizeof e->user);
     e->task = NULL;
+    e->held = 0;
     if (rel) rel(uud);
+    trim(e->q); /* e may go now */
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -334,6 +340,7 @@ int cos_queue_add(cos_task *t, const char *file_path, double size, const cos_que
         q->count++;
     }
     e->task = t;
+    e->held = 1;
     e->ops = ops;
     e->size = size;
     e->delivered = 0;
@@ -469,6 +476,32 @@ static void abort_leftover(qentry *e)
     e->upload_id = e->cp_file = NULL;
 }
 
+/* Stops the requests of a live task: its stop op, or (a task that cannot be paused, e.g. a pulled
+ * body) abort them outright, so that none outlives the task. */
+static void stop_requests(qentry *e, cos_task *t, int was_running)
+{
+    if (was_running && e->ops->stop) e->ops->stop(t);
+    else if (!e->ops->stop) {
+        if (t->op_abort) t->op_abort(t);
+        cos_engine_abort_task(t->client, t->id);
+        t->req = NULL;
+    }
+}
+
+int cos_queue_fail(cos_task *t, cos_value *err)
+{
+    qentry *e = entry_of(t);
+    if (!e || t->finished) return -1;
+    int was_running = e->running;
+    set_state(e, COS_TASK_ERROR);
+    free_slot(e);
+    stop_requests(e, t, was_running);
+    if (e->ops->cancel) e->ops->cancel(t, err);
+    else cos_task_finish(t, err, NULL);
+    schedule(e->q);
+    return 0;
+}
+
 int cos_task_cancel(cos_client *c, cos_task_id id)
 {
     qentry *e = find_entry(c->queue, id);
@@ -476,12 +509,16 @@ int cos_task_cancel(cos_client *c, cos_task_id id)
     cos_task_state was = e->state;
     int was_running = e->running;
     cos_task *t = e->task;
+    if (was == COS_TASK_ERROR && t && !t->finished) { /* failing (cos_task_fail): its abort is under way */
+        set_state(e, COS_TASK_CANCELED);
+        return 0;
+    }
     set_state(e, COS_TASK_CANCELED);
     free_slot(e);
     cos_value_free(e->params);
     e->params = NULL;
     if (t && !t->finished) {
-        if (was_running && e->ops->stop) e->ops->stop(t);
+        stop_requests(e, t, was_running);
         cos_value *err = cos_queue_canceled_error(e->id);
         if (e->ops->cancel) e->ops->cancel(t, err);
         else cos_task_finish(t, err, NULL);

@@ -60,6 +60,11 @@ void cos_queue_set_upload(cos_task *t, const char *upload_id, const char *cp_fil
 int cos_queue_acquire_upload(cos_client *c, const char *upload_id);
 void cos_queue_release_upload(cos_client *c, const char *upload_id);
 
+/* cos_task_fail of a queue task: state error, requests stopped, then ops->cancel(t, err) (the
+ * multipart upload is aborted) or the task finishes with err. 0 (err taken), or -1 when t is not
+ * in the queue (err untouched). */
+int cos_queue_fail(cos_task *t, cos_value *err);
+
 /* The task's live state as the queue sees it (COS_TASK_CANCELED after cancelTask, ...). */
 cos_task_state cos_queue_state(const cos_task *t);
 

@@ -87,6 +87,7 @@ cos_request *cos_req_new(cos_client *c, const char *method, const char *bucket, 
     r->fd = -1;
     r->out_fd = -1;
     r->body_len = -1;
+    r->body_limit = COS_RESP_MAX_BODY;
     r->max_retries = -1;
     r->method = strdup(method ? method : "GET");
     r->bucket = strdup(bucket ? bucket : "");
@@ -141,8 +142,18 @@ int cos_req_query(cos_request *r, const char *name, const char *value)
     return rkv_set(&r->query, name, value ? value : "", 0);
 }
 
+/* Validation refuses these earlier, naming the param; this is the last line of defence, so no
+ * caller can ever put a second header line (or a cut-short one) on the wire. */
+static int header_text_ok(const char *s)
+{
+    for (; s && *s; s++)
+        if (*s == '\r' || *s == '\n') return 0;
+    return 1;
+}
+
 int cos_req_header(cos_request *r, const char *name, const char *value)
 {
+    if (!*name || strpbrk(name, ":\r\n \t") || !header_text_ok(value)) return -1;
     return rkv_set(&r->headers, name, value, 1);
 }
 
@@ -230,6 +241,8 @@ int cos_req_output_fd(cos_request *r, int fd)
     r->out_fd = d;
     return 0;
 }
+
+void cos_req_body_limit(cos_request *r, int64_t max) { r->body_limit = max < 0 ? -1 : max; }
 
 void cos_req_accept_status(cos_request *r, int status)
 {
@@ -372,8 +385,8 @@ static size_t read_cb(char *buf, size_t size, size_t nitems, void *ud)
         ssize_t n;
         do n = pread(r->fd, buf, want, (off_t)(r->fd_offset + r->sent));
         while (n < 0 && errno == EINTR);
-        if (n <= 0) { /* error, or the file shrank under us */
-            r->body_error = n < 0 ? errno : EIO;
+        if (n <= 0) { /* error, or the file ended before body_len bytes (EPIPE: "body ended early") */
+            r->body_error = n < 0 ? errno : EPIPE;
             return CURL_READFUNC_ABORT;
         }
         got = (size_t)n;
@@ -414,44 +427,51 @@ static int seek_cb(void *ud, curl_off_t offset, int origin)
     return hash_restart(r) == 0 ? CURL_SEEKFUNC_OK : CURL_SEEKFUNC_FAIL;
 }
 
-static size_t header_cb(char *buf, size_t size, size_t nitems, void *ud)
+int cos_resp_header_line(cos_value **headers, char **reason, const char *buf, size_t len)
 {
-    cos_request *r = ud;
-    size_t n = size * nitems;
-    size_t len = n;
     while (len && (buf[len - 1] == '\r' || buf[len - 1] == '\n')) len--;
     if (len >= 5 && strncmp(buf, "HTTP/", 5) == 0) {
         /* A new response (100 Continue, then the real one): forget the previous headers. */
-        cos_value_free(r->resp_headers);
-        r->resp_headers = cos_obj_new();
-        free(r->reason);
+        cos_value_free(*headers);
+        *headers = cos_obj_new();
+        free(*reason);
         const char *sp = memchr(buf, ' ', len);
         const char *sp2 = sp ? memchr(sp + 1, ' ', len - (size_t)(sp + 1 - buf)) : NULL;
-        r->reason = sp2 ? strndup(sp2 + 1, len - (size_t)(sp2 + 1 - buf)) : strdup("");
-        return n;
+        *reason = sp2 ? strndup(sp2 + 1, len - (size_t)(sp2 + 1 - buf)) : strdup("");
+        return *headers && *reason ? 0 : -1;
     }
     const char *colon = memchr(buf, ':', len);
-    if (!colon || !r->resp_headers) return n;
+    if (!colon || !*headers) return 0;
     char name[256];
     size_t nl = (size_t)(colon - buf);
-    if (nl >= sizeof name) return n;
+    if (nl >= sizeof name) return 0;
     for (size_t i = 0; i < nl; i++) name[i] = (char)tolower((unsigned char)buf[i]);
     name[nl] = '\0';
     const char *v = colon + 1, *end = buf + len;
     while (v < end && (*v == ' ' || *v == '\t')) v++;
     while (end > v && (end[-1] == ' ' || end[-1] == '\t')) end--;
-    const char *prev = cos_obj_get_str(r->resp_headers, name);
+    const char *prev = cos_obj_get_str(*headers, name);
     if (prev) { /* repeated header: joined as Node does */
         strbuf j;
         sb_init(&j);
-        sb_puts(&j, prev);
-        sb_puts(&j, ", ");
-        sb_append(&j, v, (size_t)(end - v));
-        cos_obj_set(r->resp_headers, name, cos_str_new(j.data ? j.data : "", j.len));
+        int rc = sb_puts(&j, prev) || sb_puts(&j, ", ") || sb_append(&j, v, (size_t)(end - v));
+        if (rc == 0) rc = cos_obj_set(*headers, name, cos_str_new(j.data ? j.data : "", j.len));
         sb_free(&j);
-    } else {
-        cos_obj_set(r->resp_headers, name, cos_str_new(v, (size_t)(end - v)));
+        return rc ? -1 : 0;
     }
+    return cos_obj_set(*headers, name, cos_str_new(v, (size_t)(end - v))) ? -1 : 0;
+}
+
+static size_t header_cb(char *buf, size_t size, size_t nitems, void *ud)
+{
+    cos_request *r = ud;
+    size_t n = size * nitems;
+    r->header_bytes += (int64_t)n;
+    if (r->header_bytes > COS_RESP_MAX_HEADERS) {
+        r->headers_too_large = 1;
+        return 0; /* stops the transfer (CURLE_WRITE_ERROR) */
+    }
+    cos_resp_header_line(&r->resp_headers, &r->reason, buf, n);
     return n;
 }
 
@@ -474,6 +494,11 @@ static size_t write_cb(char *buf, size_t size, size_t nitems, void *ud)
             r->out_written += w;
         }
         return n;
+    }
+    int64_t limit = status >= 200 && status < 300 ? r->body_limit : COS_RESP_MAX_BODY;
+    if (limit >= 0 && (int64_t)r->resp_body.len + (int64_t)n > limit) {
+        r->body_too_large = 1; /* stop reading now: the rest is never buffered */
+        return CURL_WRITEFUNC_ERROR;
     }
     return sb_append(&r->resp_body, buf, n) == 0 ? n : CURL_WRITEFUNC_ERROR;
 }
@@ -504,6 +529,9 @@ void cos_req_reset_attempt(cos_request *r)
     r->received = 0;
     r->body_error = 0;
     r->out_error = 0;
+    r->body_too_large = 0;
+    r->header_bytes = 0;
+    r->headers_too_large = 0;
     r->need_data = 0;
     r->up_now = r->down_now = r->down_total = 0;
     r->up_total = r->body_len < 0 ? 0 : r->body_len;
@@ -783,6 +811,9 @@ static int setup_transport(cos_request *r, CURL *e)
     cos_client *c = r->c;
     CURLcode rc = curl_easy_setopt(e, CURLOPT_PRIVATE, r);
     if (!rc) rc = curl_easy_setopt(e, CURLOPT_URL, r->url);
+    /* The path goes out exactly as signed: libcurl would otherwise squash "/./" and "/../" in a
+     * key such as "a/./b" after we signed it (SignatureDoesNotMatch, or another object). */
+    if (!rc) rc = curl_easy_setopt(e, CURLOPT_PATH_AS_IS, 1L);
     if (!rc) rc = curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
     if (!rc) rc = curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
     if (!rc) rc = curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);

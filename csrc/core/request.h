@@ -116,6 +116,18 @@ void cos_req_hash(cos_request *r, int flags);
  * captured in memory. Once bytes went to the fd, the request is no longer retried. */
 int cos_req_output_fd(cos_request *r, int fd);
 
+/* Response bodies kept in memory are capped (a hostile or broken server must not make us buffer
+ * without bound): beyond COS_RESP_MAX_BODY bytes the transfer stops and the request fails with
+ * code "ResponseTooLarge" (not retried). COS's XML answers are far below it (a page of 1000 list
+ * entries is a few hundred KiB). cos_req_body_limit changes the cap for SUCCESSFUL (2xx)
+ * answers only, -1 meaning none (getObject's in-memory Body: the caller asked for the object);
+ * error bodies always keep the default. */
+#define COS_RESP_MAX_BODY ((int64_t)8 * 1024 * 1024)
+/* Response headers, all lines together: COS sends a few KiB. Beyond this the transfer stops
+ * with "ResponseTooLarge" too (libcurl before 8.3 keeps taking header lines without a limit). */
+#define COS_RESP_MAX_HEADERS ((int64_t)256 * 1024)
+void cos_req_body_limit(cos_request *r, int64_t max);
+
 /* Statuses >= 300 that count as success for this request (e.g. 304 for headObject with
  * If-Modified-Since, 404 for deleteObject). Up to 4. */
 void cos_req_accept_status(cos_request *r, int status);
@@ -132,6 +144,13 @@ void cos_req_on_progress(cos_request *r, cos_req_progress_fn fn, void *ud);
 int cos_req_submit(cos_request *r);
 /* Stops a submitted request; `done` will not be called. */
 void cos_req_abort(cos_request *r);
+
+/* One response header line as libcurl delivers it (CRLF included or not) into *headers (object,
+ * lower-case names, repeated headers joined with ", "); a status line ("HTTP/...") starts a new
+ * response: *headers is replaced by an empty object and *reason set to its reason phrase. Lines
+ * before the first status line, without a colon or with a name of 256 bytes or more are ignored.
+ * 0, or -1 on out of memory. */
+int cos_resp_header_line(cos_value **headers, char **reason, const char *buf, size_t len);
 
 /* The common success data: {statusCode, headers, RequestId?, VersionId?, DeleteMarker?}. Takes
  * r->headers (sets it to NULL). */

@@ -44,6 +44,9 @@
 
 #define MIB (1024.0 * 1024.0)
 #define MAX_PARTS 10000
+/* List Multipart Uploads of one Key: more entries than this is not a real bucket (each would be
+ * checked part by part); the listing stops with an error instead of paging on. */
+#define MAX_LISTED_UPLOADS 10000
 /* Checkpoint writes: after every confirmed part while the record is small (so a kill loses at
  * most the parts in flight), at most every CP_SAVE_INTERVAL_MS beyond CP_SMALL_PARTS parts (each
  * write rewrites the whole record). */
@@ -102,14 +105,18 @@ struct slice_upload {
     list_mode mode;
     cos_value *listed;     /* parts listed so far: array of {PartNumber, ETag, Size} */
     cos_value *candidates; /* UploadIds of remote uploads to try */
-    char *dropped_id;      /* the upload abort_detached() gave up: never a candidate, even while
-                            * its abort is still in flight (List Multipart Uploads may list it) */
     size_t cand_next;
+    /* paging: the markers of the page asked for, to see that the server's next ones advance */
+    char *page_key_marker, *page_id_marker; /* List Multipart Uploads */
+    size_t uploads_listed;                  /* entries of every page so far */
+    long page_part_marker;                  /* List Parts */
     cos_checkpoint disk;   /* the checkpoint found on disk (LIST_CHECKPOINT) */
     double hashed, hash_emit_ms;
     int complete_attempts;
     char meta_md5[33];
     cos_value *cancel_err; /* the error to finish with once the abort (or the HEAD check) is done */
+    cos_value *unverified; /* Complete's result data while a HEAD looks for the object's CRC-64 */
+    char *dropped_id;      /* the last upload abort_detached is aborting: never a candidate */
 };
 
 static void begin_checking(slice_upload *su);
@@ -121,6 +128,8 @@ static void initiate(slice_upload *su);
 static void start_parts(slice_upload *su);
 static void schedule_parts(slice_upload *su);
 static void complete(slice_upload *su);
+static int file_unchanged(slice_upload *su);
+static void file_modified(slice_upload *su);
 
 /* ---------------------------------------------------------------------------------------- */
 /* Small helpers                                                                             */
@@ -371,7 +380,7 @@ static void fail(slice_upload *su, cos_value *err)
 static int open_file(slice_upload *su)
 {
     struct stat st;
-    if (su->fd < 0) su->fd = open(su->path, O_RDONLY | O_CLOEXEC);
+    if (su->fd < 0) su->fd = open(su->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* never blocks on a FIFO */
     if (su->fd < 0 || fstat(su->fd, &st) != 0) {
         fail(su, cos_upload_errno(errno, "open", su->path));
         return -1;
@@ -473,6 +482,22 @@ static void begin_checking(slice_upload *su)
 
 static const char *const UPLOAD_ARRAYS[] = {"Upload", "CommonPrefixes", NULL};
 
+/* A truncated List Multipart Uploads page must move its markers on, and the listing must stay
+ * within MAX_LISTED_UPLOADS: a server that pages forever would otherwise keep the task looping. */
+static cos_value *uploads_page_error(slice_upload *su, const cos_value *x)
+{
+    const char *km = xml_text(x, "NextKeyMarker"), *im = xml_text(x, "NextUploadIdMarker");
+    if (su->page_key_marker && strcmp(km, su->page_key_marker) == 0 &&
+        strcmp(im, su->page_id_marker ? su->page_id_marker : "") == 0)
+        return cos_upload_error("InvalidResponse", "List Multipart Uploads answered IsTruncated=true with the markers "
+                                "it was asked for (NextKeyMarker %.200s, NextUploadIdMarker %.200s): the listing "
+                                "does not advance", km, im);
+    if (su->uploads_listed > MAX_LISTED_UPLOADS)
+        return cos_upload_error("InvalidResponse", "List Multipart Uploads listed more than %d uploads for this Key "
+                                "and is still truncated; giving up", MAX_LISTED_UPLOADS);
+    return NULL;
+}
+
 static void list_uploads_done(void *ud, cos_http_result *res)
 {
     slice_upload *su = ud;
@@ -488,12 +513,18 @@ static void list_uploads_done(void *ud, cos_http_result *res)
     for (size_t i = 0; i < cos_value_len(ups) && su->candidates; i++) {
         const cos_value *u = cos_arr_get(ups, i);
         const char *k = xml_text(u, "Key"), *id = xml_text(u, "UploadId");
-        if (strcmp(k, su->key) != 0 || !*id) continue;
-        if (su->dropped_id && strcmp(id, su->dropped_id) == 0) continue;
+        if (strcmp(k, su->key) != 0 || !*id || (su->dropped_id && strcmp(id, su->dropped_id) == 0)) continue;
         if (want_class && strcasecmp(want_class, xml_text(u, "StorageClass")) != 0) continue;
         cos_arr_push(su->candidates, cos_cstr_new(id));
     }
+    su->uploads_listed += cos_value_len(ups);
     int more = strcmp(xml_text(x, "IsTruncated"), "true") == 0 && *xml_text(x, "NextKeyMarker");
+    cos_value *bad = more ? uploads_page_error(su, x) : NULL;
+    if (bad) {
+        cos_value_free(x);
+        fail(su, bad);
+        return;
+    }
     if (more) {
         char *km = strdup(xml_text(x, "NextKeyMarker")), *im = strdup(xml_text(x, "NextUploadIdMarker"));
         cos_value_free(x);
@@ -509,6 +540,11 @@ static void list_uploads_done(void *ud, cos_http_result *res)
 
 static void list_uploads(slice_upload *su, const char *key_marker, const char *id_marker)
 {
+    if (!key_marker) su->uploads_listed = 0; /* a new listing */
+    free(su->page_key_marker);
+    free(su->page_id_marker);
+    su->page_key_marker = key_marker ? strdup(key_marker) : NULL;
+    su->page_id_marker = id_marker ? strdup(id_marker) : NULL;
     cos_request *r = new_request(su, "GET", 1);
     int rc = !r || cos_req_query(r, "uploads", "") || cos_req_query(r, "prefix", su->key);
     if (!rc && key_marker) rc = cos_req_query(r, "key-marker", key_marker);
@@ -602,6 +638,24 @@ static void reconcile_candidate(slice_upload *su)
     start_parts(su);
 }
 
+/* A truncated List Parts page: its NextPartNumberMarker must be a part number past the marker
+ * asked for and below 10000 (no part can follow part 10000), so the listing ends within 10000
+ * pages whatever the server says. */
+static cos_value *parts_page_error(slice_upload *su, const char *next)
+{
+    char *end = NULL;
+    errno = 0;
+    long n = strtol(next, &end, 10);
+    if (errno || !end || *end || n <= su->page_part_marker)
+        return cos_upload_error("InvalidResponse", "List Parts answered IsTruncated=true with NextPartNumberMarker "
+                                "%.40s after part-number-marker %ld: the listing does not advance", next,
+                                su->page_part_marker);
+    if (n >= MAX_PARTS)
+        return cos_upload_error("InvalidResponse", "List Parts answered IsTruncated=true after part %ld: more "
+                                "parts than the %d an upload can have", n, MAX_PARTS);
+    return NULL;
+}
+
 static void list_parts_done(void *ud, cos_http_result *res)
 {
     slice_upload *su = ud;
@@ -633,6 +687,14 @@ static void list_parts_done(void *ud, cos_http_result *res)
     for (size_t i = 0; i < cos_value_len(parts) && su->listed; i++)
         cos_arr_push(su->listed, cos_value_clone(cos_arr_get(parts, i)));
     int more = strcmp(xml_text(x, "IsTruncated"), "true") == 0 && *xml_text(x, "NextPartNumberMarker");
+    cos_value *bad = more ? parts_page_error(su, xml_text(x, "NextPartNumberMarker")) : NULL;
+    if (!bad && cos_value_len(su->listed) > MAX_PARTS)
+        bad = cos_upload_error("InvalidResponse", "List Parts listed more than %d parts", MAX_PARTS);
+    if (bad) {
+        cos_value_free(x);
+        fail(su, bad);
+        return;
+    }
     char *marker = more ? strdup(xml_text(x, "NextPartNumberMarker")) : NULL;
     cos_value_free(x);
     if (more) {
@@ -648,6 +710,7 @@ static void list_parts_done(void *ud, cos_http_result *res)
 
 static void list_parts(slice_upload *su, const char *marker)
 {
+    su->page_part_marker = marker ? strtol(marker, NULL, 10) : 0;
     cos_request *r = new_request(su, "GET", 0);
     int rc = !r || cos_req_query(r, "uploadId", su->upload_id);
     if (!rc && marker) rc = cos_req_query(r, "part-number-marker", marker);
@@ -705,6 +768,10 @@ static void initiate(slice_upload *su)
         rc = cos_req_header(r, "x-cos-meta-md5", su->meta_md5);
     }
     if (!rc && !cos_req_get_header(r, "Cache-Control")) rc = cos_req_header(r, "Cache-Control", "");
+    if (!rc && !cos_req_get_header(r, "Content-Type")) { /* the object's type, by extension */
+        const char *type = cos_client_content_type(client_of(su), su->path, su->key);
+        rc = cos_req_header(r, "Content-Type", type ? type : "application/octet-stream");
+    }
     submit_ctl(su, r, rc, initiate_done);
 }
 
@@ -728,21 +795,33 @@ static void part_progress(void *ud, int64_t sent, int64_t send_total, int64_t re
     report_progress(p->su);
 }
 
-/* Checks a part's answer against the bytes we sent. NULL when fine, else the mismatch error. */
-static cos_value *verify_part(su_part *p, cos_http_result *res, const char **etag_out)
+/* Checks a part's answer against the bytes we sent. NULL when fine, else the mismatch error.
+ * A part is confirmed only when something the server computed vouches for it: its ETag is the
+ * MD5 of the bytes sent, or its x-cos-hash-crc64ecma their CRC-64 (both are checked when
+ * present). An answer with neither (an ETag that is no MD5, as with SSE-KMS, and no CRC-64)
+ * cannot be verified: *unverifiable is set (sending the part again would not change that). */
+static cos_value *verify_part(su_part *p, cos_http_result *res, const char **etag_out, int *unverifiable)
 {
     const char *etag = cos_obj_get_str(res->headers, "etag");
     *etag_out = etag;
+    *unverifiable = 0;
     if (!etag || !*etag) return cos_upload_error("IntegrityError", "part %d: the server returned no ETag", p->number);
     if (res->bytes_sent != p->size)
         return cos_upload_error("IntegrityError", "part %d: %" PRId64 " bytes sent, %" PRId64 " expected", p->number,
                                 res->bytes_sent, p->size);
-    if (cos_upload_etag_matches(etag, res->md5) == 0)
+    int md5 = cos_upload_etag_matches(etag, res->md5);
+    if (md5 == 0)
         return cos_upload_error("IntegrityError", "part %d: ETag %s is not the MD5 of the bytes sent", p->number, etag);
     uint64_t crc;
-    if (cos_upload_header_crc64(res->headers, &crc) && crc != res->crc64)
+    int has_crc = cos_upload_header_crc64(res->headers, &crc);
+    if (has_crc && crc != res->crc64)
         return cos_upload_error("IntegrityError", "part %d: x-cos-hash-crc64ecma %" PRIu64 " is not the CRC-64 %" PRIu64
                                 " of the bytes sent", p->number, crc, res->crc64);
+    if (md5 != 1 && !has_crc) {
+        *unverifiable = 1;
+        return cos_upload_error("UnverifiedUpload", "part %d could not be verified: its ETag %.80s is not an MD5 and "
+                                "the answer has no x-cos-hash-crc64ecma", p->number, etag);
+    }
     return NULL;
 }
 
@@ -756,13 +835,18 @@ static void part_done(void *ud, cos_http_result *res)
     su->inflight_bytes -= p->sent;
     p->sent = 0;
     if (res->error) { /* the engine already retried ChunkRetryTimes times with backoff */
+        if (!file_unchanged(su)) { /* e.g. truncated under us: the read failed, not the network */
+            file_modified(su);
+            return;
+        }
         fail(su, take_error(res));
         return;
     }
     const char *etag = NULL;
-    cos_value *bad = verify_part(p, res, &etag);
+    int unverifiable = 0;
+    cos_value *bad = verify_part(p, res, &etag, &unverifiable);
     if (bad) {
-        if (p->integrity_retries < su->retries + 1) { /* the bytes may have been damaged in transit */
+        if (!unverifiable && p->integrity_retries < su->retries + 1) { /* the bytes may have been damaged in transit */
             p->integrity_retries++;
             cos_value_free(bad);
             schedule_parts(su);
@@ -935,6 +1019,46 @@ static void check_completed(slice_upload *su, cos_value *err)
     submit_ctl(su, r, 0, head_after_complete_done);
 }
 
+/* Complete answered 200 without x-cos-hash-crc64ecma: the object counts as uploaded only when a
+ * HEAD of it gives our size and the parts' combined CRC-64. */
+static void verified_head_done(void *ud, cos_http_result *res)
+{
+    slice_upload *su = ud;
+    su->ctl = NULL;
+    cos_value *data = su->unverified;
+    su->unverified = NULL;
+    uint64_t crc, ours = combined_crc64(su);
+    const char *len = cos_obj_get_str(res->headers, "content-length");
+    int has_crc = !res->error && cos_upload_header_crc64(res->headers, &crc);
+    if (has_crc && crc == ours && len && strtoll(len, NULL, 10) == su->size) {
+        succeed(su, data);
+        return;
+    }
+    cos_value_free(data);
+    if (res->error)
+        fail(su, cos_upload_error("UnverifiedUpload", "Complete Multipart Upload answered 200 without "
+                                  "x-cos-hash-crc64ecma, and the object could not be checked: HEAD answered %d %.100s",
+                                  res->status_code, cos_obj_get_str(res->error, "code") ? cos_obj_get_str(res->error, "code") : ""));
+    else if (!has_crc)
+        fail(su, cos_upload_error("UnverifiedUpload", "Complete Multipart Upload answered 200 without "
+                                  "x-cos-hash-crc64ecma, and a HEAD of the object gives none either: the object "
+                                  "could not be verified"));
+    else if (crc != ours)
+        fail(su, cos_upload_error("IntegrityError", "the object's x-cos-hash-crc64ecma %" PRIu64 " (from HEAD) is not "
+                                  "the CRC-64 %" PRIu64 " of the file's parts", crc, ours));
+    else
+        fail(su, cos_upload_error("IntegrityError", "the object's size %.40s (from HEAD) is not the file's %" PRId64,
+                                  len ? len : "(none)", su->size));
+}
+
+static void verify_by_head(slice_upload *su, cos_value *data)
+{
+    cos_value_free(su->unverified);
+    su->unverified = data;
+    cos_request *r = new_request(su, "HEAD", 0);
+    submit_ctl(su, r, 0, verified_head_done);
+}
+
 static void complete_done(void *ud, cos_http_result *res)
 {
     slice_upload *su = ud;
@@ -964,7 +1088,8 @@ static void complete_done(void *ud, cos_http_result *res)
         return;
     }
     uint64_t server_crc, ours = combined_crc64(su);
-    if (cos_upload_header_crc64(res->headers, &server_crc) && server_crc != ours) {
+    int has_crc = cos_upload_header_crc64(res->headers, &server_crc);
+    if (has_crc && server_crc != ours) {
         cos_value_free(x);
         fail(su, cos_upload_error("IntegrityError", "the object's x-cos-hash-crc64ecma %" PRIu64
                                   " is not the CRC-64 %" PRIu64 " of the file's parts", server_crc, ours));
@@ -974,6 +1099,10 @@ static void complete_done(void *ud, cos_http_result *res)
     cos_value_free(x);
     if (!data) {
         fail(su, NULL);
+        return;
+    }
+    if (!has_crc) { /* a 200 alone proves nothing about the object: ask for its CRC-64 */
+        verify_by_head(su, data);
         return;
     }
     succeed(su, data);
@@ -1005,14 +1134,20 @@ static int file_unchanged(slice_upload *su)
            st.st_mtim.tv_nsec == su->mtime_nsec;
 }
 
+/* The file changed under the upload: its parts mix two versions, so the upload is aborted on
+ * the server and forgotten, and the task fails with FileModified. */
+static void file_modified(slice_upload *su)
+{
+    abort_detached(su, su->upload_id);
+    cp_forget(su);
+    su->ph = PH_IDLE;
+    fail(su, cos_upload_error("FileModified", "%s changed while it was being uploaded; restart the upload", su->path));
+}
+
 static void complete(slice_upload *su)
 {
     if (!file_unchanged(su)) { /* the parts mix two versions of the file: useless */
-        abort_detached(su, su->upload_id);
-        cp_forget(su);
-        su->ph = PH_IDLE;
-        fail(su, cos_upload_error("FileModified", "%s changed while it was being uploaded; restart the upload",
-                                  su->path));
+        file_modified(su);
         return;
     }
     cp_save(su, 1);
@@ -1054,8 +1189,12 @@ static void abort_detached_done(void *ud, cos_http_result *res)
 static void abort_detached(slice_upload *su, const char *upload_id)
 {
     if (!upload_id || !*upload_id) return;
-    free(su->dropped_id);
-    su->dropped_id = strdup(upload_id);
+    /* The abort races the listing that follows: that listing may still show this upload. */
+    char *copy = strdup(upload_id);
+    if (copy) {
+        free(su->dropped_id);
+        su->dropped_id = copy;
+    }
     cos_request *r = new_request(su, "DELETE", 0);
     if (!r) return;
     cos_req_task(r, 0);
@@ -1171,7 +1310,10 @@ static void su_free(void *ud)
     cos_value_free(su->listed);
     cos_value_free(su->candidates);
     cos_value_free(su->cancel_err);
+    cos_value_free(su->unverified);
     free(su->dropped_id);
+    free(su->page_key_marker);
+    free(su->page_id_marker);
     free(su);
 }
 

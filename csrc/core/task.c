@@ -7,6 +7,8 @@
 
 #include "engine.h"
 #include "ops.h"
+#include "queue.h"
+#include "validate.h"
 
 typedef struct op_def {
     const char *name;
@@ -160,7 +162,8 @@ cos_task_id cos_start(cos_client *c, const char *op, cos_value *params, const co
         t->is_queue_task = def->queue_task;
         t->id = c->next_task_id++;
         t->state = COS_TASK_CHECKING;
-        if (copy_body(t, body, &e) == 0 && copy_output(t, output, &e) == 0 && def->start(t, &e) == 0) {
+        if (copy_body(t, body, &e) == 0 && copy_output(t, output, &e) == 0 &&
+            !(e = cos_validate_call(def->name, t->params, &t->body, c->use_raw_key)) && def->start(t, &e) == 0) {
             /* Started: the task is live, linked at the tail (start order). */
             t->prev = c->task_tail;
             if (c->task_tail) c->task_tail->next = t;
@@ -317,6 +320,27 @@ void cos_task_deliver(cos_client *c, cos_event *ev)
     }
     default: break;
     }
+}
+
+int cos_task_fail(cos_client *c, cos_task_id id, cos_value *err)
+{
+    cos_task *t = c ? c->task_head : NULL;
+    while (t && t->id != id) t = t->next;
+    if (!t || t->finished) {
+        cos_value_free(err);
+        return -1;
+    }
+    if (!err) err = cos_error_new("Error", "the task failed");
+    if (cos_queue_fail(t, err) == 0) return 0;
+    if (t->op_fail) {
+        t->op_fail(t, err);
+        return 0;
+    }
+    if (t->op_abort) t->op_abort(t);
+    cos_engine_abort_task(c, t->id);
+    t->req = NULL;
+    cos_task_finish(t, err, NULL);
+    return 0;
 }
 
 int cos_task_is_done(cos_client *c, cos_task_id id)

@@ -59,6 +59,10 @@ struct cos_task {
     /* Called when the task is canceled/paused/freed with requests in flight: the handler
      * aborts them (cos_req_abort). May be NULL when the handler keeps no requests. */
     void (*op_abort)(cos_task *t);
+    /* cos_task_fail of a task that holds more than requests (uploadFiles: its files): release it
+     * all and finish with err (taken). NULL: requests aborted, then finished with err. Queue
+     * tasks go through their queue ops instead. */
+    void (*op_fail)(cos_task *t, cos_value *err);
     cos_request *req;        /* the single in-flight request of simple ops (NULL if none) */
     cos_task *next, *prev;   /* client's task list, in start order */
 };

@@ -131,7 +131,7 @@ static void hex16(const unsigned char md5[16], char out[33])
 
 int cos_upload_file_md5_hex(const char *path, char out[33])
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* never blocks on a FIFO */
     struct stat st;
     if (fd < 0) return -1;
     unsigned char md5[16];
@@ -163,17 +163,27 @@ typedef struct put_file {
 
 static int put_submit(put_file *pf);
 
-static cos_value *verify_put(put_file *pf, cos_http_result *res, const char *etag)
+/* The PUT's answer must vouch for the bytes sent: an ETag that is their MD5, or an
+ * x-cos-hash-crc64ecma that is their CRC-64 (each checked when present). With neither, the object
+ * cannot be verified (*unverifiable: sending it again would not change that). */
+static cos_value *verify_put(put_file *pf, cos_http_result *res, const char *etag, int *unverifiable)
 {
     uint64_t crc;
+    *unverifiable = 0;
     if (res->bytes_sent != pf->size)
         return cos_upload_error("IntegrityError", "%" PRId64 " bytes sent, %" PRId64 " expected", res->bytes_sent,
                                 pf->size);
-    if (etag && cos_upload_etag_matches(etag, res->md5) == 0)
-        return cos_upload_error("IntegrityError", "ETag %s is not the MD5 of the bytes sent", etag);
-    if (cos_upload_header_crc64(res->headers, &crc) && crc != res->crc64)
+    int md5 = etag ? cos_upload_etag_matches(etag, res->md5) : -1;
+    if (md5 == 0) return cos_upload_error("IntegrityError", "ETag %s is not the MD5 of the bytes sent", etag);
+    int has_crc = cos_upload_header_crc64(res->headers, &crc);
+    if (has_crc && crc != res->crc64)
         return cos_upload_error("IntegrityError", "x-cos-hash-crc64ecma %" PRIu64 " is not the CRC-64 %" PRIu64
                                 " of the bytes sent", crc, res->crc64);
+    if (md5 != 1 && !has_crc) {
+        *unverifiable = 1;
+        return cos_upload_error("UnverifiedUpload", "the object could not be verified: the answer has %s and no "
+                                "x-cos-hash-crc64ecma", etag ? "an ETag that is not an MD5" : "no ETag");
+    }
     return NULL;
 }
 
@@ -188,10 +198,11 @@ static void put_done(void *ud, cos_http_result *res)
         return;
     }
     const char *etag = cos_obj_get_str(res->headers, "etag");
-    cos_value *bad = verify_put(pf, res, etag);
+    int unverifiable = 0;
+    cos_value *bad = verify_put(pf, res, etag, &unverifiable);
     if (bad) {
         /* Sent again: a PUT replaces the object, so the damaged copy does not survive. */
-        if (pf->integrity_retries++ < 2 && put_submit(pf) == 0) {
+        if (!unverifiable && pf->integrity_retries++ < 2 && put_submit(pf) == 0) {
             cos_value_free(bad);
             return;
         }
@@ -218,12 +229,25 @@ static int attach_put_body(put_file *pf, cos_request *r)
         size_t len = t->body.kind == COS_BODY_MEM ? t->body.len : 0;
         return cos_req_body_mem(r, data ? data : "", len); /* a copy: restart sends it again */
     }
-    if (pf->size == 0) return cos_req_body_mem(r, "", 0); /* empty file or directory (D.6) */
-    int fd = open(pf->path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    int rc = cos_req_body_fd(r, fd, 0, pf->size);
-    close(fd);
-    if (rc == 0 && !cos_req_get_header(r, "Content-Type")) rc = cos_req_header(r, "Content-Type", "application/octet-stream");
+    int rc = 0;
+    if (pf->size == 0) {
+        rc = cos_req_body_mem(r, "", 0); /* an empty file */
+    } else {
+        /* O_NONBLOCK: never hang on a FIFO swapped in since validation. */
+        int fd = open(pf->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+        struct stat st;
+        if (fd < 0) return -1;
+        if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+            errno = S_ISREG(st.st_mode) ? errno : EINVAL;
+            close(fd);
+            return -1;
+        }
+        rc = cos_req_body_fd(r, fd, 0, pf->size);
+        close(fd);
+    }
+    const char *type = cos_client_content_type(t->client, pf->path, cos_task_key(t));
+    if (!type && pf->path) type = "application/octet-stream";
+    if (rc == 0 && type && !cos_req_get_header(r, "Content-Type")) rc = cos_req_header(r, "Content-Type", type);
     return rc;
 }
 
@@ -235,7 +259,16 @@ static int put_submit(put_file *pf)
     if (!r) return -1;
     int rc = cos_req_get_header(r, "Cache-Control") ? 0 : cos_req_header(r, "Cache-Control", "");
     if (!rc && pf->want_md5) rc = cos_req_header(r, "x-cos-meta-md5", pf->meta_md5);
-    if (!rc) rc = attach_put_body(pf, r);
+    if (!rc) {
+        errno = 0;
+        rc = attach_put_body(pf, r);
+        if (rc && errno && pf->path) { /* the file's own error (EACCES, ...), not a generic one */
+            int e = errno;
+            cos_req_free(r);
+            errno = e;
+            return -2;
+        }
+    }
     if (rc) {
         cos_req_free(r);
         return -1;
@@ -272,7 +305,9 @@ static void put_run(cos_task *t)
         }
     }
     cos_task_progress_now(t, 0, (double)pf->size); /* the start emission: "uploading" */
-    if (put_submit(pf) != 0) cos_task_finish(t, cos_upload_error("Error", "cannot build the PUT request"), NULL);
+    int rc = put_submit(pf);
+    if (rc == -2) cos_task_finish(t, cos_upload_errno(errno, "open", pf->path), NULL);
+    else if (rc != 0) cos_task_finish(t, cos_upload_error("Error", "cannot build the PUT request"), NULL);
 }
 
 static void put_stop(cos_task *t) { cos_engine_abort_task(t->client, t->id); }
@@ -361,10 +396,8 @@ int cos_op_slice_upload_file(cos_task *t, cos_value **err)
     const char *path = file_path_of(t);
     struct stat st;
     if (stat_or_finish(t, path, &st) != 0) return 0;
-    if (S_ISDIR(st.st_mode)) {
-        cos_task_finish(t, cos_upload_errno(EISDIR, "open", path), NULL);
-        return 0;
-    }
+    if (!S_ISREG(st.st_mode)) /* cos_validate_call refused it already; the file changed since */
+        return fail_with(err, cos_validate_error("FilePath", "param FilePath must be a regular file: '%s'", path));
     if (st.st_size == 0) return cos_put_file_start(t, path, 0, 0, err); /* D.1: empty -> putObject */
     return cos_slice_upload_start(t, path, &st, 0, err);
 }
@@ -385,7 +418,8 @@ int cos_op_upload_file(cos_task *t, cos_value **err)
     const char *path = file_path_of(t);
     struct stat st;
     if (stat_or_finish(t, path, &st) != 0) return 0;
-    if (S_ISDIR(st.st_mode)) return cos_put_file_start(t, path, 0, 1, err); /* D.6: a directory is an empty PUT */
+    if (!S_ISREG(st.st_mode)) /* cos_validate_call refused it already; the file changed since */
+        return fail_with(err, cos_validate_error("FilePath", "param FilePath must be a regular file: '%s'", path));
     if (st.st_size <= slice_threshold(t)) return cos_put_file_start(t, path, st.st_size, 1, err);
     return cos_slice_upload_start(t, path, &st, 1, err);
 }

@@ -68,7 +68,7 @@ static void child_progress(void *ud, cos_task_id id, const cos_progress *p)
     file_slot *slot = ud;
     files_state *fs = slot->fs;
     slot->loaded = p->loaded;
-    if (!fs->parent) return;
+    if (!fs->parent || fs->parent->finished) return;
     if (fs->parent->cb.on_file_progress) fs->parent->cb.on_file_progress(fs->parent->cb.ud, id, slot->index, p);
     if (fs->parent) cos_task_progress_update(fs->parent, loaded_sum(fs), fs->total);
 }
@@ -101,13 +101,23 @@ static void child_done(void *ud, cos_task_id id, cos_value *err, cos_value *data
     if (slot->options) cos_obj_set_num(slot->options, "TaskId", (double)id);
     if (slot->size >= 0 && !err) slot->loaded = slot->size;
     cos_task *parent = fs->parent;
-    if (!parent) return;
+    if (!parent || parent->finished) return; /* failed (cos_task_fail): its callback has the error */
     if (parent->cb.on_file_finish)
         parent->cb.on_file_finish(parent->cb.ud, id, err ? cos_value_clone(err) : NULL,
                                   data ? cos_value_clone(data) : NULL, cos_value_clone(slot->options));
     /* The SDK's emitter fires at once after each file. */
     if (fs->ndone < fs->n) cos_task_progress_now(parent, loaded_sum(fs), fs->total);
     else cos_task_finish(parent, NULL, files_result(fs));
+}
+
+/* cos_task_fail of uploadFiles: every file still running is canceled (its upload aborted), and
+ * the call finishes with err at once. */
+static void fs_fail(cos_task *t, cos_value *err)
+{
+    files_state *fs = t->op_state;
+    for (size_t i = 0; fs && i < fs->n; i++)
+        if (!fs->slots[i].done && fs->slots[i].id) cos_task_cancel(t->client, fs->slots[i].id);
+    cos_task_finish(t, err, NULL);
 }
 
 static void child_release(void *ud)
@@ -228,6 +238,7 @@ int cos_op_upload_files(cos_task *t, cos_value **err)
     }
     t->op_state = fs;
     t->op_free = fs_parent_gone;
+    t->op_fail = fs_fail;
     cos_task_progress_now(t, 0, fs->total);
     for (size_t i = 0; i < n; i++) start_child(t, fs, i, cos_arr_get(files, i));
     if (fs->ndone == n) cos_task_finish(t, NULL, files_result(fs)); /* no file, or none could start */

@@ -1,6 +1,7 @@
 /* validate: synchronous parameter checks (see validate.h). Pure functions of the params. */
 #include "validate.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -8,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "strbuf.h"
 
@@ -225,4 +227,273 @@ cos_value *cos_validate_optional_strings(const cos_value *params, const char *co
         return cos_validate_error(names[i], "param %s must be a string", names[i]);
     }
     return NULL;
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* Checks every operation gets                                                                 */
+
+/* Levenshtein distance, capped: names are short, so the O(n*m) table is tiny. */
+static size_t edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63) return 99;
+    size_t prev[64], cur[64];
+    for (size_t j = 0; j <= lb; j++) prev[j] = j;
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = i;
+        for (size_t j = 1; j <= lb; j++) {
+            size_t sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        memcpy(prev, cur, (lb + 1) * sizeof *prev);
+    }
+    return prev[lb];
+}
+
+const char *cos_validate_suggest(const char *name, const char *const *known)
+{
+    const char *best = NULL;
+    size_t best_d = 3;
+    for (size_t i = 0; known[i]; i++) {
+        if (strcasecmp(name, known[i]) == 0) return known[i];
+        size_t d = edit_distance(name, known[i]);
+        if (d < best_d) {
+            best_d = d;
+            best = known[i];
+        }
+    }
+    return best;
+}
+
+/* Every param an operation reads, plus the callbacks a binding may leave in params. */
+static const char *const KNOWN_PARAMS[] = {
+    "Bucket", "Region", "Key", "Body", "FilePath", "Output", "Headers", "Query", "VersionId",
+    "ContentType", "ContentLength", "ContentMD5", "CacheControl", "ContentDisposition", "ContentEncoding",
+    "ContentLanguage", "Expires", "Expect", "Range", "IfModifiedSince", "IfUnmodifiedSince", "IfMatch",
+    "IfNoneMatch", "ACL", "GrantRead", "GrantWrite", "GrantFullControl", "GrantReadAcp", "GrantWriteAcp",
+    "StorageClass", "TrafficLimit", "MimeLimit", "MFA", "Tagging", "ServerSideEncryption", "SSEKMSKeyId",
+    "SSEContext", "SSECustomerAlgorithm", "SSECustomerKey", "SSECustomerKeyMD5", "PicOperations", "CopySource",
+    "CopySourceRange", "CopySourceIfModifiedSince", "CopySourceIfUnmodifiedSince", "CopySourceIfMatch",
+    "CopySourceIfNoneMatch", "MetadataDirective", "Position", "ResponseContentType", "ResponseContentLanguage",
+    "ResponseExpires", "ResponseCacheControl", "ResponseContentDisposition", "ResponseContentEncoding",
+    "Prefix", "Delimiter", "Marker", "MaxKeys", "EncodingType", "MaxUploads", "KeyMarker", "UploadIdMarker",
+    "UploadId", "PartNumber", "MaxParts", "max-parts", "PartNumberMarker", "Parts", "SliceSize", "ChunkSize",
+    "AsyncLimit", "Checkpoint", "CheckpointDir", "UploadAddMetaMd5", "files", "FileName", "Fields",
+    "SuccessActionRedirect", "SuccessActionStatus", "onProgress", "onHashProgress", "onTaskReady",
+    "onFileFinish", "onFileProgress", "callback", NULL};
+
+int cos_validate_param_known(const char *name)
+{
+    if (strcasestr(name, "x-cos-")) return 1;
+    for (size_t i = 0; KNOWN_PARAMS[i]; i++)
+        if (strcmp(name, KNOWN_PARAMS[i]) == 0) return 1;
+    return 0;
+}
+
+static cos_value *check_param_names(const cos_value *params)
+{
+    for (size_t i = 0; i < cos_value_len(params); i++) {
+        const char *name = cos_obj_key(params, i);
+        if (cos_validate_param_known(name)) continue;
+        const char *hint = cos_validate_suggest(name, KNOWN_PARAMS);
+        if (hint)
+            return cos_validate_error(name, "unknown param %s (did you mean %s?)", name, hint);
+        return cos_validate_error(name, "unknown param %s (docs/api.md lists the params; headers go in Headers)",
+                                  name);
+    }
+    return NULL;
+}
+
+/* Params whose value never becomes a header (path, query, local file): any byte but NUL. */
+static int byte_param(const char *name)
+{
+    static const char *const names[] = {"Key", "FilePath", "CheckpointDir", "Prefix", "Delimiter", "Marker",
+                                        "KeyMarker", "UploadIdMarker", "FileName", NULL};
+    for (size_t i = 0; names[i]; i++)
+        if (strcmp(name, names[i]) == 0) return 1;
+    return 0;
+}
+
+/* A byte that would end or corrupt a header line: CR, LF, NUL, other C0 controls, DEL. Tab is
+ * allowed (it is whitespace inside a header value). */
+static int header_unsafe_byte(unsigned char ch) { return (ch < 0x20 && ch != '\t') || ch == 0x7f; }
+
+static int header_value_safe(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (header_unsafe_byte((unsigned char)s[i])) return 0;
+    return 1;
+}
+
+/* RFC 9110 token characters: what a header name may hold. */
+static int header_name_ok(const char *s)
+{
+    if (!*s) return 0;
+    for (; *s; s++)
+        if (!isalnum((unsigned char)*s) && !strchr("!#$%&'*+-.^_`|~", *s)) return 0;
+    return 1;
+}
+
+static cos_value *check_header_value(const char *what, const cos_value *v)
+{
+    size_t len = 0;
+    const char *s = cos_value_str(v, &len);
+    if (!s) return NULL; /* numbers and booleans are formatted safely */
+    if (!header_value_safe(s, len))
+        return cos_validate_error(what, "param %s must not contain CR, LF, NUL or other control characters", what);
+    if (len > COS_HEADER_VALUE_MAX)
+        return cos_validate_error(what, "param %s is %zu bytes; a header value may have at most %d", what, len,
+                                  COS_HEADER_VALUE_MAX);
+    return NULL;
+}
+
+static cos_value *check_headers_table(const cos_value *headers)
+{
+    char what[300];
+    for (size_t i = 0; i < cos_value_len(headers); i++) {
+        const char *name = cos_obj_key(headers, i);
+        snprintf(what, sizeof what, "Headers.%.250s", name);
+        if (!header_name_ok(name))
+            return cos_validate_error("Headers", "param Headers: \"%.250s\" is not a valid header name", name);
+        cos_value *e = check_header_value(what, cos_obj_at(headers, i));
+        if (e) return e;
+    }
+    return NULL;
+}
+
+static cos_value *check_query_table(const cos_value *query)
+{
+    for (size_t i = 0; i < cos_value_len(query); i++) {
+        const char *name = cos_obj_key(query, i);
+        const cos_value *v = cos_obj_at(query, i);
+        if (cos_value_type(v) == COS_STR && !is_clean_string(v))
+            return cos_validate_error("Query", "param Query.%.250s must not contain NUL", name);
+    }
+    return NULL;
+}
+
+/* postObject's extra form fields: their names go into the form's part headers. */
+static cos_value *check_field_names(const cos_value *fields)
+{
+    for (size_t i = 0; i < cos_value_len(fields); i++)
+        if (!header_name_ok(cos_obj_key(fields, i)))
+            return cos_validate_error("Fields", "param Fields: \"%.250s\" is not a valid form field name",
+                                      cos_obj_key(fields, i));
+    return NULL;
+}
+
+static cos_value *check_header_safety(const cos_value *params)
+{
+    for (size_t i = 0; i < cos_value_len(params); i++) {
+        const char *name = cos_obj_key(params, i);
+        const cos_value *v = cos_obj_at(params, i);
+        cos_value *e = NULL;
+        if (strcmp(name, "Body") == 0) continue; /* bytes of the request body */
+        if (strcasestr(name, "x-cos-") && !header_name_ok(name))
+            e = cos_validate_error(name, "param \"%.250s\" is not a valid header name", name);
+        else if (strcmp(name, "Headers") == 0 && cos_value_type(v) == COS_OBJ)
+            e = check_headers_table(v);
+        else if (strcmp(name, "Query") == 0 && cos_value_type(v) == COS_OBJ)
+            e = check_query_table(v);
+        else if (strcmp(name, "Fields") == 0 && cos_value_type(v) == COS_OBJ)
+            e = check_field_names(v);
+        else if (byte_param(name) && cos_value_type(v) == COS_STR && !is_clean_string(v))
+            e = cos_validate_error(name, "param %s must not contain NUL", name);
+        else if (!byte_param(name))
+            e = check_header_value(name, v);
+        if (e) return e;
+    }
+    return NULL;
+}
+
+#define MIB_D (1024.0 * 1024.0)
+#define PUT_MAX_D (5.0 * 1024.0 * MIB_D) /* 5 GiB: COS's largest single PUT and part */
+
+static cos_value *check_int_range(const cos_value *params, const char *name, double lo, double hi, const char *unit)
+{
+    const cos_value *v = cos_obj_get(params, name);
+    int64_t n = 0;
+    if (cos_value_type(v) == COS_NIL) return NULL;
+    if (cos_param_integer(v, &n) != 0 || (double)n < lo || (double)n > hi)
+        return cos_validate_error(name, "param %s must be an integer between %.0f and %.0f%s", name, lo, hi, unit);
+    return NULL;
+}
+
+static cos_value *check_numbers(const cos_value *params)
+{
+    cos_value *e = check_int_range(params, "ChunkSize", MIB_D, PUT_MAX_D, " (bytes)");
+    if (!e) e = check_int_range(params, "SliceSize", 0, PUT_MAX_D, " (bytes)");
+    if (!e) e = check_int_range(params, "AsyncLimit", 1, 256, "");
+    if (!e) e = check_int_range(params, "ContentLength", 0, 9007199254740992.0, " (bytes)");
+    return e;
+}
+
+/* Operations that address the bucket, not an object. */
+static int bucket_op(const char *op)
+{
+    return strcmp(op, "getBucket") == 0 || strcmp(op, "multipartList") == 0 || strcmp(op, "uploadFiles") == 0;
+}
+
+static cos_value *check_key(const cos_value *params, int raw_key)
+{
+    const char *key = cos_obj_get_str(params, "Key");
+    if (key && !raw_key && strcmp(key, "/") == 0)
+        return cos_validate_error("Key", "param Key \"/\" is empty once its leading '/' is dropped: it would "
+                                         "address the bucket, not an object");
+    return NULL;
+}
+
+/* A FilePath that exists must be a regular file: a FIFO would block the read, a directory or a
+ * device has no size to send. Missing files are left to the operation (its errno error). */
+static cos_value *check_file(const char *path)
+{
+    struct stat st;
+    if (!path || stat(path, &st) != 0 || S_ISREG(st.st_mode)) return NULL;
+    const char *kind = S_ISDIR(st.st_mode) ? "a directory" : S_ISFIFO(st.st_mode) ? "a FIFO"
+                       : S_ISSOCK(st.st_mode) ? "a socket" : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+                                                                                                         : "not a file";
+    cos_value *e = cos_validate_error("FilePath",
+                                      "param FilePath must be a regular file: '%s' is %s (send streams through Body)",
+                                      path, kind);
+    if (e) cos_obj_set_str(e, "path", path);
+    return e;
+}
+
+static cos_value *check_one(const char *op, const cos_value *params, const char *path, int raw_key)
+{
+    cos_value *e = check_param_names(params);
+    if (!e) e = check_header_safety(params);
+    if (!e) e = check_numbers(params);
+    if (!e && !bucket_op(op)) e = check_key(params, raw_key);
+    if (!e) e = check_file(path);
+    return e;
+}
+
+static cos_value *check_files(const cos_value *files, int raw_key)
+{
+    for (size_t i = 0; i < cos_value_len(files) && cos_value_type(files) == COS_ARR; i++) {
+        const cos_value *f = cos_arr_get(files, i);
+        if (cos_value_type(f) != COS_OBJ) continue; /* uploadFiles names malformed entries itself */
+        const char *path = cos_value_type(cos_obj_get(f, "Body")) == COS_STR ? NULL : cos_obj_get_str(f, "FilePath");
+        cos_value *e = check_one("uploadFile", f, path, raw_key);
+        if (e) {
+            const char *m = cos_obj_get_str(e, "message");
+            char msg[700];
+            snprintf(msg, sizeof msg, "files[%zu]: %s", i + 1, m ? m : "invalid");
+            cos_obj_set_str(e, "message", msg);
+            return e;
+        }
+    }
+    return NULL;
+}
+
+cos_value *cos_validate_call(const char *op, const cos_value *params, const cos_body *body, int raw_key)
+{
+    if (cos_value_type(params) != COS_OBJ) return NULL;
+    const char *path = body && body->kind == COS_BODY_PATH ? body->path : NULL;
+    if (!path && (!body || body->kind == COS_BODY_NONE)) path = cos_obj_get_str(params, "FilePath");
+    cos_value *e = check_one(op, params, path, raw_key);
+    if (!e && strcmp(op, "uploadFiles") == 0) e = check_files(cos_obj_get(params, "files"), raw_key);
+    return e;
 }

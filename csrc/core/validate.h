@@ -47,3 +47,30 @@ cos_value *cos_validate_optional_strings(const cos_value *params, const char *co
 int cos_param_integer(const cos_value *v, int64_t *out);
 
 #endif
+
+/* ------------------------------------------------------------------------------------------ */
+/* Checks every operation gets (cos_start runs cos_validate_call before the operation's own)   */
+
+/* The longest header value lua-cos sends (a param, a Headers entry, metadata): beyond it the
+ * request is refused naming the param, instead of failing inside the HTTP layer. */
+#define COS_HEADER_VALUE_MAX 8192
+
+/* The closest name of `known` (NULL-terminated) to `name`: same letters in another case, or at
+ * most two edits away. NULL when none is close. */
+const char *cos_validate_suggest(const char *name, const char *const *known);
+/* 1 when `name` is a param some operation reads (the list is shared by every operation, so one
+ * table can be passed to several of them), or a header passed through (contains "x-cos-"). */
+int cos_validate_param_known(const char *name);
+
+/* What cos_start checks for every operation `op` before the operation's own validation:
+ * - every param name is known (cos_validate_param_known), else "unknown param X (did you mean Y?)";
+ * - no CR, LF, NUL or other control character (tab aside) in any value that can reach a header
+ *   (every string param but Key, FilePath, CheckpointDir and the listing markers, which may hold
+ *   any byte but NUL), in Headers names and values, in param names; no NUL in Query; header
+ *   values at most COS_HEADER_VALUE_MAX bytes;
+ * - ChunkSize, SliceSize, AsyncLimit, ContentLength: integers in range when given;
+ * - Key: not empty once the leading '/' is dropped (raw_key 0), for operations on an object;
+ * - the file to upload (body PATH or FilePath) is a regular file when it exists;
+ * - uploadFiles: the same for every entry of files, the message prefixed with "files[i]: ".
+ * NULL when fine, else the validation error (code "Error", param). */
+cos_value *cos_validate_call(const char *op, const cos_value *params, const cos_body *body, int raw_key);

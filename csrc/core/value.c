@@ -1,8 +1,17 @@
-/* value: the cos_value tree used for parameters, results and errors (see cos.h). */
+/* value: the cos_value tree used for parameters, results and errors (see cos.h).
+ *
+ * Objects keep their keys in insertion order in an array; from INDEX_MIN keys on they also keep
+ * a hash index (open addressing, positions + 1, 0 = empty), so that building an object of n keys
+ * (an XML document with many distinct elements, a large Lua table) is linear, not quadratic. The
+ * index is only a cache: without one (not needed yet, out of memory, dropped by cos_obj_take)
+ * lookups scan the keys. */
 #include "cos.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define INDEX_MIN 16
 
 struct cos_value {
     cos_vtype type;
@@ -17,6 +26,8 @@ struct cos_value {
             cos_value **items;
             char **keys; /* objects only */
             size_t len, cap;
+            size_t *index; /* objects only: hash index (see above), NULL when none */
+            size_t nindex; /* slots, a power of two, at least twice len */
         } c;
     } u;
 };
@@ -76,6 +87,7 @@ void cos_value_free(cos_value *v)
         }
         free(v->u.c.items);
         free(v->u.c.keys);
+        free(v->u.c.index);
     }
     free(v);
 }
@@ -155,9 +167,56 @@ const cos_value *cos_arr_get(const cos_value *arr, size_t i)
     return arr && arr->type == COS_ARR && i < arr->u.c.len ? arr->u.c.items[i] : NULL;
 }
 
+static size_t key_hash(const char *key)
+{
+    uint64_t h = 1469598103934665603ull; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++) h = (h ^ *p) * 1099511628211ull;
+    return (size_t)h;
+}
+
+static void index_put(cos_value *obj, size_t at)
+{
+    size_t mask = obj->u.c.nindex - 1;
+    size_t i = key_hash(obj->u.c.keys[at]) & mask;
+    while (obj->u.c.index[i]) i = (i + 1) & mask;
+    obj->u.c.index[i] = at + 1;
+}
+
+static void index_drop(cos_value *obj)
+{
+    free(obj->u.c.index);
+    obj->u.c.index = NULL;
+    obj->u.c.nindex = 0;
+}
+
+/* Makes room in the index for one more key (rebuilding it at twice the size when needed); on
+ * failure the object simply has no index. */
+static void index_reserve(cos_value *obj)
+{
+    size_t need = obj->u.c.len + 1;
+    if (need < INDEX_MIN) return;
+    if (obj->u.c.index && obj->u.c.nindex >= 2 * need) return;
+    size_t n = obj->u.c.nindex ? obj->u.c.nindex : 2 * INDEX_MIN;
+    while (n < 2 * need) n *= 2;
+    size_t *slots = calloc(n, sizeof *slots);
+    index_drop(obj);
+    if (!slots) return;
+    obj->u.c.index = slots;
+    obj->u.c.nindex = n;
+    for (size_t i = 0; i < obj->u.c.len; i++) index_put(obj, i);
+}
+
 static long obj_find(const cos_value *obj, const char *key)
 {
     if (!obj || obj->type != COS_OBJ) return -1;
+    if (obj->u.c.index) {
+        size_t mask = obj->u.c.nindex - 1;
+        for (size_t i = key_hash(key) & mask; obj->u.c.index[i]; i = (i + 1) & mask) {
+            size_t at = obj->u.c.index[i] - 1;
+            if (strcmp(obj->u.c.keys[at], key) == 0) return (long)at;
+        }
+        return -1;
+    }
     for (size_t i = 0; i < obj->u.c.len; i++)
         if (strcmp(obj->u.c.keys[i], key) == 0) return (long)i;
     return -1;
@@ -181,8 +240,10 @@ int cos_obj_set(cos_value *obj, const char *key, cos_value *item)
         cos_value_free(item);
         return -1;
     }
+    index_reserve(obj);
     obj->u.c.keys[obj->u.c.len] = k;
     obj->u.c.items[obj->u.c.len++] = item;
+    if (obj->u.c.index) index_put(obj, obj->u.c.len - 1);
     return 0;
 }
 
@@ -220,5 +281,6 @@ cos_value *cos_obj_take(cos_value *obj, const char *key)
     memmove(&obj->u.c.items[at], &obj->u.c.items[at + 1], tail * sizeof *obj->u.c.items);
     memmove(&obj->u.c.keys[at], &obj->u.c.keys[at + 1], tail * sizeof *obj->u.c.keys);
     obj->u.c.len--;
+    index_drop(obj); /* positions shifted; rebuilt when the object grows again */
     return item;
 }

@@ -1,5 +1,6 @@
 /* auth: verifies the q-sign signature of a request (Authorization header or pre-signed URL query),
- * recomputing it with cos_sign() from the headers and params the client says it signed. */
+ * recomputing it with cos_sign() from the headers and params the client says it signed.
+ * auth_verify() needs no connection (fuzz/ drives it); auth_check() is its MHD front. */
 #include "cosd.h"
 #include <ctype.h>
 #include <stdlib.h>
@@ -86,119 +87,138 @@ static size_t split_list(const char *s, char ***out) {
     return n;
 }
 
-static int try_path(cosd_req *r, const char *secret, auth_fields *f, cos_kv *params, size_t np, cos_kv *hdrs,
-                    size_t nh, const char *path, cos_sign_output *out) {
-    cos_sign_input in = {.secret_id = f->ak, .secret_key = secret, .method = r->method, .pathname = path,
+static int try_path(const auth_request *in, const char *secret, auth_fields *f, cos_kv *params, size_t np,
+                    cos_kv *hdrs, size_t nh, const char *path, cos_sign_output *out) {
+    cos_sign_input si = {.secret_id = f->ak, .secret_key = secret, .method = in->method, .pathname = path,
                          .params = params, .nparams = np, .headers = hdrs, .nheaders = nh, .key_time = f->key_time};
-    if (cos_sign(&in, out) != 0) return -1;
+    if (cos_sign(&si, out) != 0) return -1;
     return strcasecmp(out->signature, f->signature) == 0 ? 1 : 0;
 }
 
-int auth_check(cosd_req *r, int *anonymous) {
-    auth_fields f = {0};
-    int from_query = 0;
-    const char *hdr = req_header(r, "Authorization");
-    *anonymous = 0;
-    if (hdr && *hdr) {
-        parse_header(&f, hdr);
-    } else {
-        for (size_t i = 0; i < r->nq; i++) {
-            char **slot = field_slot(&f, r->q[i].name, strlen(r->q[i].name));
-            if (slot && !*slot) { *slot = strdup(r->q[i].value); from_query = 1; }
-        }
-        if (!from_query) { *anonymous = 1; return 0; }
-    }
-    int rc = -1;
-    char **hl = NULL, **pl = NULL;
-    size_t nhl = 0, npl = 0;
-    cos_kv *hdrs = NULL, *params = NULL;
-    char **pnames = NULL;
-    cos_sign_output out = {0};
+static int deny(auth_verdict *v, unsigned status, const char *code, const char *message) {
+    v->status = status;
+    v->code = code;
+    v->message = message;
+    return -1;
+}
+
+/* The signature fields are present, known, well-formed and within their time window. */
+static int check_fields(cosd_server *srv, const auth_request *in, auth_fields *f, const char **secret, auth_verdict *v) {
     long long ts, te, ks, ke;
-    if (!f.alg || !f.ak || !f.signature || !f.key_time || !f.sign_time) {
-        req_error(r, 403, "AccessDenied", "The Authorization is malformed.", NULL);
-        goto done;
-    }
-    if (strcasecmp(f.alg, "sha1") != 0) {
-        req_error(r, 400, "InvalidArgument", "q-sign-algorithm must be sha1.", NULL);
-        goto done;
-    }
-    const char *secret = auth_secret_for(r->srv, f.ak);
-    if (!secret) {
-        req_error(r, 403, "InvalidAccessKeyId", "The Access Key Id you provided does not exist in our records", NULL);
-        goto done;
-    }
-    if (parse_time(f.sign_time, &ts, &te) != 0 || parse_time(f.key_time, &ks, &ke) != 0) {
-        req_error(r, 403, "AccessDenied", "q-sign-time or q-key-time is malformed.", NULL);
-        goto done;
-    }
-    time_t now = time(NULL);
-    if ((long long)now > te || (long long)now > ke) {
-        char iso[40], extra[96];
+    if (!f->alg || !f->ak || !f->signature || !f->key_time || !f->sign_time)
+        return deny(v, 403, "AccessDenied", "The Authorization is malformed.");
+    if (strcasecmp(f->alg, "sha1") != 0) return deny(v, 400, "InvalidArgument", "q-sign-algorithm must be sha1.");
+    *secret = auth_secret_for(srv, f->ak);
+    if (!*secret) return deny(v, 403, "InvalidAccessKeyId", "The Access Key Id you provided does not exist in our records");
+    if (parse_time(f->sign_time, &ts, &te) != 0 || parse_time(f->key_time, &ks, &ke) != 0)
+        return deny(v, 403, "AccessDenied", "q-sign-time or q-key-time is malformed.");
+    if ((long long)in->now > te || (long long)in->now > ke) {
+        char iso[40];
         struct tm tm;
-        gmtime_r(&now, &tm);
+        gmtime_r(&in->now, &tm);
         strftime(iso, sizeof iso, "%Y-%m-%dT%H:%M:%SZ", &tm);
-        snprintf(extra, sizeof extra, "\t<ServerTime>%s</ServerTime>\n", iso);
-        req_error(r, 403, "AccessDenied", "Request has expired", extra);
-        goto done;
+        if (asprintf(&v->extra_xml, "\t<ServerTime>%s</ServerTime>\n", iso) < 0) v->extra_xml = NULL;
+        return deny(v, 403, "AccessDenied", "Request has expired");
     }
-    if (ts > (long long)now + 900) {
-        req_error(r, 403, "RequestTimeTooSkewed", "The difference between the request time and the server's time is too large.", NULL);
-        goto done;
-    }
-    nhl = split_list(f.header_list, &hl);
-    npl = split_list(f.param_list, &pl);
-    hdrs = calloc(nhl + 1, sizeof *hdrs);
-    params = calloc(npl + 1, sizeof *params);
-    pnames = calloc(npl + 1, sizeof *pnames);
-    if (!hdrs || !params || !pnames) { req_error(r, 500, "InternalError", "out of memory", NULL); goto done; }
+    if (ts > (long long)in->now + 900)
+        return deny(v, 403, "RequestTimeTooSkewed", "The difference between the request time and the server's time is too large.");
+    return 0;
+}
+
+/* <StringToSign> and <FormatString> of a SignatureDoesNotMatch answer. */
+static char *mismatch_xml(const cos_sign_output *out) {
+    strbuf x;
+    sb_init(&x);
+    sb_puts(&x, "\t<StringToSign>");
+    xml_escape(&x, out->string_to_sign, strlen(out->string_to_sign));
+    sb_puts(&x, "</StringToSign>\n\t<FormatString>");
+    xml_escape(&x, out->http_string, strlen(out->http_string));
+    sb_puts(&x, "</FormatString>\n");
+    return sb_detach(&x);
+}
+
+/* Recomputes the signature over the signed header and param lists; 1 match, 0 mismatch, -1 OOM. */
+static int check_signature(const auth_request *in, const char *secret, auth_fields *f, int from_query,
+                           cos_sign_output *out) {
+    char **hl = NULL, **pl = NULL;
+    size_t nhl = split_list(f->header_list, &hl), npl = split_list(f->param_list, &pl);
+    cos_kv *hdrs = calloc(nhl + 1, sizeof *hdrs), *params = calloc(npl + 1, sizeof *params);
+    int ok = -1;
+    if (!hdrs || !params) goto done;
     for (size_t i = 0; i < nhl; i++) {
         hdrs[i].name = hl[i];
-        hdrs[i].value = req_header(r, hl[i]);
+        hdrs[i].value = in->header ? in->header(in->header_ud, hl[i]) : NULL;
     }
     for (size_t i = 0; i < npl; i++) {
         params[i].name = pl[i];
         params[i].value = "";
-        for (size_t j = 0; j < r->nq; j++) {
-            if (from_query && field_slot(&f, r->q[j].name, strlen(r->q[j].name))) continue;
-            char *le = lower_enc(r->q[j].name);
-            int same = strcmp(le, pl[i]) == 0;
+        for (size_t j = 0; j < in->nq; j++) {
+            if (from_query && field_slot(f, in->q[j].name, strlen(in->q[j].name))) continue;
+            char *le = lower_enc(in->q[j].name);
+            int same = le && strcmp(le, pl[i]) == 0;
             free(le);
-            if (same) { params[i].name = r->q[j].name; params[i].value = r->q[j].value; break; }
+            if (same) { params[i].name = in->q[j].name; params[i].value = in->q[j].value; break; }
         }
     }
-    int ok = try_path(r, secret, &f, params, npl, hdrs, nhl, r->sign_path, &out);
-    if (ok == 0 && r->key && strcmp(r->sign_path + 1, r->key) != 0) {
+    ok = try_path(in, secret, f, params, npl, hdrs, nhl, in->sign_path, out);
+    if (ok == 0 && in->key && strcmp(in->sign_path + (*in->sign_path == '/'), in->key) != 0) {
         /* bucket in the path but signed without it (Node SDK Domain '{Bucket}' template) */
         cos_sign_output alt = {0};
         strbuf p;
         sb_init(&p);
         sb_putc(&p, '/');
-        sb_append(&p, r->key, r->keylen);
-        int ok2 = try_path(r, secret, &f, params, npl, hdrs, nhl, p.data, &alt);
+        sb_append(&p, in->key, in->keylen);
+        int ok2 = p.data ? try_path(in, secret, f, params, npl, hdrs, nhl, p.data, &alt) : -1;
         sb_free(&p);
         cos_sign_output_free(&alt);
         if (ok2 == 1) ok = 1;
     }
-    if (ok < 0) { req_error(r, 500, "InternalError", "out of memory", NULL); goto done; }
-    if (ok == 0) {
-        strbuf x;
-        sb_init(&x);
-        sb_puts(&x, "\t<StringToSign>");
-        xml_escape(&x, out.string_to_sign, strlen(out.string_to_sign));
-        sb_puts(&x, "</StringToSign>\n\t<FormatString>");
-        xml_escape(&x, out.http_string, strlen(out.http_string));
-        sb_puts(&x, "</FormatString>\n");
-        req_error(r, 403, "SignatureDoesNotMatch", "The Signature you specified is invalid.", x.data);
-        sb_free(&x);
-        goto done;
-    }
-    rc = 0;
 done:
-    cos_sign_output_free(&out);
     for (size_t i = 0; i < nhl; i++) free(hl[i]);
     for (size_t i = 0; i < npl; i++) free(pl[i]);
-    free(hl); free(pl); free(hdrs); free(params); free(pnames);
+    free(hl); free(pl); free(hdrs); free(params);
+    return ok;
+}
+
+int auth_verify(cosd_server *srv, const auth_request *in, auth_verdict *v, int *anonymous) {
+    auth_fields f = {0};
+    int from_query = 0;
+    memset(v, 0, sizeof *v);
+    *anonymous = 0;
+    if (in->authorization && *in->authorization) {
+        parse_header(&f, in->authorization);
+    } else {
+        for (size_t i = 0; i < in->nq; i++) {
+            char **slot = field_slot(&f, in->q[i].name, strlen(in->q[i].name));
+            if (slot && !*slot) { *slot = strdup(in->q[i].value); from_query = 1; }
+        }
+        if (!from_query) { *anonymous = 1; return 0; }
+    }
+    const char *secret = NULL;
+    cos_sign_output out = {0};
+    int rc = check_fields(srv, in, &f, &secret, v);
+    if (rc == 0) {
+        int ok = check_signature(in, secret, &f, from_query, &out);
+        if (ok < 0) rc = deny(v, 500, "InternalError", "out of memory");
+        else if (ok == 0) {
+            v->extra_xml = mismatch_xml(&out);
+            rc = deny(v, 403, "SignatureDoesNotMatch", "The Signature you specified is invalid.");
+        }
+    }
+    cos_sign_output_free(&out);
     fields_free(&f);
     return rc;
+}
+
+static const char *conn_header(void *ud, const char *name) { return req_header(ud, name); }
+
+int auth_check(cosd_req *r, int *anonymous) {
+    auth_request in = {.method = r->method, .sign_path = r->sign_path, .key = r->key, .keylen = r->keylen,
+                       .q = r->q, .nq = r->nq, .authorization = req_header(r, "Authorization"),
+                       .header = conn_header, .header_ud = r, .now = time(NULL)};
+    auth_verdict v;
+    if (auth_verify(r->srv, &in, &v, anonymous) == 0) return 0;
+    req_error(r, v.status, v.code, v.message, v.extra_xml);
+    free(v.extra_xml);
+    return -1;
 }

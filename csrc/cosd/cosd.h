@@ -42,6 +42,8 @@ typedef struct cosd_fault {
     int complete_error;  /* answer 200 with an <Error> body after keep-alive spaces */
     long ka_spaces;      /* keep-alive spaces before a 200 XML result; -1 = not set */
     int no_etag;         /* omit the ETag response header */
+    int no_crc64;        /* omit the x-cos-hash-crc64ecma response header */
+    int endless_list;    /* ListParts / ListMultipartUploads: pages that never end (mp_endless_page) */
     char *etag;          /* ETag header value to answer with instead of the real one; NULL = none */
     char *crc64;         /* x-cos-hash-crc64ecma value to answer with instead; NULL = none */
     int drop_response;   /* perform the operation, then close the connection without answering */
@@ -106,7 +108,7 @@ typedef struct cosd_req {
     /* fault */
     int fault_status; char *fault_code;
     long long reset_after; long stall_ms;
-    int complete_error; long ka_spaces; int no_etag;
+    int complete_error; long ka_spaces; int no_etag; int no_crc64; int endless_list;
     char *fault_etag; char *fault_crc64; int drop_response;
     int finishing;         /* the body has been read: final_call is answering */
     char *fault_body; size_t fault_body_len; int fault_body_set;
@@ -128,10 +130,27 @@ int req_send_buf(cosd_req *r, unsigned status, const char *ctype, char *body, si
 int req_send_empty(cosd_req *r, unsigned status);
 const char *req_header(cosd_req *r, const char *name);
 const char *req_query(cosd_req *r, const char *name, int *present);
+/* Splits a request target into the decoded path and decoded query parameters (appended to *q).
+ * 0, or -1 on out of memory; release with target_free (path may be NULL). */
+int target_parse(const char *target, char **path, size_t *pathlen, cos_kv **q, size_t *nq);
+void target_free(char *path, cos_kv *q, size_t nq);
 void req_unique(cosd_server *srv, char *out, size_t n);
 
 /* auth.c: 0 = allowed (or anonymous when *anon set), else an error response was queued. */
 int auth_check(cosd_req *r, int *anonymous);
+/* The same check without a connection: the request's parts, its headers through `header`. */
+typedef struct auth_request {
+    const char *method, *sign_path;  /* sign_path: the decoded path, "/..." */
+    const char *key; size_t keylen;  /* the decoded key or NULL */
+    const cos_kv *q; size_t nq;      /* decoded query parameters */
+    const char *authorization;       /* Authorization header value or NULL */
+    const char *(*header)(void *ud, const char *name); void *header_ud;
+    time_t now;
+} auth_request;
+/* Why a request is refused; extra_xml (malloc'd or NULL, caller frees) goes into the <Error>. */
+typedef struct auth_verdict { unsigned status; const char *code, *message; char *extra_xml; } auth_verdict;
+/* 0 = allowed (or anonymous when *anon set), -1 = refused as *v says. */
+int auth_verify(cosd_server *srv, const auth_request *in, auth_verdict *v, int *anonymous);
 const char *auth_secret_for(cosd_server *srv, const char *id);
 
 /* fault.c */
@@ -175,6 +194,11 @@ char *sidecar_key(const char *hex, size_t *len); /* malloc'd, NUL-terminated; NU
 void sidecar_header(obj_meta *m, char *value);   /* an "h NAME VALUE" line */
 const char *meta_header(const obj_meta *m, const char *name);
 void meta_copy_request_headers(obj_meta *m, cosd_req *r);
+/* 1 when a header can be stored and given back exactly (name a token; value without control
+ * bytes but HTAB); else the request is refused with 400 InvalidArgument, COSD_BAD_META_MESSAGE. */
+int meta_storable(const char *name, const char *value);
+int meta_request_storable(cosd_req *r); /* every stored header of the request (x-cos-meta-*, Content-Type, ...) */
+#define COSD_BAD_META_MESSAGE "A metadata header name must be a token and its value must not contain control characters."
 int store_init(cosd_server *srv);
 char *store_bucket_dir(cosd_server *srv, const char *bucket, const char *sub);
 int store_tmp_file(cosd_server *srv, char **path); /* returns fd */
@@ -199,12 +223,25 @@ int op_finish(cosd_req *r);  /* after the body: queues the response */
 /* multipart.c */
 int mp_begin(cosd_req *r);
 int mp_finish(cosd_req *r);
+int mp_endless_page(cosd_req *r); /* fault endless-list */
 
 /* postform.c */
 int form_begin(cosd_req *r);
 int form_feed(cosd_req *r, const char *data, size_t n);
 int form_finish(cosd_req *r);
 void form_free(cosd_req *r);
+/* The form without a connection (form_begin feeds it from MHD; fuzz/ feeds it directly). */
+struct postform *form_new(void);
+void form_destroy(struct postform *p);
+int form_set_file(struct postform *p, const char *filename);   /* the file field was seen */
+/* A piece of text field `key`: off > 0 continues the last field of that name. 0, or -1 (OOM). */
+int form_add_field(struct postform *p, const char *key, const char *data, uint64_t off, size_t size);
+/* Checks a finished form: fields, key, signature, policy (at time `now`, object size `size`).
+ * 0: allowed, v->key is the object key. -1: v->status/code/message say why (v->key may be set).
+ * Either way release v with form_verdict_free. */
+typedef struct form_verdict { unsigned status; const char *code; char message[400]; char *key; size_t keylen; } form_verdict;
+int form_check(cosd_server *srv, const char *bucket, struct postform *p, uint64_t size, time_t now, form_verdict *v);
+void form_verdict_free(form_verdict *v);
 
 /* body helpers (http.c) */
 int body_open_file(cosd_req *r);

@@ -10,6 +10,9 @@
  *                  InternalError) after keep-alive spaces, as COS's CompleteMultipartUpload can
  *   keepalive-spaces=N  stream N spaces before a 200 XML result (default 5 with complete-error)
  *   no-etag        omit the ETag response header
+ *   no-crc64       omit the x-cos-hash-crc64ecma response header
+ *   endless-list   ListParts / ListMultipartUploads: answer a made-up page that says IsTruncated=true
+ *                  with an advancing marker, every time (the operation itself is not performed)
  *   etag=VALUE     perform the operation, answer with ETag: VALUE instead of the real one
  *                  (etag=bogus: "00000000000000000000000000000000")
  *   crc64=VALUE    perform the operation, answer with x-cos-hash-crc64ecma: VALUE instead
@@ -17,7 +20,7 @@
  *   part=N         match only requests whose partNumber query parameter is N (nth counts those)
  *   body=FILE      answer with FILE's bytes as the body (status= or 200, application/xml); the
  *                  operation itself is not performed
- * Flags (complete-error, no-etag, drop-response) may be written bare or as flag=1 / flag=0.
+ * Flags (complete-error, no-etag, no-crc64, endless-list, drop-response) may be written bare or as flag=1 / flag=0.
  * The first matching --fault that fires wins for a request; counters are per fault. */
 #include "cosd.h"
 #include <stdlib.h>
@@ -37,6 +40,8 @@ static int header_value_ok(const char *v) {
 static int *flag_field(cosd_fault *f, const char *name) {
     if (!strcmp(name, "complete-error")) return &f->complete_error;
     if (!strcmp(name, "no-etag")) return &f->no_etag;
+    if (!strcmp(name, "no-crc64")) return &f->no_crc64;
+    if (!strcmp(name, "endless-list")) return &f->endless_list;
     if (!strcmp(name, "drop-response")) return &f->drop_response;
     return NULL;
 }
@@ -118,13 +123,21 @@ int fault_parse(cosd_fault *f, const char *spec, char *err, size_t errlen) {
     free(copy);
     if (f->op < 0) { snprintf(err, errlen, "fault: op= is required"); return -1; }
     if (!f->status && f->reset_after < 0 && !f->stall_ms && !f->complete_error && f->ka_spaces < 0 && !f->no_etag &&
-        !f->body && !f->etag && !f->crc64 && !f->drop_response) {
+        !f->no_crc64 && !f->endless_list && !f->body && !f->etag && !f->crc64 && !f->drop_response) {
         snprintf(err, errlen, "fault: one of status=, reset-after=, stall=, complete-error, keepalive-spaces=, "
-                              "no-etag, body=, etag=, crc64=, drop-response is required");
+                              "no-etag, no-crc64, endless-list, body=, etag=, crc64=, drop-response is required");
         return -1;
     }
     if (f->drop_response && (f->status || f->body || f->complete_error || f->reset_after >= 0)) {
         snprintf(err, errlen, "fault: drop-response does not go with status=, body=, complete-error or reset-after=");
+        return -1;
+    }
+    if (f->crc64 && f->no_crc64) {
+        snprintf(err, errlen, "fault: crc64= does not go with no-crc64");
+        return -1;
+    }
+    if (f->endless_list && (f->status || f->body || f->complete_error || f->drop_response)) {
+        snprintf(err, errlen, "fault: endless-list does not go with status=, body=, complete-error or drop-response");
         return -1;
     }
     if (f->etag && f->no_etag) {
@@ -188,6 +201,8 @@ void fault_apply(cosd_req *r) {
         if (f->ka_spaces >= 0) r->ka_spaces = f->ka_spaces;
         else if (f->complete_error) r->ka_spaces = 5;
         if (f->no_etag) r->no_etag = 1;
+        if (f->no_crc64) r->no_crc64 = 1;
+        if (f->endless_list) r->endless_list = 1;
         if (f->etag) { free(r->fault_etag); r->fault_etag = strdup(f->etag); }
         if (f->crc64) { free(r->fault_crc64); r->fault_crc64 = strdup(f->crc64); }
         if (f->drop_response) r->drop_response = 1;

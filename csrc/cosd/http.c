@@ -79,6 +79,8 @@ static int queue(cosd_req *r, unsigned status, struct MHD_Response *resp, uint64
         if (strcasecmp(r->rh[i].name, "ETag") == 0) {
             if (r->no_etag) continue; /* fault no-etag */
             if (r->fault_etag) v = r->fault_etag, had_etag = 1; /* fault etag= */
+        } else if (r->no_crc64 && strcasecmp(r->rh[i].name, "x-cos-hash-crc64ecma") == 0) {
+            continue; /* fault no-crc64 */
         } else if (r->fault_crc64 && strcasecmp(r->rh[i].name, "x-cos-hash-crc64ecma") == 0) {
             v = r->fault_crc64, had_crc = 1; /* fault crc64= */
         }
@@ -100,7 +102,10 @@ static int queue(cosd_req *r, unsigned status, struct MHD_Response *resp, uint64
 
 /* A 200 XML result streamed after keep-alive spaces (fault keepalive-spaces / complete-error): the spaces
  * go out first, in chunks, then a short pause, then the document, as COS does while it works. */
-typedef struct ka_stream { char *body; size_t len, off; long spaces; int paused; int *stopping; } ka_stream;
+typedef struct ka_stream {
+    char *body; size_t len, off; long spaces; int paused; int *stopping;
+    uint64_t *sent; /* the request's bytes_out: what actually went out, for the access log */
+} ka_stream;
 
 static ssize_t ka_read(void *cls, uint64_t pos, char *buf, size_t max) {
     (void)pos;
@@ -111,6 +116,7 @@ static ssize_t ka_read(void *cls, uint64_t pos, char *buf, size_t max) {
         if (n > max) n = max;
         memset(buf, ' ', n);
         k->spaces -= (long)n;
+        *k->sent += n;
         return (ssize_t)n;
     }
     if (!k->paused) { k->paused = 1; usleep(k->stopping && __atomic_load_n(k->stopping, __ATOMIC_ACQUIRE) ? 0 : 50 * 1000); }
@@ -119,6 +125,7 @@ static ssize_t ka_read(void *cls, uint64_t pos, char *buf, size_t max) {
     if (n > max) n = max;
     memcpy(buf, k->body + k->off, n);
     k->off += n;
+    *k->sent += n;
     return (ssize_t)n;
 }
 
@@ -139,7 +146,10 @@ int req_send_buf(cosd_req *r, unsigned status, const char *ctype, char *body, si
         struct MHD_Response *resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, ka_read, k, ka_free);
         if (!resp) { ka_free(k); return MHD_NO; }
         MHD_add_response_header(resp, "Content-Type", ctype);
-        return queue(r, status, resp, len + (uint64_t)r->ka_spaces);
+        k->sent = &r->bytes_out;
+        int rc = queue(r, status, resp, len + (uint64_t)r->ka_spaces);
+        r->bytes_out = 0; /* counted by ka_read as the bytes go out (a client may stop reading) */
+        return rc;
     }
     struct MHD_Response *resp = MHD_create_response_from_buffer(len, body ? body : (char *)"",
                                                                 body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
@@ -238,11 +248,11 @@ static char *decode(const char *s, size_t n, size_t *outlen) {
     return sb_detach(&sb);
 }
 
-static int parse_target(cosd_req *r, char **path, size_t *pathlen) {
-    const char *t = r->target;
+int target_parse(const char *t, char **path, size_t *pathlen, cos_kv **q, size_t *nq) {
     const char *qm = strchr(t, '?');
     size_t plen = qm ? (size_t)(qm - t) : strlen(t);
     *path = decode(t, plen, pathlen);
+    if (!*path) return -1;
     if (!qm) return 0;
     const char *p = qm + 1;
     while (*p) {
@@ -251,17 +261,25 @@ static int parse_target(cosd_req *r, char **path, size_t *pathlen) {
         if (len > 0) {
             const char *eq = memchr(p, '=', len);
             size_t nlen = eq ? (size_t)(eq - p) : len;
-            cos_kv *nq = realloc(r->q, (r->nq + 1) * sizeof *nq);
-            if (!nq) return -1;
-            r->q = nq;
-            r->q[r->nq].name = decode(p, nlen, NULL);
-            r->q[r->nq].value = eq ? decode(eq + 1, len - nlen - 1, NULL) : strdup("");
-            r->nq++;
+            cos_kv *nqv = realloc(*q, (*nq + 1) * sizeof *nqv);
+            if (!nqv) return -1;
+            *q = nqv;
+            char *name = decode(p, nlen, NULL), *value = eq ? decode(eq + 1, len - nlen - 1, NULL) : strdup("");
+            if (!name || !value) { free(name); free(value); return -1; }
+            (*q)[*nq].name = name;
+            (*q)[*nq].value = value;
+            (*nq)++;
         }
         if (!amp) break;
         p = amp + 1;
     }
     return 0;
+}
+
+void target_free(char *path, cos_kv *q, size_t nq) {
+    free(path);
+    for (size_t i = 0; i < nq; i++) { free((char *)q[i].name); free((char *)q[i].value); }
+    free(q);
 }
 
 static int valid_bucket(const char *b, size_t n) {
@@ -380,7 +398,7 @@ static int first_call(cosd_req *r) {
     }
     r->is_head = strcmp(r->method, "HEAD") == 0;
     r->host = req_header(r, "Host");
-    if (parse_target(r, &path, &pathlen) != 0) {
+    if (target_parse(r->target, &path, &pathlen, &r->q, &r->nq) != 0) {
         free(path);
         return req_error(r, 500, "InternalError", "out of memory", NULL);
     }
@@ -396,6 +414,7 @@ static int first_call(cosd_req *r) {
     fault_apply(r);
     if (r->reset_after == 0) { r->reset = 1; return MHD_NO; }
     if (r->op == OP_NONE) return req_error(r, 405, "MethodNotAllowed", "The specified method is not allowed against this resource.", NULL);
+    if (!meta_request_storable(r)) return req_error(r, 400, "InvalidArgument", COSD_BAD_META_MESSAGE, NULL);
     if (r->op != OP_PostObject) {
         int anon = 0;
         if (auth_check(r, &anon) != 0) return MHD_YES;
@@ -408,7 +427,8 @@ static int first_call(cosd_req *r) {
     if (r->op == OP_Unsupported) return req_error(r, 501, "NotImplemented", "This operation is not implemented by cosd.", NULL);
     if (r->keylen > COSD_MAX_KEY) return req_error(r, 400, "KeyTooLong", "Your key is too long.", NULL);
     if (memchr(r->key, 0, r->keylen)) return req_error(r, 400, "InvalidObjectName", "The object name is not valid.", NULL);
-    if (r->fault_status || r->complete_error || r->fault_body_set) {
+    if (r->endless_list && r->op != OP_ListParts && r->op != OP_ListMultipartUploads) r->endless_list = 0;
+    if (r->fault_status || r->complete_error || r->fault_body_set || r->endless_list) {
         r->body_mode = BODY_DISCARD;
         r->body_max = UINT64_MAX;
         return MHD_YES;
@@ -434,6 +454,7 @@ static int final_call(cosd_req *r) {
         r->fault_body = NULL;
         return req_send_buf(r, r->fault_status ? (unsigned)r->fault_status : 200, "application/xml", b, r->fault_body_len);
     }
+    if (r->endless_list) return mp_endless_page(r);
     if (r->complete_error)
         return req_error(r, 200, r->fault_code ? r->fault_code : "InternalError",
                          "We encountered an internal error. Please try again.", NULL);
@@ -530,8 +551,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls, en
     if (r->tmp_path) { unlink(r->tmp_path); free(r->tmp_path); }
     if (r->md5) EVP_MD_CTX_free(r->md5);
     sb_free(&r->mem);
-    for (size_t i = 0; i < r->nq; i++) { free((char *)r->q[i].name); free((char *)r->q[i].value); }
-    free(r->q);
+    target_free(NULL, r->q, r->nq);
     for (size_t i = 0; i < r->nrh; i++) { free(r->rh[i].name); free(r->rh[i].value); }
     free(r->rh);
     for (size_t i = 0; i < r->nqh; i++) { free(r->qh[i].name); free(r->qh[i].value); }

@@ -633,3 +633,47 @@ int mp_finish(cosd_req *r) {
     default: return req_error(r, 501, "NotImplemented", "This operation is not implemented by cosd.", NULL);
     }
 }
+
+/* Fault endless-list: a List Parts / List Multipart Uploads page that never ends. Each page lists
+ * max-parts / max-uploads (1000) made-up entries after the request's marker and says
+ * IsTruncated=true with a marker that advances, whatever the marker: a client that follows it
+ * blindly never stops. Nothing is read from disk (the upload need not exist). */
+int mp_endless_page(cosd_req *r) {
+    strbuf sb;
+    sb_init(&sb);
+    if (r->op == OP_ListParts) {
+        const char *pm = req_query(r, "part-number-marker", NULL);
+        long marker = pm && *pm ? strtol(pm, NULL, 10) : 0;
+        sb_puts(&sb, "<ListPartsResult>\n");
+        xml_elem(&sb, "\t", "Bucket", r->bucket);
+        xml_elem_key(&sb, "\t", "Key", r->key, r->keylen, 0);
+        xml_elem(&sb, "\t", "UploadId", r->upload_id ? r->upload_id : "");
+        sb_printf(&sb, "\t<PartNumberMarker>%ld</PartNumberMarker>\n", marker);
+        for (long n = marker + 1; n <= marker + 1000; n++)
+            sb_printf(&sb, "\t<Part>\n\t\t<PartNumber>%ld</PartNumber>\n\t\t<LastModified>2020-01-01T00:00:00.000Z"
+                           "</LastModified>\n\t\t<ETag>&quot;%032ld&quot;</ETag>\n\t\t<Size>1048576</Size>\n\t</Part>\n", n, n);
+        sb_printf(&sb, "\t<NextPartNumberMarker>%ld</NextPartNumberMarker>\n", marker + 1000);
+        sb_puts(&sb, "\t<MaxParts>1000</MaxParts>\n\t<IsTruncated>true</IsTruncated>\n</ListPartsResult>");
+    } else {
+        const char *prefix = req_query(r, "prefix", NULL), *um = req_query(r, "upload-id-marker", NULL);
+        long marker = um && !strncmp(um, "endless", 7) ? strtol(um + 7, NULL, 10) : 0;
+        if (!prefix) prefix = "";
+        sb_puts(&sb, "<ListMultipartUploadsResult>\n");
+        xml_elem(&sb, "\t", "Bucket", r->bucket);
+        xml_elem(&sb, "\t", "KeyMarker", req_query(r, "key-marker", NULL));
+        xml_elem(&sb, "\t", "UploadIdMarker", um);
+        xml_elem(&sb, "\t", "NextKeyMarker", prefix);
+        sb_printf(&sb, "\t<NextUploadIdMarker>endless%ld</NextUploadIdMarker>\n", marker + 1000);
+        sb_puts(&sb, "\t<MaxUploads>1000</MaxUploads>\n\t<IsTruncated>true</IsTruncated>\n");
+        xml_elem(&sb, "\t", "Prefix", prefix);
+        for (long n = marker + 1; n <= marker + 1000; n++) {
+            sb_puts(&sb, "\t<Upload>\n");
+            xml_elem(&sb, "\t\t", "Key", prefix);
+            sb_printf(&sb, "\t\t<UploadId>endless%ld</UploadId>\n", n);
+            sb_puts(&sb, "\t\t<StorageClass>STANDARD</StorageClass>\n\t\t<Initiated>2020-01-01T00:00:00.000Z</Initiated>\n\t</Upload>\n");
+        }
+        sb_puts(&sb, "</ListMultipartUploadsResult>");
+    }
+    size_t len = sb.len;
+    return req_send_buf(r, 200, "application/xml", sb_detach(&sb), len);
+}

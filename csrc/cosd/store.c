@@ -84,17 +84,52 @@ const char *meta_header(const obj_meta *m, const char *name) {
     return NULL;
 }
 
-static enum MHD_Result copy_hdr(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
-    (void)kind;
-    obj_meta *m = cls;
+/* Request headers an object keeps (besides x-cos-meta-*). */
+static int kept_header(const char *name) {
     static const char *keep[] = {"cache-control", "content-disposition", "content-encoding", "content-type",
                                  "content-language", "expires", "x-cos-storage-class", "x-cos-acl",
                                  "x-cos-grant-read", "x-cos-grant-read-acp", "x-cos-grant-write-acp",
                                  "x-cos-grant-full-control", "x-cos-tagging", NULL};
+    if (strncasecmp(name, "x-cos-meta-", 11) == 0) return 1;
+    for (int i = 0; keep[i]; i++)
+        if (strcasecmp(name, keep[i]) == 0) return 1;
+    return 0;
+}
+
+/* An HTTP token character (RFC 9110 tchar). */
+static int tchar(unsigned char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* The sidecar stores "h NAME VALUE" lines and answers repeat them: a name must be a token (no
+ * blank), a value must hold no control byte but HTAB (no CR, LF, NUL, DEL). Bytes >= 0x80 are kept. */
+int meta_storable(const char *name, const char *value) {
+    if (!*name) return 0;
+    for (const unsigned char *c = (const unsigned char *)name; *c; c++)
+        if (!tchar(*c)) return 0;
+    for (const unsigned char *c = (const unsigned char *)value; *c; c++)
+        if ((*c < 0x20 && *c != '\t') || *c == 0x7f) return 0;
+    return 1;
+}
+
+static enum MHD_Result check_hdr(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+    (void)kind;
+    int *ok = cls;
+    if (key && kept_header(key) && !meta_storable(key, value ? value : "")) { *ok = 0; return MHD_NO; }
+    return MHD_YES;
+}
+
+int meta_request_storable(cosd_req *r) {
+    int ok = 1;
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, check_hdr, &ok);
+    return ok;
+}
+
+static enum MHD_Result copy_hdr(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+    (void)kind;
+    obj_meta *m = cls;
     if (!value || !*value) return MHD_YES; /* the Node SDK sends empty Cache-Control/Content-Type */
-    int ok = strncasecmp(key, "x-cos-meta-", 11) == 0;
-    for (int i = 0; !ok && keep[i]; i++) ok = strcasecmp(key, keep[i]) == 0;
-    if (ok && !meta_header(m, key)) meta_add_header(m, key, value);
+    if (kept_header(key) && !meta_header(m, key)) meta_add_header(m, key, value);
     return MHD_YES;
 }
 

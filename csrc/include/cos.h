@@ -127,6 +127,9 @@ typedef int64_t cos_task_id;
  * SliceSize, ProgressInterval (ms), MaxPartNumber, CorrectClockSkew, SystemClockOffset (ms),
  * UseRawKey, UserAgent, UploadCheckContentMd5, ConfCwd (checkpoint directory), RetryTimes.
  * Temporary credentials on demand (the Node SDK's getAuthorization): cos_set_credentials_provider.
+ * Node SDK options for behaviour lua-cos lacks (KeepAlive, ForceSignHost, UploadIdCacheLimit, ...)
+ * are accepted without effect; any other name is refused, as are out-of-range numbers (never
+ * clamped), NaN/infinities and control characters in strings (docs/api.md lists the ranges).
  * Returns NULL and sets *err (a cos_value error the caller frees) on invalid options. */
 COS_API cos_client *cos_client_new(const cos_value *options, cos_value **err);
 /* Aborts whatever is in flight; every pending task's callbacks get release() but no on_done. */
@@ -193,7 +196,9 @@ typedef struct cos_callbacks {
  * "multipartUpload", "multipartListPart", "multipartComplete", "multipartAbort",
  * "sliceUploadFile", "uploadFile", "uploadFiles").
  * Takes ownership of `params` (an object). `body` may be NULL; `output` may be NULL.
- * Validation happens before anything is queued: on bad input it returns 0, sets *err, and
+ * Validation happens before anything is queued (unknown param names, control characters in
+ * anything that becomes a header, out-of-range numbers, a Key addressing the bucket, a FilePath
+ * that is not a regular file, ...: docs/api.md "Input rules"): on bad input it returns 0, sets *err, and
  * calls cb->release (no other callback). On success returns the task id; on_task_ready is
  * called before cos_start returns (as the Node SDK calls onTaskReady synchronously). */
 COS_API cos_task_id cos_start(cos_client *c, const char *op, cos_value *params, const cos_body *body,
@@ -241,6 +246,13 @@ COS_API cos_value *cos_task_list(cos_client *c); /* array of {id, Bucket, Region
 COS_API int cos_task_pause(cos_client *c, cos_task_id id);   /* 0, or -1 when the state does not allow it */
 COS_API int cos_task_restart(cos_client *c, cos_task_id id);
 COS_API int cos_task_cancel(cos_client *c, cos_task_id id);
+/* Fails a live task with `err` (taken; an error object as cos.h describes): its requests stop,
+ * server-side state is released as a cancel would (a multipart upload is aborted, its checkpoint
+ * removed; uploadFiles cancels its files), and on_done gets err. For a binding whose callback
+ * raised (the task must not go on as if nothing happened). Callable from inside a callback, except
+ * on_pull (return -1 from it instead). 0, or -1 when the task is unknown or already finished (err
+ * is freed). */
+COS_API int cos_task_fail(cos_client *c, cos_task_id id, cos_value *err);
 /* Called (from cos_poll) after a batch of task changes; at most once per poll step. */
 COS_API void cos_on_list_update(cos_client *c, void (*fn)(void *ud, cos_value *list), void *ud);
 

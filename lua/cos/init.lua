@@ -256,7 +256,13 @@ function COS:uploadFiles(params, callback)
           for _, t in ipairs(tasks) do
             if not claimed[t.id] and t.Key == key and t.Bucket == f.Bucket then
               claimed[t.id] = true
-              ready[i](t.id)
+              -- a raising callback fails the call it belongs to (as callbacks the core delivers do)
+              local ok, e = pcall(ready[i], t.id)
+              if not ok then
+                local what = (type(e) == "string" or type(e) == "number") and tostring(e) or ("a " .. type(e) .. " value")
+                client:fail_callback(parent_id, "files[" .. i .. "].onTaskReady raised an error: " .. what)
+                error(e, 0)
+              end
               break
             end
           end

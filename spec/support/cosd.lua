@@ -339,6 +339,37 @@ function Server:request(o)
   return status, hdrs, body
 end
 
+-- server:raw_request(method, key, header_lines, body): one request written byte for byte on a plain
+-- socket (bash /dev/tcp), for headers curl would not send as given. Signed over Host only (vhost
+-- style); header_lines are raw "Name: value" strings (any bytes but LF). Returns status, headers
+-- (lower-case names, values as received), body.
+function Server:raw_request(method, key, header_lines, body)
+  req_seq = req_seq + 1
+  body = body or ""
+  local host = M.BUCKET .. ".cos." .. M.REGION .. ".myqcloud.com"
+  local auth = M.capture(M.sh_quote(M.tools .. "/cos-sign") .. " --method " .. method .. " --path "
+    .. M.sh_quote("/" .. key) .. " --header " .. M.sh_quote("host:" .. host)):gsub("%s+$", "")
+  local lines = { method .. " /" .. M.encode(key, true) .. " HTTP/1.1", "Host: " .. host, "Authorization: " .. auth,
+    "Content-Length: " .. #body, "Connection: close" }
+  for _, l in ipairs(header_lines or {}) do lines[#lines + 1] = l end
+  local base = self.dir .. "/raw" .. req_seq
+  local f = assert(io.open(base .. ".in", "wb"))
+  f:write(table.concat(lines, "\r\n") .. "\r\n\r\n" .. body)
+  f:close()
+  M.exec(string.format('bash -c "exec 3<>/dev/tcp/127.0.0.1/%d && cat %s >&3 && timeout 20 cat <&3 >%s"',
+    self.port, M.sh_quote(base .. ".in"), M.sh_quote(base .. ".out")))
+  local resp = read_file(base .. ".out") or ""
+  os.remove(base .. ".in"); os.remove(base .. ".out")
+  local head, rest = resp:match("^(.-)\r\n\r\n(.*)$")
+  local status = tonumber((head or ""):match("^HTTP/1%.%d (%d+)")) or 0
+  local hdrs = {}
+  for line in (head or ""):gmatch("[^\n]+") do
+    local k, v = line:match("^([^:]+): ?(.-)\r?$")
+    if k then hdrs[k:lower()] = v end
+  end
+  return status, hdrs, rest or ""
+end
+
 -- Error code from a COS XML error body.
 function M.err_code(body) return body and body:match("<Code>(.-)</Code>") end
 
