@@ -32,10 +32,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <lauxlib.h>
-#include <lua.h>
-#include <lualib.h>
-
+#include "compat.h"
 #include "cos.h"
 
 #define CLIENT_MT "cos.Client"
@@ -131,6 +128,9 @@ static void push_value(lua_State *L, const cos_value *v, int depth)
         if (depth >= MAX_DEPTH) break;
         for (size_t i = 0; i < n; i++) {
             push_value(L, cos_obj_at(v, i), depth + 1);
+            /* a nested error (files[i].error, a task's error) prints like a top-level one */
+            if (strcmp(cos_obj_key(v, i), "error") == 0 && cos_obj_get_str(cos_obj_at(v, i), "code"))
+                luaL_setmetatable(L, ERROR_MT);
             lua_setfield(L, -2, cos_obj_key(v, i));
         }
         break;
@@ -170,6 +170,14 @@ static int error_tostring(lua_State *L)
         luaL_addstring(&b, ": ");
         lua_pushvalue(L, -1);
         luaL_addvalue(&b);
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, 1, "hint");
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        luaL_addstring(&b, " (hint: ");
+        lua_pushvalue(L, -1);
+        luaL_addvalue(&b);
+        luaL_addstring(&b, ")");
     }
     lua_pop(L, 1);
     lua_getfield(L, 1, "RequestId");
@@ -471,6 +479,14 @@ static void push_progress(lua_State *L, const cos_progress *p)
     lua_setfield(L, -2, "speed");
     push_number(L, p->percent);
     lua_setfield(L, -2, "percent");
+    if (p->files_total >= 0) { /* uploadFiles' aggregate */
+        push_number(L, p->files_done);
+        lua_setfield(L, -2, "filesDone");
+        push_number(L, p->files_failed);
+        lua_setfield(L, -2, "filesFailed");
+        push_number(L, p->files_total);
+        lua_setfield(L, -2, "filesTotal");
+    }
 }
 
 /* The credentials provider: fn(token, options), delivered like every other callback. */
@@ -761,9 +777,9 @@ static long read_function(lcos_task *t, void *buf, size_t cap, cos_value **err)
 /* The Body's FILE *, NULL once the caller closed it (the ref keeps the handle itself alive). */
 static FILE *body_file(lcos_task *t, lua_State *L)
 {
+    FILE *f = NULL;
     lua_rawgeti(L, LUA_REGISTRYINDEX, t->file_ref);
-    luaL_Stream *s = luaL_testudata(L, -1, LUA_FILEHANDLE);
-    FILE *f = s && s->closef ? s->f : NULL;
+    lcos_compat_tofile(L, -1, &f);
     lua_pop(L, 1);
     return f;
 }
@@ -855,9 +871,7 @@ static int l_new(lua_State *L)
     }
     cl->tb_ref = cl->list_ref = LUA_NOREF;
     cl->cred_ref = LUA_NOREF;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
-    cl->main = lua_tothread(L, -1);
-    lua_pop(L, 1);
+    cl->main = lcos_compat_mainthread(L);
     cl->c = cos_client_new(opts, &err);
     cos_value_free(opts);
     if (!cl->c) {
@@ -917,9 +931,10 @@ static void check_body_output(lua_State *L, int params, int stream_op)
     lua_getfield(L, params, "Body");
     int bt = lua_type(L, -1);
     if (bt == LUA_TUSERDATA) {
-        luaL_Stream *s = luaL_testudata(L, -1, LUA_FILEHANDLE);
-        if (!s) luaL_error(L, "params.Body must be a string, an io file or a function, got userdata");
-        if (!s->closef || !s->f) luaL_error(L, "params.Body is a closed file");
+        FILE *f = NULL;
+        if (!lcos_compat_tofile(L, -1, &f))
+            luaL_error(L, "params.Body must be a string, an io file or a function, got userdata");
+        if (!f) luaL_error(L, "params.Body is a closed file");
     } else if (bt == LUA_TFUNCTION) {
         lua_getfield(L, params, "ContentLength");
         int isnum = 0;
@@ -934,9 +949,9 @@ static void check_body_output(lua_State *L, int params, int stream_op)
     lua_getfield(L, params, "Output");
     int ot = lua_type(L, -1);
     if (ot == LUA_TUSERDATA) {
-        luaL_Stream *s = luaL_testudata(L, -1, LUA_FILEHANDLE);
-        if (!s) luaL_error(L, "params.Output must be a file path or an io file, got userdata");
-        if (!s->closef || !s->f) luaL_error(L, "params.Output is a closed file");
+        FILE *f = NULL;
+        if (!lcos_compat_tofile(L, -1, &f)) luaL_error(L, "params.Output must be a file path or an io file, got userdata");
+        if (!f) luaL_error(L, "params.Output is a closed file");
     } else if (ot != LUA_TNIL && ot != LUA_TSTRING) {
         luaL_error(L, "params.Output must be a file path or an io file, got %s", lua_typename(L, ot));
     }
@@ -969,18 +984,19 @@ static void map_body(lua_State *L, int params, cos_body *body, lcos_task *t, con
         body->length = (int64_t)body->len;
         break;
     case LUA_TUSERDATA: {
-        luaL_Stream *s = luaL_testudata(L, -1, LUA_FILEHANDLE);
+        FILE *f = NULL;
+        lcos_compat_tofile(L, -1, &f);
         if (stream_op) { /* read through the FILE (its buffer included), waiting on its fd */
             body->kind = COS_BODY_STREAM;
-            body->fd = fileno(s->f);
+            body->fd = fileno(f);
             body->length = content_length(pv);
             lua_pushvalue(L, -1);
             t->file_ref = luaL_ref(L, LUA_REGISTRYINDEX);
             break;
         }
-        long pos = ftell(s->f);
+        long pos = ftell(f);
         body->kind = COS_BODY_FD;
-        body->fd = fileno(s->f);
+        body->fd = fileno(f);
         body->offset = pos < 0 ? 0 : (int64_t)pos;
         body->length = content_length(pv);
         break;
@@ -1012,10 +1028,11 @@ static void map_output(lua_State *L, int params, cos_output *out)
         out->kind = COS_BODY_PATH;
         out->path = lua_tostring(L, -1);
     } else if (lua_type(L, -1) == LUA_TUSERDATA) {
-        luaL_Stream *s = luaL_testudata(L, -1, LUA_FILEHANDLE);
-        fflush(s->f);
+        FILE *f = NULL;
+        lcos_compat_tofile(L, -1, &f);
+        fflush(f);
         out->kind = COS_BODY_FD;
-        out->fd = fileno(s->f);
+        out->fd = fileno(f);
     }
     lua_pop(L, 1);
 }
@@ -1139,6 +1156,60 @@ static int l_poll(lua_State *L)
     return 1;
 }
 
+/* Event-loop integration. client:sockets() -> { {fd =, events = "r" | "w" | "rw", id =}, ... }:
+ * what to watch now (id is unique per socket, even when an fd number is reused). */
+static int l_sockets(lua_State *L)
+{
+    lcos_client *cl = check_client(L, 1);
+    cos_watch small[64], *w = small;
+    size_t n = cos_watch_sockets(cl->c, small, 64);
+    if (n > 64) {
+        w = lua_newuserdata(L, n * sizeof *w); /* collected with the stack */
+        n = cos_watch_sockets(cl->c, w, n);
+    }
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        int ev = w[i].events;
+        lua_createtable(L, 0, 3);
+        lua_pushinteger(L, w[i].fd);
+        lua_setfield(L, -2, "fd");
+        lua_pushstring(L, ev == (COS_WATCH_IN | COS_WATCH_OUT) ? "rw" : ev == COS_WATCH_OUT ? "w" : "r");
+        lua_setfield(L, -2, "events");
+        lua_pushinteger(L, (lua_Integer)w[i].id);
+        lua_setfield(L, -2, "id");
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
+}
+
+/* client:timeout() -> ms until socket_action(-1) is due (0: now), or -1: only sockets matter. */
+static int l_timeout(lua_State *L)
+{
+    lua_pushinteger(L, cos_next_timeout(check_client(L, 1)->c));
+    return 1;
+}
+
+/* client:socket_action(fd, events) -> unfinished tasks. fd -1: the timeout expired; events "r",
+ * "w" or "rw". Callbacks run here; one that raised is raised from here. */
+static int l_socket_action(lua_State *L)
+{
+    lcos_client *cl = check_client(L, 1);
+    int fd = (int)luaL_checkinteger(L, 2);
+    const char *ev = luaL_optstring(L, 3, "");
+    int events = (strchr(ev, 'r') ? COS_WATCH_IN : 0) | (strchr(ev, 'w') ? COS_WATCH_OUT : 0);
+    unsigned long mark = cl->err_seq;
+    int n;
+    {
+        ENTER(cl, L);
+        n = cos_socket_action(cl->c, fd, events);
+        LEAVE(cl);
+    }
+    finish_pending_close(cl, L);
+    raise_pending(cl, L, mark, 1, 0); /* as poll: any callback error of this step */
+    lua_pushinteger(L, n);
+    return 1;
+}
+
 /* Drives the engine until `id` is done (id > 0) or no task is left (id 0), stopping early when a
  * callback raised an error this call re-raises (any for run, task id's for wait). Steps through
  * cos_poll so that the error surfaces as soon as cos_poll returns; when steps look idle it hands
@@ -1153,7 +1224,8 @@ static void drive(lcos_client *cl, lua_State *L, cos_task_id id)
             if (!t || t->done) break;
         }
         int idle = 0;
-        int n = poll_once(cl, L, 1000, &idle);
+        /* an idle cos_poll sleeps its whole timeout (as poll(2) does): not worth it here */
+        int n = cos_busy(cl->c) ? poll_once(cl, L, 1000, &idle) : (idle = 1, idle_steps = 3, 1);
         if (n <= 0) break;
         idle_steps = idle ? idle_steps + 1 : 0;
         if (idle_steps >= 3 && !has_raisable(cl, mark, id == 0, id) && !cl->close_pending) {
@@ -1182,6 +1254,16 @@ static int l_wait(lua_State *L)
     cos_task_id id = (cos_task_id)luaL_checkinteger(L, 2);
     if (id > 0) drive(cl, L, id);
     return 0;
+}
+
+/* client:pending(id) -> true while task `id` has not delivered its callback (a host's own
+ * driving loop, e.g. the Lua layer inside nginx, waits on it). */
+static int l_pending(lua_State *L)
+{
+    lcos_client *cl = check_client(L, 1);
+    lcos_task *t = find_task(cl, (cos_task_id)luaL_checkinteger(L, 2));
+    lua_pushboolean(L, t && !t->done);
+    return 1;
 }
 
 static int l_task_list(lua_State *L)
@@ -1363,8 +1445,12 @@ static int l_post_policy(lua_State *L)
 static const luaL_Reg client_methods[] = {
     {"start", l_start},
     {"poll", l_poll},
+    {"sockets", l_sockets},
+    {"timeout", l_timeout},
+    {"socket_action", l_socket_action},
     {"run", l_run},
     {"wait", l_wait},
+    {"pending", l_pending},
     {"task_list", l_task_list},
     {"pause", l_pause},
     {"restart", l_restart},
@@ -1379,7 +1465,43 @@ static const luaL_Reg client_methods[] = {
     {NULL, NULL},
 };
 
+/* core.list_files(dir[, symlinks]) -> { {FilePath, RelativePath, Size}, ... } | nil, err */
+static int l_list_files(lua_State *L)
+{
+    const char *dir = luaL_checkstring(L, 1);
+    const char *links = luaL_optstring(L, 2, NULL);
+    cos_value *err = NULL;
+    cos_value *files = cos_local_files_list(dir, links, &err);
+    if (!files) {
+        lua_pushnil(L);
+        if (err) push_error(L, err); else lua_pushstring(L, "list_files failed");
+        cos_value_free(err);
+        return 2;
+    }
+    push_value(L, files, 0);
+    cos_value_free(files);
+    return 1;
+}
+
+/* core.file_crc64(path) -> the decimal CRC-64 (x-cos-hash-crc64ecma) | nil, message */
+static int l_file_crc64(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    uint64_t crc = 0;
+    if (cos_local_file_crc64(path, &crc) != 0) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "%s: %s", path, strerror(errno));
+        return 2;
+    }
+    char s[32];
+    snprintf(s, sizeof s, "%llu", (unsigned long long)crc);
+    lua_pushstring(L, s);
+    return 1;
+}
+
 static const luaL_Reg module_funcs[] = {
+    {"list_files", l_list_files},
+    {"file_crc64", l_file_crc64},
     {"new", l_new},
     {"get_authorization", l_get_authorization},
     {"post_policy", l_post_policy},
@@ -1393,8 +1515,10 @@ int luaopen_cos_core(lua_State *L)
         lua_setfield(L, -2, "__index");
         lua_pushcfunction(L, l_gc);
         lua_setfield(L, -2, "__gc");
+#if LCOS_HAS_CLOSE
         lua_pushcfunction(L, l_close);
         lua_setfield(L, -2, "__close");
+#endif
         lua_pushcfunction(L, l_tostring);
         lua_setfield(L, -2, "__tostring");
         lua_pushliteral(L, "cos.Client");

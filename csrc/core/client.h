@@ -38,7 +38,14 @@ struct cos_client {
     size_t nidle, idle_cap;
     uint64_t rng;            /* xorshift64* state for retry jitter */
     int in_perform;          /* guards against re-entering libcurl from a libcurl callback */
+    /* libcurl's socket interface: the sockets it wants watched and its timer, as its callbacks
+     * last said (they only record; cos_poll or the host's loop acts on them). */
+    cos_watch *socks;
+    size_t nsocks, socks_cap;
+    double curl_due;         /* monotonic ms when libcurl's timer fires; -1: none */
+    uint64_t sock_ids;       /* last cos_watch.id given */
     int streams_reading;     /* stream uploads that read or wait on their source (last step) */
+    int streams_due;         /* a stream wants a step: 1 at once, 2 soon (a few ms), 0 no */
     /* Events recorded for delivery by cos_poll */
     cos_event *ev_head, *ev_tail;
     /* Tasks */
@@ -102,6 +109,7 @@ int cos_task_is_done(cos_client *c, cos_task_id id);
 int cos_engine_init(cos_client *c);
 void cos_engine_free(cos_client *c);
 void cos_engine_abort_task(cos_client *c, cos_task_id id); /* every request of the task */
+void cos_engine_wake_streams(cos_client *c); /* a stream upload can read again: step soon */
 void cos_events_drop_task(cos_client *c, cos_task *t);        /* its queued TASK_* events */
 
 #endif

@@ -4,6 +4,7 @@
  * libcurl and then delivers the events recorded meanwhile, one at a time. */
 #include <errno.h>
 #include <math.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -168,10 +169,58 @@ static void detach_active(cos_client *c, cos_request *r)
 /* ---------------------------------------------------------------------------------------- */
 /* Init / free                                                                               */
 
+/* CURLMOPT_SOCKETFUNCTION: records which sockets libcurl wants watched, nothing more (no user
+ * code runs inside libcurl). */
+static int socket_cb(CURL *e, curl_socket_t fd, int what, void *ud, void *sockp)
+{
+    cos_client *c = ud;
+    (void)e;
+    size_t i = 0;
+    while (i < c->nsocks && c->socks[i].fd != fd) i++;
+    if (what == CURL_POLL_REMOVE) {
+        if (i < c->nsocks) c->socks[i] = c->socks[--c->nsocks];
+        return 0;
+    }
+    if (i == c->nsocks) {
+        if (c->nsocks == c->socks_cap) {
+            size_t cap = c->socks_cap ? c->socks_cap * 2 : 16;
+            cos_watch *n = realloc(c->socks, cap * sizeof *n);
+            if (!n) return -1;
+            c->socks = n;
+            c->socks_cap = cap;
+        }
+        c->nsocks++;
+    }
+    if (!sockp) { /* a socket libcurl has not told us about before: a new id (as hiperfifo does) */
+        sockp = (void *)(uintptr_t)++c->sock_ids;
+        curl_multi_assign(c->multi, fd, sockp);
+    }
+    c->socks[i].fd = fd;
+    c->socks[i].id = (uint64_t)(uintptr_t)sockp;
+    c->socks[i].events = (what & CURL_POLL_IN ? COS_WATCH_IN : 0) | (what & CURL_POLL_OUT ? COS_WATCH_OUT : 0);
+    return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: when libcurl wants curl_multi_socket_action(CURL_SOCKET_TIMEOUT). */
+static int timer_cb(CURLM *m, long timeout_ms, void *ud)
+{
+    cos_client *c = ud;
+    (void)m;
+    c->curl_due = timeout_ms < 0 ? -1 : cos_now_mono_ms() + (double)timeout_ms;
+    return 0;
+}
+
 int cos_engine_init(cos_client *c)
 {
     c->multi = curl_multi_init();
     if (!c->multi) return -1;
+    c->curl_due = -1;
+    /* Transfers are driven through the socket interface only (cos_poll and host loops alike):
+     * curl_multi_perform would not keep the watched set up to date. */
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
     /* Parallel transfers need parallel connections: no multiplexing, HTTP/1.1 per handle. */
     curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
     curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)c->max_connections);
@@ -211,6 +260,9 @@ void cos_engine_free(cos_client *c)
     c->nidle = c->idle_cap = 0;
     if (c->multi) curl_multi_cleanup(c->multi);
     c->multi = NULL;
+    free(c->socks);
+    c->socks = NULL;
+    c->nsocks = c->socks_cap = 0;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -288,20 +340,40 @@ void cos_engine_abort_task(cos_client *c, cos_task_id id)
 /* ---------------------------------------------------------------------------------------- */
 /* Scheduling                                                                                */
 
+/* The request could not even be started: the error of the attempt before, if any, is what the
+ * caller needs (a retry must not hide why it was retried). */
+static void fail_to_start(cos_client *c, cos_request *r, const char *what)
+{
+    cos_value *err = r->last_error;
+    r->last_error = NULL;
+    if (err) cos_error_note_attempts(err, r->attempt - 1);
+    else err = cos_error_new("Error", what);
+    finish(c, r, 0, err);
+}
+
 static void start_attempt(cos_client *c, cos_request *r)
 {
+    int pooled = c->nidle > 0;
     CURL *e = easy_get(c);
     r->attempt++;
-    if (!e || cos_req_prepare_attempt(r, e) != 0) {
-        easy_put(c, e);
-        finish(c, r, 0, cos_error_new("Error", "cannot build the request"));
+    int rc = e ? cos_req_prepare_attempt(r, e) : -1;
+    if (rc != 0 && pooled) {
+        /* A pooled handle may refuse options after a failed transfer (libcurl 7.88 refuses
+         * CURLOPT_BUFFERSIZE once a name resolution failed on it); a fresh one accepts them. */
+        curl_easy_cleanup(e);
+        e = curl_easy_init();
+        rc = e ? cos_req_prepare_attempt(r, e) : -1;
+    }
+    if (rc != 0) {
+        if (e) curl_easy_cleanup(e);
+        fail_to_start(c, r, "cannot build the request");
         return;
     }
     r->easy = e;
     if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
         easy_put(c, e);
         r->easy = NULL;
-        finish(c, r, 0, cos_error_new("Error", "cannot start the request"));
+        fail_to_start(c, r, "cannot start the request");
         return;
     }
     active_push(c, r);
@@ -659,11 +731,14 @@ static void complete(cos_client *c, cos_request *r, CURLcode rc)
     int skew = err && fix_clock_skew(c, r, err);
     int retries_used = r->attempt - 1 - r->skew_retried;
     if (skew || (err && retryable && cos_req_replayable(r) && retries_used < r->max_retries)) {
-        cos_value_free(err);
+        cos_value_free(r->last_error);
+        r->last_error = err;
         r->retry_at = skew ? 0 : cos_now_mono_ms() + backoff_ms(c, retries_used + 1);
         pending_append(c, r);
         return;
     }
+    if (err && r->attempt > 1) cos_error_note_attempts(err, r->attempt);
+    if (err) cos_error_add_hint(err);
     finish(c, r, (int)status, err);
 }
 
@@ -759,6 +834,10 @@ static double next_deadline(cos_client *c, double now)
     double t = -1;
     cos_task_timers(c, now, &t);
     if (t >= 0 && (next < 0 || t < next)) next = t;
+    if (c->curl_due >= 0) {
+        t = c->curl_due > now ? c->curl_due - now : 0;
+        if (next < 0 || t < next) next = t;
+    }
     return next;
 }
 
@@ -770,33 +849,87 @@ static int busy(const cos_client *c)
 #define MAX_STREAM_FDS 16
 #define STREAM_RETRY_MS 5
 
-/* Stream uploads read from here, once per step, outside libcurl (a Lua reader is a callback
- * like any other). Returns the longest the step may wait: 0 when a stream has more to read at
- * once, STREAM_RETRY_MS when one wants to be asked again soon, else -1; the descriptors they
- * wait on go to fds (curl_multi_poll wakes up on them). */
-static int pump_streams(cos_client *c, struct curl_waitfd *fds, unsigned *nfds)
+/* Stream uploads read from here, at the start of every step (cos_poll, cos_run, cos_wait,
+ * cos_socket_action), outside libcurl (a Lua reader is a callback like any other). Returns the
+ * longest the step may wait: 0 when a stream has more to read at once, STREAM_RETRY_MS when one
+ * wants to be asked again soon, else -1 (also kept in c->streams_due for cos_next_timeout).
+ * The descriptors streams wait on go to fds (the step's poll wakes up on them); with fds NULL
+ * (a host's own loop), or when they are too many, those streams are asked again soon. */
+static int pump_streams(cos_client *c, struct pollfd *fds, size_t *nfds)
 {
     int limit = -1;
     c->streams_reading = 0;
-    *nfds = 0;
+    if (nfds) *nfds = 0;
     for (cos_task *t = c->task_head; t; t = t->next) {
         if (!t->op_pump || t->finished) continue;
         int fd = -1, more = t->op_pump(t, &fd);
         if (more == 1) limit = 0;
         else if (more == 2 && limit != 0) limit = STREAM_RETRY_MS;
-        if (fd >= 0 && *nfds < MAX_STREAM_FDS) fds[(*nfds)++] = (struct curl_waitfd){.fd = fd, .events = CURL_WAIT_POLLIN};
-        else if (fd >= 0 && limit != 0) limit = STREAM_RETRY_MS; /* no room to wait on it: ask again soon */
+        if (fd >= 0 && fds && *nfds < MAX_STREAM_FDS) fds[(*nfds)++] = (struct pollfd){.fd = fd, .events = POLLIN};
+        else if (fd >= 0 && limit != 0) limit = STREAM_RETRY_MS;
         if (more || fd >= 0) c->streams_reading++;
     }
+    c->streams_due = limit == 0 ? 1 : limit > 0 ? 2 : 0;
     return limit;
 }
 
-int cos_poll(cos_client *c, int timeout_ms)
+void cos_engine_wake_streams(cos_client *c) { c->streams_due = 1; }
+
+static void socket_action(cos_client *c, curl_socket_t fd, int curl_events)
 {
-    if (!c) return 0;
-    struct curl_waitfd fds[MAX_STREAM_FDS];
-    unsigned nfds = 0;
-    int stream_wait = pump_streams(c, fds, &nfds);
+    int running = 0;
+    c->in_perform = 1;
+    curl_multi_socket_action(c->multi, fd, curl_events, &running);
+    c->in_perform = 0;
+}
+
+/* libcurl's timer is due: let it act on its timeouts (and start newly added transfers). */
+static void run_curl_timer(cos_client *c)
+{
+    if (c->curl_due >= 0 && c->curl_due <= cos_now_mono_ms()) {
+        c->curl_due = -1;
+        socket_action(c, CURL_SOCKET_TIMEOUT, 0);
+    }
+}
+
+/* Waits up to wait_ms for a watched socket (or a stream's descriptor, `extra`: readable only
+ * wakes the wait; the next step reads), then lets libcurl act on the ready sockets. */
+static void wait_sockets(cos_client *c, int wait_ms, const struct pollfd *extra, size_t nextra)
+{
+    struct pollfd small[16 + MAX_STREAM_FDS], *pfd = small;
+    size_t n = c->nsocks;
+    if (n > 16 && !(pfd = malloc((n + nextra) * sizeof *pfd))) {
+        pfd = small;
+        n = 16; /* out of memory: watch some now, the rest next step */
+    }
+    for (size_t i = 0; i < n; i++) {
+        pfd[i].fd = c->socks[i].fd;
+        pfd[i].events = (short)((c->socks[i].events & COS_WATCH_IN ? POLLIN : 0) |
+                                (c->socks[i].events & COS_WATCH_OUT ? POLLOUT : 0));
+        pfd[i].revents = 0;
+    }
+    for (size_t i = 0; i < nextra; i++) pfd[n + i] = extra[i];
+    int ready = poll(pfd, (nfds_t)(n + nextra), wait_ms);
+    for (size_t i = 0; ready > 0 && i < n; i++) {
+        short r = pfd[i].revents;
+        if (!r) continue;
+        int ev = (r & (POLLIN | POLLHUP) ? CURL_CSELECT_IN : 0) | (r & POLLOUT ? CURL_CSELECT_OUT : 0) |
+                 (r & (POLLERR | POLLNVAL) ? CURL_CSELECT_ERR : 0);
+        socket_action(c, pfd[i].fd, ev);
+    }
+    if (pfd != small) free(pfd);
+    run_curl_timer(c);
+}
+
+static void after_io(cos_client *c);
+
+/* One step. An idle client (nothing in flight, nothing due) sleeps the whole wait only when
+ * sleep_idle is set (cos_poll, like poll(2)); cos_run and cos_wait return instead. */
+static int step(cos_client *c, int timeout_ms, int sleep_idle)
+{
+    struct pollfd sfds[MAX_STREAM_FDS];
+    size_t nsfds = 0;
+    int stream_wait = pump_streams(c, sfds, &nsfds);
     schedule(c);
     double now = cos_now_mono_ms();
     double due = next_deadline(c, now); /* also emits throttled progress that is due */
@@ -804,12 +937,46 @@ int cos_poll(cos_client *c, int timeout_ms)
     if (c->ev_head) wait = 0;
     if (due >= 0 && due < wait) wait = (int)ceil(due);
     if (stream_wait >= 0 && stream_wait < wait) wait = stream_wait;
-    if (!c->nactive && due < 0 && !nfds && stream_wait < 0) wait = 0; /* nothing can happen: do not sleep */
-    int running = 0;
-    curl_multi_poll(c->multi, fds, nfds, wait, NULL);
-    c->in_perform = 1;
-    curl_multi_perform(c->multi, &running);
-    c->in_perform = 0;
+    if (!sleep_idle && !c->nactive && due < 0 && !nsfds && stream_wait < 0) wait = 0; /* nothing can happen */
+    wait_sockets(c, wait, sfds, nsfds);
+    after_io(c);
+    return c->unfinished;
+}
+
+int cos_poll(cos_client *c, int timeout_ms) { return c ? step(c, timeout_ms, 1) : 0; }
+
+int cos_socket_action(cos_client *c, int fd, int events)
+{
+    if (!c) return 0;
+    pump_streams(c, NULL, NULL);
+    schedule(c);
+    if (fd >= 0)
+        socket_action(c, fd, (events & COS_WATCH_IN ? CURL_CSELECT_IN : 0) | (events & COS_WATCH_OUT ? CURL_CSELECT_OUT : 0));
+    run_curl_timer(c);
+    after_io(c);
+    return c->unfinished;
+}
+
+size_t cos_watch_sockets(cos_client *c, cos_watch *out, size_t n)
+{
+    if (!c) return 0;
+    for (size_t i = 0; i < n && i < c->nsocks; i++) out[i] = c->socks[i];
+    return c->nsocks;
+}
+
+long cos_next_timeout(cos_client *c)
+{
+    if (!c) return -1;
+    if (c->ev_head) return 0;
+    double due = next_deadline(c, cos_now_mono_ms());
+    if (c->ev_head) return 0; /* progress that fell due meanwhile */
+    double sdue = c->streams_due == 1 ? 0 : c->streams_due == 2 ? STREAM_RETRY_MS : -1;
+    if (sdue >= 0 && (due < 0 || sdue < due)) due = sdue;
+    return due < 0 ? -1 : (long)ceil(due);
+}
+
+static void after_io(cos_client *c)
+{
     read_completions(c);
     collect_activity(c);
     expire_creds(c, cos_now_mono_ms());
@@ -819,13 +986,20 @@ int cos_poll(cos_client *c, int timeout_ms)
     while ((ev = event_pop(c))) deliver(c, ev);
     schedule(c);
     cos_queue_flush(c); /* list-update, at most once per step */
-    return c->unfinished;
+}
+
+int cos_busy(cos_client *c)
+{
+    double t = -1;
+    if (!c) return 0;
+    cos_task_timers(c, cos_now_mono_ms(), &t);
+    return busy(c) || t >= 0;
 }
 
 void cos_run(cos_client *c)
 {
     while (c && c->unfinished > 0) {
-        cos_poll(c, 1000);
+        step(c, 1000, 0);
         /* Nothing in flight and nothing queued: the remaining tasks wait for the caller (paused). */
         double t = -1;
         cos_task_timers(c, cos_now_mono_ms(), &t);
@@ -836,7 +1010,7 @@ void cos_run(cos_client *c)
 void cos_wait(cos_client *c, cos_task_id id)
 {
     while (c && !cos_task_is_done(c, id)) {
-        cos_poll(c, 1000);
+        step(c, 1000, 0);
         double t = -1;
         cos_task_timers(c, cos_now_mono_ms(), &t);
         if (!busy(c) && t < 0 && !cos_task_is_done(c, id)) break;

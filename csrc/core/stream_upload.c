@@ -767,6 +767,7 @@ static int all_confirmed(stream_upload *su)
 static void step(stream_upload *su)
 {
     if (!su->running) return;
+    cos_engine_wake_streams(client_of(su)); /* a host's own loop: take a step to read on */
     if (su->ph == ST_READING) {
         if (su->eof && su->read_total <= su->threshold) {
             su->ph = ST_PUT;

@@ -17,6 +17,8 @@ local core = require "cos.core"
 local COS = {}
 COS.__index = COS
 COS.VERSION = core.VERSION
+-- The metatable of every error table lua-cos hands out (readable tostring: code, status, message).
+COS.Error = core.error_mt
 
 -- Operations run by the C core, named as the Node SDK names them.
 local OPERATIONS = {
@@ -26,6 +28,72 @@ local OPERATIONS = {
 }
 
 local EVENTS = { ["list-update"] = true, ["task-list-update"] = true }
+
+-- Inside nginx (OpenResty's ngx_lua) --------------------------------------------------------
+-- The engine is poll-driven, so inside nginx run(), wait() and synchronous operations never
+-- block the worker: they take one non-blocking engine step (poll(0)) and yield to nginx with
+-- ngx.sleep between steps, so the worker keeps serving other requests. That needs a phase whose
+-- handlers may yield; elsewhere a clear error says so. Everything else is the same as in plain Lua.
+local NGX_YIELDABLE = {
+  rewrite = true, server_rewrite = true, access = true, content = true, timer = true,
+  ssl_cert = true, ssl_session_fetch = true, ssl_client_hello = true, preread = true,
+}
+COS.NGX_STEP = 0.001 -- seconds given back to nginx between two engine steps
+
+-- ngx and its phase when running inside nginx, else nil.
+local function ngx_phase()
+  local ngx = rawget(_G, "ngx")
+  if type(ngx) ~= "table" or type(ngx.get_phase) ~= "function" or type(ngx.sleep) ~= "function" then return nil end
+  return ngx, ngx.get_phase()
+end
+
+-- True when every unfinished task of the queue is paused: nothing can progress until the caller
+-- restarts one, so a wait returns, as cos_run/cos_wait do in plain Lua. Tasks outside the queue
+-- (headObject, putObject of a string, ...) cannot be paused and always progress.
+local function only_paused(client)
+  local paused = false
+  for _, t in ipairs(client:task_list()) do
+    local st = t.state
+    if st == "paused" then paused = true
+    elseif st ~= "success" and st ~= "error" and st ~= "canceled" then return false end
+  end
+  return paused
+end
+
+-- True while task `id` has not delivered its callback; false once it has, or once the client was
+-- closed (from a callback, or by another request sharing it), as the C loop stops then too.
+local function pending(client, id)
+  local ok, p = pcall(client.pending, client, id)
+  return ok and p
+end
+
+-- Inside nginx: raises unless the current phase can yield. Returns ngx, or nil outside nginx.
+-- `what` names the call in the error (which has no position: the caller's frame may be a tail call).
+local function ngx_check(what)
+  local ngx, phase = ngx_phase()
+  if ngx and not NGX_YIELDABLE[phase] then
+    error(("cos:%s cannot wait in nginx's %s phase: that phase cannot yield, and waiting there would "
+      .. "block the worker; start the operation from ngx.timer.at(0, handler) or from a rewrite, access "
+      .. "or content handler"):format(what, tostring(phase)), 0)
+  end
+  return ngx
+end
+
+-- Inside nginx: drives the engine until more() (which takes one step) is false or only paused
+-- tasks are left, and returns true. Outside nginx returns false: the caller uses the C loop.
+local function ngx_drive(client, what, more)
+  local ngx = ngx_check(what)
+  if not ngx then return false end
+  local checked = ngx.now()
+  while more() do
+    if ngx.now() - checked >= 0.1 then -- a cheap look at the queue, ten times a second
+      checked = ngx.now()
+      if only_paused(client) then break end
+    end
+    ngx.sleep(COS.NGX_STEP)
+  end
+  return true
+end
 
 local function check_self(self, method)
   if getmetatable(self) ~= COS then
@@ -108,11 +176,19 @@ local function call(self, op, params, callback, after_start)
     if after_start then after_start(id) end
     return id
   end
+  ngx_check(op) -- before anything starts
   local done, rerr, rdata = false, nil, nil
   local id, err = client:start(op, params, { callback = function(e, d) done, rerr, rdata = true, e, d end })
   if not id then return nil, err end
   if after_start then after_start(id) end
-  client:wait(id)
+  local function more()
+    if done or not pending(client, id) then return false end
+    client:poll(0)
+    return not done and pending(client, id)
+  end
+  if not ngx_drive(client, op, more) then
+    client:wait(id)
+  end
   if not done then
     return nil, setmetatable({ code = "TaskCanceled", message = op .. " task " .. id .. " was canceled" },
       core.error_mt)
@@ -199,6 +275,107 @@ function COS:uploadFiles(params, callback)
   return call(self, "uploadFiles", params, callback, after_start)
 end
 
+-- uploadDirectory's own parameters (not passed on to each file).
+local DIR_PARAMS = { LocalPath = true, Prefix = true, Symlinks = true, SkipExisting = true, onProgress = true,
+  onFileFinish = true, onFileProgress = true, files = true }
+
+--- cos:uploadDirectory(params[, callback]): the regular files under params.LocalPath, recursively,
+-- to the keys params.Prefix .. <path relative to LocalPath> ('/'-separated), through uploadFiles
+-- (one aggregate onProgress with filesDone/filesFailed/filesTotal, onFileFinish per file).
+-- A file whose object already exists with the same size and CRC-64 (HEAD's x-cos-hash-crc64ecma)
+-- is skipped, so re-running after an interruption or failures uploads only what is missing (and
+-- a big file resumes its multipart upload from its checkpoint).
+-- params: Bucket, Region, LocalPath, Prefix (default ""), Symlinks ("skip" (default), "follow",
+-- "error"), SkipExisting (default true), onProgress, onFileFinish, onFileProgress, and any
+-- uploadFile parameter, applied to every file (SliceSize, StorageClass, ...).
+-- Result: { files = uploadFiles' files (those sent), skipped = { {Key, FilePath}, ... },
+--   failed = { {Key, FilePath, error}, ... } }; err only when the folder cannot be listed.
+function COS:uploadDirectory(params, callback)
+  local client = check_self(self, "uploadDirectory")
+  if type(params) ~= "table" then
+    error("bad argument #1 to 'uploadDirectory' (params table expected, got " .. type(params) .. ")", 2)
+  end
+  if callback ~= nil and type(callback) ~= "function" then
+    error("bad argument #2 to 'uploadDirectory' (callback function expected, got " .. type(callback) .. ")", 2)
+  end
+  local function fail(err)
+    if callback then callback(err, nil) end
+    return nil, err
+  end
+  if type(params.LocalPath) ~= "string" then
+    return fail(setmetatable({ code = "InvalidParameter", message = "missing param LocalPath (a directory)" },
+      core.error_mt))
+  end
+  if params.Prefix ~= nil and type(params.Prefix) ~= "string" then
+    return fail(setmetatable({ code = "InvalidParameter", message = "Prefix must be a string" }, core.error_mt))
+  end
+  local list, err = core.list_files(params.LocalPath, params.Symlinks)
+  if not list then return fail(err) end
+  local prefix = params.Prefix or ""
+  local skipped = {}
+
+  local function file_params(f)
+    local p = {}
+    for k, v in pairs(params) do
+      if not DIR_PARAMS[k] and type(v) ~= "function" then p[k] = v end
+    end
+    p.Key, p.FilePath = prefix .. f.RelativePath, f.FilePath
+    return p
+  end
+  local function result(data)
+    local r = { files = data and data.files or {}, skipped = skipped, failed = {} }
+    for _, x in ipairs(r.files) do
+      if x.error then
+        r.failed[#r.failed + 1] = { Key = x.options.Key, FilePath = x.options.FilePath, error = x.error }
+      end
+    end
+    return r
+  end
+  local function upload_rest()
+    local files = {}
+    for _, f in ipairs(list) do
+      if not f.skip then files[#files + 1] = file_params(f) end
+    end
+    local up = { files = files, onProgress = params.onProgress, onFileFinish = params.onFileFinish,
+      onFileProgress = params.onFileProgress, SliceSize = params.SliceSize }
+    if #files == 0 then
+      if callback then callback(nil, result(nil)) end
+      return result(nil)
+    end
+    if callback then
+      return self:uploadFiles(up, function(e, d)
+        if e then callback(e, nil) else callback(nil, result(d)) end
+      end)
+    end
+    local d, e = self:uploadFiles(up)
+    if not d then return nil, e end
+    return result(d)
+  end
+
+  -- Skip what is already there: HEAD every key at once (the engine bounds the connections), and
+  -- hash a local file only when the sizes match.
+  local pending, heads = #list, {}
+  local function headed(f, e, data)
+    local h = not e and data and data.headers or {}
+    local remote_crc = h["x-cos-hash-crc64ecma"]
+    if remote_crc and tonumber(h["content-length"]) == f.Size and core.file_crc64(f.FilePath) == remote_crc then
+      f.skip = true
+      skipped[#skipped + 1] = { Key = prefix .. f.RelativePath, FilePath = f.FilePath }
+    end
+    pending = pending - 1
+    if pending == 0 and callback then upload_rest() end
+  end
+  if params.SkipExisting == false or #list == 0 then return upload_rest() end
+  for _, f in ipairs(list) do
+    heads[#heads + 1] = self:headObject({ Bucket = params.Bucket, Region = params.Region,
+      Key = prefix .. f.RelativePath }, function(e, d) headed(f, e, d) end)
+  end
+  if callback then return true end
+  for _, id in ipairs(heads) do client:wait(id) end
+  table.sort(skipped, function(a, b) return a.Key < b.Key end)
+  return upload_rest()
+end
+
 --- cos:getObjectUrl(params[, callback]) -> url | nil, err. With a callback, it also gets
 -- callback(err, {Url = url}).
 function COS:getObjectUrl(params, callback)
@@ -254,13 +431,41 @@ end
 
 --- cos:run(): advances every queued operation until none is left. An error raised by one of your
 -- callbacks is raised from here (the engine stays consistent and usable).
-function COS:run() return check_self(self, "run"):run() end
+-- Inside nginx it yields between engine steps (see above).
+function COS:run()
+  local client = check_self(self, "run")
+  if ngx_drive(client, "run", function() return client:poll(0) > 0 end) then return end
+  return client:run()
+end
 
---- cos:poll([timeout_ms]) -> number of unfinished tasks. One step, for a host's own event loop.
+--- cos:poll([timeout_ms]) -> number of unfinished tasks. One step: waits up to timeout_ms (default
+-- 0) for something to happen, as poll(2) does (an idle client sleeps the whole timeout).
 function COS:poll(timeout_ms) return check_self(self, "poll"):poll(timeout_ms or 0) end
 
---- cos:wait(id): runs the engine until task `id` has finished.
-function COS:wait(id) return check_self(self, "wait"):wait(id) end
+--- Event-loop integration (a host loop instead of cos:run/cos:poll; see cos.luv for luv):
+-- cos:sockets() -> { {fd = n, events = "r" | "w" | "rw", id = n}, ... }: the sockets to watch now
+--   (id is unique per socket: an fd number reused by a new socket comes with a new id);
+-- cos:timeout() -> ms until cos:socketAction(-1) is due (0: at once), or -1 (sockets only);
+-- cos:socketAction(fd, events) -> unfinished tasks: fd is ready ("r", "w", "rw"), or fd = -1 when
+--   the timeout expired. Callbacks run inside it. Read sockets() and timeout() again after each
+--   call (and after starting an operation): both change as transfers come and go.
+function COS:sockets() return check_self(self, "sockets"):sockets() end
+function COS:timeout() return check_self(self, "timeout"):timeout() end
+function COS:socketAction(fd, events)
+  return check_self(self, "socketAction"):socket_action(fd, events)
+end
+
+--- cos:wait(id): runs the engine until task `id` has finished. Inside nginx it yields between
+-- engine steps (see above).
+function COS:wait(id)
+  local client = check_self(self, "wait")
+  if type(id) == "number" and id > 0 and ngx_drive(client, "wait", function()
+    if not pending(client, id) then return false end
+    client:poll(0)
+    return pending(client, id)
+  end) then return end
+  return client:wait(id)
+end
 
 --- cos:close(): aborts what is in flight (no callbacks) and frees the client. Idempotent.
 function COS:close() return self._client:close() end
