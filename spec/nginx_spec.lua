@@ -174,4 +174,17 @@ describe("examples/openresty", function()
     assert.is_true(U.object_equals_file(cos, "dir/ex.bin", file))
     cos:close()
   end)
+
+  it_if(usable, why, "proxies a 64 MiB request body into COS as a stream (no temp file), byte for byte", function()
+    local file = U.random_file(dir .. "/proxy.bin", 64 * MIB + 3)
+    local out = cosd.capture(("curl -s -T %s http://127.0.0.1:%d/proxy/dir/proxy.bin"):format(q(file), port))
+    assert.truthy(out:match('^stored dir/proxy.bin ETag "%x+%-%d+"'), out .. (cosd.read_file(log) or ""))
+    local endpoint = (cosd.read_file(log) or ""):match("local cosd at (%S+)")
+    local cos = COS.new { SecretId = cosd.SECRET_ID, SecretKey = cosd.SECRET_KEY, Protocol = "http:", Ip = endpoint }
+    assert.is_true(U.object_equals_file(cos, "dir/proxy.bin", file))
+    cos:close()
+    -- nginx kept no copy of the body: its temp directory for bodies is empty
+    local left = cosd.capture("find " .. q(root .. "/examples/openresty/logs/body") .. " -type f 2>/dev/null | wc -l")
+    assert.equal("0", left:match("%d+"))
+  end)
 end)

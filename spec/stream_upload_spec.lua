@@ -227,7 +227,7 @@ describe("stream uploads", function()
     local copy = assert(io.open(dir .. "/fifo.src", "wb"))
     -- 16 KiB at a time, each drained by one poll step (a part buffer is always free here)
     local function put(n, c)
-      for _ = 1, n // 16384 do
+      for _ = 1, math.floor(n / 16384) do
         local s = c:rep(16384)
         copy:write(s)
         w:write(s)

@@ -843,7 +843,9 @@ static double next_deadline(cos_client *c, double now)
 
 static int busy(const cos_client *c)
 {
-    return c->nactive || c->pending_head || c->ev_head || c->cred_head || c->streams_reading;
+    /* streams_due: a stream upload became able to read during this step (a part was confirmed,
+     * its buffer is free again) after the pump had found nothing to do: one more step. */
+    return c->nactive || c->pending_head || c->ev_head || c->cred_head || c->streams_reading || c->streams_due;
 }
 
 #define MAX_STREAM_FDS 16

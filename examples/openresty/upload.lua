@@ -47,4 +47,54 @@ function M.upload_later()
   reply(202, "uploading " .. path .. " as " .. key .. " (see logs/error.log)")
 end
 
+-- PUT /proxy/<key>: the request body streams into COS while it arrives (sliceUploadFile with a
+-- reader over ngx.req.socket()), never written to disk. The reader runs inside cos:poll, where it
+-- cannot yield, so this handler reads the socket between engine steps into a small queue, and the
+-- reader hands the queue out (false when it is empty: "nothing yet"). Memory: at most QUEUE_MAX
+-- bytes here plus the engine's part buffers, whatever the body's size.
+local QUEUE_MAX = 1024 * 1024
+local READ_MAX = 65536
+
+function M.proxy()
+  if ngx.req.get_method() ~= "PUT" and ngx.req.get_method() ~= "POST" then return reply(405, "use PUT or POST") end
+  local key = ngx.var.uri:match("^/proxy/(.+)$")
+  if not key then return reply(400, "usage: PUT /proxy/<key>") end
+  local len = tonumber(ngx.var.http_content_length)
+  if not len then return reply(411, "Content-Length required") end
+  local sock, serr = ngx.req.socket()
+  if not sock then return reply(400, "cannot read the body: " .. tostring(serr)) end
+  sock:settimeout(1) -- a read that waits longer than 1 ms lets the engine take a step
+  local queue, first, last, queued, left, gone = {}, 1, 0, 0, len, false
+  local result
+  cos:sliceUploadFile({
+    Bucket = Bucket, Region = Region, Key = key,
+    ContentLength = len, -- checked: a client that goes away mid-body fails the upload (aborted)
+    Body = function()
+      local chunk = queue[first]
+      if chunk then
+        queue[first], first, queued = nil, first + 1, queued - #chunk
+        return chunk
+      end
+      if left == 0 or gone then return nil end
+      return false -- nothing yet: asked again after the next read
+    end,
+  }, function(err, data) result = { err = err, data = data } end)
+  while not result do
+    if left > 0 and not gone and queued < QUEUE_MAX then
+      local data, err = sock:receiveany(math.min(left, READ_MAX))
+      if data then
+        last, queued, left = last + 1, queued + #data, left - #data
+        queue[last] = data
+      elseif err ~= "timeout" then
+        gone = true
+      end
+    else
+      ngx.sleep(0.001)
+    end
+    cos:poll(0)
+  end
+  if result.err then return reply(502, "upload failed: " .. tostring(result.err.code) .. " " .. tostring(result.err.message)) end
+  reply(200, ("stored %s ETag %s"):format(result.data.Key, result.data.ETag))
+end
+
 return M
