@@ -262,8 +262,10 @@ describe("sliceUploadFile integrity", function()
   end)
   teardown(function() U.rmdir(dir) end)
 
-  it("sends a part again when its ETag is not the MD5 of the bytes sent", function()
-    local srv, cos = integrity_server("op=UploadPart,part=2,times=1,etag=bogus")
+  -- The default check is CRC-64 (no MD5 is computed): a part answered with another
+  -- x-cos-hash-crc64ecma than the bytes sent was damaged on the way and is sent again.
+  it("sends a part again when its CRC-64 is not the one of the bytes sent (MD5 off)", function()
+    local srv, cos = integrity_server("op=UploadPart,part=2,times=1,crc64=12345")
     finally(function() cos:close(); U.shutdown(srv) end)
     local data, err = cos:sliceUploadFile(U.params("i.bin", { FilePath = path }))
     assert.is_nil(err, err and err.message)
@@ -273,14 +275,70 @@ describe("sliceUploadFile integrity", function()
     assert.is_true(U.object_equals_file(cos, "i.bin", path))
   end)
 
-  it("fails with IntegrityError, and never completes, when a part's ETag keeps mismatching", function()
-    local srv, cos = integrity_server('op=UploadPart,part=2,etag="00000000000000000000000000000000"')
+  it("fails with IntegrityError, and never completes, when a part's CRC-64 keeps mismatching", function()
+    local srv, cos = integrity_server("op=UploadPart,part=2,crc64=12345")
     finally(function() cos:close(); U.shutdown(srv) end)
     local data, err = cos:sliceUploadFile(U.params("i.bin", { FilePath = path }))
     assert.is_nil(data)
     assert.are.equal("IntegrityError", err.code)
     assert.truthy(err.message:find("part 2", 1, true), err.message)
+    assert.truthy(err.message:find("x-cos-hash-crc64ecma 12345", 1, true), err.message)
+    assert.are.equal(4, part_tries(srv, "i.bin", 2)) -- sent again ChunkRetryTimes + 1 times
     assert.are.equal(0, #U.log_matching(srv, "POST", "uploadId="))
+  end)
+
+  -- With MD5 off the ETag is not hashed by us: a part's ETag the server altered is still never
+  -- part of an object, because Complete lists the parts by that ETag and the server refuses it.
+  it("with MD5 off, a part's wrong ETag makes Complete fail: no object is created", function()
+    local srv, cos = integrity_server("op=UploadPart,part=2,etag=bogus")
+    finally(function() cos:close(); U.shutdown(srv) end)
+    local data, err = cos:sliceUploadFile(U.params("i.bin", { FilePath = path }))
+    assert.is_nil(data)
+    assert.are.equal("InvalidPart", err.code)
+    assert.are.equal(1, part_tries(srv, "i.bin", 2))
+    local _, herr = U.head(cos, "i.bin")
+    assert.are.equal(404, herr.statusCode)
+  end)
+
+  -- A server that sends no x-cos-hash-crc64ecma: the first such answer is not taken (nothing of
+  -- ours checks its ETag); that part is sent again while hashing MD5, and from then on the client
+  -- hashes MD5 for every upload and checks each ETag, so a wrong ETag is caught and re-sent.
+  it("against a server without CRC-64, checks every part by ETag (the first one is sent again)", function()
+    local srv = cosd.start { faults = { "op=UploadPart,part=3,times=1,no-crc64,etag=bogus", "op=UploadPart,no-crc64" } }
+    local cos = COS.new(srv:client_options { Checkpoint = false, ChunkRetryTimes = 2 })
+    finally(function() cos:close(); U.shutdown(srv) end)
+    local data, err = cos:sliceUploadFile(U.params("i.bin", { FilePath = path, AsyncLimit = 1 }))
+    assert.is_nil(err, err and err.message)
+    assert.truthy(data)
+    assert.are.equal(2, part_tries(srv, "i.bin", 1)) -- the first answer without CRC-64: sent again, MD5 on
+    assert.are.equal(1, part_tries(srv, "i.bin", 2))
+    assert.are.equal(2, part_tries(srv, "i.bin", 3)) -- its wrong ETag was caught by MD5
+    assert.is_true(U.object_equals_file(cos, "i.bin", path))
+    -- the client keeps hashing MD5: a later upload's first part is not sent twice
+    data, err = cos:sliceUploadFile(U.params("j.bin", { FilePath = path, AsyncLimit = 1 }))
+    assert.is_nil(err, err and err.message)
+    assert.are.equal(1, part_tries(srv, "j.bin", 1))
+  end)
+
+  it("against a server without CRC-64, a part whose ETag keeps mismatching fails with IntegrityError", function()
+    local srv = cosd.start { faults = { "op=UploadPart,part=2,no-crc64,etag=bogus", "op=UploadPart,no-crc64" } }
+    local cos = COS.new(srv:client_options { Checkpoint = false, ChunkRetryTimes = 2 })
+    finally(function() cos:close(); U.shutdown(srv) end)
+    local data, err = cos:sliceUploadFile(U.params("i.bin", { FilePath = path, AsyncLimit = 1 }))
+    assert.is_nil(data)
+    assert.are.equal("IntegrityError", err.code)
+    assert.truthy(err.message:find("part 2: ETag", 1, true), err.message)
+    assert.are.equal(0, #U.log_matching(srv, "POST", "uploadId="))
+  end)
+
+  it("UploadCheckContentMd5: every part carries a Content-MD5 the server checks and accepts", function()
+    local srv = cosd.start {}
+    local cos = COS.new(srv:client_options { Checkpoint = false, UploadCheckContentMd5 = true })
+    finally(function() cos:close(); U.shutdown(srv) end)
+    local data, err = cos:sliceUploadFile(U.params("m.bin", { FilePath = path }))
+    assert.is_nil(err, err and err.message)
+    assert.truthy(data)
+    assert.is_true(U.object_equals_file(cos, "m.bin", path))
   end)
 
   it("succeeds when Complete's answer was lost and the object is there with the parts' CRC-64", function()

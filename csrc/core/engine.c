@@ -717,6 +717,7 @@ static void deliver_done(cos_request *r)
     if (!res.request_id) res.request_id = cos_obj_get_str(res.headers, "x-ci-request-id");
     memcpy(res.md5, r->md5_out, sizeof res.md5);
     res.crc64 = r->crc;
+    res.hashes = r->hash_flags;
     res.bytes_sent = r->sent;
     res.bytes_received = r->received;
     res.attempts = r->attempt;

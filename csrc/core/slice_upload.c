@@ -26,7 +26,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +36,7 @@
 #include "checkpoint.h"
 #include "client.h"
 #include "crc64.h"
+#include "integrity.h"
 #include "queue.h"
 #include "upload.h"
 #include "validate.h"
@@ -795,36 +795,6 @@ static void part_progress(void *ud, int64_t sent, int64_t send_total, int64_t re
     report_progress(p->su);
 }
 
-/* Checks a part's answer against the bytes we sent. NULL when fine, else the mismatch error.
- * A part is confirmed only when something the server computed vouches for it: its ETag is the
- * MD5 of the bytes sent, or its x-cos-hash-crc64ecma their CRC-64 (both are checked when
- * present). An answer with neither (an ETag that is no MD5, as with SSE-KMS, and no CRC-64)
- * cannot be verified: *unverifiable is set (sending the part again would not change that). */
-static cos_value *verify_part(su_part *p, cos_http_result *res, const char **etag_out, int *unverifiable)
-{
-    const char *etag = cos_obj_get_str(res->headers, "etag");
-    *etag_out = etag;
-    *unverifiable = 0;
-    if (!etag || !*etag) return cos_upload_error("IntegrityError", "part %d: the server returned no ETag", p->number);
-    if (res->bytes_sent != p->size)
-        return cos_upload_error("IntegrityError", "part %d: %" PRId64 " bytes sent, %" PRId64 " expected", p->number,
-                                res->bytes_sent, p->size);
-    int md5 = cos_upload_etag_matches(etag, res->md5);
-    if (md5 == 0)
-        return cos_upload_error("IntegrityError", "part %d: ETag %s is not the MD5 of the bytes sent", p->number, etag);
-    uint64_t crc;
-    int has_crc = cos_upload_header_crc64(res->headers, &crc);
-    if (has_crc && crc != res->crc64)
-        return cos_upload_error("IntegrityError", "part %d: x-cos-hash-crc64ecma %" PRIu64 " is not the CRC-64 %" PRIu64
-                                " of the bytes sent", p->number, crc, res->crc64);
-    if (md5 != 1 && !has_crc) {
-        *unverifiable = 1;
-        return cos_upload_error("UnverifiedUpload", "part %d could not be verified: its ETag %.80s is not an MD5 and "
-                                "the answer has no x-cos-hash-crc64ecma", p->number, etag);
-    }
-    return NULL;
-}
-
 static void part_done(void *ud, cos_http_result *res)
 {
     su_part *p = ud;
@@ -842,11 +812,23 @@ static void part_done(void *ud, cos_http_result *res)
         fail(su, take_error(res));
         return;
     }
-    const char *etag = NULL;
-    int unverifiable = 0;
-    cos_value *bad = verify_part(p, res, &etag, &unverifiable);
-    if (bad) {
-        if (!unverifiable && p->integrity_retries < su->retries + 1) { /* the bytes may have been damaged in transit */
+    /* What counts as verified is integrity.c's decision; a part also needs an ETag for Complete. */
+    const char *etag = cos_obj_get_str(res->headers, "etag");
+    char what[24];
+    snprintf(what, sizeof what, "part %d", p->number);
+    cos_value *bad = NULL;
+    cos_integrity_verdict v = COS_INTEGRITY_DAMAGED;
+    if (!etag || !*etag)
+        bad = cos_upload_error("IntegrityError", "part %d: the server returned no ETag", p->number);
+    else
+        v = cos_integrity_check(client_of(su), res, p->size, what, &bad);
+    if (v == COS_INTEGRITY_RECHECK) { /* sent again, now hashing MD5: its answer is checked by ETag */
+        cos_value_free(bad);
+        schedule_parts(su);
+        return;
+    }
+    if (v != COS_INTEGRITY_OK) {
+        if (v == COS_INTEGRITY_DAMAGED && p->integrity_retries < su->retries + 1) { /* damaged in transit */
             p->integrity_retries++;
             cos_value_free(bad);
             schedule_parts(su);
@@ -859,16 +841,6 @@ static void part_done(void *ud, cos_http_result *res)
     cp_save(su, 0);
     report_progress(su);
     schedule_parts(su);
-}
-
-static int content_md5(slice_upload *su, su_part *p, cos_request *r)
-{
-    unsigned char md5[16];
-    uint64_t crc;
-    char b64[32];
-    if (cos_upload_hash_range(su->fd, p->offset, p->size, md5, &crc) != 0) return -1;
-    EVP_EncodeBlock((unsigned char *)b64, md5, 16);
-    return cos_req_header(r, "Content-MD5", b64);
 }
 
 static int submit_part(slice_upload *su, su_part *p)
@@ -885,12 +857,12 @@ static int submit_part(slice_upload *su, su_part *p)
     if (!rc && tl) rc = cos_req_header(r, "x-cos-traffic-limit", tl);
     const char *sse = cos_obj_get_str(params, "ServerSideEncryption");
     if (!rc && sse) rc = cos_req_header(r, "x-cos-server-side-encryption", sse);
-    if (!rc && client_of(su)->upload_check_md5) rc = content_md5(su, p, r);
+    if (!rc) rc = cos_integrity_content_md5_fd(client_of(su), r, su->fd, p->offset, p->size);
     if (rc) {
         cos_req_free(r);
         return -1;
     }
-    cos_req_hash(r, COS_HASH_MD5 | COS_HASH_CRC64);
+    cos_req_hash(r, cos_integrity_stream_hashes(client_of(su), 1));
     cos_req_retries(r, su->retries);
     cos_req_on_done(r, part_done, p);
     cos_req_on_progress(r, part_progress, p);
@@ -1161,15 +1133,10 @@ static void complete(slice_upload *su)
     size_t len = 0;
     char *xml = parts ? cos_xml_complete_body(parts, &len) : NULL;
     cos_value_free(parts);
-    unsigned char md[16];
-    char b64[32];
     cos_request *r = xml ? new_request(su, "POST", 0) : NULL;
-    int rc = !r || EVP_Digest(xml, len, md, NULL, EVP_md5(), NULL) != 1;
-    if (!rc) {
-        EVP_EncodeBlock((unsigned char *)b64, md, 16);
-        rc = cos_req_query(r, "uploadId", su->upload_id) || cos_req_header(r, "Content-Type", "application/xml") ||
-             cos_req_header(r, "Content-MD5", b64) || complete_headers(su, r) || cos_req_body_mem_take(r, xml, len);
-    }
+    int rc = !r || cos_integrity_body_md5(r, xml, len) || cos_req_query(r, "uploadId", su->upload_id) ||
+             cos_req_header(r, "Content-Type", "application/xml") || complete_headers(su, r) ||
+             cos_req_body_mem_take(r, xml, len);
     if (rc) free(xml);
     su->complete_attempts++;
     submit_ctl(su, r, rc, complete_done);

@@ -1,0 +1,52 @@
+/* integrity: the one place that decides what an upload hashes, sends and verifies, for every
+ * upload path (putObject, uploadFile's whole-file PUT, sliceUploadFile's parts, multipartUpload,
+ * Complete). The policy, its cost and how to ask for more: docs/upload-engine.md, "Integrity".
+ *
+ *   default   CRC-64 of every body while it streams (~14 GB/s with PCLMULQDQ), checked against
+ *             x-cos-hash-crc64ecma; no MD5 is computed.
+ *   MD5       only when something needs it: UploadCheckContentMd5 (Content-MD5 sent),
+ *             UploadAddMetaMd5 (x-cos-meta-md5 of the whole file), resuming without a checkpoint
+ *             (parts on the server are matched by ETag), a body that cannot be sent again, and
+ *             a client that has met a server answering an upload without x-cos-hash-crc64ecma
+ *             (from then on the ETag is the check: see cos_integrity_check, COS_INTEGRITY_RECHECK). */
+#ifndef COS_INTEGRITY_H
+#define COS_INTEGRITY_H
+#include <stddef.h>
+#include <stdint.h>
+#include "client.h"
+#include "request.h"
+
+/* The hashes (COS_HASH_* of request.h) a body computes while it streams. `resendable` 0: the
+ * body cannot be sent a second time (a pulled stream), so it hashes MD5 too, as a first answer
+ * without CRC-64 could not be re-checked by sending it again. */
+int cos_integrity_stream_hashes(const cos_client *c, int resendable);
+
+/* Content-MD5 of a body about to be sent, added only when the client option
+ * UploadCheckContentMd5 asks for it (and no Content-MD5 was given): a file range costs one extra
+ * pread pass; memory one MD5 pass. 0 (also when not wanted) or -1 (errno for the file). */
+int cos_integrity_content_md5_fd(const cos_client *c, cos_request *r, int fd, int64_t off, int64_t len);
+int cos_integrity_content_md5_mem(const cos_client *c, cos_request *r, const void *data, size_t len);
+
+/* Content-MD5 of a small request body COS asks it for (Complete's XML, Delete Multiple): always. */
+int cos_integrity_body_md5(cos_request *r, const void *data, size_t len);
+
+/* base64 of the MD5 of `len` bytes into out (at least 25 bytes). 0 or -1. */
+int cos_integrity_md5_base64(const void *data, size_t len, char out[32]);
+
+typedef enum {
+    COS_INTEGRITY_OK = 0,      /* a hash the server computed over what it stored matches ours */
+    COS_INTEGRITY_DAMAGED,     /* a mismatch: the bytes changed on the way; send again (bounded), then fail */
+    COS_INTEGRITY_RECHECK,     /* no x-cos-hash-crc64ecma and no MD5 of ours to check the ETag
+                                * with: the client now hashes MD5 for every upload; send this
+                                * body again (not counted as a retry), its answer is then checked by ETag */
+    COS_INTEGRITY_UNVERIFIABLE /* neither an MD5 ETag nor a CRC-64 vouches: fail (sending again changes nothing) */
+} cos_integrity_verdict;
+
+/* Checks the answer to an upload of `expect` bytes (a part, a PUT) against what was sent.
+ * `what` names it in messages ("part 3", or "" for an object). On anything but OK, *err gets
+ * the error to report (IntegrityError, UnverifiedUpload) should the caller stop. */
+/* `expect` < 0: the length is not checked (a pulled body's length is the caller's word). */
+cos_integrity_verdict cos_integrity_check(cos_client *c, const cos_http_result *res, int64_t expect, const char *what,
+                                          cos_value **err);
+
+#endif
