@@ -160,11 +160,39 @@ int req_send_buf(cosd_req *r, unsigned status, const char *ctype, char *body, si
 
 int req_send_empty(cosd_req *r, unsigned status) { return req_send_buf(r, status, NULL, NULL, 0); }
 
-/* Exposed for ops.c (GET/HEAD bodies from files). */
-int req_send_fd(cosd_req *r, unsigned status, int fd, uint64_t off, uint64_t len);
-int req_send_fd(cosd_req *r, unsigned status, int fd, uint64_t off, uint64_t len) {
-    struct MHD_Response *resp = MHD_create_response_from_fd_at_offset64(len, fd, off);
-    if (!resp) { close(fd); return MHD_NO; }
+/* GET/HEAD bodies (ops.c): a single file goes out with sendfile; an object of several part files
+ * (a completed multipart upload, see store.c) is streamed across them. Takes b. */
+typedef struct body_stream { store_body *b; uint64_t off; } body_stream;
+
+static ssize_t body_read(void *cls, uint64_t pos, char *buf, size_t max) {
+    body_stream *s = cls;
+    ssize_t n = store_body_read(s->b, s->off + pos, buf, max);
+    return n > 0 ? n : (n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR);
+}
+
+static void body_free(void *cls) {
+    body_stream *s = cls;
+    store_body_free(s->b);
+    free(s);
+}
+
+int req_send_body(cosd_req *r, unsigned status, store_body *b, uint64_t off, uint64_t len);
+int req_send_body(cosd_req *r, unsigned status, store_body *b, uint64_t off, uint64_t len) {
+    struct MHD_Response *resp;
+    if (b->n == 1) {
+        int fd = b->fd[0];
+        b->fd[0] = -1;
+        store_body_free(b);
+        resp = MHD_create_response_from_fd_at_offset64(len, fd, off);
+        if (!resp) { close(fd); return MHD_NO; }
+        return queue(r, status, resp, len);
+    }
+    body_stream *s = malloc(sizeof *s);
+    if (!s) { store_body_free(b); return MHD_NO; }
+    s->b = b;
+    s->off = off;
+    resp = MHD_create_response_from_callback(len, 256 * 1024, body_read, s, body_free);
+    if (!resp) { body_free(s); return MHD_NO; }
     return queue(r, status, resp, len);
 }
 
