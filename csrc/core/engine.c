@@ -768,9 +768,22 @@ static int busy(const cos_client *c)
     return c->nactive || c->pending_head || c->ev_head || c->cred_head;
 }
 
+/* A new step: the byte budget starts again, and the transfers it paused go on (before waiting,
+ * so that their sockets are watched again). */
+static void step_begin(cos_client *c)
+{
+    c->step_bytes = 0;
+    for (cos_request *r = c->active_head; r; r = r->next) {
+        if (!r->budget_paused) continue;
+        r->budget_paused = 0;
+        curl_easy_pause(r->easy, CURLPAUSE_CONT);
+    }
+}
+
 int cos_poll(cos_client *c, int timeout_ms)
 {
     if (!c) return 0;
+    step_begin(c);
     schedule(c);
     double now = cos_now_mono_ms();
     double due = next_deadline(c, now); /* also emits throttled progress that is due */

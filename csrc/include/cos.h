@@ -204,6 +204,10 @@ typedef struct cos_callbacks {
 COS_API cos_task_id cos_start(cos_client *c, const char *op, cos_value *params, const cos_body *body,
                       const cos_output *output, const cos_callbacks *cb, cos_value **err);
 
+/* The most request-body bytes one cos_poll step reads, hashes and hands to libcurl, over all the
+ * transfers in flight together; a transfer that reaches it pauses until the next step. */
+#define COS_STEP_MAX_BYTES ((int64_t)1024 * 1024)
+
 /* One step: waits up to timeout_ms for network activity (0: do not wait), advances transfers,
  * then delivers the events recorded meanwhile. Returns the number of unfinished tasks.
  *
