@@ -367,3 +367,56 @@ describe("sliceUploadFile integrity", function()
     assert.truthy(err.message:find("x-cos-hash-crc64ecma 12345", 1, true), err.message)
   end)
 end)
+
+-- Whole-file hashing (UploadAddMetaMd5) and resume hashing run in slices, a part of every
+-- cos:poll step: a pause or cancel in the middle acts at once.
+describe("sliceUploadFile hashing in slices", function()
+  local srv, cos, dir, path
+  setup(function()
+    dir = U.tmpdir()
+    srv = cosd.start()
+    cos = COS.new(srv:client_options { Checkpoint = false, ProgressInterval = 0 })
+    path = U.random_file(dir .. "/h.bin", 24 * MIB)
+  end)
+  teardown(function()
+    if cos then cos:close() end
+    U.shutdown(srv)
+    U.rmdir(dir)
+  end)
+
+  local function start(key, on_first_hash)
+    local st = { hashes = {} }
+    st.id = cos:sliceUploadFile(U.params(key, { FilePath = path, UploadAddMetaMd5 = true,
+      onHashProgress = function(p)
+        st.hashes[#st.hashes + 1] = p.loaded
+        if not st.acted and p.loaded > 0 then st.acted = #st.hashes; on_first_hash(st) end
+      end }), function(e, d) st.err, st.data = e, d; st.done = true end)
+    return st
+  end
+
+  it("a pause while the file is hashed stops the hashing at once; restart uploads with x-cos-meta-md5", function()
+    local st = start("hp.bin", function(s) assert.is_true(cos:pauseTask(s.id)) end)
+    cos:run()
+    assert.is_nil(st.done)
+    assert.are.equal("paused", U.state(cos, st.id))
+    assert.are.equal(st.acted, #st.hashes) -- no hashing after the pause
+    assert.is_true(st.hashes[#st.hashes] < 24 * MIB)
+    assert.are.equal(0, #U.log_matching(srv, "POST", "uploads"))
+    assert.is_true(cos:restartTask(st.id))
+    cos:run()
+    assert.is_nil(st.err, st.err and st.err.message)
+    assert.are.equal(U.md5_file(path), U.head(cos, "hp.bin").headers["x-cos-meta-md5"])
+    assert.is_true(U.object_equals_file(cos, "hp.bin", path))
+  end)
+
+  it("a cancel while the file is hashed ends the task at once, before any request", function()
+    local st = start("hc.bin", function(s) assert.is_true(cos:cancelTask(s.id)) end)
+    cos:run()
+    assert.is_true(st.done)
+    assert.truthy(st.err)
+    assert.are.equal(st.acted, #st.hashes)
+    assert.are.equal(0, #U.log_matching(srv, "POST", "hc%.bin%?uploads"))
+    local _, herr = U.head(cos, "hc.bin")
+    assert.are.equal(404, herr.statusCode)
+  end)
+end)

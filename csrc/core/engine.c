@@ -763,9 +763,16 @@ static double next_deadline(cos_client *c, double now)
     return next;
 }
 
+static int stepping(const cos_client *c)
+{
+    for (const cos_task *t = c->task_head; t; t = t->next)
+        if (t->op_step && !t->finished) return 1;
+    return 0;
+}
+
 static int busy(const cos_client *c)
 {
-    return c->nactive || c->pending_head || c->ev_head || c->cred_head;
+    return c->nactive || c->pending_head || c->ev_head || c->cred_head || stepping(c);
 }
 
 /* A new step: the byte budget starts again, and the transfers it paused go on (before waiting,
@@ -784,11 +791,12 @@ int cos_poll(cos_client *c, int timeout_ms)
 {
     if (!c) return 0;
     step_begin(c);
+    int stepping = cos_task_steps(c); /* work in slices (hashing) shares the step budget */
     schedule(c);
     double now = cos_now_mono_ms();
     double due = next_deadline(c, now); /* also emits throttled progress that is due */
     int wait = timeout_ms < 0 ? 0 : timeout_ms;
-    if (c->ev_head) wait = 0;
+    if (c->ev_head || stepping) wait = 0;
     if (due >= 0 && due < wait) wait = (int)ceil(due);
     if (!c->nactive && due < 0) wait = 0; /* nothing can happen: do not sleep */
     int running = 0;

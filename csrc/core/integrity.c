@@ -2,11 +2,14 @@
  * and docs/upload-engine.md, "Integrity"). Every upload path asks this file; none decides alone. */
 #include "integrity.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
+#include "crc64.h"
 #include "upload.h"
 
 int cos_integrity_stream_hashes(const cos_client *c, int resendable)
@@ -89,4 +92,66 @@ cos_integrity_verdict cos_integrity_check(cos_client *c, const cos_http_result *
                             "x-cos-hash-crc64ecma", *w ? w : "the object",
                             etag && *etag ? "an ETag that is not an MD5: " : "no ETag", etag && *etag ? etag : "");
     return COS_INTEGRITY_UNVERIFIABLE;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Hashing in slices                                                                         */
+
+#define HASHER_BUF (256 * 1024)
+
+int cos_integrity_hasher_start(cos_integrity_hasher *h, int fd, int64_t off, int64_t len)
+{
+    cos_integrity_hasher_stop(h);
+    h->fd = fd;
+    h->off = off;
+    h->len = len;
+    h->done = 0;
+    h->crc = 0;
+    h->buf = malloc(HASHER_BUF);
+    h->md5 = EVP_MD_CTX_new();
+    if (!h->buf || !h->md5 || EVP_DigestInit_ex(h->md5, EVP_md5(), NULL) != 1) {
+        cos_integrity_hasher_stop(h);
+        return -1;
+    }
+    return 0;
+}
+
+int cos_integrity_hasher_busy(const cos_integrity_hasher *h) { return h->md5 != NULL; }
+
+int cos_integrity_hasher_step(cos_integrity_hasher *h, int64_t budget, int64_t *used, unsigned char md5[16],
+                              uint64_t *crc)
+{
+    *used = 0;
+    while (h->done < h->len && *used < budget) {
+        int64_t want = h->len - h->done;
+        if (want > HASHER_BUF) want = HASHER_BUF;
+        if (want > budget - *used) want = budget - *used;
+        ssize_t n = pread(h->fd, h->buf, (size_t)want, (off_t)(h->off + h->done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            int e = n == 0 ? EIO : errno; /* n == 0: the file shrank */
+            cos_integrity_hasher_stop(h);
+            errno = e;
+            return -1;
+        }
+        EVP_DigestUpdate(h->md5, h->buf, (size_t)n);
+        h->crc = cos_crc64_update(h->crc, h->buf, (size_t)n);
+        h->done += n;
+        *used += n;
+    }
+    if (h->done < h->len) return 0;
+    unsigned int mdlen = 0;
+    int ok = EVP_DigestFinal_ex(h->md5, md5, &mdlen) == 1;
+    *crc = h->crc;
+    cos_integrity_hasher_stop(h);
+    if (!ok) errno = ENOMEM;
+    return ok ? 1 : -1;
+}
+
+void cos_integrity_hasher_stop(cos_integrity_hasher *h)
+{
+    if (h->md5) EVP_MD_CTX_free(h->md5);
+    free(h->buf);
+    h->md5 = NULL;
+    h->buf = NULL;
 }

@@ -49,4 +49,25 @@ typedef enum {
 cos_integrity_verdict cos_integrity_check(cos_client *c, const cos_http_result *res, int64_t expect, const char *what,
                                           cos_value **err);
 
+/* MD5 and CRC-64 of a file range computed in slices, so that hashing a whole part or file
+ * (resuming, UploadAddMetaMd5) never stalls a cos_poll step: each step hashes what the step
+ * budget (COS_STEP_MAX_BYTES) leaves. Zero-initialised = idle. */
+typedef struct cos_integrity_hasher {
+    int fd;
+    int64_t off, len, done;
+    struct evp_md_ctx_st *md5;
+    unsigned char *buf;
+    uint64_t crc;
+} cos_integrity_hasher;
+/* Starts hashing len bytes of fd at off (fd is borrowed). 0 or -1 (out of memory). */
+int cos_integrity_hasher_start(cos_integrity_hasher *h, int fd, int64_t off, int64_t len);
+/* Hashes up to `budget` more bytes (*used gets how many). 1 when the range is done (md5 and *crc
+ * set; the hasher is idle again), 0 when more is left, -1 on a read error (errno; EIO when the
+ * file shrank). */
+int cos_integrity_hasher_step(cos_integrity_hasher *h, int64_t budget, int64_t *used, unsigned char md5[16],
+                              uint64_t *crc);
+int cos_integrity_hasher_busy(const cos_integrity_hasher *h);
+/* Stops (pause, cancel, failure) and frees what the hasher holds; it is idle again. */
+void cos_integrity_hasher_stop(cos_integrity_hasher *h);
+
 #endif

@@ -66,6 +66,8 @@ typedef enum {
 
 typedef enum { LIST_CHECKPOINT, LIST_CANDIDATE } list_mode;
 
+enum { HASH_NONE = 0, HASH_META, HASH_PART };
+
 typedef struct slice_upload slice_upload;
 
 typedef struct su_part {
@@ -112,6 +114,11 @@ struct slice_upload {
     long page_part_marker;                  /* List Parts */
     cos_checkpoint disk;   /* the checkpoint found on disk (LIST_CHECKPOINT) */
     double hashed, hash_emit_ms;
+    /* Hashing in slices (resume matching, UploadAddMetaMd5): one cos_poll step hashes at most what
+     * the step budget leaves (task op_step); a pause or cancel stops it at once. */
+    cos_integrity_hasher hasher;
+    int hash_kind;         /* HASH_NONE, HASH_META (the whole file), HASH_PART (listed[verify_i]) */
+    size_t verify_i;       /* the next entry of `listed` to reconcile */
     int complete_attempts;
     char meta_md5[33];
     cos_value *cancel_err; /* the error to finish with once the abort (or the HEAD check) is done */
@@ -334,6 +341,13 @@ static const char *error_code(const cos_value *e) { return cos_obj_get_str(e, "c
 /* ---------------------------------------------------------------------------------------- */
 /* Finishing                                                                                 */
 
+static void stop_hashing(slice_upload *su)
+{
+    cos_integrity_hasher_stop(&su->hasher);
+    su->hash_kind = HASH_NONE;
+    su->t->op_step = NULL;
+}
+
 /* Aborts everything in flight and forgets it (the engine calls no `done` for aborted requests). */
 static void abort_inflight(slice_upload *su)
 {
@@ -351,6 +365,7 @@ static void abort_inflight(slice_upload *su)
     su->inflight_bytes = 0;
     cos_value_free(su->listed);
     su->listed = NULL;
+    stop_hashing(su);
 }
 
 /* The upload failed: siblings in flight are stopped, the checkpoint is kept (a later call or
@@ -406,17 +421,70 @@ static void emit_hash_progress(slice_upload *su, int force)
     cos_task_hash_progress_now(su->t, su->hashed, (double)su->size);
 }
 
-/* Hashes part p from the file and compares it with a listed part's ETag. 1 match, 0 not, -1 error. */
-static int hash_matches(slice_upload *su, su_part *p, const char *etag)
+static void reconcile_checkpoint(slice_upload *su);
+static void reconcile_candidate(slice_upload *su);
+static void mark_done(slice_upload *su, su_part *p, const char *etag, uint64_t crc);
+static void su_step(cos_task *t);
+
+/* Starts hashing [off, off+len) of the file in slices; su_step continues with `kind` when done. */
+static int start_hashing(slice_upload *su, int kind, int64_t off, int64_t len)
 {
+    if (cos_integrity_hasher_start(&su->hasher, su->fd, off, len) != 0) {
+        fail(su, cos_upload_error("Error", "out of memory"));
+        return -1;
+    }
+    su->hash_kind = kind;
+    su->t->op_step = su_step;
+    return 0;
+}
+
+/* The listed part being reconciled (listed[verify_i]) and its part. */
+static su_part *listed_part(slice_upload *su, const cos_value **lp)
+{
+    *lp = cos_arr_get(su->listed, su->verify_i);
+    long n = strtol(xml_text(*lp, "PartNumber"), NULL, 10);
+    return n >= 1 && n <= su->nparts ? &su->parts[n - 1] : NULL;
+}
+
+/* One cos_poll step of hashing: as many bytes as the step budget leaves. */
+static void su_step(cos_task *t)
+{
+    slice_upload *su = t->op_state;
+    cos_client *c = client_of(su);
+    int64_t room = COS_STEP_MAX_BYTES - c->step_bytes, used = 0;
+    if (room <= 0 || su->hash_kind == HASH_NONE) return;
     unsigned char md5[16];
     uint64_t crc = 0;
-    if (cos_upload_hash_range(su->fd, p->offset, p->size, md5, &crc) != 0) return -1;
-    su->hashed += (double)p->size;
+    int rc = cos_integrity_hasher_step(&su->hasher, room, &used, md5, &crc);
+    c->step_bytes += used;
+    su->hashed += (double)used;
     emit_hash_progress(su, 0);
-    if (cos_upload_etag_matches(etag, md5) != 1) return 0;
-    p->crc64 = crc;
-    return 1;
+    if (rc == 0) return;
+    int kind = su->hash_kind;
+    su->hash_kind = HASH_NONE;
+    t->op_step = NULL;
+    if (rc < 0) {
+        fail(su, cos_upload_errno(errno, "read", su->path));
+        return;
+    }
+    if (kind == HASH_META) {
+        for (int i = 0; i < 16; i++) snprintf(su->meta_md5 + 2 * i, 3, "%02x", md5[i]);
+        initiate(su);
+        return;
+    }
+    const cos_value *lp;
+    su_part *p = listed_part(su, &lp);
+    if (cos_upload_etag_matches(xml_text(lp, "ETag"), md5) == 1) {
+        p->crc64 = crc;
+        if (su->mode == LIST_CHECKPOINT) mark_done(su, p, xml_text(lp, "ETag"), crc);
+        su->verify_i++;
+    } else if (su->mode == LIST_CHECKPOINT) {
+        su->verify_i++; /* not ours after all: uploaded again */
+    } else {
+        su->verify_i = SIZE_MAX; /* the candidate is not ours */
+    }
+    if (su->mode == LIST_CHECKPOINT) reconcile_checkpoint(su);
+    else reconcile_candidate(su);
 }
 
 static void mark_done(slice_upload *su, su_part *p, const char *etag, uint64_t crc)
@@ -571,56 +639,48 @@ static void try_next_candidate(slice_upload *su)
 static const char *const PART_ARRAYS[] = {"Part", NULL};
 
 /* The checkpoint's upload as the server lists it: confirmed parts are kept without reading the
- * file; parts only the server knows are kept if their bytes hash to the server's ETag. */
+ * file; parts only the server knows are kept if their bytes hash to the server's ETag (hashed in
+ * slices: this returns while a part is being hashed, and su_step comes back here). */
 static void reconcile_checkpoint(slice_upload *su)
 {
-    for (size_t i = 0; i < cos_value_len(su->listed); i++) {
-        const cos_value *lp = cos_arr_get(su->listed, i);
-        long n = strtol(xml_text(lp, "PartNumber"), NULL, 10);
+    for (; su->verify_i < cos_value_len(su->listed); su->verify_i++) {
+        const cos_value *lp;
+        su_part *p = listed_part(su, &lp);
         int64_t size = strtoll(xml_text(lp, "Size"), NULL, 10);
         const char *etag = xml_text(lp, "ETag");
-        if (n < 1 || n > su->nparts) continue;
-        su_part *p = &su->parts[n - 1];
-        if (size != p->size) continue;
-        const cos_cp_part *known = cos_cp_find_part(&su->disk, (int)n);
+        if (!p || size != p->size) continue;
+        const cos_cp_part *known = cos_cp_find_part(&su->disk, p->number);
         if (known && known->size == size && etag_equal(known->etag, etag)) {
             mark_done(su, p, etag, known->crc64);
             continue;
         }
-        int m = hash_matches(su, p, etag);
-        if (m < 0) {
-            fail(su, cos_upload_errno(errno, "read", su->path));
-            return;
-        }
-        if (m == 1) mark_done(su, p, etag, p->crc64);
+        start_hashing(su, HASH_PART, p->offset, p->size);
+        return;
     }
     cos_cp_free(&su->disk);
+    cos_value_free(su->listed);
+    su->listed = NULL;
     start_parts(su);
 }
 
 /* A remote upload found by listing (D.3 step 5): acceptable when its part layout is ours and
- * every listed part hashes to its ETag. */
+ * every listed part hashes to its ETag (hashed in slices, as above). */
 static void reconcile_candidate(slice_upload *su)
 {
     size_t n = cos_value_len(su->listed);
-    int ok = n <= (size_t)su->nparts;
-    if (ok && n >= 2) {
+    int ok = n <= (size_t)su->nparts && su->verify_i != SIZE_MAX;
+    if (ok && su->verify_i == 0 && n >= 2) {
         int64_t s1 = strtoll(xml_text(cos_arr_get(su->listed, 0), "Size"), NULL, 10);
         int64_t s2 = strtoll(xml_text(cos_arr_get(su->listed, 1), "Size"), NULL, 10);
         ok = (s1 > s2 ? s1 : s2) == su->part_size;
     }
-    for (size_t i = 0; i < n && ok; i++) {
-        const cos_value *lp = cos_arr_get(su->listed, i);
-        long num = strtol(xml_text(lp, "PartNumber"), NULL, 10);
-        int64_t size = strtoll(xml_text(lp, "Size"), NULL, 10);
-        ok = num >= 1 && num <= su->nparts && su->parts[num - 1].size == size;
+    if (ok && su->verify_i < n) {
+        const cos_value *lp;
+        su_part *p = listed_part(su, &lp);
+        ok = p && p->size == strtoll(xml_text(lp, "Size"), NULL, 10);
         if (ok) {
-            int m = hash_matches(su, &su->parts[num - 1], xml_text(lp, "ETag"));
-            if (m < 0) {
-                fail(su, cos_upload_errno(errno, "read", su->path));
-                return;
-            }
-            ok = m == 1;
+            start_hashing(su, HASH_PART, p->offset, p->size);
+            return;
         }
     }
     if (!ok) { /* not ours; left as it is (it may be another client's) */
@@ -635,6 +695,8 @@ static void reconcile_candidate(slice_upload *su)
         su_part *p = &su->parts[strtol(xml_text(lp, "PartNumber"), NULL, 10) - 1];
         mark_done(su, p, xml_text(lp, "ETag"), p->crc64);
     }
+    cos_value_free(su->listed);
+    su->listed = NULL;
     start_parts(su);
 }
 
@@ -702,10 +764,9 @@ static void list_parts_done(void *ud, cos_http_result *res)
         free(marker);
         return;
     }
+    su->verify_i = 0;
     if (su->mode == LIST_CHECKPOINT) reconcile_checkpoint(su);
     else reconcile_candidate(su);
-    cos_value_free(su->listed);
-    su->listed = NULL;
 }
 
 static void list_parts(slice_upload *su, const char *marker)
@@ -747,8 +808,18 @@ static void initiate_done(void *ud, cos_http_result *res)
     start_parts(su);
 }
 
+static int want_meta_md5(const slice_upload *su)
+{
+    const cos_value *v = cos_obj_get(su->t->params, "UploadAddMetaMd5");
+    return v && cos_value_bool(v);
+}
+
 static void initiate(slice_upload *su)
 {
+    if (want_meta_md5(su) && !*su->meta_md5) { /* x-cos-meta-md5: the whole file, hashed in slices first */
+        start_hashing(su, HASH_META, 0, su->size);
+        return;
+    }
     cos_value_free(su->candidates);
     su->candidates = NULL;
     drop_upload_id(su);
@@ -759,14 +830,7 @@ static void initiate(slice_upload *su)
     cos_request *r = new_request(su, "POST", 0);
     /* Init carries every header of the call (D.5): Content-Type, meta, ACL, storage class... */
     int rc = !r || cos_req_apply_params(r, su->t->params) || cos_req_query(r, "uploads", "");
-    if (!rc && cos_obj_get(su->t->params, "UploadAddMetaMd5") && cos_value_bool(cos_obj_get(su->t->params, "UploadAddMetaMd5"))) {
-        if (!*su->meta_md5 && cos_upload_file_md5_hex(su->path, su->meta_md5) != 0) {
-            cos_req_free(r);
-            fail(su, cos_upload_errno(errno, "read", su->path));
-            return;
-        }
-        rc = cos_req_header(r, "x-cos-meta-md5", su->meta_md5);
-    }
+    if (!rc && want_meta_md5(su)) rc = cos_req_header(r, "x-cos-meta-md5", su->meta_md5);
     if (!rc && !cos_req_get_header(r, "Cache-Control")) rc = cos_req_header(r, "Cache-Control", "");
     if (!rc && !cos_req_get_header(r, "Content-Type")) { /* the object's type, by extension */
         const char *type = cos_client_content_type(client_of(su), su->path, su->key);
@@ -1221,6 +1285,7 @@ static void su_stop(cos_task *t)
 static void su_cancel(cos_task *t, cos_value *err)
 {
     slice_upload *su = t->op_state;
+    stop_hashing(su);
     if (!su->upload_id && su->cp_file) {
         cos_checkpoint disk;
         if (cos_cp_load(su->cp_file, &disk) == 0 && same_identity(su, &disk) &&
@@ -1264,6 +1329,7 @@ static void su_free(void *ud)
 {
     slice_upload *su = ud;
     if (!su) return;
+    cos_integrity_hasher_stop(&su->hasher);
     drop_upload_id(su);
     if (su->fd >= 0) close(su->fd);
     free(su->path);
