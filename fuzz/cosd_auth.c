@@ -1,7 +1,8 @@
 /* Harness: cosd's signature check of a request, from the Authorization header or from a
- * pre-signed URL's query (target_parse, then auth_verify at a fixed time with the default test
- * credentials). Input lines: method, request target, Authorization value (empty: none), then
- * "Name: value" headers. The key is the path (virtual-hosted style). */
+ * pre-signed URL's query, as the q-* parameters or one sign= parameter (target_parse, then
+ * auth_verify at a fixed time with the default test credentials). Input lines: method, request
+ * target, Authorization value (empty: none), then "Name: value" headers. The key is the path
+ * (virtual-hosted style). */
 #include "fuzz.h"
 
 #include <strings.h>

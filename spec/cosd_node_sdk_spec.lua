@@ -26,13 +26,13 @@ describe("cosd with the Node.js SDK", function()
     return
   end
 
-  it("putObject, appendObject, headObject, multipart family, sliceUploadFile (20 MiB), uploadFiles", function()
+  it("putObject, appendObject, headObject, multipart family, sliceUploadFile (20 MiB), uploadFiles, and what the SDK's tests expect of COS", function()
     local s = cosd.start()
     local w = s.dir
     cosd.exec("head -c 20971520 /dev/urandom > " .. w .. "/big.bin && printf small > " .. w .. "/small.txt && head -c 3000000 /dev/urandom > " .. w .. "/medium.bin")
     local out, ok = cosd.capture("cd " .. cosd.sh_quote(node_dir) .. " && node sdk_check.js " .. s.port .. " " .. cosd.sh_quote(w) .. " 2>&1")
     assert.is_truthy(ok, out)
-    for _, step in ipairs({ "putObject", "headObject", "appendObject", "multipart", "multipartAbort", "sliceUploadFile", "uploadFiles" }) do
+    for _, step in ipairs({ "putObject", "headObject", "appendObject", "multipart", "multipartAbort", "sliceUploadFile", "uploadFiles", "fidelity" }) do
       assert.truthy(out:find("OK " .. step, 1, true), step .. "\n" .. out)
     end
     -- the stored bytes, read back with curl

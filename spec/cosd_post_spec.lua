@@ -89,6 +89,38 @@ describe("cosd POST Object", function()
     assert.are.equal(403, st)
   end)
 
+  it("derives Content-Type from the key when the form has none (the file part's own type is ignored)", function()
+    assert.are.equal(204, (post(nil, { key = "up/archive.zip" })))
+    local _, h = s:request{ method = "HEAD", key = "up/archive.zip" }
+    assert.are.equal("application/zip", h["content-type"])
+    assert.are.equal(204, (post(function(f) table.insert(f, { "Content-Type", "" }) end, { key = "up/${filename}" })))
+    _, h = s:request{ method = "HEAD", key = "up/photo.txt" }
+    assert.are.equal("text/plain", h["content-type"])
+  end)
+
+  it("refuses a key that resolves to the bucket root", function()
+    local st, _, body = post(nil, { key = "up/..", conditions = {} })
+    assert.are.equal(400, st)
+    assert.are.equal("InvalidObjectName", cosd.err_code(body))
+  end)
+
+  it("paces the file at the x-cos-traffic-limit field, and refuses one out of range", function()
+    local content = ("f"):rep(150 * 1024)
+    local t0 = os.time()
+    local socket_ok, socket = pcall(require, "socket")
+    if socket_ok then t0 = socket.gettime() end
+    local st = post(function(f) table.insert(f, { "x-cos-traffic-limit", "819200" }) end,
+      { content = content, conditions = {} })
+    local dt = (socket_ok and socket.gettime() or os.time()) - t0
+    assert.are.equal(204, st)
+    assert.is_true(dt >= 1.5 * 0.9, dt) -- 150 KiB at 100 KiB/s: never faster, however loaded the machine
+    local _, _, got = s:request{ key = "up/photo.txt" }
+    assert.are.equal(content, got)
+    local bst, _, body = post(function(f) table.insert(f, { "x-cos-traffic-limit", "100" }) end, { conditions = {} })
+    assert.are.equal(400, bst)
+    assert.are.equal("InvalidArgument", cosd.err_code(body))
+  end)
+
   it("refuses a validly signed policy that is not a JSON policy document (400 InvalidPolicyDocument)", function()
     -- '"\\' is JSON that ends inside a string right after a backslash (once read past the end)
     for _, policy in ipairs{ '"\\', '{"expiration":"\\', '{"expiration":"2099-01-01T00:00:00Z","conditions":[',

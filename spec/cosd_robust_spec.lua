@@ -63,7 +63,7 @@ describe("cosd durability", function()
   it("documents every option in --help", function()
     local out = cosd.capture(cosd.sh_quote(cosd.bin) .. " --help")
     for _, o in ipairs({ "--listen", "--data", "--region", "--bucket", "--credentials", "--port-file", "--access-log",
-      "--tls-cert", "--tls-key", "--fault", "--help" }) do
+      "--tls-cert", "--tls-key", "--bandwidth", "--latency", "--fault", "--help" }) do
       assert.truthy(out:find(o, 1, true), o)
     end
   end)

@@ -158,7 +158,7 @@ describe("hostile and careless input", function()
     end)
 
     it("sends the path exactly as signed: a/./b and a/../b are stored and read under those keys", function()
-      for _, key in ipairs { "a/./b", "a/../b", "./dot", "c/../../d", "a//b", "q?x#y", "sp ace+%2F", "e/.." } do
+      for _, key in ipairs { "a/./b", "a/../b", "./dot", "c/../../d", "a//b", "q?x#y", "sp ace+%2F" } do
         local data, err = cos:putObject(P(key, { Body = "body of " .. key }))
         assert.is_nil(err, key .. ": " .. tostring(err))
         assert.are.equal(200, data.statusCode)
@@ -174,6 +174,12 @@ describe("hostile and careless input", function()
       for _, c in ipairs(list.Contents) do keys[c.Key] = true end
       assert.is_true(keys["a/./b"])
       assert.is_true(keys["a/../b"])
+      -- e/.. resolves to the bucket root, which cosd refuses as a key: it must still go out as signed
+      -- (normalised to the bucket it would be a 501 PUT Bucket, or a signature mismatch)
+      local _, err = cos:putObject(P("e/..", { Body = "x" }))
+      assert.are.equal(400, err and err.statusCode)
+      assert.are.equal("InvalidObjectName", err.code)
+      assert.truthy(last_request("PUT", cosd.encode("e/..", true)), "the request line carried e/..")
     end)
   end)
 

@@ -1,5 +1,7 @@
-/* auth: verifies the q-sign signature of a request (Authorization header or pre-signed URL query),
- * recomputing it with cos_sign() from the headers and params the client says it signed.
+/* auth: verifies the q-sign signature of a request, recomputing it with cos_sign() from the headers
+ * and params the client says it signed. The signature travels in the Authorization header, or in a
+ * pre-signed URL's query: as the seven q-* parameters, or whole in one `sign` parameter (the
+ * URL-encoded Authorization string, as the SDKs build it). All three forms get the same checks.
  * auth_verify() needs no connection (fuzz/ drives it); auth_check() is its MHD front. */
 #include "cosd.h"
 #include <ctype.h>
@@ -137,7 +139,8 @@ static char *mismatch_xml(const cos_sign_output *out) {
     return sb_detach(&x);
 }
 
-/* Recomputes the signature over the signed header and param lists; 1 match, 0 mismatch, -1 OOM. */
+/* Recomputes the signature over the signed header and param lists; 1 match, 0 mismatch, -1 OOM.
+ * from_query: 0 Authorization header, 1 the q-* parameters, 2 one `sign` parameter. */
 static int check_signature(const auth_request *in, const char *secret, auth_fields *f, int from_query,
                            cos_sign_output *out) {
     char **hl = NULL, **pl = NULL;
@@ -153,7 +156,9 @@ static int check_signature(const auth_request *in, const char *secret, auth_fiel
         params[i].name = pl[i];
         params[i].value = "";
         for (size_t j = 0; j < in->nq; j++) {
-            if (from_query && field_slot(f, in->q[j].name, strlen(in->q[j].name))) continue;
+            /* the signature's own parameters are never part of what it signs */
+            if (from_query == 1 && field_slot(f, in->q[j].name, strlen(in->q[j].name))) continue;
+            if (from_query == 2 && !strcmp(in->q[j].name, "sign")) continue;
             char *le = lower_enc(in->q[j].name);
             int same = le && strcmp(le, pl[i]) == 0;
             free(le);
@@ -185,8 +190,14 @@ int auth_verify(cosd_server *srv, const auth_request *in, auth_verdict *v, int *
     int from_query = 0;
     memset(v, 0, sizeof *v);
     *anonymous = 0;
+    const char *merged = NULL;
+    for (size_t i = 0; i < in->nq && !merged; i++)
+        if (!strcmp(in->q[i].name, "sign")) merged = in->q[i].value;
     if (in->authorization && *in->authorization) {
         parse_header(&f, in->authorization);
+    } else if (merged && *merged) {
+        parse_header(&f, merged);
+        from_query = 2;
     } else {
         for (size_t i = 0; i < in->nq; i++) {
             char **slot = field_slot(&f, in->q[i].name, strlen(in->q[i].name));

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
+#include "mime.h"
 #include "sign.h"
 #include "strbuf.h"
 
@@ -56,8 +57,12 @@ typedef struct cosd_fault {
 
 typedef struct cosd_server {
     char *data_dir;
-    char *region;
+    char *region;              /* --region: the region of buckets not given one */
     char **buckets; size_t nbuckets;
+    char **bucket_regions;     /* per --bucket NAME-APPID:REGION, NULL = --region */
+    cos_mime *mime;            /* /etc/mime.types: Content-Type by the key's extension */
+    double bandwidth;          /* --bandwidth: bytes/s for every request and GET body; 0 = none */
+    long latency_ms;           /* --latency: wait before handling each request */
     cosd_cred *creds; size_t ncreds;
     cosd_fault *faults; size_t nfaults;
     FILE *access_log;
@@ -90,6 +95,7 @@ typedef struct cosd_req {
     char reqid[64];
     /* addressing */
     const char *host;
+    char *host_region;          /* region named by Host (`….cos.<region>.myqcloud.com`), NULL if none */
     char *bucket;
     char *key; size_t keylen;   /* decoded key (no leading '/') */
     char *sign_path;            /* decoded path that was signed */
@@ -105,6 +111,10 @@ typedef struct cosd_req {
     strbuf mem;
     int body_too_large;
     struct postform *form;
+    /* shaping (shape.c): x-cos-traffic-limit and --bandwidth */
+    double pace_rate;           /* bytes per second, 0 = not paced */
+    uint64_t pace_done;         /* bytes paced so far */
+    struct timespec pace_t0;    /* when the first paced byte went through */
     /* fault */
     int fault_status; char *fault_code;
     long long reset_after; long stall_ms;
@@ -136,6 +146,12 @@ int target_parse(const char *target, char **path, size_t *pathlen, cos_kv **q, s
 void target_free(char *path, cos_kv *q, size_t nq);
 void req_unique(cosd_server *srv, char *out, size_t n);
 
+/* http.c: the region a bucket lives in; the region a request is answered under (Host, else the bucket's). */
+const char *req_bucket_region(cosd_server *srv, const char *bucket);
+const char *req_region(cosd_req *r);
+/* True when a key resolves to the bucket root read as a path (`./`, `..`, `a/..`): cosd refuses those. */
+int req_key_is_root(const char *key, size_t n);
+
 /* auth.c: 0 = allowed (or anonymous when *anon set), else an error response was queued. */
 int auth_check(cosd_req *r, int *anonymous);
 /* The same check without a connection: the request's parts, its headers through `header`. */
@@ -157,6 +173,21 @@ const char *auth_secret_for(cosd_server *srv, const char *id);
 int fault_parse(cosd_fault *f, const char *spec, char *err, size_t errlen);
 void fault_apply(cosd_req *r);
 void fault_free(cosd_fault *f);
+
+/* shape.c: bandwidth and latency shaping. Every connection has its own thread (MHD thread per
+ * connection), so pacing sleeps in that thread and never holds up another connection. */
+#define COSD_TRAFFIC_MIN 819200LL     /* x-cos-traffic-limit range, bits per second */
+#define COSD_TRAFFIC_MAX 838860800LL
+/* Parses an x-cos-traffic-limit value into bytes/s: 0 ok (NULL/absent gives 0), -1 out of range. */
+int shape_traffic_limit(const char *v, double *bytes_per_s);
+/* Paces this request at the lower of bytes_per_s (0 = none) and --bandwidth. */
+void shape_begin(cosd_req *r, double bytes_per_s);
+/* After n body bytes went through: sleeps until they are due at the request's rate. */
+void shape_after(cosd_req *r, size_t n);
+/* --latency: waits before a request is handled. */
+void shape_latency(cosd_req *r);
+/* A response sending len bytes of fd from off at the request's rate; NULL when not paced. */
+struct MHD_Response *shape_fd_response(cosd_req *r, int fd, uint64_t off, uint64_t len);
 
 /* log.c */
 void log_access(cosd_req *r);
@@ -197,6 +228,8 @@ char *sidecar_key(const char *hex, size_t *len); /* malloc'd, NUL-terminated; NU
 void sidecar_header(obj_meta *m, char *value);   /* an "h NAME VALUE" line */
 const char *meta_header(const obj_meta *m, const char *name);
 void meta_copy_request_headers(obj_meta *m, cosd_req *r);
+/* Adds the Content-Type of key's extension (application/octet-stream if unknown) when m has none. */
+void meta_default_content_type(obj_meta *m, cosd_server *srv, const char *key);
 /* 1 when a header can be stored and given back exactly (name a token; value without control
  * bytes but HTAB); else the request is refused with 400 InvalidArgument, COSD_BAD_META_MESSAGE. */
 int meta_storable(const char *name, const char *value);

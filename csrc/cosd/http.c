@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <fcntl.h>
 #include <openssl/rand.h>
 #include <stdlib.h>
@@ -160,13 +161,41 @@ int req_send_buf(cosd_req *r, unsigned status, const char *ctype, char *body, si
 
 int req_send_empty(cosd_req *r, unsigned status) { return req_send_buf(r, status, NULL, NULL, 0); }
 
-/* GET/HEAD bodies (ops.c): a single file goes out with sendfile; an object of several part files
- * (a completed multipart upload, see store.c) is streamed across them. Takes b. */
-typedef struct body_stream { store_body *b; uint64_t off; } body_stream;
+/* GET/HEAD bodies (ops.c): a single file goes out with sendfile (or paced by shape.c); an object
+ * of several part files (a completed multipart upload, see store.c) is streamed across them, at
+ * the request's pace when it has one (x-cos-traffic-limit, --bandwidth). Takes b. */
+typedef struct body_stream {
+    store_body *b;
+    uint64_t off, sent;
+    double rate;                 /* bytes/s, 0: unpaced */
+    struct timespec t0;
+    int *stopping;
+} body_stream;
+
+/* Waits until the bytes sent so far are due at s->rate, in 10 ms naps. -1 when stopping. */
+static int body_pace(body_stream *s) {
+    if (s->rate <= 0) return 0;
+    if (s->sent == 0) clock_gettime(CLOCK_MONOTONIC, &s->t0);
+    for (;;) {
+        if (__atomic_load_n(s->stopping, __ATOMIC_ACQUIRE)) return -1;
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        double ahead = (double)s->sent / s->rate - ((double)(now.tv_sec - s->t0.tv_sec) + (double)(now.tv_nsec - s->t0.tv_nsec) / 1e9);
+        if (ahead <= 0) return 0;
+        struct timespec nap = {0, ahead > 0.01 ? 10000000L : (long)(ahead * 1e9)};
+        nanosleep(&nap, NULL);
+    }
+}
 
 static ssize_t body_read(void *cls, uint64_t pos, char *buf, size_t max) {
     body_stream *s = cls;
+    if (body_pace(s) != 0) return MHD_CONTENT_READER_END_WITH_ERROR;
+    if (s->rate > 0) { /* blocks of about 50 ms at the rate */
+        size_t blk = s->rate / 20 < 1024 ? 1024 : s->rate / 20 > 65536 ? 65536 : (size_t)(s->rate / 20);
+        if (max > blk) max = blk;
+    }
     ssize_t n = store_body_read(s->b, s->off + pos, buf, max);
+    if (n > 0) s->sent += (uint64_t)n;
     return n > 0 ? n : (n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR);
 }
 
@@ -183,14 +212,17 @@ int req_send_body(cosd_req *r, unsigned status, store_body *b, uint64_t off, uin
         int fd = b->fd[0];
         b->fd[0] = -1;
         store_body_free(b);
-        resp = MHD_create_response_from_fd_at_offset64(len, fd, off);
+        resp = shape_fd_response(r, fd, off, len); /* x-cos-traffic-limit, --bandwidth */
+        if (!resp) resp = MHD_create_response_from_fd_at_offset64(len, fd, off);
         if (!resp) { close(fd); return MHD_NO; }
         return queue(r, status, resp, len);
     }
-    body_stream *s = malloc(sizeof *s);
+    body_stream *s = calloc(1, sizeof *s);
     if (!s) { store_body_free(b); return MHD_NO; }
     s->b = b;
     s->off = off;
+    s->rate = r->is_head ? 0 : r->pace_rate;
+    s->stopping = &r->srv->stopping;
     resp = MHD_create_response_from_callback(len, 256 * 1024, body_read, s, body_free);
     if (!resp) { body_free(s); return MHD_NO; }
     return queue(r, status, resp, len);
@@ -211,7 +243,7 @@ int req_error(cosd_req *r, unsigned status, const char *code, const char *messag
     sb_puts(&sb, "\t<Resource>");
     if (r->bucket) {
         xml_escape(&sb, r->bucket, strlen(r->bucket));
-        sb_printf(&sb, ".cos.%s.myqcloud.com/", r->srv->region);
+        sb_printf(&sb, ".cos.%s.myqcloud.com/", req_region(r));
         if (r->key) xml_escape(&sb, r->key, r->keylen);
     }
     sb_puts(&sb, "</Resource>\n");
@@ -331,6 +363,55 @@ static int bucket_known(cosd_server *srv, const char *b, size_t n) {
     return 0;
 }
 
+const char *req_bucket_region(cosd_server *srv, const char *bucket) {
+    for (size_t i = 0; bucket && i < srv->nbuckets; i++)
+        if (!strcmp(srv->buckets[i], bucket) && srv->bucket_regions[i]) return srv->bucket_regions[i];
+    return srv->region;
+}
+
+const char *req_region(cosd_req *r) {
+    if (r->host_region && strcmp(r->host_region, "accelerate") != 0) return r->host_region;
+    return req_bucket_region(r->srv, r->bucket);
+}
+
+/* The region a Host names: the label between `cos.` (or `cos-internal.`, `cos-website.`) and
+ * `.myqcloud.com` / `.tencentcos.cn`, as in `examplebucket-1250000000.cos.ap-guangzhou.myqcloud.com`
+ * or the path-style `cos.ap-guangzhou.myqcloud.com`. NULL for hosts that name none (an IP). */
+static char *host_region(const char *host) {
+    static const char *suffixes[] = {".myqcloud.com", ".tencentcos.cn", NULL};
+    static const char *services[] = {"cos", "cos-internal", "cos-website", NULL};
+    size_t n = strcspn(host, ":");
+    for (int i = 0; suffixes[i]; i++) {
+        size_t sl = strlen(suffixes[i]);
+        if (n <= sl || strncasecmp(host + n - sl, suffixes[i], sl) != 0) continue;
+        const char *end = host + n - sl, *reg = end;
+        while (reg > host && reg[-1] != '.') reg--;
+        if (reg == host || reg == end) return NULL;
+        const char *svc = reg - 1;
+        while (svc > host && svc[-1] != '.') svc--;
+        for (int j = 0; services[j]; j++)
+            if ((size_t)(reg - 1 - svc) == strlen(services[j]) && !strncasecmp(svc, services[j], strlen(services[j])))
+                return strndup(reg, (size_t)(end - reg));
+        return NULL;
+    }
+    return NULL;
+}
+
+/* True when the key, read as a path, resolves to the bucket root: its segments are all empty, `.`
+ * or `..`, or step back out of every named one (`./`, `..`, `a/..`, `///`). */
+int req_key_is_root(const char *key, size_t n) {
+    size_t depth = 0;
+    for (size_t i = 0; i <= n;) {
+        size_t j = i;
+        while (j < n && key[j] != '/') j++;
+        size_t l = j - i;
+        if (l == 2 && key[i] == '.' && key[i + 1] == '.') { if (depth) depth--; }
+        else if (l > 0 && !(l == 1 && key[i] == '.')) depth++;
+        i = j + 1;
+    }
+    return depth == 0;
+}
+
 static const char *unsupported_sub[] = {"acl", "tagging", "restore", "cors", "lifecycle", "policy", "versioning",
     "select", "torrent", "website", "versions", "delete", "location", "replication", "logging", "inventory",
     "domain", "referer", "intelligenttiering", "object-lock", "retention", "encryption", "accelerate",
@@ -376,6 +457,7 @@ static int route(cosd_req *r) {
 static int address(cosd_req *r, char *path, size_t pathlen) {
     cosd_server *srv = r->srv;
     const char *host = r->host ? r->host : "";
+    r->host_region = host_region(host);
     const char *cos = strstr(host, ".cos.");
     if (!cos) cos = strstr(host, ".cos-internal.");
     r->sign_path = path;
@@ -438,6 +520,8 @@ static int first_call(cosd_req *r) {
         if (pathlen <= 1) return req_error(r, 501, "NotImplemented", "GET Service is not implemented by cosd.", NULL);
         return req_error(r, 400, "InvalidBucketName", "The specified bucket is not valid.", NULL);
     }
+    /* COS reads a path made only of slashes as the bucket itself: GET `///` lists the bucket */
+    if (r->keylen > 0 && strspn(r->key, "/") == r->keylen) { r->key[0] = 0; r->keylen = 0; }
     r->op = route(r);
     fault_apply(r);
     if (r->reset_after == 0) { r->reset = 1; return MHD_NO; }
@@ -450,11 +534,16 @@ static int first_call(cosd_req *r) {
             return req_error(r, 403, "AccessDenied", "Access Denied.", NULL);
         if (anon) req_add_header(r, "x-cosd-anonymous", "1");
     }
-    if (!bucket_known(r->srv, r->bucket, strlen(r->bucket)))
+    /* a bucket answers only under its own region: elsewhere COS does not know it */
+    if (!bucket_known(r->srv, r->bucket, strlen(r->bucket)) ||
+        (r->host_region && strcasecmp(r->host_region, "accelerate") != 0 &&
+         strcasecmp(r->host_region, req_bucket_region(r->srv, r->bucket)) != 0))
         return req_error(r, 404, "NoSuchBucket", "The specified bucket does not exist.", NULL);
     if (r->op == OP_Unsupported) return req_error(r, 501, "NotImplemented", "This operation is not implemented by cosd.", NULL);
     if (r->keylen > COSD_MAX_KEY) return req_error(r, 400, "KeyTooLong", "Your key is too long.", NULL);
-    if (memchr(r->key, 0, r->keylen)) return req_error(r, 400, "InvalidObjectName", "The object name is not valid.", NULL);
+    if (memchr(r->key, 0, r->keylen) || (r->keylen > 0 && req_key_is_root(r->key, r->keylen)))
+        return req_error(r, 400, "InvalidObjectName", "The object name is not valid.", NULL);
+    shape_begin(r, 0); /* --bandwidth; x-cos-traffic-limit is added where the operation applies it */
     if (r->endless_list && r->op != OP_ListParts && r->op != OP_ListMultipartUploads) r->endless_list = 0;
     if (r->fault_status || r->complete_error || r->fault_body_set || r->endless_list) {
         r->body_mode = BODY_DISCARD;
@@ -536,6 +625,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
     if (!r->started) {
         r->started = 1;
         r->method = method;
+        shape_latency(r);
         return first_call(r) == MHD_NO ? MHD_NO : MHD_YES;
     }
     if (*upload_data_size) {
@@ -545,6 +635,7 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *conn, const cha
         if (r->reset_after > 0 && r->bytes_in >= (uint64_t)r->reset_after) { r->reset = 1; return MHD_NO; }
         int rc = r->body_mode == BODY_FORM ? form_feed(r, upload_data, n) : body_write(r, upload_data, n);
         if (rc != 0) return req_error(r, 500, "InternalError", "cosd could not store the request body.", NULL) == MHD_NO ? MHD_NO : MHD_YES;
+        shape_after(r, n);
         return MHD_YES;
     }
     return final_call(r) == MHD_NO ? MHD_NO : MHD_YES;
@@ -589,6 +680,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls, en
     free(r->fault_code);
     free(r->fault_etag);
     free(r->fault_crc64);
+    free(r->host_region);
     free(r->bucket);
     free(r->key);
     free(r->sign_path);
@@ -627,6 +719,14 @@ int http_start(cosd_server *srv, const char *listen, int *port_out) {
         {MHD_OPTION_END, 0, NULL}};
     srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, handler, srv, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
     if (!srv->daemon) return -1;
+    if (srv->bandwidth > 0) {
+        /* An Ethernet-sized MSS for the connections accepted from now on: on loopback (MSS 64 KiB)
+         * the client's kernel would size its send buffer to megabytes, and its progress would run
+         * that far ahead of the pace. */
+        const union MHD_DaemonInfo *li = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_LISTEN_FD);
+        int mss = 1460;
+        if (li) setsockopt(li->listen_fd, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof mss);
+    }
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
     *port_out = info ? info->port : (int)port;
     return 0;

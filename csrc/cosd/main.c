@@ -13,9 +13,10 @@ static const char *usage =
     "A local COS-compatible (Tencent Cloud Object Storage XML API) server for tests.\n\n"
     "  --listen HOST:PORT       address to listen on (default 127.0.0.1:0; port 0 picks a free port)\n"
     "  --data DIR               storage root, created if missing (default ./cosd-data)\n"
-    "  --region REGION          region of the virtual-hosted names (default ap-guangzhou)\n"
-    "  --bucket NAME-APPID      a bucket that exists (repeatable); with none, every well-formed\n"
-    "                           name-appid bucket exists\n"
+    "  --region REGION          the region buckets live in unless --bucket gives one (default\n"
+    "                           ap-guangzhou); a Host naming another region gets 404 NoSuchBucket\n"
+    "  --bucket NAME-APPID[:REGION]  a bucket that exists (repeatable), in REGION (default --region);\n"
+    "                           with none, every well-formed name-appid bucket exists in --region\n"
     "  --credentials ID:KEY     an accepted SecretId/SecretKey pair (repeatable); with none, the test pair\n"
     "                           " COSD_DEFAULT_ID ":" COSD_DEFAULT_KEY "\n"
     "  --port-file FILE         write the bound port number to FILE\n"
@@ -24,6 +25,8 @@ static const char *usage =
     "  --request-log FILE       one JSON line per request: method, target, headers as received, body\n"
     "                           length and (up to 64 KiB) the body\n"
     "  --tls-cert FILE --tls-key FILE   serve HTTPS (PEM files)\n"
+    "  --bandwidth BYTES_PER_S  pace every request body and GET body at this rate, per request\n"
+    "  --latency MS             wait MS before handling each request\n"
     "  --fault SPEC             inject faults (repeatable), SPEC = comma-separated key=value:\n"
     "                           op=NAME (PutObject AppendObject PostObject HeadObject GetObject DeleteObject\n"
     "                           GetBucket InitiateMultipartUpload UploadPart ListParts\n"
@@ -54,8 +57,10 @@ static char *read_all(const char *path) {
 }
 
 static void server_free(cosd_server *s) {
-    for (size_t i = 0; i < s->nbuckets; i++) free(s->buckets[i]);
+    for (size_t i = 0; i < s->nbuckets; i++) { free(s->buckets[i]); free(s->bucket_regions[i]); }
     free(s->buckets);
+    free(s->bucket_regions);
+    mime_free(s->mime);
     for (size_t i = 0; i < s->ncreds; i++) { free(s->creds[i].id); free(s->creds[i].key); }
     free(s->creds);
     for (size_t i = 0; i < s->nfaults; i++) fault_free(&s->faults[i]);
@@ -70,6 +75,22 @@ static void server_free(cosd_server *s) {
     pthread_mutex_destroy(&s->log_lock);
     pthread_mutex_destroy(&s->fault_lock);
     pthread_mutex_destroy(&s->id_lock);
+}
+
+/* --bucket NAME-APPID[:REGION] */
+static int add_bucket(cosd_server *s, const char *v) {
+    const char *colon = strchr(v, ':');
+    if (colon && (colon == v || !colon[1])) { fprintf(stderr, "cosd: --bucket wants NAME-APPID[:REGION]\n"); return -1; }
+    char **nb = realloc(s->buckets, (s->nbuckets + 1) * sizeof *nb);
+    if (!nb) return -1;
+    s->buckets = nb;
+    char **nr = realloc(s->bucket_regions, (s->nbuckets + 1) * sizeof *nr);
+    if (!nr) return -1;
+    s->bucket_regions = nr;
+    s->buckets[s->nbuckets] = colon ? strndup(v, (size_t)(colon - v)) : strdup(v);
+    s->bucket_regions[s->nbuckets] = colon ? strdup(colon + 1) : NULL;
+    s->nbuckets++;
+    return 0;
 }
 
 /* Waits for SIGTERM/SIGINT, or (with --parent-pid) for that process to disappear, so servers started
@@ -109,11 +130,16 @@ int main(int argc, char **argv) {
         else if (!strcmp(a, "--request-log")) reqlog_path = v;
         else if (!strcmp(a, "--tls-cert")) cert = v;
         else if (!strcmp(a, "--tls-key")) key = v;
-        else if (!strcmp(a, "--bucket")) {
-            char **nb = realloc(srv.buckets, (srv.nbuckets + 1) * sizeof *nb);
-            if (!nb) goto out;
-            srv.buckets = nb;
-            srv.buckets[srv.nbuckets++] = strdup(v);
+        else if (!strcmp(a, "--bandwidth")) {
+            char *end;
+            srv.bandwidth = strtod(v, &end);
+            if (*end || end == v || !(srv.bandwidth >= 1024)) { fprintf(stderr, "cosd: --bandwidth wants bytes per second, at least 1024\n"); goto out; }
+        } else if (!strcmp(a, "--latency")) {
+            char *end;
+            srv.latency_ms = strtol(v, &end, 10);
+            if (*end || end == v || srv.latency_ms < 0) { fprintf(stderr, "cosd: --latency wants milliseconds\n"); goto out; }
+        } else if (!strcmp(a, "--bucket")) {
+            if (add_bucket(&srv, v) != 0) goto out;
         } else if (!strcmp(a, "--credentials")) {
             const char *c = strchr(v, ':');
             if (!c || c == v || !c[1]) { fprintf(stderr, "cosd: --credentials wants SECRETID:SECRETKEY\n"); goto out; }
@@ -144,6 +170,9 @@ int main(int argc, char **argv) {
     }
     srv.data_dir = strdup(data);
     srv.region = strdup(region);
+    /* the system MIME table, read once: Content-Type by extension for uploads that give none */
+    srv.mime = mime_load(NULL);
+    if (!srv.mime) { fprintf(stderr, "cosd: out of memory\n"); goto out; }
     if ((cert != NULL) != (key != NULL)) { fprintf(stderr, "cosd: --tls-cert and --tls-key go together\n"); goto out; }
     if (cert) {
         if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) { fprintf(stderr, "cosd: this libmicrohttpd has no TLS support\n"); goto out; }

@@ -448,7 +448,7 @@ static int finish_complete(cosd_req *r) {
     sb_init(&sb);
     sb_puts(&sb, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<CompleteMultipartUploadResult xmlns=\"http://www.qcloud.com/document/product/436/7751\">\n\t<Location>http://");
     xml_escape(&sb, r->bucket, strlen(r->bucket));
-    sb_printf(&sb, ".cos.%s.myqcloud.com/", r->srv->region);
+    sb_printf(&sb, ".cos.%s.myqcloud.com/", req_region(r));
     strbuf ek;
     sb_init(&ek);
     cos_url_encode(&ek, r->key, r->keylen, 1);

@@ -32,19 +32,22 @@ static int content_md5(cosd_req *r, unsigned char md5[16]) {
     return 1;
 }
 
+/* x-cos-traffic-limit (bits per second): checked, then applied to the body (shape.c). 0 ok, else a
+ * response was queued. */
+static int traffic_limit(cosd_req *r) {
+    double rate;
+    if (shape_traffic_limit(req_header(r, "x-cos-traffic-limit"), &rate) != 0)
+        return req_error(r, 400, "InvalidArgument", "x-cos-traffic-limit must be between 819200 and 838860800.", NULL), -1;
+    shape_begin(r, rate);
+    return 0;
+}
+
 /* Checks shared by uploads: Content-MD5 shape, traffic limit. 0 ok, else a response was queued. */
 int upload_prechecks(cosd_req *r);
 int upload_prechecks(cosd_req *r) {
     unsigned char md5[16];
     if (content_md5(r, md5) < 0) return req_error(r, 400, "InvalidDigest", "The Content-MD5 you specified is not valid.", NULL), -1;
-    const char *tl = req_header(r, "x-cos-traffic-limit");
-    if (tl) {
-        char *end;
-        long long v = strtoll(tl, &end, 10);
-        if (*end || end == tl || v < 819200 || v > 838860800)
-            return req_error(r, 400, "InvalidArgument", "x-cos-traffic-limit must be between 819200 and 838860800.", NULL), -1;
-    }
-    return 0;
+    return traffic_limit(r);
 }
 
 /* After the body: BadDigest when Content-MD5 differs. 0 ok. */
@@ -116,6 +119,7 @@ int op_begin(cosd_req *r) {
     }
     /* fall through */
     default:
+        if (r->op == OP_GetObject && traffic_limit(r)) return MHD_YES; /* COS paces downloads too */
         r->body_mode = BODY_DISCARD;
         r->body_max = UINT64_MAX;
         return MHD_YES;

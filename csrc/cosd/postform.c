@@ -90,6 +90,9 @@ static enum MHD_Result iter(void *cls, enum MHD_ValueKind kind, const char *key,
         if (!p->have_file) {
             if (body_open_file(r) != 0 || form_set_file(p, filename) != 0) { p->bad = 1; return MHD_NO; }
             r->body_mode = BODY_FORM;
+            double rate; /* the x-cos-traffic-limit field (fields precede the file) paces the file;
+                          * form_check() refuses a value out of range */
+            if (shape_traffic_limit(field(p, "x-cos-traffic-limit"), &rate) == 0) shape_begin(r, rate);
         }
         if (size == 0) return MHD_YES;
         if (r->body_len + size > COSD_MAX_PUT) { r->body_too_large = 1; return MHD_YES; }
@@ -280,6 +283,10 @@ int form_check(cosd_server *srv, const char *bucket, postform *p, uint64_t size,
     v->key = form_key(keyf, p->filename ? p->filename : "", &v->keylen);
     if (!v->key) return refuse(v, 500, "InternalError", "out of memory");
     if (v->keylen > COSD_MAX_KEY) return refuse(v, 400, "KeyTooLong", "Your key is too long.");
+    if (req_key_is_root(v->key, v->keylen)) return refuse(v, 400, "InvalidObjectName", "The object name is not valid.");
+    double rate;
+    if (shape_traffic_limit(field(p, "x-cos-traffic-limit"), &rate) != 0)
+        return refuse(v, 400, "InvalidArgument", "x-cos-traffic-limit must be between 819200 and 838860800.");
     return check_signed_policy(srv, bucket, p, v->key, size, now, v);
 }
 
@@ -315,7 +322,7 @@ static int form_answer(cosd_req *r, postform *p, const char *hex) {
         sb_free(&loc);
         return req_send_empty(r, 303);
     }
-    sb_printf(&loc, "http://%s.cos.%s.myqcloud.com/", r->bucket, r->srv->region);
+    sb_printf(&loc, "http://%s.cos.%s.myqcloud.com/", r->bucket, req_region(r));
     cos_url_encode(&loc, r->key, r->keylen, 1);
     req_add_header(r, "Location", loc.data);
     sb_free(&loc);
@@ -350,6 +357,7 @@ int form_finish(cosd_req *r) {
     m.mtime = time(NULL);
     snprintf(m.etag, sizeof m.etag, "\"%s\"", hex);
     form_meta(p, &m);
+    meta_default_content_type(&m, r->srv, r->key);
     close(r->fd);
     r->fd = -1;
     int rc = store_commit(r->srv, r->bucket, r->tmp_path, &m);

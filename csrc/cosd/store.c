@@ -149,6 +149,12 @@ static enum MHD_Result copy_hdr(void *cls, enum MHD_ValueKind kind, const char *
 
 void meta_copy_request_headers(obj_meta *m, cosd_req *r) {
     MHD_get_connection_values(r->conn, MHD_HEADER_KIND, copy_hdr, m);
+    meta_default_content_type(m, r->srv, r->key);
+}
+
+void meta_default_content_type(obj_meta *m, cosd_server *srv, const char *key) {
+    /* no (or an empty) Content-Type: COS derives it from the key's extension (2.zip: application/zip) */
+    if (!meta_header(m, "content-type")) meta_add_header(m, "content-type", mime_type_or_default(srv->mime, key));
 }
 
 char *store_bucket_dir(cosd_server *srv, const char *bucket, const char *sub) {

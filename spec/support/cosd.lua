@@ -232,14 +232,15 @@ end
 local req_seq = 0
 -- server:request{ method, key (raw bytes, default ""), query = {{name, value}, ...}, headers = {name = value},
 --   sign_headers = {names...} (extra headers to sign), body (string) or body_file, out_file,
---   style = "vhost" | "path", sign = false | "query" | true (default), id, key_secret, key_time,
---   bucket, extra_curl }
+--   style = "vhost" | "path", sign = false | "query" (q-* parameters) | "merged" (one `sign` parameter) |
+--   true (default: Authorization header), id, key_secret, key_time, bucket, region (of the vhost Host,
+--   default M.REGION), extra_curl }
 -- Returns status (number), headers (lower-case names), body (string, unless out_file).
 function Server:request(o)
   req_seq = req_seq + 1
   local bucket = o.bucket or M.BUCKET
   local key = o.key or ""
-  local vhost = bucket .. ".cos." .. M.REGION .. ".myqcloud.com"
+  local vhost = bucket .. ".cos." .. (o.region or M.REGION) .. ".myqcloud.com"
   local host, path, sign_path
   if (o.style or "vhost") == "path" then
     host = "127.0.0.1:" .. self.port
@@ -279,7 +280,9 @@ function Server:request(o)
     end
     local auth = M.capture(table.concat(sa, " ")):gsub("%s+$", "")
     if o.tamper then auth = o.tamper(auth) end
-    if o.sign == "query" then
+    if o.sign == "merged" then
+      q[#q + 1] = "sign=" .. M.encode(auth)
+    elseif o.sign == "query" then
       for pair in auth:gmatch("[^&]+") do
         local k, v = pair:match("^([^=]+)=(.*)$")
         q[#q + 1] = k .. "=" .. M.encode(v)
