@@ -118,7 +118,7 @@ env:
 	@echo 'export LUA_CPATH="$(CURDIR)/$(BUILD)/lua/?.so;;"'
 	@echo 'export PATH="$(CURDIR)/$(BUILD)/bin:$$PATH"'
 
-bench: deps all
+bench: deps all $(BUILD)/bin/poll_step
 	@sh bench/run.sh
 
 # ---- fuzzing (fuzz/, docs/fuzzing.md) -----------------------------------------------------------
