@@ -335,10 +335,20 @@ describe("sliceUploadFile integrity", function()
     local srv = cosd.start {}
     local cos = COS.new(srv:client_options { Checkpoint = false, UploadCheckContentMd5 = true })
     finally(function() cos:close(); U.shutdown(srv) end)
-    local data, err = cos:sliceUploadFile(U.params("m.bin", { FilePath = path }))
+    local data, err = cos:sliceUploadFile(U.params("m.bin", { FilePath = path, ChunkSize = MIB }))
     assert.is_nil(err, err and err.message)
     assert.truthy(data)
     assert.is_true(U.object_equals_file(cos, "m.bin", path))
+    local sent = {}
+    for _, e in ipairs(srv:request_log()) do
+      local n = e.target:match("^/m%.bin%?partNumber=(%d+)")
+      if n and e.method == "PUT" then sent[tonumber(n)] = e.header["content-md5"] end
+    end
+    for n = 1, 3 do
+      local want = cosd.capture(("dd if=%s bs=%d skip=%d count=1 2>/dev/null | openssl md5 -binary | base64")
+        :format(cosd.sh_quote(path), MIB, n - 1)):gsub("%s+$", "")
+      assert.are.equal(want, sent[n])
+    end
   end)
 
   it("succeeds when Complete's answer was lost and the object is there with the parts' CRC-64", function()

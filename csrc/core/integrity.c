@@ -41,12 +41,12 @@ int cos_integrity_content_md5_mem(const cos_client *c, cos_request *r, const voi
     return cos_integrity_body_md5(r, data ? data : "", len);
 }
 
-int cos_integrity_content_md5_fd(const cos_client *c, cos_request *r, int fd, int64_t off, int64_t len)
+int cos_integrity_wants_content_md5(const cos_client *c) { return c->upload_check_md5; }
+
+int cos_integrity_content_md5_header(cos_request *r, const unsigned char md5[16])
 {
-    if (!c->upload_check_md5 || cos_req_get_header(r, "Content-MD5")) return 0;
-    unsigned char md5[16];
     char b64[32];
-    if (cos_upload_hash_range(fd, off, len, md5, NULL) != 0) return -1;
+    if (cos_req_get_header(r, "Content-MD5")) return 0;
     EVP_EncodeBlock((unsigned char *)b64, md5, 16);
     return cos_req_header(r, "Content-MD5", b64);
 }

@@ -21,11 +21,14 @@
  * without CRC-64 could not be re-checked by sending it again. */
 int cos_integrity_stream_hashes(const cos_client *c, int resendable);
 
-/* Content-MD5 of a body about to be sent, added only when the client option
- * UploadCheckContentMd5 asks for it (and no Content-MD5 was given): a file range costs one extra
- * pread pass; memory one MD5 pass. 0 (also when not wanted) or -1 (errno for the file). */
-int cos_integrity_content_md5_fd(const cos_client *c, cos_request *r, int fd, int64_t off, int64_t len);
+/* Content-MD5 of an in-memory body about to be sent, added only when the client option
+ * UploadCheckContentMd5 asks for it (and no Content-MD5 was given). 0 (also when not wanted) or -1. */
 int cos_integrity_content_md5_mem(const cos_client *c, cos_request *r, const void *data, size_t len);
+
+/* Whether bodies carry Content-MD5 (UploadCheckContentMd5), for callers that hash the body
+ * themselves (sliceUploadFile hashes each part in slices), and the header from that MD5. */
+int cos_integrity_wants_content_md5(const cos_client *c);
+int cos_integrity_content_md5_header(cos_request *r, const unsigned char md5[16]);
 
 /* Content-MD5 of a small request body COS asks it for (Complete's XML, Delete Multiple): always. */
 int cos_integrity_body_md5(cos_request *r, const void *data, size_t len);

@@ -54,7 +54,7 @@
 #define CP_SMALL_PARTS 1000
 #define CP_MAX_AGE_S (30.0 * 24 * 3600) /* checkpoints untouched this long are swept */
 
-typedef enum { PART_TODO = 0, PART_ACTIVE, PART_DONE } part_state;
+typedef enum { PART_TODO = 0, PART_ACTIVE, PART_DONE, PART_HASHING } part_state;
 
 typedef enum {
     PH_IDLE = 0,   /* not started, or stopped before an upload was chosen */
@@ -66,7 +66,7 @@ typedef enum {
 
 typedef enum { LIST_CHECKPOINT, LIST_CANDIDATE } list_mode;
 
-enum { HASH_NONE = 0, HASH_META, HASH_PART };
+enum { HASH_NONE = 0, HASH_META, HASH_PART, HASH_CONTENT };
 
 typedef struct slice_upload slice_upload;
 
@@ -80,6 +80,8 @@ typedef struct su_part {
     unsigned char integrity_retries;
     char etag[72];
     uint64_t crc64;
+    unsigned char content_md5[16]; /* UploadCheckContentMd5: hashed (in slices) before it is sent */
+    unsigned char has_content_md5;
 } su_part;
 
 struct slice_upload {
@@ -117,7 +119,9 @@ struct slice_upload {
     /* Hashing in slices (resume matching, UploadAddMetaMd5): one cos_poll step hashes at most what
      * the step budget leaves (task op_step); a pause or cancel stops it at once. */
     cos_integrity_hasher hasher;
-    int hash_kind;         /* HASH_NONE, HASH_META (the whole file), HASH_PART (listed[verify_i]) */
+    int hash_kind;         /* HASH_NONE, HASH_META (the whole file), HASH_PART (listed[verify_i]),
+                            * HASH_CONTENT (the Content-MD5 of hash_part, UploadCheckContentMd5) */
+    struct su_part *hash_part;
     size_t verify_i;       /* the next entry of `listed` to reconcile */
     int complete_attempts;
     char meta_md5[33];
@@ -343,6 +347,8 @@ static const char *error_code(const cos_value *e) { return cos_obj_get_str(e, "c
 
 static void stop_hashing(slice_upload *su)
 {
+    if (su->hash_kind == HASH_CONTENT && su->hash_part) su->hash_part->state = PART_TODO;
+    su->hash_part = NULL;
     cos_integrity_hasher_stop(&su->hasher);
     su->hash_kind = HASH_NONE;
     su->t->op_step = NULL;
@@ -457,14 +463,26 @@ static void su_step(cos_task *t)
     uint64_t crc = 0;
     int rc = cos_integrity_hasher_step(&su->hasher, room, &used, md5, &crc);
     c->step_bytes += used;
-    su->hashed += (double)used;
-    emit_hash_progress(su, 0);
+    if (su->hash_kind != HASH_CONTENT) { /* onHashProgress is about checking, not about sending */
+        su->hashed += (double)used;
+        emit_hash_progress(su, 0);
+    }
     if (rc == 0) return;
     int kind = su->hash_kind;
+    su_part *hp = su->hash_part;
     su->hash_kind = HASH_NONE;
+    su->hash_part = NULL;
     t->op_step = NULL;
     if (rc < 0) {
-        fail(su, cos_upload_errno(errno, "read", su->path));
+        if (kind == HASH_CONTENT && !file_unchanged(su)) file_modified(su);
+        else fail(su, cos_upload_errno(errno, "read", su->path));
+        return;
+    }
+    if (kind == HASH_CONTENT) { /* the part goes out now, with its Content-MD5 */
+        memcpy(hp->content_md5, md5, 16);
+        hp->has_content_md5 = 1;
+        hp->state = PART_TODO;
+        schedule_parts(su);
         return;
     }
     if (kind == HASH_META) {
@@ -921,7 +939,7 @@ static int submit_part(slice_upload *su, su_part *p)
     if (!rc && tl) rc = cos_req_header(r, "x-cos-traffic-limit", tl);
     const char *sse = cos_obj_get_str(params, "ServerSideEncryption");
     if (!rc && sse) rc = cos_req_header(r, "x-cos-server-side-encryption", sse);
-    if (!rc) rc = cos_integrity_content_md5_fd(client_of(su), r, su->fd, p->offset, p->size);
+    if (!rc && p->has_content_md5) rc = cos_integrity_content_md5_header(r, p->content_md5);
     if (rc) {
         cos_req_free(r);
         return -1;
@@ -942,11 +960,20 @@ static void schedule_parts(slice_upload *su)
 {
     if (su->ph != PH_PARTS) return;
     int todo = 0;
+    int check_md5 = cos_integrity_wants_content_md5(client_of(su));
     for (int i = 0; i < su->nparts; i++) {
         su_part *p = &su->parts[i];
+        if (p->state == PART_HASHING) todo = 1;
         if (p->state != PART_TODO) continue;
         todo = 1;
-        if (su->active >= su->concurrency) break;
+        if (su->active + (su->hash_kind == HASH_CONTENT) >= su->concurrency) break;
+        if (check_md5 && !p->has_content_md5) { /* hashed in slices first (one part at a time) */
+            if (su->hash_kind != HASH_NONE) continue;
+            if (start_hashing(su, HASH_CONTENT, p->offset, p->size) != 0) return;
+            su->hash_part = p;
+            p->state = PART_HASHING;
+            continue;
+        }
         if (submit_part(su, p) != 0) {
             fail(su, cos_upload_error("Error", "cannot build the request of part %d", p->number));
             return;
