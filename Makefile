@@ -42,7 +42,7 @@ CORE_LIBS = -lcurl -lxml2 -ljansson -lssl -lcrypto -lm
 COSD_LIBS = -lmicrohttpd -lxml2 -ljansson -lssl -lcrypto -lm -lpthread
 
 DEB_PKGS = lua5.4 liblua5.4-dev libcurl4-openssl-dev libssl-dev libxml2-dev libmicrohttpd-dev \
-           lua-busted luarocks lua-dkjson curl media-types libjansson-dev $(FUZZ_PKGS)
+           lua-busted luarocks lua-dkjson curl media-types libjansson-dev lua-luv $(FUZZ_PKGS)
 
 .SECONDARY:
 .PHONY: all install deps test test-plain test-asan demo env bench clean

@@ -1,7 +1,9 @@
 -- Where the examples upload to.
 -- With COS_SECRETID, COS_SECRETKEY, COS_BUCKET and COS_REGION set: real COS over HTTPS.
--- Otherwise: a local cosd (COSD_BIN, default build/bin/cosd) on a free loopback port with a
--- temporary data directory, stopped by env.stop().
+-- Otherwise: a local cosd on a free loopback port with a temporary data directory (the public
+-- kit `require "cos.cosd"`; COSD_BIN, else build/bin/cosd in this checkout, else cosd from PATH),
+-- stopped by env.stop(). Nothing here needs the repository's spec/ helpers: copied elsewhere
+-- with lua-cos installed, the examples run as they are.
 --
 --   local env = dofile(<examples dir> .. "/example_env.lua")   -- or require "example_env"
 --   local cos = env.COS.new(env.options { ProgressInterval = 100 })
@@ -10,9 +12,7 @@
 local here = (debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$")) or "."
 local root = here .. "/.."
 -- Appended, so that LUA_PATH / LUA_CPATH (as `make demo` sets them) win.
-package.path = table.concat({
-  package.path, root .. "/lua/?.lua", root .. "/lua/?/init.lua", root .. "/spec/?.lua",
-}, ";")
+package.path = table.concat({ package.path, root .. "/lua/?.lua", root .. "/lua/?/init.lua" }, ";")
 package.cpath = package.cpath .. ";" .. root .. "/build/lua/?.so"
 
 local COS = require "cos"
@@ -33,19 +33,18 @@ if sid and skey and bucket and region and sid ~= "" and skey ~= "" then
   end
   function env.stop() end
 else
-  local cosd = require "support.cosd"
-  if not os.getenv("COSD_BIN") then cosd.bin = root .. "/build/bin/cosd" end
-  local srv = cosd.start()
-  env.cosd, env.server = cosd, srv
-  env.Bucket, env.Region = cosd.BUCKET, cosd.REGION
-  env.where = ("local cosd at %s (data in %s)"):format(srv.endpoint, srv.data)
-  function env.options(extra)
-    -- Examples show lua-cos's own defaults; the spec helper pins 1 MiB parts for specs only.
-    extra = extra or {}
-    if extra.ChunkSize == nil then extra.ChunkSize = "default" end
-    return srv:client_options(extra)
+  local cosd = require "cos.cosd"
+  local bin = os.getenv("COSD_BIN")
+  if not bin then
+    local f = io.open(root .. "/build/bin/cosd")
+    if f then f:close(); bin = root .. "/build/bin/cosd" end
   end
-  function env.stop() srv:cleanup() end
+  local srv = cosd.start { bin = bin }
+  env.cosd, env.server = cosd, srv
+  env.Bucket, env.Region = srv.Bucket, srv.Region
+  env.where = ("local cosd at %s (data in %s)"):format(srv.endpoint, srv.data)
+  function env.options(extra) return srv:options(extra) end
+  function env.stop() srv:stop() end
 end
 local tmpdirs = {}
 do -- temporary files go too

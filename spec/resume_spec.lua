@@ -116,6 +116,32 @@ describe("resume across processes", function()
     assert.is_true(U.object_equals_file(cos, "chg.bin", path))
   end)
 
+  it("a changed file never adopts the upload it is aborting, however late the Abort is answered", function()
+    -- touched, not rewritten: the old parts still match by MD5, so listing uploads before the
+    -- Abort is answered would find the old upload and take it
+    local path = U.random_file(dir .. "/late.bin", 16 * MIB)
+    local ckpt = dir .. "/ckpt"
+    run_uploader(dir, srv, "late.bin", path, ckpt, 6)
+    local old = U.pending_uploads(cos, "late.bin")
+    assert.are.equal(1, #old)
+    assert(cosd.exec("touch -d '+2 min' " .. cosd.sh_quote(path)))
+    U.restart(srv, { "op=UploadPart,stall=40", "op=AbortMultipartUpload,stall=1500" })
+    local line = run_uploader(dir, srv, "late.bin", path, ckpt)
+    local id = line:match("^OK (%S+)")
+    assert.truthy(id, line)
+    assert.are_not.equal(old[1], id)
+    -- the new upload was initiated only after the old one's Abort had been answered
+    local log = U.access_log(srv)
+    local abort_at, init_at
+    for i, l in ipairs(log) do
+      if l.method == "DELETE" and l.target:find("uploadId=" .. old[1], 1, true) then abort_at = abort_at or i end
+      if l.method == "POST" and l.target:find("?uploads", 1, true) then init_at = i end
+    end
+    assert.truthy(abort_at and init_at and abort_at < init_at, "Abort logged before the new Initiate")
+    assert.are.same({}, U.pending_uploads(cos, "late.bin"))
+    assert.is_true(U.object_equals_file(cos, "late.bin", path))
+  end)
+
   it("without a checkpoint, finds the upload with List Multipart Uploads and checks parts by MD5", function()
     local path = U.random_file(dir .. "/nock.bin", 16 * MIB)
     run_uploader(dir, srv, "nock.bin", path, nil, 6)

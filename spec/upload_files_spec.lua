@@ -237,3 +237,40 @@ describe("uploadFiles per-file callbacks", function()
     U.shutdown(srv)
   end)
 end)
+
+describe("uploadFiles' aggregate progress", function()
+  it("is throttled by ProgressInterval, counts files done, failed and total, and smooths speed", function()
+    local uv = require "luv"
+    local srv = cosd.start()
+    local dir = U.tmpdir()
+    local cos = COS.new(srv:client_options { Checkpoint = false, ProgressInterval = 1000, RetryTimes = 0 })
+    local files, bytes = {}, 0
+    for i = 1, 300 do
+      local n = 20000 + i
+      files[i] = U.params("many/f" .. i, { FilePath = U.random_file(dir .. "/f" .. i, n) })
+      bytes = bytes + n
+    end
+    files[301] = { Bucket = "nosuchbucket-1250000000", Region = U.REGION, Key = "x", FilePath = files[1].FilePath }
+    local events = {}
+    local t0 = uv.hrtime()
+    local data = assert(cos:uploadFiles { files = files, onProgress = function(p) events[#events + 1] = p end })
+    local elapsed_s = (uv.hrtime() - t0) / 1e9
+    assert.truthy(data.files[301].error)
+    -- one emission at the start, then at most one per second, plus the final one
+    assert.is_true(#events <= 3 + math.floor(elapsed_s), #events .. " calls in " .. elapsed_s .. " s")
+    local last = events[#events]
+    assert.are.equal(301, last.filesTotal)
+    assert.are.equal(300, last.filesDone)
+    assert.are.equal(1, last.filesFailed)
+    assert.are.equal(0, events[1].filesDone)
+    local average = bytes / elapsed_s
+    for _, p in ipairs(events) do
+      assert.is_true(p.filesDone + p.filesFailed <= p.filesTotal)
+      -- a rate over a short interval (a file finishing) cannot swing the speed far off
+      assert.is_true(p.speed >= 0 and p.speed <= 20 * average, p.speed .. " B/s, average " .. average)
+    end
+    cos:close()
+    U.shutdown(srv)
+    U.rmdir(dir)
+  end)
+end)

@@ -24,6 +24,7 @@
  * - Nothing here stores or prints a secret: the options table is converted and handed to the
  *   core, never kept.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,6 +124,9 @@ static void push_value(lua_State *L, const cos_value *v, int depth)
         if (depth >= MAX_DEPTH) break;
         for (size_t i = 0; i < n; i++) {
             push_value(L, cos_obj_at(v, i), depth + 1);
+            /* a nested error (files[i].error, a task's error) prints like a top-level one */
+            if (strcmp(cos_obj_key(v, i), "error") == 0 && cos_obj_get_str(cos_obj_at(v, i), "code"))
+                luaL_setmetatable(L, ERROR_MT);
             lua_setfield(L, -2, cos_obj_key(v, i));
         }
         break;
@@ -162,6 +166,14 @@ static int error_tostring(lua_State *L)
         luaL_addstring(&b, ": ");
         lua_pushvalue(L, -1);
         luaL_addvalue(&b);
+    }
+    lua_pop(L, 1);
+    lua_getfield(L, 1, "hint");
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        luaL_addstring(&b, " (hint: ");
+        lua_pushvalue(L, -1);
+        luaL_addvalue(&b);
+        luaL_addstring(&b, ")");
     }
     lua_pop(L, 1);
     lua_getfield(L, 1, "RequestId");
@@ -461,6 +473,14 @@ static void push_progress(lua_State *L, const cos_progress *p)
     lua_setfield(L, -2, "speed");
     push_number(L, p->percent);
     lua_setfield(L, -2, "percent");
+    if (p->files_total >= 0) { /* uploadFiles' aggregate */
+        push_number(L, p->files_done);
+        lua_setfield(L, -2, "filesDone");
+        push_number(L, p->files_failed);
+        lua_setfield(L, -2, "filesFailed");
+        push_number(L, p->files_total);
+        lua_setfield(L, -2, "filesTotal");
+    }
 }
 
 /* The credentials provider: fn(token, options), delivered like every other callback. */
@@ -1023,6 +1043,60 @@ static int l_poll(lua_State *L)
     return 1;
 }
 
+/* Event-loop integration. client:sockets() -> { {fd =, events = "r" | "w" | "rw", id =}, ... }:
+ * what to watch now (id is unique per socket, even when an fd number is reused). */
+static int l_sockets(lua_State *L)
+{
+    lcos_client *cl = check_client(L, 1);
+    cos_watch small[64], *w = small;
+    size_t n = cos_watch_sockets(cl->c, small, 64);
+    if (n > 64) {
+        w = lua_newuserdata(L, n * sizeof *w); /* collected with the stack */
+        n = cos_watch_sockets(cl->c, w, n);
+    }
+    lua_createtable(L, (int)n, 0);
+    for (size_t i = 0; i < n; i++) {
+        int ev = w[i].events;
+        lua_createtable(L, 0, 3);
+        lua_pushinteger(L, w[i].fd);
+        lua_setfield(L, -2, "fd");
+        lua_pushstring(L, ev == (COS_WATCH_IN | COS_WATCH_OUT) ? "rw" : ev == COS_WATCH_OUT ? "w" : "r");
+        lua_setfield(L, -2, "events");
+        lua_pushinteger(L, (lua_Integer)w[i].id);
+        lua_setfield(L, -2, "id");
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+    return 1;
+}
+
+/* client:timeout() -> ms until socket_action(-1) is due (0: now), or -1: only sockets matter. */
+static int l_timeout(lua_State *L)
+{
+    lua_pushinteger(L, cos_next_timeout(check_client(L, 1)->c));
+    return 1;
+}
+
+/* client:socket_action(fd, events) -> unfinished tasks. fd -1: the timeout expired; events "r",
+ * "w" or "rw". Callbacks run here; one that raised is raised from here. */
+static int l_socket_action(lua_State *L)
+{
+    lcos_client *cl = check_client(L, 1);
+    int fd = (int)luaL_checkinteger(L, 2);
+    const char *ev = luaL_optstring(L, 3, "");
+    int events = (strchr(ev, 'r') ? COS_WATCH_IN : 0) | (strchr(ev, 'w') ? COS_WATCH_OUT : 0);
+    unsigned long mark = cl->err_seq;
+    int n;
+    {
+        ENTER(cl, L);
+        n = cos_socket_action(cl->c, fd, events);
+        LEAVE(cl);
+    }
+    finish_pending_close(cl, L);
+    raise_pending(cl, L, mark, 1, 0); /* as poll: any callback error of this step */
+    lua_pushinteger(L, n);
+    return 1;
+}
+
 /* Drives the engine until `id` is done (id > 0) or no task is left (id 0), stopping early when a
  * callback raised an error this call re-raises (any for run, task id's for wait). Steps through
  * cos_poll so that the error surfaces as soon as cos_poll returns; when steps look idle it hands
@@ -1037,7 +1111,8 @@ static void drive(lcos_client *cl, lua_State *L, cos_task_id id)
             if (!t || t->done) break;
         }
         int idle = 0;
-        int n = poll_once(cl, L, 1000, &idle);
+        /* an idle cos_poll sleeps its whole timeout (as poll(2) does): not worth it here */
+        int n = cos_busy(cl->c) ? poll_once(cl, L, 1000, &idle) : (idle = 1, idle_steps = 3, 1);
         if (n <= 0) break;
         idle_steps = idle ? idle_steps + 1 : 0;
         if (idle_steps >= 3 && !has_raisable(cl, mark, id == 0, id) && !cl->close_pending) {
@@ -1247,6 +1322,9 @@ static int l_post_policy(lua_State *L)
 static const luaL_Reg client_methods[] = {
     {"start", l_start},
     {"poll", l_poll},
+    {"sockets", l_sockets},
+    {"timeout", l_timeout},
+    {"socket_action", l_socket_action},
     {"run", l_run},
     {"wait", l_wait},
     {"task_list", l_task_list},
@@ -1263,7 +1341,43 @@ static const luaL_Reg client_methods[] = {
     {NULL, NULL},
 };
 
+/* core.list_files(dir[, symlinks]) -> { {FilePath, RelativePath, Size}, ... } | nil, err */
+static int l_list_files(lua_State *L)
+{
+    const char *dir = luaL_checkstring(L, 1);
+    const char *links = luaL_optstring(L, 2, NULL);
+    cos_value *err = NULL;
+    cos_value *files = cos_local_files_list(dir, links, &err);
+    if (!files) {
+        lua_pushnil(L);
+        if (err) push_error(L, err); else lua_pushstring(L, "list_files failed");
+        cos_value_free(err);
+        return 2;
+    }
+    push_value(L, files, 0);
+    cos_value_free(files);
+    return 1;
+}
+
+/* core.file_crc64(path) -> the decimal CRC-64 (x-cos-hash-crc64ecma) | nil, message */
+static int l_file_crc64(lua_State *L)
+{
+    const char *path = luaL_checkstring(L, 1);
+    uint64_t crc = 0;
+    if (cos_local_file_crc64(path, &crc) != 0) {
+        lua_pushnil(L);
+        lua_pushfstring(L, "%s: %s", path, strerror(errno));
+        return 2;
+    }
+    char s[32];
+    snprintf(s, sizeof s, "%llu", (unsigned long long)crc);
+    lua_pushstring(L, s);
+    return 1;
+}
+
 static const luaL_Reg module_funcs[] = {
+    {"list_files", l_list_files},
+    {"file_crc64", l_file_crc64},
     {"new", l_new},
     {"get_authorization", l_get_authorization},
     {"post_policy", l_post_policy},

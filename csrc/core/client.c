@@ -246,10 +246,31 @@ static int parse_protocol(cos_client *c, cos_value **err)
     return 0;
 }
 
+/* Ip is "host[:port]" (an IPv6 host in brackets), never a URL: libcurl would take a scheme
+ * for a host name and fail every request with a confusing error. */
+static int check_ip(const cos_client *c, cos_value **err)
+{
+    const char *ip = cos_client_opt_str(c, "Ip");
+    if (!ip) return 0;
+    const char *port = ip[0] == '[' ? strstr(ip, "]") : strchr(ip, ':');
+    if (port && ip[0] == '[') port = port[1] == ':' ? port + 1 : port[1] ? ip : NULL;
+    int ok = !strpbrk(ip, "/ \t?#@") && ip[0] != ':' && ip[0] != ']';
+    if (ok && port && port != ip) {
+        char *end;
+        long n = strtol(port + 1, &end, 10);
+        ok = port[1] && !*end && n > 0 && n < 65536 && (ip[0] == '[' || !strchr(port + 1, ':'));
+    } else if (port == ip) {
+        ok = 0;
+    }
+    if (ok) return 0;
+    return option_errorf(err, "Ip", "option Ip must be \"host[:port]\" (e.g. \"127.0.0.1:9000\"), not a URL");
+}
+
 static int parse_options(cos_client *c, cos_value **err)
 {
     if (check_options(c->options, err) != 0) return -1;
     if (parse_protocol(c, err) != 0) return -1;
+    if (check_ip(c, err) != 0) return -1;
     if (cos_client_opt_bool(c, "ForcePathStyle", 0)) {
         *err = option_error("ForcePathStyle is not supported");
         return -1;

@@ -40,6 +40,12 @@ struct cos_client {
     size_t nidle, idle_cap;
     uint64_t rng;            /* xorshift64* state for retry jitter */
     int in_perform;          /* guards against re-entering libcurl from a libcurl callback */
+    /* libcurl's socket interface: the sockets it wants watched and its timer, as its callbacks
+     * last said (they only record; cos_poll or the host's loop acts on them). */
+    cos_watch *socks;
+    size_t nsocks, socks_cap;
+    double curl_due;         /* monotonic ms when libcurl's timer fires; -1: none */
+    uint64_t sock_ids;       /* last cos_watch.id given */
     /* Events recorded for delivery by cos_poll */
     cos_event *ev_head, *ev_tail;
     /* Tasks */

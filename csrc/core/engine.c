@@ -4,6 +4,7 @@
  * libcurl and then delivers the events recorded meanwhile, one at a time. */
 #include <errno.h>
 #include <math.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -168,10 +169,58 @@ static void detach_active(cos_client *c, cos_request *r)
 /* ---------------------------------------------------------------------------------------- */
 /* Init / free                                                                               */
 
+/* CURLMOPT_SOCKETFUNCTION: records which sockets libcurl wants watched, nothing more (no user
+ * code runs inside libcurl). */
+static int socket_cb(CURL *e, curl_socket_t fd, int what, void *ud, void *sockp)
+{
+    cos_client *c = ud;
+    (void)e;
+    size_t i = 0;
+    while (i < c->nsocks && c->socks[i].fd != fd) i++;
+    if (what == CURL_POLL_REMOVE) {
+        if (i < c->nsocks) c->socks[i] = c->socks[--c->nsocks];
+        return 0;
+    }
+    if (i == c->nsocks) {
+        if (c->nsocks == c->socks_cap) {
+            size_t cap = c->socks_cap ? c->socks_cap * 2 : 16;
+            cos_watch *n = realloc(c->socks, cap * sizeof *n);
+            if (!n) return -1;
+            c->socks = n;
+            c->socks_cap = cap;
+        }
+        c->nsocks++;
+    }
+    if (!sockp) { /* a socket libcurl has not told us about before: a new id (as hiperfifo does) */
+        sockp = (void *)(uintptr_t)++c->sock_ids;
+        curl_multi_assign(c->multi, fd, sockp);
+    }
+    c->socks[i].fd = fd;
+    c->socks[i].id = (uint64_t)(uintptr_t)sockp;
+    c->socks[i].events = (what & CURL_POLL_IN ? COS_WATCH_IN : 0) | (what & CURL_POLL_OUT ? COS_WATCH_OUT : 0);
+    return 0;
+}
+
+/* CURLMOPT_TIMERFUNCTION: when libcurl wants curl_multi_socket_action(CURL_SOCKET_TIMEOUT). */
+static int timer_cb(CURLM *m, long timeout_ms, void *ud)
+{
+    cos_client *c = ud;
+    (void)m;
+    c->curl_due = timeout_ms < 0 ? -1 : cos_now_mono_ms() + (double)timeout_ms;
+    return 0;
+}
+
 int cos_engine_init(cos_client *c)
 {
     c->multi = curl_multi_init();
     if (!c->multi) return -1;
+    c->curl_due = -1;
+    /* Transfers are driven through the socket interface only (cos_poll and host loops alike):
+     * curl_multi_perform would not keep the watched set up to date. */
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, socket_cb);
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
+    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+    curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
     /* Parallel transfers need parallel connections: no multiplexing, HTTP/1.1 per handle. */
     curl_multi_setopt(c->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
     curl_multi_setopt(c->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, (long)c->max_connections);
@@ -211,6 +260,9 @@ void cos_engine_free(cos_client *c)
     c->nidle = c->idle_cap = 0;
     if (c->multi) curl_multi_cleanup(c->multi);
     c->multi = NULL;
+    free(c->socks);
+    c->socks = NULL;
+    c->nsocks = c->socks_cap = 0;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -288,20 +340,40 @@ void cos_engine_abort_task(cos_client *c, cos_task_id id)
 /* ---------------------------------------------------------------------------------------- */
 /* Scheduling                                                                                */
 
+/* The request could not even be started: the error of the attempt before, if any, is what the
+ * caller needs (a retry must not hide why it was retried). */
+static void fail_to_start(cos_client *c, cos_request *r, const char *what)
+{
+    cos_value *err = r->last_error;
+    r->last_error = NULL;
+    if (err) cos_error_note_attempts(err, r->attempt - 1);
+    else err = cos_error_new("Error", what);
+    finish(c, r, 0, err);
+}
+
 static void start_attempt(cos_client *c, cos_request *r)
 {
+    int pooled = c->nidle > 0;
     CURL *e = easy_get(c);
     r->attempt++;
-    if (!e || cos_req_prepare_attempt(r, e) != 0) {
-        easy_put(c, e);
-        finish(c, r, 0, cos_error_new("Error", "cannot build the request"));
+    int rc = e ? cos_req_prepare_attempt(r, e) : -1;
+    if (rc != 0 && pooled) {
+        /* A pooled handle may refuse options after a failed transfer (libcurl 7.88 refuses
+         * CURLOPT_BUFFERSIZE once a name resolution failed on it); a fresh one accepts them. */
+        curl_easy_cleanup(e);
+        e = curl_easy_init();
+        rc = e ? cos_req_prepare_attempt(r, e) : -1;
+    }
+    if (rc != 0) {
+        if (e) curl_easy_cleanup(e);
+        fail_to_start(c, r, "cannot build the request");
         return;
     }
     r->easy = e;
     if (curl_multi_add_handle(c->multi, e) != CURLM_OK) {
         easy_put(c, e);
         r->easy = NULL;
-        finish(c, r, 0, cos_error_new("Error", "cannot start the request"));
+        fail_to_start(c, r, "cannot start the request");
         return;
     }
     active_push(c, r);
@@ -659,11 +731,14 @@ static void complete(cos_client *c, cos_request *r, CURLcode rc)
     int skew = err && fix_clock_skew(c, r, err);
     int retries_used = r->attempt - 1 - r->skew_retried;
     if (skew || (err && retryable && cos_req_replayable(r) && retries_used < r->max_retries)) {
-        cos_value_free(err);
+        cos_value_free(r->last_error);
+        r->last_error = err;
         r->retry_at = skew ? 0 : cos_now_mono_ms() + backoff_ms(c, retries_used + 1);
         pending_append(c, r);
         return;
     }
+    if (err && r->attempt > 1) cos_error_note_attempts(err, r->attempt);
+    if (err) cos_error_add_hint(err);
     finish(c, r, (int)status, err);
 }
 
@@ -744,6 +819,15 @@ static void deliver(cos_client *c, cos_event *ev)
 /* ---------------------------------------------------------------------------------------- */
 /* cos_poll                                                                                  */
 
+static int stepping(const cos_client *c)
+{
+    for (const cos_task *t = c->task_head; t; t = t->next)
+        if (t->op_step && !t->finished) return 1;
+    return 0;
+}
+
+static int step_due(const cos_client *c);
+
 /* ms until the next thing we must do without network activity; -1 when nothing is due. */
 static double next_deadline(cos_client *c, double now)
 {
@@ -760,14 +844,12 @@ static double next_deadline(cos_client *c, double now)
     double t = -1;
     cos_task_timers(c, now, &t);
     if (t >= 0 && (next < 0 || t < next)) next = t;
+    if (c->curl_due >= 0) {
+        t = c->curl_due > now ? c->curl_due - now : 0;
+        if (next < 0 || t < next) next = t;
+    }
+    if (step_due(c)) next = 0; /* the step budget paused a transfer, or hashing goes on */
     return next;
-}
-
-static int stepping(const cos_client *c)
-{
-    for (const cos_task *t = c->task_head; t; t = t->next)
-        if (t->op_step && !t->finished) return 1;
-    return 0;
 }
 
 static int busy(const cos_client *c)
@@ -775,9 +857,10 @@ static int busy(const cos_client *c)
     return c->nactive || c->pending_head || c->ev_head || c->cred_head || stepping(c);
 }
 
-/* A new step: the byte budget starts again, and the transfers it paused go on (before waiting,
- * so that their sockets are watched again). */
-static void step_begin(cos_client *c)
+/* A new step (cos_poll, cos_socket_action): the byte budget starts again, the transfers it
+ * paused go on (before waiting, so that their sockets are watched again), and work done in
+ * slices (hashing) takes its share. Returns how many tasks still have such work. */
+static int step_begin(cos_client *c)
 {
     c->step_bytes = 0;
     for (cos_request *r = c->active_head; r; r = r->next) {
@@ -785,25 +868,112 @@ static void step_begin(cos_client *c)
         r->budget_paused = 0;
         curl_easy_pause(r->easy, CURLPAUSE_CONT);
     }
+    return cos_task_steps(c);
 }
 
-int cos_poll(cos_client *c, int timeout_ms)
+/* Something the next step must do at once: a transfer the budget paused, or hashing in slices. */
+static int step_due(const cos_client *c)
 {
-    if (!c) return 0;
-    step_begin(c);
-    int stepping = cos_task_steps(c); /* work in slices (hashing) shares the step budget */
+    for (const cos_request *r = c->active_head; r; r = r->next)
+        if (r->budget_paused) return 1;
+    return stepping(c);
+}
+
+static void socket_action(cos_client *c, curl_socket_t fd, int curl_events)
+{
+    int running = 0;
+    c->in_perform = 1;
+    curl_multi_socket_action(c->multi, fd, curl_events, &running);
+    c->in_perform = 0;
+}
+
+/* libcurl's timer is due: let it act on its timeouts (and start newly added transfers). */
+static void run_curl_timer(cos_client *c)
+{
+    if (c->curl_due >= 0 && c->curl_due <= cos_now_mono_ms()) {
+        c->curl_due = -1;
+        socket_action(c, CURL_SOCKET_TIMEOUT, 0);
+    }
+}
+
+/* Waits up to wait_ms for a watched socket, then lets libcurl act on the ready ones. */
+static void wait_sockets(cos_client *c, int wait_ms)
+{
+    struct pollfd small[16], *pfd = small;
+    size_t n = c->nsocks;
+    if (n > sizeof small / sizeof small[0] && !(pfd = malloc(n * sizeof *pfd))) {
+        pfd = small;
+        n = sizeof small / sizeof small[0]; /* out of memory: watch some now, the rest next step */
+    }
+    for (size_t i = 0; i < n; i++) {
+        pfd[i].fd = c->socks[i].fd;
+        pfd[i].events = (short)((c->socks[i].events & COS_WATCH_IN ? POLLIN : 0) |
+                                (c->socks[i].events & COS_WATCH_OUT ? POLLOUT : 0));
+        pfd[i].revents = 0;
+    }
+    int ready = poll(pfd, (nfds_t)n, wait_ms);
+    for (size_t i = 0; ready > 0 && i < n; i++) {
+        short r = pfd[i].revents;
+        if (!r) continue;
+        int ev = (r & (POLLIN | POLLHUP) ? CURL_CSELECT_IN : 0) | (r & POLLOUT ? CURL_CSELECT_OUT : 0) |
+                 (r & (POLLERR | POLLNVAL) ? CURL_CSELECT_ERR : 0);
+        socket_action(c, pfd[i].fd, ev);
+    }
+    if (pfd != small) free(pfd);
+    run_curl_timer(c);
+}
+
+static void after_io(cos_client *c);
+
+/* One step. An idle client (nothing in flight, nothing due) sleeps the whole wait only when
+ * sleep_idle is set (cos_poll, like poll(2)); cos_run and cos_wait return instead. */
+static int step(cos_client *c, int timeout_ms, int sleep_idle)
+{
+    int slices = step_begin(c); /* hashing in slices goes on: do not wait */
     schedule(c);
     double now = cos_now_mono_ms();
     double due = next_deadline(c, now); /* also emits throttled progress that is due */
     int wait = timeout_ms < 0 ? 0 : timeout_ms;
-    if (c->ev_head || stepping) wait = 0;
+    if (c->ev_head || slices) wait = 0;
     if (due >= 0 && due < wait) wait = (int)ceil(due);
-    if (!c->nactive && due < 0) wait = 0; /* nothing can happen: do not sleep */
-    int running = 0;
-    curl_multi_poll(c->multi, NULL, 0, wait, NULL);
-    c->in_perform = 1;
-    curl_multi_perform(c->multi, &running);
-    c->in_perform = 0;
+    if (!sleep_idle && !c->nactive && due < 0) wait = 0; /* nothing can happen: do not sleep */
+    wait_sockets(c, wait);
+    after_io(c);
+    return c->unfinished;
+}
+
+int cos_poll(cos_client *c, int timeout_ms) { return c ? step(c, timeout_ms, 1) : 0; }
+
+int cos_socket_action(cos_client *c, int fd, int events)
+{
+    if (!c) return 0;
+    step_begin(c);
+    schedule(c);
+    if (fd >= 0)
+        socket_action(c, fd, (events & COS_WATCH_IN ? CURL_CSELECT_IN : 0) | (events & COS_WATCH_OUT ? CURL_CSELECT_OUT : 0));
+    run_curl_timer(c);
+    after_io(c);
+    return c->unfinished;
+}
+
+size_t cos_watch_sockets(cos_client *c, cos_watch *out, size_t n)
+{
+    if (!c) return 0;
+    for (size_t i = 0; i < n && i < c->nsocks; i++) out[i] = c->socks[i];
+    return c->nsocks;
+}
+
+long cos_next_timeout(cos_client *c)
+{
+    if (!c) return -1;
+    if (c->ev_head) return 0;
+    double due = next_deadline(c, cos_now_mono_ms());
+    if (c->ev_head) return 0; /* progress that fell due meanwhile */
+    return due < 0 ? -1 : (long)ceil(due);
+}
+
+static void after_io(cos_client *c)
+{
     read_completions(c);
     collect_activity(c);
     expire_creds(c, cos_now_mono_ms());
@@ -813,13 +983,20 @@ int cos_poll(cos_client *c, int timeout_ms)
     while ((ev = event_pop(c))) deliver(c, ev);
     schedule(c);
     cos_queue_flush(c); /* list-update, at most once per step */
-    return c->unfinished;
+}
+
+int cos_busy(cos_client *c)
+{
+    double t = -1;
+    if (!c) return 0;
+    cos_task_timers(c, cos_now_mono_ms(), &t);
+    return busy(c) || t >= 0;
 }
 
 void cos_run(cos_client *c)
 {
     while (c && c->unfinished > 0) {
-        cos_poll(c, 1000);
+        step(c, 1000, 0);
         /* Nothing in flight and nothing queued: the remaining tasks wait for the caller (paused). */
         double t = -1;
         cos_task_timers(c, cos_now_mono_ms(), &t);
@@ -830,7 +1007,7 @@ void cos_run(cos_client *c)
 void cos_wait(cos_client *c, cos_task_id id)
 {
     while (c && !cos_task_is_done(c, id)) {
-        cos_poll(c, 1000);
+        step(c, 1000, 0);
         double t = -1;
         cos_task_timers(c, cos_now_mono_ms(), &t);
         if (!busy(c) && t < 0 && !cos_task_is_done(c, id)) break;

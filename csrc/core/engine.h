@@ -76,6 +76,7 @@ struct cos_request {
     int attempt;            /* 1-based attempt number of the current/last attempt */
     int skew_retried;
     double retry_at;        /* monotonic ms; 0: at once */
+    cos_value *last_error;  /* the failed attempt being retried: reported if the retry cannot start */
     /* Credentials of the current attempt (provider only; else the client's keys are used) */
     uint64_t cred_token;    /* the outstanding provider call while COS_RQ_CREDS */
     double cred_deadline;   /* monotonic ms: give up waiting for the provider */
@@ -133,5 +134,10 @@ cos_value *cos_error_network(CURLcode rc, long os_errno, const char *detail, con
                              const char *url);
 const char *cos_network_code(CURLcode rc, long os_errno);
 int cos_network_retryable(const char *code);
+/* The final error of a request that was tried `attempts` times (> 1): says so in the message. */
+void cos_error_note_attempts(cos_value *e, int attempts);
+/* A hint where the cause of an error is obvious (bad keys, clock, plain HTTP on a TLS port):
+ * sets e.hint, which the error's printed form shows. */
+void cos_error_add_hint(cos_value *e);
 
 #endif

@@ -17,6 +17,7 @@
  * Never retried: ECERT, ETLS (configuration problems), EBODYREAD, EWRITE, ENOMEM, EINVALIDURL. */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine.h"
@@ -80,6 +81,30 @@ int cos_network_retryable(const char *code)
     return 0;
 }
 
+void cos_error_note_attempts(cos_value *e, int attempts)
+{
+    const char *msg = cos_obj_get_str(e, "message");
+    if (!e || attempts < 2 || !msg) return;
+    char *note = NULL;
+    if (asprintf(&note, "%s (after %d attempts)", msg, attempts) < 0) return;
+    cos_obj_set_str(e, "message", note);
+    cos_obj_set_num(e, "attempts", attempts);
+    free(note);
+}
+
+void cos_error_add_hint(cos_value *e)
+{
+    const char *code = cos_obj_get_str(e, "code");
+    const char *msg = cos_obj_get_str(e, "message");
+    const char *hint = NULL;
+    if (!code || cos_obj_get(e, "hint")) return;
+    if (strcmp(code, "SignatureDoesNotMatch") == 0)
+        hint = "check SecretId/SecretKey, and the clock (CorrectClockSkew, SystemClockOffset)";
+    else if (strcmp(code, "ETLS") == 0 && msg && strstr(msg, "wrong version number"))
+        hint = "the server speaks plain HTTP: use Protocol = \"http:\"";
+    if (hint) cos_obj_set_str(e, "hint", hint);
+}
+
 static void set_where(cos_value *e, const char *method, const char *url)
 {
     if (url) cos_obj_set_str(e, "url", url);
@@ -91,7 +116,9 @@ cos_value *cos_error_network(CURLcode rc, long os_errno, const char *detail, con
     const char *code = cos_network_code(rc, os_errno);
     char msg[CURL_ERROR_SIZE + 64];
     /* libcurl's error text names the host and port, never credentials. */
-    snprintf(msg, sizeof msg, "%s: %s", code, detail && *detail ? detail : curl_easy_strerror(rc));
+    /* The message is libcurl's text alone: the code is a field of its own (printing both would
+     * say it twice). */
+    snprintf(msg, sizeof msg, "%s", detail && *detail ? detail : curl_easy_strerror(rc));
     cos_value *e = cos_error_new(code, msg);
     if (e) set_where(e, method, url);
     return e;

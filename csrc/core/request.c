@@ -124,6 +124,7 @@ void cos_req_destroy(cos_request *r)
     cos_req_clear_creds(r);
     cos_value_free(r->resp_headers);
     cos_value_free(r->final_error);
+    cos_value_free(r->last_error);
     free(r->reason);
     if (r->slist) curl_slist_free_all(r->slist);
     if (r->connect_to) curl_slist_free_all(r->connect_to);

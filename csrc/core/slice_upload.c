@@ -127,11 +127,15 @@ struct slice_upload {
     char meta_md5[33];
     cos_value *cancel_err; /* the error to finish with once the abort (or the HEAD check) is done */
     cos_value *unverified; /* Complete's result data while a HEAD looks for the object's CRC-64 */
-    char *dropped_id;      /* the last upload abort_detached is aborting: never a candidate */
+    /* An upload of an earlier version of the file, held in the queue's in-use set until its
+     * Abort has been answered: no task of this client may adopt it meanwhile, and this task
+     * chooses its next upload only afterwards (listing before would find it still there). */
+    char *aborting;
+    cos_value *after_abort_err; /* NULL: start a fresh upload once aborted; else fail with it */
 };
 
 static void begin_checking(slice_upload *su);
-static void abort_detached(slice_upload *su, const char *upload_id);
+static void abort_stale(slice_upload *su);
 static void list_uploads(slice_upload *su, const char *key_marker, const char *id_marker);
 static void try_next_candidate(slice_upload *su);
 static void list_parts(slice_upload *su, const char *marker);
@@ -387,6 +391,8 @@ static void fail(slice_upload *su, cos_value *err)
     const char *owned = su->ph == PH_PARTS ? su->upload_id : NULL; /* not a candidate being checked */
     if (!err) err = cos_upload_error("Error", "out of memory");
     if (err) cos_obj_set_str(err, "UploadId", owned ? owned : "");
+    if (err && owned && su->done_bytes > 0 && !cos_obj_get(err, "hint"))
+        cos_obj_set_str(err, "hint", "the parts sent stay on the server: run the same upload again to resume it");
     cos_queue_set_upload(su->t, owned, su->cp_file);
     drop_upload_id(su);
     su->ph = PH_DONE;
@@ -411,10 +417,10 @@ static int open_file(slice_upload *su)
     su->mtime_sec = st.st_mtim.tv_sec;
     su->mtime_nsec = st.st_mtim.tv_nsec;
     if (changed && su->ph == PH_PARTS) { /* the parts uploaded so far are of another content */
-        abort_detached(su, su->upload_id);
-        cp_forget(su);
+        free(su->aborting);
+        su->aborting = su->upload_id; /* the in-use hold moves with it */
+        su->upload_id = NULL;
         su->ph = PH_IDLE;
-        drop_upload_id(su);
     }
     return 0;
 }
@@ -536,10 +542,20 @@ static void begin_checking(slice_upload *su)
     su->hashed = 0;
     su->hash_emit_ms = 0;
     cos_cp_clear_parts(&su->cp);
+    if (su->aborting) {
+        abort_stale(su);
+        return;
+    }
     if (su->cp_file && cos_cp_load(su->cp_file, &su->disk) == 0 && same_identity(su, &su->disk)) {
         if (!same_file(su, &su->disk)) {
-            abort_detached(su, su->disk.upload_id);
-            cos_cp_remove(su->cp_file);
+            if (su->disk.upload_id && cos_queue_acquire_upload(client_of(su), su->disk.upload_id) == 0) {
+                su->aborting = su->disk.upload_id;
+                su->disk.upload_id = NULL;
+                cos_cp_free(&su->disk);
+                abort_stale(su);
+                return;
+            }
+            cos_cp_remove(su->cp_file); /* no upload, or a live task's: nothing of ours to abort */
         } else if (su->disk.part_size > 0 && take_upload_id(su, su->disk.upload_id) == 0) {
             su->part_size = su->disk.part_size; /* the checkpoint's layout wins over today's ChunkSize */
             if (layout(su) == 0) {
@@ -599,7 +615,7 @@ static void list_uploads_done(void *ud, cos_http_result *res)
     for (size_t i = 0; i < cos_value_len(ups) && su->candidates; i++) {
         const cos_value *u = cos_arr_get(ups, i);
         const char *k = xml_text(u, "Key"), *id = xml_text(u, "UploadId");
-        if (strcmp(k, su->key) != 0 || !*id || (su->dropped_id && strcmp(id, su->dropped_id) == 0)) continue;
+        if (strcmp(k, su->key) != 0 || !*id) continue; /* an upload being aborted is held: take_upload_id skips it */
         if (want_class && strcasecmp(want_class, xml_text(u, "StorageClass")) != 0) continue;
         cos_arr_push(su->candidates, cos_cstr_new(id));
     }
@@ -1198,13 +1214,17 @@ static int file_unchanged(slice_upload *su)
 }
 
 /* The file changed under the upload: its parts mix two versions, so the upload is aborted on
- * the server and forgotten, and the task fails with FileModified. */
+ * the server and forgotten, and the task fails with FileModified once the Abort is answered. */
 static void file_modified(slice_upload *su)
 {
-    abort_detached(su, su->upload_id);
-    cp_forget(su);
-    su->ph = PH_IDLE;
-    fail(su, cos_upload_error("FileModified", "%s changed while it was being uploaded; restart the upload", su->path));
+    abort_inflight(su); /* sibling parts: useless now */
+    free(su->aborting);
+    su->aborting = su->upload_id;
+    su->upload_id = NULL;
+    cos_value_free(su->after_abort_err);
+    su->after_abort_err = cos_upload_error("FileModified", "%s changed while it was being uploaded; restart the upload",
+                                           su->path);
+    abort_stale(su);
 }
 
 static void complete(slice_upload *su)
@@ -1236,32 +1256,42 @@ static void complete(slice_upload *su)
 /* ---------------------------------------------------------------------------------------- */
 /* Abort (cancel, changed file)                                                              */
 
-static void abort_detached_done(void *ud, cos_http_result *res)
+static void release_stale(slice_upload *su)
 {
-    (void)ud;
-    (void)res;
+    if (!su->aborting) return;
+    cos_queue_release_upload(client_of(su), su->aborting);
+    free(su->aborting);
+    su->aborting = NULL;
 }
 
-/* Aborts an upload nobody will continue (the file changed). Not tied to the task: pausing the
- * task must not stop it; its outcome does not matter (a lifecycle rule cleans up otherwise). */
-static void abort_detached(slice_upload *su, const char *upload_id)
+/* The stale upload's Abort was answered. Whatever the answer (a failed abort leaves the upload
+ * to a lifecycle rule), the stale upload is never adopted: a fresh one is initiated, or the
+ * task fails with the error that waited for the abort. */
+static void abort_stale_done(void *ud, cos_http_result *res)
 {
-    if (!upload_id || !*upload_id) return;
-    /* The abort races the listing that follows: that listing may still show this upload. */
-    char *copy = strdup(upload_id);
-    if (copy) {
-        free(su->dropped_id);
-        su->dropped_id = copy;
-    }
-    cos_request *r = new_request(su, "DELETE", 0);
-    if (!r) return;
-    cos_req_task(r, 0);
-    if (cos_req_query(r, "uploadId", upload_id) != 0) {
-        cos_req_free(r);
+    slice_upload *su = ud;
+    su->ctl = NULL;
+    (void)res;
+    release_stale(su);
+    cp_forget(su);
+    cos_value *err = su->after_abort_err;
+    su->after_abort_err = NULL;
+    if (err) {
+        fail(su, err);
         return;
     }
-    cos_req_on_done(r, abort_detached_done, NULL);
-    cos_req_submit(r);
+    su->part_size = choose_part_size(su->t, su->size);
+    initiate(su);
+}
+
+/* Aborts su->aborting (an upload of an earlier version of the file) as the task's control
+ * request. A pause stops it with the rest; the hold and the checkpoint stay, so the next run
+ * aborts again before choosing an upload. */
+static void abort_stale(slice_upload *su)
+{
+    su->ph = PH_CHECKING;
+    cos_request *r = new_request(su, "DELETE", 0);
+    submit_ctl(su, r, !r || cos_req_query(r, "uploadId", su->aborting), abort_stale_done);
 }
 
 static void cancel_done(void *ud, cos_http_result *res)
@@ -1313,6 +1343,10 @@ static void su_cancel(cos_task *t, cos_value *err)
 {
     slice_upload *su = t->op_state;
     stop_hashing(su);
+    if (!su->upload_id && su->aborting) { /* canceled while aborting a stale upload: finish that */
+        su->upload_id = su->aborting;
+        su->aborting = NULL;
+    }
     if (!su->upload_id && su->cp_file) {
         cos_checkpoint disk;
         if (cos_cp_load(su->cp_file, &disk) == 0 && same_identity(su, &disk) &&
@@ -1371,7 +1405,8 @@ static void su_free(void *ud)
     cos_value_free(su->candidates);
     cos_value_free(su->cancel_err);
     cos_value_free(su->unverified);
-    free(su->dropped_id);
+    release_stale(su);
+    cos_value_free(su->after_abort_err);
     free(su->page_key_marker);
     free(su->page_id_marker);
     free(su);

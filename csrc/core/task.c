@@ -150,6 +150,9 @@ cos_task_id cos_start(cos_client *c, const char *op, cos_value *params, const co
         t->output.fd = -1;
         t->prog.last_emit_ms = t->hash_prog.last_emit_ms = -1;
         t->prog.total = t->hash_prog.total = -1;
+        t->prog.speed = t->hash_prog.speed = -1;
+        t->prog.files_done = t->prog.files_failed = t->prog.files_total = -1;
+        t->hash_prog.files_done = t->hash_prog.files_failed = t->hash_prog.files_total = -1;
     }
     if (!t || !t->params) {
         e = cos_error_new("Error", "out of memory");
@@ -194,6 +197,8 @@ cos_task_id cos_start(cos_client *c, const char *op, cos_value *params, const co
 /* ---------------------------------------------------------------------------------------- */
 /* Progress                                                                                  */
 
+#define SPEED_TAU_S 2.0
+
 static void progress_emit(cos_task *t, cos_task_progress *p, cos_event_kind kind, double now)
 {
     double loaded = p->loaded < p->max_loaded ? p->max_loaded : p->loaded; /* never backwards */
@@ -201,8 +206,15 @@ static void progress_emit(cos_task *t, cos_task_progress *p, cos_event_kind kind
     out.loaded = loaded;
     out.total = p->total;
     double dt = p->last_emit_ms < 0 ? 0 : (now - p->last_emit_ms) / 1000.0;
-    double speed = dt > 0 ? (loaded - p->emitted_loaded) / dt : 0;
-    out.speed = speed > 0 ? floor(speed * 100 + 0.5) / 100 : 0;
+    if (dt > 0) { /* an exponential moving average over ~SPEED_TAU_S of the interval rates */
+        double rate = (loaded - p->emitted_loaded) / dt;
+        if (rate < 0) rate = 0;
+        p->speed = p->speed < 0 ? rate : p->speed + (1 - exp(-dt / SPEED_TAU_S)) * (rate - p->speed);
+    }
+    out.speed = p->speed > 0 ? floor(p->speed * 100 + 0.5) / 100 : 0;
+    out.files_done = p->files_done;
+    out.files_failed = p->files_failed;
+    out.files_total = p->files_total;
     if (p->total < 0) out.percent = 0;
     else if (p->total == 0) out.percent = loaded == 0 ? 1 : 0;
     else out.percent = floor(loaded / p->total * 100) / 100;

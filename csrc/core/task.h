@@ -36,6 +36,8 @@ typedef struct cos_task_progress {
     double max_loaded;      /* emitted loaded never goes backwards */
     double last_emit_ms;    /* monotonic ms of the last emission; < 0 before the first */
     int pending;            /* a value is waiting for the interval to pass */
+    double speed;           /* smoothed bytes/s of the last emission; < 0 before the first rate */
+    double files_done, files_failed, files_total; /* uploadFiles' counts; files_total < 0: none */
 } cos_task_progress;
 
 struct cos_task {

@@ -73,6 +73,16 @@ static void child_progress(void *ud, cos_task_id id, const cos_progress *p)
     if (fs->parent) cos_task_progress_update(fs->parent, loaded_sum(fs), fs->total);
 }
 
+static void count_files(files_state *fs)
+{
+    if (!fs->parent) return;
+    cos_task_progress *p = &fs->parent->prog;
+    p->files_total = (double)fs->n;
+    p->files_done = p->files_failed = 0;
+    for (size_t i = 0; i < fs->n; i++)
+        if (fs->slots[i].done) *(fs->slots[i].error ? &p->files_failed : &p->files_done) += 1;
+}
+
 static cos_value *files_result(files_state *fs)
 {
     cos_value *data = cos_obj_new(), *files = cos_arr_new();
@@ -105,8 +115,10 @@ static void child_done(void *ud, cos_task_id id, cos_value *err, cos_value *data
     if (parent->cb.on_file_finish)
         parent->cb.on_file_finish(parent->cb.ud, id, err ? cos_value_clone(err) : NULL,
                                   data ? cos_value_clone(data) : NULL, cos_value_clone(slot->options));
-    /* The SDK's emitter fires at once after each file. */
-    if (fs->ndone < fs->n) cos_task_progress_now(parent, loaded_sum(fs), fs->total);
+    /* Throttled like every progress (the SDK fires at once after each file: with thousands of
+     * small files that is thousands of calls a second); the last one comes with the result. */
+    count_files(fs);
+    if (fs->ndone < fs->n) cos_task_progress_update(parent, loaded_sum(fs), fs->total);
     else cos_task_finish(parent, NULL, files_result(fs));
 }
 
@@ -239,6 +251,7 @@ int cos_op_upload_files(cos_task *t, cos_value **err)
     t->op_state = fs;
     t->op_free = fs_parent_gone;
     t->op_fail = fs_fail;
+    count_files(fs);
     cos_task_progress_now(t, 0, fs->total);
     for (size_t i = 0; i < n; i++) start_child(t, fs, i, cos_arr_get(files, i));
     if (fs->ndone == n) cos_task_finish(t, NULL, files_result(fs)); /* no file, or none could start */

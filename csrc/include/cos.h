@@ -141,8 +141,11 @@ COS_API void cos_client_free(cos_client *c);
 typedef struct cos_progress {
     double loaded;  /* bytes */
     double total;   /* bytes; -1 when unknown */
-    double speed;   /* bytes per second over the last interval */
+    double speed;   /* bytes per second, smoothed: each interval's rate moves it by 1 - e^(-dt/2s),
+                     * so a short interval (a file finishing) cannot make it jump */
     double percent; /* floor(loaded/total*100)/100; 1 when total is 0 and loaded is 0 */
+    /* uploadFiles' aggregate only (-1 elsewhere): files finished successfully, failed, in all */
+    double files_done, files_failed, files_total;
 } cos_progress;
 
 /* Where a request body comes from. The core copies what it needs at cos_start(). */
@@ -209,7 +212,9 @@ COS_API cos_task_id cos_start(cos_client *c, const char *op, cos_value *params, 
 #define COS_STEP_MAX_BYTES ((int64_t)1024 * 1024)
 
 /* One step: waits up to timeout_ms for network activity (0: do not wait), advances transfers,
- * then delivers the events recorded meanwhile. Returns the number of unfinished tasks.
+ * then delivers the events recorded meanwhile. Returns the number of unfinished tasks. Like
+ * poll(2), it returns early when something happened, else after timeout_ms, also when nothing
+ * is in flight (so a host loop calling cos_poll(c, 100) sleeps rather than spins).
  *
  * Frame-loop contract (a game engine calls cos_poll(c, 0) once per frame):
  * - cos_poll(c, 0) never waits for the network. One step starts queued work (up to the parallel
@@ -237,6 +242,34 @@ COS_API cos_task_id cos_start(cos_client *c, const char *op, cos_value *params, 
 COS_API int cos_poll(cos_client *c, int timeout_ms);
 /* Runs until no task is left. */
 COS_API void cos_run(cos_client *c);
+/* 1 while something can happen without the caller (transfers, retries, timers, events to
+ * deliver); 0 when nothing is left but paused tasks, so a cos_poll would only sleep. */
+COS_API int cos_busy(cos_client *c);
+
+/* Event-loop integration, for hosts with a loop of their own (libuv, epoll, a GUI): instead of
+ * calling cos_poll, watch the sockets lua-cos lists, and call cos_socket_action when one is
+ * ready or when the timeout expires. Callbacks run inside cos_socket_action, as in cos_poll.
+ * After each cos_socket_action (or cos_start, cos_task_*), read the set and the timeout again:
+ * both change as transfers start and end. The set is libcurl's (CURLMOPT_SOCKETFUNCTION), the
+ * timeout libcurl's timer (CURLMOPT_TIMERFUNCTION) combined with lua-cos's own (retries,
+ * progress, queued events). */
+#define COS_WATCH_IN 1
+#define COS_WATCH_OUT 2
+typedef struct cos_watch {
+    int fd;
+    int events;  /* COS_WATCH_IN | COS_WATCH_OUT */
+    uint64_t id; /* unique per socket: a closed fd number reused by a new socket gets a new id,
+                  * so a loop that keys its watchers by fd knows to re-register (epoll forgets
+                  * a closed fd) */
+} cos_watch;
+/* Copies up to n watched sockets to out; returns how many there are in all. */
+COS_API size_t cos_watch_sockets(cos_client *c, cos_watch *out, size_t n);
+/* ms until cos_socket_action(c, -1, 0) must be called even if no socket is ready (0: at once);
+ * -1: nothing is due without socket activity. */
+COS_API long cos_next_timeout(cos_client *c);
+/* Socket fd is ready for `events` (COS_WATCH_IN/OUT), or fd = -1: the timeout expired. Advances
+ * transfers and delivers the events due. Returns the number of unfinished tasks. */
+COS_API int cos_socket_action(cos_client *c, int fd, int events);
 /* Runs until task `id` has delivered on_done (other tasks advance meanwhile). */
 COS_API void cos_wait(cos_client *c, cos_task_id id);
 
@@ -285,6 +318,17 @@ COS_API void cos_set_credentials_provider(cos_client *c, cos_credentials_fn fn, 
  * A request waits for an answer at most Timeout ms (the client option), or 60 s without Timeout;
  * then it fails with code "ETIMEDOUT", so cos_run() never waits forever on a silent provider. */
 COS_API int cos_credentials_provide(cos_client *c, uint64_t token, cos_value *err, cos_value *creds);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Local files (uploadDirectory)                                                               */
+
+/* The regular files under `dir`, recursively, sorted by path within each directory: an array of
+ * {FilePath, RelativePath ("a/b.txt", '/'-separated), Size}. symlinks: "skip" (NULL: default;
+ * links are ignored), "follow" (a link counts as its target; each directory is walked once, so
+ * loops end), "error" (fail at the first link). NULL and *err on failure. */
+COS_API cos_value *cos_local_files_list(const char *dir, const char *symlinks, cos_value **err);
+/* CRC-64/ECMA-182 of a file's content, as COS's x-cos-hash-crc64ecma (decimal). 0, or -1 with errno. */
+COS_API int cos_local_file_crc64(const char *path, uint64_t *crc);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Signing                                                                                     */

@@ -17,6 +17,8 @@ local core = require "cos.core"
 local COS = {}
 COS.__index = COS
 COS.VERSION = core.VERSION
+-- The metatable of every error table lua-cos hands out (readable tostring: code, status, message).
+COS.Error = core.error_mt
 
 -- Operations run by the C core, named as the Node SDK names them.
 local OPERATIONS = {
@@ -199,6 +201,107 @@ function COS:uploadFiles(params, callback)
   return call(self, "uploadFiles", params, callback, after_start)
 end
 
+-- uploadDirectory's own parameters (not passed on to each file).
+local DIR_PARAMS = { LocalPath = true, Prefix = true, Symlinks = true, SkipExisting = true, onProgress = true,
+  onFileFinish = true, onFileProgress = true, files = true }
+
+--- cos:uploadDirectory(params[, callback]): the regular files under params.LocalPath, recursively,
+-- to the keys params.Prefix .. <path relative to LocalPath> ('/'-separated), through uploadFiles
+-- (one aggregate onProgress with filesDone/filesFailed/filesTotal, onFileFinish per file).
+-- A file whose object already exists with the same size and CRC-64 (HEAD's x-cos-hash-crc64ecma)
+-- is skipped, so re-running after an interruption or failures uploads only what is missing (and
+-- a big file resumes its multipart upload from its checkpoint).
+-- params: Bucket, Region, LocalPath, Prefix (default ""), Symlinks ("skip" (default), "follow",
+-- "error"), SkipExisting (default true), onProgress, onFileFinish, onFileProgress, and any
+-- uploadFile parameter, applied to every file (SliceSize, StorageClass, ...).
+-- Result: { files = uploadFiles' files (those sent), skipped = { {Key, FilePath}, ... },
+--   failed = { {Key, FilePath, error}, ... } }; err only when the folder cannot be listed.
+function COS:uploadDirectory(params, callback)
+  local client = check_self(self, "uploadDirectory")
+  if type(params) ~= "table" then
+    error("bad argument #1 to 'uploadDirectory' (params table expected, got " .. type(params) .. ")", 2)
+  end
+  if callback ~= nil and type(callback) ~= "function" then
+    error("bad argument #2 to 'uploadDirectory' (callback function expected, got " .. type(callback) .. ")", 2)
+  end
+  local function fail(err)
+    if callback then callback(err, nil) end
+    return nil, err
+  end
+  if type(params.LocalPath) ~= "string" then
+    return fail(setmetatable({ code = "InvalidParameter", message = "missing param LocalPath (a directory)" },
+      core.error_mt))
+  end
+  if params.Prefix ~= nil and type(params.Prefix) ~= "string" then
+    return fail(setmetatable({ code = "InvalidParameter", message = "Prefix must be a string" }, core.error_mt))
+  end
+  local list, err = core.list_files(params.LocalPath, params.Symlinks)
+  if not list then return fail(err) end
+  local prefix = params.Prefix or ""
+  local skipped = {}
+
+  local function file_params(f)
+    local p = {}
+    for k, v in pairs(params) do
+      if not DIR_PARAMS[k] and type(v) ~= "function" then p[k] = v end
+    end
+    p.Key, p.FilePath = prefix .. f.RelativePath, f.FilePath
+    return p
+  end
+  local function result(data)
+    local r = { files = data and data.files or {}, skipped = skipped, failed = {} }
+    for _, x in ipairs(r.files) do
+      if x.error then
+        r.failed[#r.failed + 1] = { Key = x.options.Key, FilePath = x.options.FilePath, error = x.error }
+      end
+    end
+    return r
+  end
+  local function upload_rest()
+    local files = {}
+    for _, f in ipairs(list) do
+      if not f.skip then files[#files + 1] = file_params(f) end
+    end
+    local up = { files = files, onProgress = params.onProgress, onFileFinish = params.onFileFinish,
+      onFileProgress = params.onFileProgress, SliceSize = params.SliceSize }
+    if #files == 0 then
+      if callback then callback(nil, result(nil)) end
+      return result(nil)
+    end
+    if callback then
+      return self:uploadFiles(up, function(e, d)
+        if e then callback(e, nil) else callback(nil, result(d)) end
+      end)
+    end
+    local d, e = self:uploadFiles(up)
+    if not d then return nil, e end
+    return result(d)
+  end
+
+  -- Skip what is already there: HEAD every key at once (the engine bounds the connections), and
+  -- hash a local file only when the sizes match.
+  local pending, heads = #list, {}
+  local function headed(f, e, data)
+    local h = not e and data and data.headers or {}
+    local remote_crc = h["x-cos-hash-crc64ecma"]
+    if remote_crc and tonumber(h["content-length"]) == f.Size and core.file_crc64(f.FilePath) == remote_crc then
+      f.skip = true
+      skipped[#skipped + 1] = { Key = prefix .. f.RelativePath, FilePath = f.FilePath }
+    end
+    pending = pending - 1
+    if pending == 0 and callback then upload_rest() end
+  end
+  if params.SkipExisting == false or #list == 0 then return upload_rest() end
+  for _, f in ipairs(list) do
+    heads[#heads + 1] = self:headObject({ Bucket = params.Bucket, Region = params.Region,
+      Key = prefix .. f.RelativePath }, function(e, d) headed(f, e, d) end)
+  end
+  if callback then return true end
+  for _, id in ipairs(heads) do client:wait(id) end
+  table.sort(skipped, function(a, b) return a.Key < b.Key end)
+  return upload_rest()
+end
+
 --- cos:getObjectUrl(params[, callback]) -> url | nil, err. With a callback, it also gets
 -- callback(err, {Url = url}).
 function COS:getObjectUrl(params, callback)
@@ -256,8 +359,22 @@ end
 -- callbacks is raised from here (the engine stays consistent and usable).
 function COS:run() return check_self(self, "run"):run() end
 
---- cos:poll([timeout_ms]) -> number of unfinished tasks. One step, for a host's own event loop.
+--- cos:poll([timeout_ms]) -> number of unfinished tasks. One step: waits up to timeout_ms (default
+-- 0) for something to happen, as poll(2) does (an idle client sleeps the whole timeout).
 function COS:poll(timeout_ms) return check_self(self, "poll"):poll(timeout_ms or 0) end
+
+--- Event-loop integration (a host loop instead of cos:run/cos:poll; see cos.luv for luv):
+-- cos:sockets() -> { {fd = n, events = "r" | "w" | "rw", id = n}, ... }: the sockets to watch now
+--   (id is unique per socket: an fd number reused by a new socket comes with a new id);
+-- cos:timeout() -> ms until cos:socketAction(-1) is due (0: at once), or -1 (sockets only);
+-- cos:socketAction(fd, events) -> unfinished tasks: fd is ready ("r", "w", "rw"), or fd = -1 when
+--   the timeout expired. Callbacks run inside it. Read sockets() and timeout() again after each
+--   call (and after starting an operation): both change as transfers come and go.
+function COS:sockets() return check_self(self, "sockets"):sockets() end
+function COS:timeout() return check_self(self, "timeout"):timeout() end
+function COS:socketAction(fd, events)
+  return check_self(self, "socketAction"):socket_action(fd, events)
+end
 
 --- cos:wait(id): runs the engine until task `id` has finished.
 function COS:wait(id) return check_self(self, "wait"):wait(id) end
