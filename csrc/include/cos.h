@@ -252,7 +252,9 @@ COS_API int cos_busy(cos_client *c);
  * After each cos_socket_action (or cos_start, cos_task_*), read the set and the timeout again:
  * both change as transfers start and end. The set is libcurl's (CURLMOPT_SOCKETFUNCTION), the
  * timeout libcurl's timer (CURLMOPT_TIMERFUNCTION) combined with lua-cos's own (retries,
- * progress, queued events). */
+ * progress, queued events). Each cos_socket_action is one step with the bound of cos_poll
+ * (COS_STEP_MAX_BYTES): while the budget holds a transfer paused or hashing runs in slices,
+ * cos_next_timeout is 0, so the loop comes back at once. */
 #define COS_WATCH_IN 1
 #define COS_WATCH_OUT 2
 typedef struct cos_watch {
