@@ -1,15 +1,21 @@
 # lua-cos build. `make` builds the C core (libcos.a), the Lua module (cos.core) and cosd under
-# $(BUILD). `make test` runs every test twice: plain, then with ASan+UBSan (build-asan/).
+# $(BUILD). `make LUA=lua5.1|lua5.2|lua5.3|lua5.4|luajit` builds for that interpreter, each into
+# its own tree (build/ for lua5.4, build-<interp>/ for the others), so the builds coexist.
+# `make test` runs every spec under each interpreter, then again with ASan+UBSan (build-asan/, 5.4).
 # Sources are picked up by folder, one C file per concern:
 #   csrc/common  pure helpers shared by the client and cosd (signing, CRC64, buffers)
 #   csrc/core    the client core: values, engine, operations, upload engine, task queue
 #   csrc/binding the Lua C-API binding (cos.core)
 #   csrc/cosd    the local COS-compatible server
 
-BUILD   ?= build
-SAN     ?=
 LUA     ?= lua5.4
-LUA_INC ?= /usr/include/lua5.4
+# LuaRocks passes the interpreter's full path (/usr/bin/lua5.1): only its name matters here.
+LUA_NAME := $(notdir $(LUA))
+LUA_INC ?= $(if $(filter luajit%,$(LUA_NAME)),/usr/include/luajit-2.1,/usr/include/$(LUA_NAME))
+BUILD   ?= $(if $(filter lua5.4,$(LUA_NAME)),build,build-$(LUA_NAME))
+SAN     ?=
+# Every interpreter `make test` covers (plain builds), and the one of the sanitizer pass.
+TEST_LUAS = lua5.1 lua5.2 lua5.3 lua5.4 luajit
 CC      ?= cc
 # Short build lines; `make V=1` shows the full commands.
 Q        = $(if $(V),,@)
@@ -41,11 +47,16 @@ COSD     = $(BUILD)/bin/cosd
 CORE_LIBS = -lcurl -lxml2 -ljansson -lssl -lcrypto -lm
 COSD_LIBS = -lmicrohttpd -lxml2 -ljansson -lssl -lcrypto -lm -lpthread
 
-DEB_PKGS = lua5.4 liblua5.4-dev libcurl4-openssl-dev libssl-dev libxml2-dev libmicrohttpd-dev \
-           lua-busted luarocks lua-dkjson curl media-types libjansson-dev lua-luv $(FUZZ_PKGS)
+# luajit2 is OpenResty's LuaJIT branch, the one Debian's nginx lua module links (it conflicts
+# with the plain luajit package); nginx + libnginx-mod-http-lua + lua-resty-core run the OpenResty specs.
+DEB_PKGS = lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev lua5.4 liblua5.4-dev \
+           luajit2 libluajit2-5.1-dev \
+           libcurl4-openssl-dev libssl-dev libxml2-dev libmicrohttpd-dev \
+           lua-busted luarocks lua-dkjson curl media-types libjansson-dev $(FUZZ_PKGS) \
+           nginx libnginx-mod-http-lua lua-resty-core lua-luv
 
 .SECONDARY:
-.PHONY: all install deps test test-plain test-asan demo env bench clean
+.PHONY: all install deps test test-plain test-asan test-builds demo env bench bench-nginx clean
 TOOLS    = $(patsubst csrc/tools/%.c,$(BUILD)/bin/%,$(TOOL_SRC))
 all: $(LIBCOS) $(LUAMOD) $(COSD) $(TOOLS)
 
@@ -94,18 +105,25 @@ deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing >/dev/null; \
 	fi
 
-# Both passes; the last line is the total "N passed, N failed".
-test: deps
-	@$(MAKE) --no-print-directory all fuzz-replay
+# One pass per interpreter plus the sanitizer pass; the last line is the total "N passed, N failed".
+# spec/run.sh takes <build tree>:<interpreter> pairs. The fuzz corpora are replayed in build/ and
+# build-asan/ (the harnesses are C only: one plain and one sanitizer tree are enough).
+test: deps test-builds
+	@$(MAKE) --no-print-directory fuzz-replay
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 all fuzz-replay
-	@sh spec/run.sh build build-asan
+	@sh spec/run.sh $(foreach l,$(TEST_LUAS),$(call tree_of,$(l)):$(l)) build-asan:lua5.4
 
+tree_of = $(if $(filter lua5.4,$(1)),build,build-$(1))
+test-builds:
+	@for l in $(TEST_LUAS); do $(MAKE) --no-print-directory LUA=$$l all || exit 1; done
+
+# One interpreter's pass: make test-plain LUA=lua5.1
 test-plain: deps all fuzz-replay
-	@sh spec/run.sh build
+	@sh spec/run.sh $(BUILD):$(LUA_NAME)
 
 test-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 all fuzz-replay
-	@sh spec/run.sh build-asan
+	@sh spec/run.sh build-asan:lua5.4
 
 demo: deps all
 	@LUA_PATH="$(CURDIR)/lua/?.lua;$(CURDIR)/lua/?/init.lua;;" LUA_CPATH="$(CURDIR)/$(BUILD)/lua/?.so;;" \
@@ -119,7 +137,13 @@ env:
 	@echo 'export PATH="$(CURDIR)/$(BUILD)/bin:$$PATH"'
 
 bench: deps all $(BUILD)/bin/poll_step
+	@$(MAKE) --no-print-directory LUA=luajit all
 	@sh bench/run.sh
+
+# Only the OpenResty bench (bench/nginx_bench.lua).
+bench-nginx: deps all
+	@$(MAKE) --no-print-directory LUA=luajit all
+	@BENCH_ONLY=nginx BENCH_NODE=0 sh bench/run.sh
 
 # ---- fuzzing (fuzz/, docs/fuzzing.md) -----------------------------------------------------------
 # One harness per parser, fuzz/<target>.c, with its seed corpus in fuzz/<target>/corpus/ and past
@@ -161,7 +185,7 @@ fuzz: deps
 	@sh fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) $(FUZZ_CLIENT) $(FUZZ_COSD)
 
 clean:
-	rm -rf build build-asan $(FUZZ_BUILD)
+	rm -rf build build-asan $(foreach l,$(TEST_LUAS),build-$(l)) $(FUZZ_BUILD)
 
 # ---- The C library as an installable product (libcos.so, libcos.a, cos.h, lua-cos.pc) -------------
 # `make install-lib PREFIX=/usr/local` (DESTDIR honoured) installs what a C host links; see README

@@ -14,7 +14,7 @@ header, plus cosd, a local COS-compatible server for offline development and tes
    license = "MIT",
 }
 dependencies = {
-   "lua >= 5.4",
+   "lua >= 5.1",
 }
 external_dependencies = {
    -- No header check for curl: Debian keeps curl.h in a multiarch directory LuaRocks 3.8 does not search.
@@ -28,12 +28,17 @@ build = {
    -- The Makefile is the one description of the build; LuaRocks passes its directories to it.
    type = "make",
    build_target = "all",
+   -- LUA (the interpreter's path) picks the build tree, build-lua5.1/ etc., so that rocks for
+   -- several Lua versions never share object files.
    build_variables = {
       CFLAGS = "$(CFLAGS)",
+      LUA = "$(LUA)",
       LUA_INC = "$(LUA_INCDIR)",
    },
    install_target = "install",
    install_variables = {
+      LUA = "$(LUA)",
+      LUA_INC = "$(LUA_INCDIR)",
       INST_LIBDIR = "$(LIBDIR)",
       INST_LUADIR = "$(LUADIR)",
       INST_BINDIR = "$(BINDIR)",

@@ -97,4 +97,12 @@ fi
 export BENCH_ROOT="$ROOT" BENCH_WORK="$WORK" BENCH_WORK_NOTE="$WORK_NOTE" BENCH_NODE_STATUS="$NODE_STATUS"
 export LUA_PATH="$ROOT/lua/?.lua;$ROOT/lua/?/init.lua;;"
 export LUA_CPATH="$ROOT/build/lua/?.so;;"
-lua5.4 bench/bench.lua
+if [ "${BENCH_ONLY:-}" != nginx ]; then
+  lua5.4 bench/bench.lua || exit $?
+fi
+# OpenResty: pings during an upload inside nginx (needs build-luajit/, which `make bench` builds).
+if [ -e build-luajit/lua/cos/core.so ]; then
+  lua5.4 bench/nginx_bench.lua
+else
+  echo "bench: build-luajit/ is missing: run 'make LUA=luajit' for the nginx bench" >&2
+fi

@@ -24,7 +24,7 @@ end
 local function fmt_time(sec)
   if not sec or sec ~= sec or sec == math.huge then return "--:--" end
   sec = math.floor(sec + 0.5)
-  return ("%d:%02d"):format(sec // 60, sec % 60)
+  return ("%d:%02d"):format(math.floor(sec / 60), sec % 60)
 end
 
 -- One terminal line, redrawn in place: bar, percent, MB/s (smoothed), ETA.
@@ -54,7 +54,7 @@ local ok, failure = pcall(function()
   local dir = env.tmpdir()
   local src = dir .. "/demo-64MiB.bin"
   assert(os.execute(("head -c %d /dev/urandom > '%s'"):format(SIZE, src)), "cannot create the test file")
-  print(("created %s (%d MiB of random bytes)"):format(src, SIZE // MiB))
+  print(("created %s (%d MiB of random bytes)"):format(src, math.floor(SIZE / MiB)))
 
   -- uploadFile picks putObject or a multipart upload by size; older cores only have putObject.
   local params = {

@@ -10,11 +10,11 @@ local B64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 local function base64_decode(s)
   local out, acc, bits = {}, 0, 0
   for c in s:gsub("=.*$", ""):gmatch("[%w%+/]") do
-    acc = (acc << 6) | (B64:find(c, 1, true) - 1)
+    acc = acc % 256 * 64 + (B64:find(c, 1, true) - 1) -- arithmetic, so it runs on Lua 5.1 too
     bits = bits + 6
     if bits >= 8 then
       bits = bits - 8
-      out[#out + 1] = string.char((acc >> bits) & 0xFF)
+      out[#out + 1] = string.char(math.floor(acc / 2 ^ bits) % 256)
     end
   end
   return table.concat(out)

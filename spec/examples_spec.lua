@@ -1,4 +1,4 @@
--- Every examples/*.lua runs as its own lua5.4 process against a cosd of its own (example_env.lua
+-- Every examples/*.lua runs as its own process of this pass's interpreter (cosd.LUA) against a cosd of its own (example_env.lua
 -- starts one: the COS_* credentials are removed from the environment, so nothing here reaches
 -- real COS) and must exit with status 0. A new example is picked up without touching this file.
 -- demo.lua runs too, with a 2 MiB upload (COS_DEMO_MIB).
@@ -19,7 +19,7 @@ end
 
 -- The example processes load the same module as this spec run (package.path / cpath), the same
 -- cosd, and, in the sanitizer pass, the same sanitizer runtimes (support.cosd strips LD_PRELOAD
--- from the commands it runs, so it is put back for lua5.4 only). The examples' own helper
+-- from the commands it runs, so it is put back for the interpreter only). The examples' own helper
 -- commands (mktemp, date, head, ...) inherit that preload, and LeakSanitizer reports their
 -- deliberate exit-time leaks, so leak detection is off in these processes; ASan/UBSan errors
 -- are still reported (the library's leaks are checked by every other spec).
@@ -35,7 +35,7 @@ local function run_example(file, extra_env)
     envs[#envs + 1] = "ASAN_OPTIONS=" .. q((os.getenv("ASAN_OPTIONS") or "") .. ":detect_leaks=0")
   end
   for k, v in pairs(extra_env or {}) do envs[#envs + 1] = k .. "=" .. q(v) end
-  local cmd = "cd " .. q(root) .. " && " .. table.concat(envs, " ") .. " timeout 120 lua5.4 " .. q(file) .. " 2>&1"
+  local cmd = "cd " .. q(root) .. " && " .. table.concat(envs, " ") .. " timeout 120 " .. cosd.LUA .. " " .. q(file) .. " 2>&1"
   return cosd.capture(cmd)
 end
 

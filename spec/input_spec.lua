@@ -368,8 +368,8 @@ describe("hostile and careless input", function()
       ]]):format(cosd.SECRET_ID, cosd.SECRET_KEY, srv.endpoint, BUCKET, REGION, path))
       -- runuser drops LD_PRELOAD: the sanitizer pass's runtimes are handed over explicitly
       local preload = os.getenv("COS_SAN_PRELOAD") or ""
-      local cmd = ("runuser -u nobody -- env LD_PRELOAD=%s ASAN_OPTIONS=detect_leaks=0 LUA_PATH=%s LUA_CPATH=%s lua5.4 %s"):format(
-        cosd.sh_quote(preload), cosd.sh_quote(package.path), cosd.sh_quote(package.cpath), cosd.sh_quote(script))
+      local cmd = ("runuser -u nobody -- env LD_PRELOAD=%s ASAN_OPTIONS=detect_leaks=0 LUA_PATH=%s LUA_CPATH=%s %s %s"):format(
+        cosd.sh_quote(preload), cosd.sh_quote(package.path), cosd.sh_quote(package.cpath), cosd.LUA, cosd.sh_quote(script))
       local out = cosd.capture(cmd)
       assert.are.equal("EACCES", out:match("^([^|]*)"), out)
       assert.truthy(out:find(path, 1, true), out)

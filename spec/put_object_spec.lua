@@ -99,7 +99,7 @@ describe("putObject against cosd", function()
     local f = assert(io.open(path, "rb"))
     local head_bytes = f:read(1000)
     assert.are.equal(1000, #head_bytes)
-    local rest = f:read("a")
+    local rest = f:read("*a")
     f:seek("set", 1000)
     local data, err = cos:putObject {
       Bucket = BUCKET, Region = REGION, Key = "offset.bin", Body = f, ContentLength = #rest,

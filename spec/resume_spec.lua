@@ -27,8 +27,8 @@ local function run_uploader(dir, srv, key, path, ckpt, kill_after_parts)
   local script = dir .. "/uploader.lua"
   U.write(script, UPLOADER:format(cosd.SECRET_ID, cosd.SECRET_KEY, U.BUCKET, U.REGION))
   local env_script = dir .. "/run.sh"
-  U.write(env_script, ("EP=%s CKPT=%s FILE=%s KEY=%s exec lua5.4 %s\n"):format(cosd.sh_quote(srv.endpoint),
-    cosd.sh_quote(ckpt or ""), cosd.sh_quote(path), cosd.sh_quote(key), cosd.sh_quote(script)))
+  U.write(env_script, ("EP=%s CKPT=%s FILE=%s KEY=%s exec %s %s\n"):format(cosd.sh_quote(srv.endpoint),
+    cosd.sh_quote(ckpt or ""), cosd.sh_quote(path), cosd.sh_quote(key), cosd.LUA, cosd.sh_quote(script)))
   local out = dir .. "/uploader.out"
   os.remove(out)
   local pid = U.spawn_sh(env_script, out)
@@ -55,8 +55,10 @@ describe("resume across processes", function()
 
   before_each(function()
     dir = U.tmpdir()
-    -- every part answer waits a little, so that the kill lands in the middle of the upload
-    srv = cosd.start { faults = { "op=UploadPart,stall=40" } }
+    -- every part answer waits a little, so that the kill lands in the middle of the upload; an
+    -- abort is answered late, so that a new upload's List Multipart Uploads still lists the upload
+    -- being aborted (which must not be resumed)
+    srv = cosd.start { faults = { "op=UploadPart,stall=40", "op=AbortMultipartUpload,stall=150" } }
     cos = COS.new(srv:client_options { Checkpoint = false })
   end)
 

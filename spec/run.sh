@@ -1,6 +1,8 @@
 #!/bin/sh
-# Runs every spec once per build tree given (build, build-asan, ...) against real cosd processes,
-# prints one summary line per pass and ends with the total "N passed, N failed".
+# Runs every spec once per pass given as <build tree>:<interpreter> (build:lua5.4,
+# build-luajit:luajit, build-asan:lua5.4; the interpreter defaults to lua5.4) against real cosd
+# processes, prints one summary line per pass naming the interpreter the specs really ran under
+# (as reported from inside busted), and ends with the total "N passed, N failed".
 # A pass built with sanitizers also fails on any sanitizer report.
 cd "$(dirname "$0")/.." || exit 2
 root=$(pwd)
@@ -10,7 +12,7 @@ total_fail=0
 # LeakSanitizer's own tracer crashing at exit, a known intermittent fault of the tool:
 # google/sanitizers#1353).
 run_pass() {
-  b=$1
+  b=$1 interp=$2
   results="$root/$b/test-results.json"
   sandir="$root/$b/san"
   rm -rf "$sandir" && mkdir -p "$sandir"
@@ -22,19 +24,21 @@ run_pass() {
     # lua5.4 is not instrumented: the sanitizer runtimes must be loaded first.
     preload="$(gcc -print-file-name=libasan.so):$(gcc -print-file-name=libubsan.so)"
   fi
-  echo "== specs ($b)" >&2
+  echo "== specs ($b, $interp)" >&2
+  rm -f "$root/$b/interpreter.txt"
   env LUA_PATH="$root/lua/?.lua;$root/lua/?/init.lua;$root/spec/?.lua;;" \
       LUA_CPATH="$root/$b/lua/?.so;;" \
       COSD_BIN="$root/$b/bin/cosd" COS_BUILD="$root/$b" COS_TOOLS="$root/$b/bin" \
-      COS_SAN_PRELOAD="$preload" XDG_CACHE_HOME="$cache" \
+      COS_SAN_PRELOAD="$preload" XDG_CACHE_HOME="$cache" COS_LUA="$interp" \
       ASAN_OPTIONS="log_path=$sandir/asan:log_exe_name=1:detect_leaks=1:abort_on_error=0:allocator_may_return_null=1" \
       UBSAN_OPTIONS="log_path=$sandir/ubsan:print_stacktrace=1:halt_on_error=1" \
       LSAN_OPTIONS="suppressions=$root/spec/support/lsan.supp:print_suppressions=0" \
       LD_PRELOAD="$preload" \
-      lua5.4 /usr/bin/busted -o json spec >"$results" 2>"$root/$b/test-stderr.log"
+      "$interp" /usr/bin/busted --helper=spec/support/pass_helper.lua -o spec/support/json_output.lua spec \
+      >"$results" 2>"$root/$b/test-stderr.log"
   counts=$(env -u LD_PRELOAD lua5.4 spec/support/count.lua "$results" "$sandir")
   set -- $counts
-  pass=$1 fail=$2 retry=$3
+  pass=$1 fail=$2 retry=$3 skipped=$4
   replay_fuzz "$b"
 }
 
@@ -56,14 +60,18 @@ replay_fuzz() {
   done
 }
 
-for b in "$@"; do
-  run_pass "$b"
+for arg in "$@"; do
+  b=${arg%%:*}
+  interp=lua5.4
+  [ "$arg" = "$b" ] || interp=${arg#*:}
+  run_pass "$b" "$interp"
   if [ "$retry" -eq 1 ]; then
     # The leak check of some process never ran: run the whole pass again, which must be clean.
     echo "$b: LeakSanitizer's tracer crashed at exit (no leak report); running the pass again" >&2
-    run_pass "$b"
+    run_pass "$b" "$interp"
   fi
-  echo "$b: $pass passed, $fail failed" >&2
+  ran=$(cat "$root/$b/interpreter.txt" 2>/dev/null || echo "interpreter unknown: busted did not start")
+  echo "$b ($ran): $pass passed, $fail failed, $skipped skipped" >&2
   total_pass=$((total_pass + pass))
   total_fail=$((total_fail + fail))
 done

@@ -31,10 +31,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <lauxlib.h>
-#include <lua.h>
-#include <lualib.h>
-
+#include "compat.h"
 #include "cos.h"
 
 #define CLIENT_MT "cos.Client"
@@ -770,9 +767,7 @@ static int l_new(lua_State *L)
     }
     cl->tb_ref = cl->list_ref = LUA_NOREF;
     cl->cred_ref = LUA_NOREF;
-    lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
-    cl->main = lua_tothread(L, -1);
-    lua_pop(L, 1);
+    cl->main = lcos_compat_mainthread(L);
     cl->c = cos_client_new(opts, &err);
     cos_value_free(opts);
     if (!cl->c) {
@@ -832,9 +827,10 @@ static void check_body_output(lua_State *L, int params)
     lua_getfield(L, params, "Body");
     int bt = lua_type(L, -1);
     if (bt == LUA_TUSERDATA) {
-        luaL_Stream *s = luaL_testudata(L, -1, LUA_FILEHANDLE);
-        if (!s) luaL_error(L, "params.Body must be a string, an io file or a function, got userdata");
-        if (!s->closef || !s->f) luaL_error(L, "params.Body is a closed file");
+        FILE *f = NULL;
+        if (!lcos_compat_tofile(L, -1, &f))
+            luaL_error(L, "params.Body must be a string, an io file or a function, got userdata");
+        if (!f) luaL_error(L, "params.Body is a closed file");
     } else if (bt == LUA_TFUNCTION) {
         lua_getfield(L, params, "ContentLength");
         int isnum = 0;
@@ -849,9 +845,9 @@ static void check_body_output(lua_State *L, int params)
     lua_getfield(L, params, "Output");
     int ot = lua_type(L, -1);
     if (ot == LUA_TUSERDATA) {
-        luaL_Stream *s = luaL_testudata(L, -1, LUA_FILEHANDLE);
-        if (!s) luaL_error(L, "params.Output must be a file path or an io file, got userdata");
-        if (!s->closef || !s->f) luaL_error(L, "params.Output is a closed file");
+        FILE *f = NULL;
+        if (!lcos_compat_tofile(L, -1, &f)) luaL_error(L, "params.Output must be a file path or an io file, got userdata");
+        if (!f) luaL_error(L, "params.Output is a closed file");
     } else if (ot != LUA_TNIL && ot != LUA_TSTRING) {
         luaL_error(L, "params.Output must be a file path or an io file, got %s", lua_typename(L, ot));
     }
@@ -884,10 +880,11 @@ static void map_body(lua_State *L, int params, cos_body *body, lcos_task *t, con
         body->length = (int64_t)body->len;
         break;
     case LUA_TUSERDATA: {
-        luaL_Stream *s = luaL_testudata(L, -1, LUA_FILEHANDLE);
-        long pos = ftell(s->f);
+        FILE *f = NULL;
+        lcos_compat_tofile(L, -1, &f);
+        long pos = ftell(f);
         body->kind = COS_BODY_FD;
-        body->fd = fileno(s->f);
+        body->fd = fileno(f);
         body->offset = pos < 0 ? 0 : (int64_t)pos;
         body->length = content_length(pv);
         break;
@@ -919,10 +916,11 @@ static void map_output(lua_State *L, int params, cos_output *out)
         out->kind = COS_BODY_PATH;
         out->path = lua_tostring(L, -1);
     } else if (lua_type(L, -1) == LUA_TUSERDATA) {
-        luaL_Stream *s = luaL_testudata(L, -1, LUA_FILEHANDLE);
-        fflush(s->f);
+        FILE *f = NULL;
+        lcos_compat_tofile(L, -1, &f);
+        fflush(f);
         out->kind = COS_BODY_FD;
-        out->fd = fileno(s->f);
+        out->fd = fileno(f);
     }
     lua_pop(L, 1);
 }
@@ -1143,6 +1141,16 @@ static int l_wait(lua_State *L)
     return 0;
 }
 
+/* client:pending(id) -> true while task `id` has not delivered its callback (a host's own
+ * driving loop, e.g. the Lua layer inside nginx, waits on it). */
+static int l_pending(lua_State *L)
+{
+    lcos_client *cl = check_client(L, 1);
+    lcos_task *t = find_task(cl, (cos_task_id)luaL_checkinteger(L, 2));
+    lua_pushboolean(L, t && !t->done);
+    return 1;
+}
+
 static int l_task_list(lua_State *L)
 {
     lcos_client *cl = check_client(L, 1);
@@ -1327,6 +1335,7 @@ static const luaL_Reg client_methods[] = {
     {"socket_action", l_socket_action},
     {"run", l_run},
     {"wait", l_wait},
+    {"pending", l_pending},
     {"task_list", l_task_list},
     {"pause", l_pause},
     {"restart", l_restart},
@@ -1391,8 +1400,10 @@ int luaopen_cos_core(lua_State *L)
         lua_setfield(L, -2, "__index");
         lua_pushcfunction(L, l_gc);
         lua_setfield(L, -2, "__gc");
+#if LCOS_HAS_CLOSE
         lua_pushcfunction(L, l_close);
         lua_setfield(L, -2, "__close");
+#endif
         lua_pushcfunction(L, l_tostring);
         lua_setfield(L, -2, "__tostring");
         lua_pushliteral(L, "cos.Client");

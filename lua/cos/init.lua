@@ -29,6 +29,72 @@ local OPERATIONS = {
 
 local EVENTS = { ["list-update"] = true, ["task-list-update"] = true }
 
+-- Inside nginx (OpenResty's ngx_lua) --------------------------------------------------------
+-- The engine is poll-driven, so inside nginx run(), wait() and synchronous operations never
+-- block the worker: they take one non-blocking engine step (poll(0)) and yield to nginx with
+-- ngx.sleep between steps, so the worker keeps serving other requests. That needs a phase whose
+-- handlers may yield; elsewhere a clear error says so. Everything else is the same as in plain Lua.
+local NGX_YIELDABLE = {
+  rewrite = true, server_rewrite = true, access = true, content = true, timer = true,
+  ssl_cert = true, ssl_session_fetch = true, ssl_client_hello = true, preread = true,
+}
+COS.NGX_STEP = 0.001 -- seconds given back to nginx between two engine steps
+
+-- ngx and its phase when running inside nginx, else nil.
+local function ngx_phase()
+  local ngx = rawget(_G, "ngx")
+  if type(ngx) ~= "table" or type(ngx.get_phase) ~= "function" or type(ngx.sleep) ~= "function" then return nil end
+  return ngx, ngx.get_phase()
+end
+
+-- True when every unfinished task of the queue is paused: nothing can progress until the caller
+-- restarts one, so a wait returns, as cos_run/cos_wait do in plain Lua. Tasks outside the queue
+-- (headObject, putObject of a string, ...) cannot be paused and always progress.
+local function only_paused(client)
+  local paused = false
+  for _, t in ipairs(client:task_list()) do
+    local st = t.state
+    if st == "paused" then paused = true
+    elseif st ~= "success" and st ~= "error" and st ~= "canceled" then return false end
+  end
+  return paused
+end
+
+-- True while task `id` has not delivered its callback; false once it has, or once the client was
+-- closed (from a callback, or by another request sharing it), as the C loop stops then too.
+local function pending(client, id)
+  local ok, p = pcall(client.pending, client, id)
+  return ok and p
+end
+
+-- Inside nginx: raises unless the current phase can yield. Returns ngx, or nil outside nginx.
+-- `what` names the call in the error (which has no position: the caller's frame may be a tail call).
+local function ngx_check(what)
+  local ngx, phase = ngx_phase()
+  if ngx and not NGX_YIELDABLE[phase] then
+    error(("cos:%s cannot wait in nginx's %s phase: that phase cannot yield, and waiting there would "
+      .. "block the worker; start the operation from ngx.timer.at(0, handler) or from a rewrite, access "
+      .. "or content handler"):format(what, tostring(phase)), 0)
+  end
+  return ngx
+end
+
+-- Inside nginx: drives the engine until more() (which takes one step) is false or only paused
+-- tasks are left, and returns true. Outside nginx returns false: the caller uses the C loop.
+local function ngx_drive(client, what, more)
+  local ngx = ngx_check(what)
+  if not ngx then return false end
+  local checked = ngx.now()
+  while more() do
+    if ngx.now() - checked >= 0.1 then -- a cheap look at the queue, ten times a second
+      checked = ngx.now()
+      if only_paused(client) then break end
+    end
+    ngx.sleep(COS.NGX_STEP)
+  end
+  return true
+end
+
 local function check_self(self, method)
   if getmetatable(self) ~= COS then
     error(("bad self to '%s' (use cos:%s(...), not cos.%s(...))"):format(method, method, method), 3)
@@ -110,11 +176,19 @@ local function call(self, op, params, callback, after_start)
     if after_start then after_start(id) end
     return id
   end
+  ngx_check(op) -- before anything starts
   local done, rerr, rdata = false, nil, nil
   local id, err = client:start(op, params, { callback = function(e, d) done, rerr, rdata = true, e, d end })
   if not id then return nil, err end
   if after_start then after_start(id) end
-  client:wait(id)
+  local function more()
+    if done or not pending(client, id) then return false end
+    client:poll(0)
+    return not done and pending(client, id)
+  end
+  if not ngx_drive(client, op, more) then
+    client:wait(id)
+  end
   if not done then
     return nil, setmetatable({ code = "TaskCanceled", message = op .. " task " .. id .. " was canceled" },
       core.error_mt)
@@ -357,7 +431,12 @@ end
 
 --- cos:run(): advances every queued operation until none is left. An error raised by one of your
 -- callbacks is raised from here (the engine stays consistent and usable).
-function COS:run() return check_self(self, "run"):run() end
+-- Inside nginx it yields between engine steps (see above).
+function COS:run()
+  local client = check_self(self, "run")
+  if ngx_drive(client, "run", function() return client:poll(0) > 0 end) then return end
+  return client:run()
+end
 
 --- cos:poll([timeout_ms]) -> number of unfinished tasks. One step: waits up to timeout_ms (default
 -- 0) for something to happen, as poll(2) does (an idle client sleeps the whole timeout).
@@ -376,8 +455,17 @@ function COS:socketAction(fd, events)
   return check_self(self, "socketAction"):socket_action(fd, events)
 end
 
---- cos:wait(id): runs the engine until task `id` has finished.
-function COS:wait(id) return check_self(self, "wait"):wait(id) end
+--- cos:wait(id): runs the engine until task `id` has finished. Inside nginx it yields between
+-- engine steps (see above).
+function COS:wait(id)
+  local client = check_self(self, "wait")
+  if type(id) == "number" and id > 0 and ngx_drive(client, "wait", function()
+    if not pending(client, id) then return false end
+    client:poll(0)
+    return pending(client, id)
+  end) then return end
+  return client:wait(id)
+end
 
 --- cos:close(): aborts what is in flight (no callbacks) and frees the client. Idempotent.
 function COS:close() return self._client:close() end

@@ -35,18 +35,35 @@ local function sleep(sec)
 end
 
 M.bin = os.getenv("COSD_BIN") or "build/bin/cosd"
+-- The interpreter of this pass (spec/run.sh sets it): child Lua processes run under it too.
+M.LUA = os.getenv("COS_LUA") or "lua5.4"
 M.tools = os.getenv("COS_TOOLS") or "build/bin"
 
 -- External commands (curl, node, cosd) run without the sanitizer preload of the asan pass: they are
 -- not instrumented (cosd links the runtime itself when built with it).
 local UNPRELOAD = "env -u LD_PRELOAD "
-function M.exec(cmd) return os.execute(UNPRELOAD .. "sh -c " .. sh_quote(cmd)) end
+-- Lua 5.1 and LuaJIT: os.execute returns system()'s status number and a popen'ed file's close()
+-- only says true; 5.2+ return true/nil, "exit", code from both. M.execute and M.capture give the
+-- 5.2 answers under every interpreter.
+local OLD_EXEC = type(os.execute()) == "number"
+function M.execute(cmd)
+  if not OLD_EXEC then return os.execute(cmd) end
+  local st = os.execute(cmd)
+  local code = st >= 256 and math.floor(st / 256) or st
+  return code == 0 or nil, "exit", code
+end
+function M.exec(cmd) return M.execute(UNPRELOAD .. "sh -c " .. sh_quote(cmd)) end
 function M.popen(cmd, mode) return io.popen(UNPRELOAD .. "sh -c " .. sh_quote(cmd), mode) end
 -- Runs a command and returns its stdout and its exit status (true/false).
 function M.capture(cmd)
+  if OLD_EXEC then cmd = "(" .. cmd .. "); echo \"cos-exit:$?\"" end
   local p = M.popen(cmd)
   local out = p:read("*a")
   local ok = p:close()
+  if OLD_EXEC then
+    local body, code = out:match("^(.-)cos%-exit:(%d+)\n$")
+    out, ok = body or out, code == "0"
+  end
   return out, ok
 end
 
@@ -121,7 +138,7 @@ local function exited(pid)
     local state = stat and stat:match(".*%) (%a)")
     return state == nil or state == "Z" or state == "X"
   end
-  return not os.execute("kill -0 " .. pid .. " 2>/dev/null")
+  return not M.execute("kill -0 " .. pid .. " 2>/dev/null")
 end
 
 local function wait_gone(pid)
@@ -174,7 +191,7 @@ local function b64decode(s)
   local bits = s:gsub("[^%w%+/]", ""):gsub(".", function(c)
     local v = B64:find(c, 1, true) - 1
     local out = {}
-    for i = 5, 0, -1 do out[#out + 1] = (v >> i) & 1 end
+    for i = 5, 0, -1 do out[#out + 1] = math.floor(v / 2 ^ i) % 2 end
     return table.concat(out)
   end)
   return (bits:gsub("%d%d%d?%d?%d?%d?%d?%d?", function(byte)

@@ -1,4 +1,5 @@
--- Reads busted's JSON output, prints failures and errors to stderr, and prints "PASSED FAILED RETRY".
+-- Reads busted's JSON output, prints failures, errors and skipped (pending) specs to stderr, and
+-- prints "PASSED FAILED RETRY SKIPPED".
 -- Sanitizer reports found in the given directory count as failures too. RETRY is 1 when the only
 -- failures are LeakSanitizer's tracer crashing at exit (the tool's own intermittent fault: its leak
 -- check did not run), so that the runner can run the pass again; anything else gives 0.
@@ -11,10 +12,12 @@ local start = text:find("{", 1, true)
 local doc = start and json.decode(text:sub(start)) or nil
 if not doc then
   io.stderr:write("could not read busted output " .. results_path .. "\n" .. text:sub(1, 2000) .. "\n")
-  print("0 1 0")
+  print("0 1 0 0")
   return
 end
 local passed = #(doc.successes or {})
+local skipped = #(doc.pendings or {})
+for _, t in ipairs(doc.pendings or {}) do io.stderr:write("SKIP: " .. tostring(t.name) .. "\n") end
 local failed = 0
 for _, kind in ipairs { "failures", "errors" } do
   for _, t in ipairs(doc[kind] or {}) do
@@ -46,4 +49,4 @@ if san_dir then
   p:close()
 end
 local retry = (failed > 0 and spec_failures == 0 and tracer_only) and 1 or 0
-print(passed .. " " .. failed .. " " .. retry)
+print(passed .. " " .. failed .. " " .. retry .. " " .. skipped)

@@ -193,7 +193,7 @@ function M.pending_uploads(cos, key)
   return ids
 end
 
--- Runs a Lua script in a separate lua5.4 process (no sanitizer preload), in the background.
+-- Runs a Lua script in a separate process of this pass's interpreter (no sanitizer preload), in the background.
 -- Returns its pid. env: LUA_PATH/LUA_CPATH as this process has them.
 function M.spawn_sh(script_path, log_path)
   return M.spawn(script_path, log_path, "sh")
@@ -204,7 +204,7 @@ function M.spawn(script_path, log_path, interpreter)
   -- the asan pass: an instrumented cos.core needs the sanitizer runtimes preloaded in the child too
   local preload = os.getenv("COS_SAN_PRELOAD")
   if preload and preload ~= "" then env = env .. " LD_PRELOAD=" .. cosd.sh_quote(preload) end
-  local p = cosd.popen(("%s exec %s %s >%s 2>&1 & echo $!"):format(env, interpreter or "lua5.4",
+  local p = cosd.popen(("%s exec %s %s >%s 2>&1 & echo $!"):format(env, interpreter or cosd.LUA,
     cosd.sh_quote(script_path), cosd.sh_quote(log_path)))
   local pid = tonumber(p:read("*l"))
   p:close()
