@@ -90,7 +90,7 @@ describe("cos.cosd", function()
       env = env .. " LD_PRELOAD=" .. support.sh_quote(preload) .. " ASAN_OPTIONS=detect_leaks=0"
     end
     local out, ok = support.capture("cd " .. support.sh_quote(tmp) .. " && " .. env ..
-      " timeout 60 lua5.4 put_object_string.lua 2>&1")
+      " timeout 60 " .. support.LUA .. " put_object_string.lua 2>&1")
     support.exec("rm -rf " .. support.sh_quote(tmp))
     assert(ok, out)
     assert.falsy(out:find("FAILED:", 1, true), out)

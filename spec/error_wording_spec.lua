@@ -103,7 +103,7 @@ describe("hints", function()
     -- a plain HTTP server that answers anything with 400 (as most do to a TLS ClientHello)
     local script, port_file = dir .. "/plain.lua", dir .. "/plain.port"
     U.write(script, PLAIN_HTTP)
-    local pid = U.spawn(script, dir .. "/plain.out", "env PORT_FILE=" .. cosd.sh_quote(port_file) .. " lua5.4")
+    local pid = U.spawn(script, dir .. "/plain.out", "env PORT_FILE=" .. cosd.sh_quote(port_file) .. " " .. cosd.LUA)
     local port
     for _ = 1, 200 do
       port = tonumber(cosd.read_file(port_file) or "")
