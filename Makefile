@@ -136,7 +136,7 @@ env:
 	@echo 'export LUA_CPATH="$(CURDIR)/$(BUILD)/lua/?.so;;"'
 	@echo 'export PATH="$(CURDIR)/$(BUILD)/bin:$$PATH"'
 
-bench: deps all
+bench: deps all $(BUILD)/bin/poll_step
 	@$(MAKE) --no-print-directory LUA=luajit all
 	@sh bench/run.sh
 

@@ -7,6 +7,8 @@
  *   COS_IP=127.0.0.1:PORT COS_SECRETID=.. COS_SECRETKEY=.. COS_BUCKET=.. COS_REGION=.. \
  *     poll_step FILE [chunk_mib=8] [parallel=4] [sleep_us=0]
  *
+ * sleep_us = run: the same upload driven by cos_run() instead, for the poll-driven / run ratio.
+ *
  * `make bench-poll` builds it, starts a cosd on tmpfs and runs it on a 256 MiB file. */
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,7 +84,8 @@ int main(int argc, char **argv)
     }
     double chunk_mib = argc > 2 ? atof(argv[2]) : 8;
     int parallel = argc > 3 ? atoi(argv[3]) : 4;
-    long sleep_us = argc > 4 ? atol(argv[4]) : 0;
+    int use_run = argc > 4 && strcmp(argv[4], "run") == 0;
+    long sleep_us = argc > 4 && !use_run ? atol(argv[4]) : 0;
     struct stat st;
     if (stat(argv[1], &st) != 0) return perror(argv[1]), 1;
     cos_client *c = client_new(parallel);
@@ -106,6 +109,18 @@ int main(int argc, char **argv)
     size_t n = 0, cap = 1 << 16, worst = 0;
     double most_sent = 0; /* the most bytes one step sent */
     double *steps = malloc(cap * sizeof *steps), *cpu = malloc(cap * sizeof *cpu), t0 = now_ms();
+    if (use_run) {
+        cos_run(c);
+        double wall = now_ms() - t0;
+        cos_client_free(c);
+        free(steps);
+        free(cpu);
+        if (r.failed) return 1;
+        printf("poll_step: %.0f MiB, %.0f MiB parts, %d in flight, cos_run()\n", (double)st.st_size / 1048576,
+               chunk_mib, parallel);
+        printf("poll_step: run in %.1f s, %.0f MB/s\n", wall / 1e3, (double)st.st_size / 1e6 / (wall / 1e3));
+        return 0;
+    }
     while (!r.done && steps && cpu) {
         double a = now_ms(), ac = clock_ms(CLOCK_THREAD_CPUTIME_ID), before = r.loaded;
         cos_poll(c, 0);

@@ -1,7 +1,7 @@
 #!/bin/sh
 # `make bench-poll`: the cost of one cos_poll(c, 0) step during a big sliceUploadFile, measured by
 # bench/poll_step.c against a fresh cosd on tmpfs. Prints the step distribution per setting.
-#   POLL_SIZE_MB=256 (file size)  POLL_CHUNK_MB=8  POLL_PARALLEL=4  POLL_SLEEPS="0 1000 16667" (us)
+#   POLL_SIZE_MB=256 (file size)  POLL_CHUNK_MB=8  POLL_PARALLEL=4  POLL_SLEEPS="run 1000 0 16667" (us; run: cos_run())
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=${BUILD:-build}
@@ -14,7 +14,7 @@ trap cleanup EXIT INT TERM
 ID=AKIDcosdBENCHsecretid00000000000000
 KEY=cosdBENCHsecretkey0000000000000000
 head -c $((SIZE * 1048576)) /dev/urandom >"$WORK/big.bin" || exit 1
-for sleep_us in ${POLL_SLEEPS:-0 1000 16667}; do
+for sleep_us in ${POLL_SLEEPS:-run 1000 0 16667}; do
   rm -rf "$WORK/data" "$WORK/port"
   "$BIN/cosd" --listen 127.0.0.1:0 --data "$WORK/data" --port-file "$WORK/port" --region ap-guangzhou \
     --credentials "$ID:$KEY" --bucket examplebucket-1250000000 >/dev/null 2>&1 &

@@ -241,3 +241,118 @@ describe("cosd append", function()
     assert.are.equal("InvalidArgument", cosd.err_code(body))
   end)
 end)
+
+-- Complete keeps a manifest of the parts instead of copying them (store.c): reads stream across
+-- the part files, and a kill -9 at any moment of Complete leaves no object or the whole one.
+describe("cosd Complete with a manifest", function()
+  local MiB = 1024 * 1024
+  local s, dir
+
+  local function upload_parts(key, files)
+    local id = initiate(s, key)
+    local parts = {}
+    for n, f in ipairs(files) do
+      local st, h = upload_part(s, key, id, n, f)
+      assert.are.equal(200, st)
+      parts[n] = { n, h.etag }
+    end
+    return id, parts
+  end
+
+  local function complete(key, id, parts)
+    return s:request{ method = "POST", key = key, query = { { "uploadId", id } }, body = complete_xml(parts),
+      headers = { ["Content-Type"] = "application/xml" } }
+  end
+
+  local function slice(path, off, len)
+    return cosd.capture(("dd if=%s bs=1 skip=%d count=%d 2>/dev/null | md5sum"):format(cosd.sh_quote(path), off, len))
+  end
+
+  setup(function()
+    s = cosd.start()
+    dir = s.dir
+    cosd.exec("head -c " .. (MiB + 12345) .. " /dev/urandom > " .. dir .. "/p1 && head -c " .. MiB .. " /dev/urandom > " ..
+      dir .. "/p2 && head -c 777 /dev/urandom > " .. dir .. "/p3 && cat " .. dir .. "/p1 " .. dir .. "/p2 " .. dir .. "/p3 > " .. dir .. "/whole")
+  end)
+  teardown(function() s:cleanup() end)
+
+  it("GET, HEAD and Range reads stream across the part files; ETag and CRC-64 come from the parts", function()
+    local files = { dir .. "/p1", dir .. "/p2", dir .. "/p3" }
+    local id, parts = upload_parts("man/a.bin", files)
+    -- part 4 is uploaded but not listed in Complete: not part of the object
+    assert.are.equal(200, (upload_part(s, "man/a.bin", id, 4, dir .. "/p2")))
+    local st, h = complete("man/a.bin", id, parts)
+    assert.are.equal(200, st)
+    local _, single = s:request{ method = "PUT", key = "man/single.bin", body_file = dir .. "/whole" }
+    assert.are.equal(single["x-cos-hash-crc64ecma"], h["x-cos-hash-crc64ecma"])
+    local hst, hh = s:request{ method = "HEAD", key = "man/a.bin" }
+    assert.are.equal(200, hst)
+    assert.are.equal(tostring(2 * MiB + 12345 + 777), hh["content-length"])
+    assert.are.equal(h["x-cos-hash-crc64ecma"], hh["x-cos-hash-crc64ecma"])
+    assert.truthy(hh.etag:match('^"%x+%-3"$'), hh.etag)
+    assert.are.equal(200, (s:request{ key = "man/a.bin", out_file = dir .. "/got" }))
+    assert.are.equal(md5_hex_file(dir .. "/whole"), md5_hex_file(dir .. "/got"))
+    local b1 = MiB + 12345       -- end of part 1
+    local b2 = b1 + MiB          -- end of part 2
+    for _, r in ipairs({ { b1 - 100, 300 }, { b2 - 5, 10 }, { 0, b1 }, { b1, MiB }, { b1 - 1, MiB + 2 }, { b2, 777 } }) do
+      local a, n = r[1], r[2]
+      local rst, rh = s:request{ key = "man/a.bin", out_file = dir .. "/range",
+        headers = { Range = ("bytes=%d-%d"):format(a, a + n - 1) } }
+      assert.are.equal(206, rst)
+      assert.are.equal(("bytes %d-%d/%d"):format(a, a + n - 1, b2 + 777), rh["content-range"])
+      assert.are.equal(slice(dir .. "/whole", a, n), cosd.capture("md5sum < " .. cosd.sh_quote(dir .. "/range")))
+    end
+    local sst = s:request{ key = "man/a.bin", out_file = dir .. "/range", headers = { Range = "bytes=-1000" } }
+    assert.are.equal(206, sst)
+    assert.are.equal(slice(dir .. "/whole", b2 + 777 - 1000, 1000), cosd.capture("md5sum < " .. cosd.sh_quote(dir .. "/range")))
+    -- the object survives a restart, and replacing or deleting it frees the part files
+    s:restart()
+    assert.are.equal(200, (s:request{ key = "man/a.bin", out_file = dir .. "/got" }))
+    assert.are.equal(md5_hex_file(dir .. "/whole"), md5_hex_file(dir .. "/got"))
+    local odir = s.data .. "/b/" .. cosd.BUCKET .. "/o"
+    local function data_dirs() return tonumber((cosd.capture("find " .. cosd.sh_quote(odir) .. " -mindepth 1 -maxdepth 1 -type d | wc -l"))) end
+    assert.are.equal(1, data_dirs())
+    assert.are.equal(200, (s:request{ method = "PUT", key = "man/a.bin", body = "small now" }))
+    assert.are.equal(0, data_dirs())
+    local id2, parts2 = upload_parts("man/b.bin", { dir .. "/p1", dir .. "/p3" })
+    assert.are.equal(200, (complete("man/b.bin", id2, parts2)))
+    assert.are.equal(1, data_dirs())
+    assert.are.equal(204, (s:request{ method = "DELETE", key = "man/b.bin" }))
+    assert.are.equal(0, data_dirs())
+  end)
+
+  it("kill -9 during Complete leaves no object or the whole one", function()
+    local files = {}
+    for i = 1, 12 do files[i] = dir .. "/p2" end
+    files[13] = dir .. "/p3"
+    local whole = dir .. "/whole13"
+    cosd.exec("cat " .. table.concat(files, " ") .. " > " .. cosd.sh_quote(whole))
+    local want = md5_hex_file(whole)
+    local seen = {}
+    for i, delay in ipairs({ 0, 0.001, 0.003, 0.01, 0.05 }) do
+      local key = "man/k" .. i .. ".bin"
+      local id, parts = upload_parts(key, files)
+      cosd.exec(("(sleep %g; kill -KILL %d) >/dev/null 2>&1 &"):format(delay, s.pid))
+      complete(key, id, parts)
+      os.execute("sleep 0.1")
+      s:kill()
+      s:restart()
+      local st = s:request{ key = key, out_file = dir .. "/got" }
+      if st == 200 then
+        assert.are.equal(want, md5_hex_file(dir .. "/got"))
+        seen.whole = true
+      else
+        assert.are.equal(404, st)
+        seen.none = true
+        -- no half object: the upload is still there to complete, or gone with no object
+        local lst = s:request{ key = key, query = { { "uploadId", id } } }
+        if lst == 200 then
+          assert.are.equal(200, (complete(key, id, parts)))
+          assert.are.equal(200, (s:request{ key = key, out_file = dir .. "/got" }))
+          assert.are.equal(want, md5_hex_file(dir .. "/got"))
+        end
+      end
+    end
+    assert.truthy(seen.whole or seen.none)
+  end)
+end)

@@ -262,8 +262,10 @@ describe("sliceUploadFile integrity", function()
   end)
   teardown(function() U.rmdir(dir) end)
 
-  it("sends a part again when its ETag is not the MD5 of the bytes sent", function()
-    local srv, cos = integrity_server("op=UploadPart,part=2,times=1,etag=bogus")
+  -- The default check is CRC-64 (no MD5 is computed): a part answered with another
+  -- x-cos-hash-crc64ecma than the bytes sent was damaged on the way and is sent again.
+  it("sends a part again when its CRC-64 is not the one of the bytes sent (MD5 off)", function()
+    local srv, cos = integrity_server("op=UploadPart,part=2,times=1,crc64=12345")
     finally(function() cos:close(); U.shutdown(srv) end)
     local data, err = cos:sliceUploadFile(U.params("i.bin", { FilePath = path }))
     assert.is_nil(err, err and err.message)
@@ -273,14 +275,80 @@ describe("sliceUploadFile integrity", function()
     assert.is_true(U.object_equals_file(cos, "i.bin", path))
   end)
 
-  it("fails with IntegrityError, and never completes, when a part's ETag keeps mismatching", function()
-    local srv, cos = integrity_server('op=UploadPart,part=2,etag="00000000000000000000000000000000"')
+  it("fails with IntegrityError, and never completes, when a part's CRC-64 keeps mismatching", function()
+    local srv, cos = integrity_server("op=UploadPart,part=2,crc64=12345")
     finally(function() cos:close(); U.shutdown(srv) end)
     local data, err = cos:sliceUploadFile(U.params("i.bin", { FilePath = path }))
     assert.is_nil(data)
     assert.are.equal("IntegrityError", err.code)
     assert.truthy(err.message:find("part 2", 1, true), err.message)
+    assert.truthy(err.message:find("x-cos-hash-crc64ecma 12345", 1, true), err.message)
+    assert.are.equal(4, part_tries(srv, "i.bin", 2)) -- sent again ChunkRetryTimes + 1 times
     assert.are.equal(0, #U.log_matching(srv, "POST", "uploadId="))
+  end)
+
+  -- With MD5 off the ETag is not hashed by us: a part's ETag the server altered is still never
+  -- part of an object, because Complete lists the parts by that ETag and the server refuses it.
+  it("with MD5 off, a part's wrong ETag makes Complete fail: no object is created", function()
+    local srv, cos = integrity_server("op=UploadPart,part=2,etag=bogus")
+    finally(function() cos:close(); U.shutdown(srv) end)
+    local data, err = cos:sliceUploadFile(U.params("i.bin", { FilePath = path }))
+    assert.is_nil(data)
+    assert.are.equal("InvalidPart", err.code)
+    assert.are.equal(1, part_tries(srv, "i.bin", 2))
+    local _, herr = U.head(cos, "i.bin")
+    assert.are.equal(404, herr.statusCode)
+  end)
+
+  -- A server that sends no x-cos-hash-crc64ecma: the first such answer is not taken (nothing of
+  -- ours checks its ETag); that part is sent again while hashing MD5, and from then on the client
+  -- hashes MD5 for every upload and checks each ETag, so a wrong ETag is caught and re-sent.
+  it("against a server without CRC-64, checks every part by ETag (the first one is sent again)", function()
+    local srv = cosd.start { faults = { "op=UploadPart,part=3,times=1,no-crc64,etag=bogus", "op=UploadPart,no-crc64" } }
+    local cos = COS.new(srv:client_options { Checkpoint = false, ChunkRetryTimes = 2 })
+    finally(function() cos:close(); U.shutdown(srv) end)
+    local data, err = cos:sliceUploadFile(U.params("i.bin", { FilePath = path, AsyncLimit = 1 }))
+    assert.is_nil(err, err and err.message)
+    assert.truthy(data)
+    assert.are.equal(2, part_tries(srv, "i.bin", 1)) -- the first answer without CRC-64: sent again, MD5 on
+    assert.are.equal(1, part_tries(srv, "i.bin", 2))
+    assert.are.equal(2, part_tries(srv, "i.bin", 3)) -- its wrong ETag was caught by MD5
+    assert.is_true(U.object_equals_file(cos, "i.bin", path))
+    -- the client keeps hashing MD5: a later upload's first part is not sent twice
+    data, err = cos:sliceUploadFile(U.params("j.bin", { FilePath = path, AsyncLimit = 1 }))
+    assert.is_nil(err, err and err.message)
+    assert.are.equal(1, part_tries(srv, "j.bin", 1))
+  end)
+
+  it("against a server without CRC-64, a part whose ETag keeps mismatching fails with IntegrityError", function()
+    local srv = cosd.start { faults = { "op=UploadPart,part=2,no-crc64,etag=bogus", "op=UploadPart,no-crc64" } }
+    local cos = COS.new(srv:client_options { Checkpoint = false, ChunkRetryTimes = 2 })
+    finally(function() cos:close(); U.shutdown(srv) end)
+    local data, err = cos:sliceUploadFile(U.params("i.bin", { FilePath = path, AsyncLimit = 1 }))
+    assert.is_nil(data)
+    assert.are.equal("IntegrityError", err.code)
+    assert.truthy(err.message:find("part 2: ETag", 1, true), err.message)
+    assert.are.equal(0, #U.log_matching(srv, "POST", "uploadId="))
+  end)
+
+  it("UploadCheckContentMd5: every part carries a Content-MD5 the server checks and accepts", function()
+    local srv = cosd.start {}
+    local cos = COS.new(srv:client_options { Checkpoint = false, UploadCheckContentMd5 = true })
+    finally(function() cos:close(); U.shutdown(srv) end)
+    local data, err = cos:sliceUploadFile(U.params("m.bin", { FilePath = path, ChunkSize = MIB }))
+    assert.is_nil(err, err and err.message)
+    assert.truthy(data)
+    assert.is_true(U.object_equals_file(cos, "m.bin", path))
+    local sent = {}
+    for _, e in ipairs(srv:request_log()) do
+      local n = e.target:match("^/m%.bin%?partNumber=(%d+)")
+      if n and e.method == "PUT" then sent[tonumber(n)] = e.header["content-md5"] end
+    end
+    for n = 1, 3 do
+      local want = cosd.capture(("dd if=%s bs=%d skip=%d count=1 2>/dev/null | openssl md5 -binary | base64")
+        :format(cosd.sh_quote(path), MIB, n - 1)):gsub("%s+$", "")
+      assert.are.equal(want, sent[n])
+    end
   end)
 
   it("succeeds when Complete's answer was lost and the object is there with the parts' CRC-64", function()
@@ -307,5 +375,58 @@ describe("sliceUploadFile integrity", function()
     assert.is_nil(data)
     assert.are.equal("IntegrityError", err.code)
     assert.truthy(err.message:find("x-cos-hash-crc64ecma 12345", 1, true), err.message)
+  end)
+end)
+
+-- Whole-file hashing (UploadAddMetaMd5) and resume hashing run in slices, a part of every
+-- cos:poll step: a pause or cancel in the middle acts at once.
+describe("sliceUploadFile hashing in slices", function()
+  local srv, cos, dir, path
+  setup(function()
+    dir = U.tmpdir()
+    srv = cosd.start()
+    cos = COS.new(srv:client_options { Checkpoint = false, ProgressInterval = 0 })
+    path = U.random_file(dir .. "/h.bin", 24 * MIB)
+  end)
+  teardown(function()
+    if cos then cos:close() end
+    U.shutdown(srv)
+    U.rmdir(dir)
+  end)
+
+  local function start(key, on_first_hash)
+    local st = { hashes = {} }
+    st.id = cos:sliceUploadFile(U.params(key, { FilePath = path, UploadAddMetaMd5 = true,
+      onHashProgress = function(p)
+        st.hashes[#st.hashes + 1] = p.loaded
+        if not st.acted and p.loaded > 0 then st.acted = #st.hashes; on_first_hash(st) end
+      end }), function(e, d) st.err, st.data = e, d; st.done = true end)
+    return st
+  end
+
+  it("a pause while the file is hashed stops the hashing at once; restart uploads with x-cos-meta-md5", function()
+    local st = start("hp.bin", function(s) assert.is_true(cos:pauseTask(s.id)) end)
+    cos:run()
+    assert.is_nil(st.done)
+    assert.are.equal("paused", U.state(cos, st.id))
+    assert.are.equal(st.acted, #st.hashes) -- no hashing after the pause
+    assert.is_true(st.hashes[#st.hashes] < 24 * MIB)
+    assert.are.equal(0, #U.log_matching(srv, "POST", "uploads"))
+    assert.is_true(cos:restartTask(st.id))
+    cos:run()
+    assert.is_nil(st.err, st.err and st.err.message)
+    assert.are.equal(U.md5_file(path), U.head(cos, "hp.bin").headers["x-cos-meta-md5"])
+    assert.is_true(U.object_equals_file(cos, "hp.bin", path))
+  end)
+
+  it("a cancel while the file is hashed ends the task at once, before any request", function()
+    local st = start("hc.bin", function(s) assert.is_true(cos:cancelTask(s.id)) end)
+    cos:run()
+    assert.is_true(st.done)
+    assert.truthy(st.err)
+    assert.are.equal(st.acted, #st.hashes)
+    assert.are.equal(0, #U.log_matching(srv, "POST", "hc%.bin%?uploads"))
+    local _, herr = U.head(cos, "hc.bin")
+    assert.are.equal(404, herr.statusCode)
   end)
 end)

@@ -26,6 +26,8 @@ struct cos_client {
     int use_raw_key;
     int retry_times;         /* extra attempts per request */
     int upload_check_md5;
+    int64_t step_bytes;      /* body bytes read, hashed and handed to libcurl in this cos_poll step */
+    int server_lacks_crc64;  /* an upload was answered without x-cos-hash-crc64ecma: MD5 from now on (integrity.c) */
     int max_connections;     /* global cap on transfers running at once */
     long low_speed_time_s;   /* stall detection: < 1 B/s during this many seconds */
     cos_mime *mime;          /* the system MIME table, loaded once (Content-Type by extension) */

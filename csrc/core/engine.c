@@ -792,6 +792,7 @@ static void deliver_done(cos_request *r)
     if (!res.request_id) res.request_id = cos_obj_get_str(res.headers, "x-ci-request-id");
     memcpy(res.md5, r->md5_out, sizeof res.md5);
     res.crc64 = r->crc;
+    res.hashes = r->hash_flags;
     res.bytes_sent = r->sent;
     res.bytes_received = r->received;
     res.attempts = r->attempt;
@@ -818,6 +819,15 @@ static void deliver(cos_client *c, cos_event *ev)
 /* ---------------------------------------------------------------------------------------- */
 /* cos_poll                                                                                  */
 
+static int stepping(const cos_client *c)
+{
+    for (const cos_task *t = c->task_head; t; t = t->next)
+        if (t->op_step && !t->finished) return 1;
+    return 0;
+}
+
+static int step_due(const cos_client *c);
+
 /* ms until the next thing we must do without network activity; -1 when nothing is due. */
 static double next_deadline(cos_client *c, double now)
 {
@@ -838,6 +848,7 @@ static double next_deadline(cos_client *c, double now)
         t = c->curl_due > now ? c->curl_due - now : 0;
         if (next < 0 || t < next) next = t;
     }
+    if (step_due(c)) next = 0; /* the step budget paused a transfer, or hashing goes on */
     return next;
 }
 
@@ -845,7 +856,30 @@ static int busy(const cos_client *c)
 {
     /* streams_due: a stream upload became able to read during this step (a part was confirmed,
      * its buffer is free again) after the pump had found nothing to do: one more step. */
-    return c->nactive || c->pending_head || c->ev_head || c->cred_head || c->streams_reading || c->streams_due;
+    return c->nactive || c->pending_head || c->ev_head || c->cred_head || c->streams_reading || c->streams_due ||
+           stepping(c);
+}
+
+/* A new step (cos_poll, cos_socket_action): the byte budget starts again, the transfers it
+ * paused go on (before waiting, so that their sockets are watched again), and work done in
+ * slices (hashing) takes its share. Returns how many tasks still have such work. */
+static int step_begin(cos_client *c)
+{
+    c->step_bytes = 0;
+    for (cos_request *r = c->active_head; r; r = r->next) {
+        if (!r->budget_paused) continue;
+        r->budget_paused = 0;
+        curl_easy_pause(r->easy, CURLPAUSE_CONT);
+    }
+    return cos_task_steps(c);
+}
+
+/* Something the next step must do at once: a transfer the budget paused, or hashing in slices. */
+static int step_due(const cos_client *c)
+{
+    for (const cos_request *r = c->active_head; r; r = r->next)
+        if (r->budget_paused) return 1;
+    return stepping(c);
 }
 
 #define MAX_STREAM_FDS 16
@@ -929,6 +963,7 @@ static void after_io(cos_client *c);
  * sleep_idle is set (cos_poll, like poll(2)); cos_run and cos_wait return instead. */
 static int step(cos_client *c, int timeout_ms, int sleep_idle)
 {
+    int slices = step_begin(c); /* hashing in slices goes on: do not wait */
     struct pollfd sfds[MAX_STREAM_FDS];
     size_t nsfds = 0;
     int stream_wait = pump_streams(c, sfds, &nsfds);
@@ -936,7 +971,7 @@ static int step(cos_client *c, int timeout_ms, int sleep_idle)
     double now = cos_now_mono_ms();
     double due = next_deadline(c, now); /* also emits throttled progress that is due */
     int wait = timeout_ms < 0 ? 0 : timeout_ms;
-    if (c->ev_head) wait = 0;
+    if (c->ev_head || slices) wait = 0;
     if (due >= 0 && due < wait) wait = (int)ceil(due);
     if (stream_wait >= 0 && stream_wait < wait) wait = stream_wait;
     if (!sleep_idle && !c->nactive && due < 0 && !nsfds && stream_wait < 0) wait = 0; /* nothing can happen */
@@ -950,6 +985,7 @@ int cos_poll(cos_client *c, int timeout_ms) { return c ? step(c, timeout_ms, 1) 
 int cos_socket_action(cos_client *c, int fd, int events)
 {
     if (!c) return 0;
+    step_begin(c);
     pump_streams(c, NULL, NULL);
     schedule(c);
     if (fd >= 0)

@@ -46,6 +46,7 @@ struct cos_request {
     strbuf pullbuf;         /* bytes pulled but not yet handed to libcurl */
     size_t pullpos;
     int pull_eof, need_data, pull_queued;
+    int budget_paused;      /* paused by the step budget (COS_STEP_MAX_BYTES): resumed by the next step */
     int64_t sent;           /* body bytes handed to libcurl in this attempt */
     int body_error;         /* errno-like reason when the read callback aborted */
     /* multipart/form-data (cos_req_body_mime): the body source above is the file part */

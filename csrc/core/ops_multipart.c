@@ -4,13 +4,13 @@
  * Location is the SDK-built one. */
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "engine.h" /* cos_error_http: the C.1 error shape for an <Error> inside a 200 */
+#include "integrity.h"
 #include "ops.h"
 #include "client.h"
 #include "validate.h"
@@ -224,15 +224,6 @@ static int attach_body(cos_task *t, cos_request *r, cos_value **err)
     return rc;
 }
 
-/* base64(md5(data)) into out (at least 25 bytes). */
-static void content_md5(const void *data, size_t len, char out[32])
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    EVP_Digest(data, len, md, &n, EVP_md5(), NULL);
-    EVP_EncodeBlock((unsigned char *)out, md, (int)n);
-}
-
 static void upload_done(void *ud, cos_http_result *res)
 {
     cos_task *t = ud;
@@ -271,13 +262,9 @@ int cos_op_multipart_upload(cos_task *t, cos_value **err)
         return -1;
     }
     /* UploadCheckContentMd5 applies to in-memory bodies only, as in the SDK (A.7). */
-    if (t->client->upload_check_md5 && t->body.kind == COS_BODY_MEM && !cos_req_get_header(r, "Content-MD5")) {
-        char md5[32];
-        content_md5(t->body.data, t->body.len, md5);
-        if (cos_req_header(r, "Content-MD5", md5) != 0) {
-            cos_req_free(r);
-            return fail(err, NULL);
-        }
+    if (t->body.kind == COS_BODY_MEM && cos_integrity_content_md5_mem(t->client, r, t->body.data, t->body.len) != 0) {
+        cos_req_free(r);
+        return fail(err, NULL);
     }
     return submit(t, r, upload_done);
 }
@@ -379,8 +366,6 @@ int cos_op_multipart_complete(cos_task *t, cos_value **err)
     size_t len = 0;
     char *xml = cos_xml_complete_body(cos_obj_get(t->params, "Parts"), &len);
     if (!xml) return fail(err, cos_validate_error("Parts", "cannot build the CompleteMultipartUpload body"));
-    char md5[32];
-    content_md5(xml, len, md5);
     cos_request *r = task_request(t, "POST", cos_task_key(t), 0, err);
     if (!r) {
         free(xml);
@@ -388,7 +373,7 @@ int cos_op_multipart_complete(cos_task *t, cos_value **err)
     }
     int rc = cos_req_query(r, "uploadId", cos_task_str(t, "UploadId"));
     rc = rc || cos_req_header(r, "Content-Type", "application/xml");
-    rc = rc || cos_req_header(r, "Content-MD5", md5);
+    rc = rc || cos_integrity_body_md5(r, xml, len);
     if (rc || cos_req_body_mem_take(r, xml, len) != 0) {
         free(xml);
         cos_req_free(r);

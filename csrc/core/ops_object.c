@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 
 #include "client.h"
 #include "engine.h"
+#include "integrity.h"
 #include "ops.h"
 #include "queue.h"
 #include "upload.h"
@@ -48,15 +48,6 @@ static int task_pull(void *ud, const void **chunk, size_t *len)
 {
     cos_task *t = ud;
     return t->cb.on_pull(t->cb.ud, t->id, chunk, len);
-}
-
-static int base64_md5(const void *data, size_t len, char out[32])
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int n = 0;
-    if (EVP_Digest(data, len, md, &n, EVP_md5(), NULL) != 1) return -1;
-    EVP_EncodeBlock((unsigned char *)out, md, (int)n);
-    return 0;
 }
 
 /* Opens a file to upload without ever blocking (O_NONBLOCK: a FIFO swapped in after validation
@@ -99,11 +90,7 @@ static int attach_body(cos_task *t, cos_request *r, int64_t *size, cos_value **e
         break;
     case COS_BODY_MEM:
         *size = (int64_t)b->len;
-        if (t->client->upload_check_md5 && !cos_req_get_header(r, "Content-MD5")) {
-            char md5[32];
-            if (base64_md5(b->data, b->len, md5) != 0 || cos_req_header(r, "Content-MD5", md5) != 0)
-                return fail(err, NULL);
-        }
+        if (cos_integrity_content_md5_mem(t->client, r, b->data, b->len) != 0) return fail(err, NULL);
         /* The request borrows the task's copy (no second copy of a large body): the task
          * outlives its requests, and a restarted task sends it again. */
         if (cos_req_body_mem_ref(r, b->data, b->len) != 0) return fail(err, NULL);
@@ -186,29 +173,22 @@ static void put_shape(cos_task *t, cos_http_result *res, cos_value *data)
     add_etag(data);
 }
 
-/* putObject succeeds only when the answer vouches for the bytes sent (hashed as they streamed):
- * an ETag that is their MD5 or an x-cos-hash-crc64ecma that is their CRC-64, each checked when
- * present (docs/upload-engine.md, "Integrity"). NULL when verified. */
-static cos_value *verify_put(cos_http_result *res)
-{
-    const char *etag = cos_obj_get_str(res->headers, "etag");
-    int md5 = etag ? cos_upload_etag_matches(etag, res->md5) : -1;
-    if (md5 == 0) return cos_upload_error("IntegrityError", "ETag %.80s is not the MD5 of the bytes sent", etag);
-    uint64_t crc;
-    int has_crc = cos_upload_header_crc64(res->headers, &crc);
-    if (has_crc && crc != res->crc64)
-        return cos_upload_error("IntegrityError", "x-cos-hash-crc64ecma %" PRIu64 " is not the CRC-64 %" PRIu64
-                                " of the bytes sent", crc, res->crc64);
-    if (md5 != 1 && !has_crc)
-        return cos_upload_error("UnverifiedUpload", "the object could not be verified: the answer has %s and no "
-                                "x-cos-hash-crc64ecma", etag ? "an ETag that is not an MD5" : "no ETag");
-    return NULL;
-}
+static void put_run(cos_task *t);
 
+/* putObject succeeds only when the answer vouches for the bytes sent, as integrity.c decides
+ * (docs/upload-engine.md, "Integrity"). A damaged or unverifiable answer is an error; the first
+ * answer without CRC-64 the client meets sends the body again, hashing MD5 (a pulled body hashed
+ * MD5 from the start, as it cannot be sent again). */
 static void put_done(void *ud, cos_http_result *res)
 {
     cos_task *t = ud;
-    cos_value *bad = res->error ? NULL : verify_put(res);
+    cos_value *bad = NULL;
+    if (!res->error && cos_integrity_check(t->client, res, -1, "", &bad) == COS_INTEGRITY_RECHECK) {
+        cos_value_free(bad);
+        t->req = NULL;
+        put_run(t);
+        return;
+    }
     if (bad) {
         if (res->request_id) cos_obj_set_str(bad, "RequestId", res->request_id);
         cos_obj_set_num(bad, "statusCode", res->status_code);
@@ -331,7 +311,8 @@ static void put_run(cos_task *t)
         return;
     }
     cos_task_progress_now(t, 0, (double)size); /* the immediate start emission */
-    cos_req_hash(r, COS_HASH_MD5 | COS_HASH_CRC64); /* verified against the answer (put_done) */
+    /* verified against the answer (put_done) */
+    cos_req_hash(r, cos_integrity_stream_hashes(t->client, t->body.kind != COS_BODY_PULL));
     submit(t, r, put_done);
 }
 

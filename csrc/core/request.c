@@ -376,6 +376,18 @@ static size_t read_cb(char *buf, size_t size, size_t nitems, void *ud)
     int64_t left = r->body_len - r->sent;
     if (left <= 0) return 0;
     if ((int64_t)want > left) want = (size_t)left;
+    /* The step budget: what one cos_poll step reads, hashes and hands to libcurl is bounded
+     * across all transfers (cos.h, COS_STEP_MAX_BYTES); past it the transfer pauses until the
+     * next step. Form bodies (postObject) are left alone: libcurl's MIME reader keeps its own
+     * pause state. Pulled bodies are bounded by the chunks the caller gives. */
+    if (!r->mime && r->src != COS_SRC_PULL) {
+        int64_t room = COS_STEP_MAX_BYTES - r->c->step_bytes;
+        if (room <= 0) {
+            r->budget_paused = 1;
+            return CURL_READFUNC_PAUSE;
+        }
+        if ((int64_t)want > room) want = (size_t)room;
+    }
     size_t got = 0;
     switch (r->src) {
     case COS_SRC_MEM:
@@ -416,6 +428,7 @@ static size_t read_cb(char *buf, size_t size, size_t nitems, void *ud)
     }
     hash_update(r, buf, got);
     r->sent += (int64_t)got;
+    r->c->step_bytes += (int64_t)got;
     return got;
 }
 

@@ -40,6 +40,7 @@ typedef struct cos_http_result {
     /* Hashes of the REQUEST body actually sent in the final attempt (cos_req_hash). */
     unsigned char md5[16];
     uint64_t crc64;
+    int hashes;             /* COS_HASH_* computed (md5 / crc64 are only meaningful when set) */
     int64_t bytes_sent;     /* request body bytes sent in the final attempt */
     int64_t bytes_received; /* response body bytes received (memory or output fd) */
     int attempts;           /* 1 + retries */

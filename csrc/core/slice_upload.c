@@ -26,7 +26,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +36,7 @@
 #include "checkpoint.h"
 #include "client.h"
 #include "crc64.h"
+#include "integrity.h"
 #include "queue.h"
 #include "upload.h"
 #include "validate.h"
@@ -54,7 +54,7 @@
 #define CP_SMALL_PARTS 1000
 #define CP_MAX_AGE_S (30.0 * 24 * 3600) /* checkpoints untouched this long are swept */
 
-typedef enum { PART_TODO = 0, PART_ACTIVE, PART_DONE } part_state;
+typedef enum { PART_TODO = 0, PART_ACTIVE, PART_DONE, PART_HASHING } part_state;
 
 typedef enum {
     PH_IDLE = 0,   /* not started, or stopped before an upload was chosen */
@@ -65,6 +65,8 @@ typedef enum {
 } phase;
 
 typedef enum { LIST_CHECKPOINT, LIST_CANDIDATE } list_mode;
+
+enum { HASH_NONE = 0, HASH_META, HASH_PART, HASH_CONTENT };
 
 typedef struct slice_upload slice_upload;
 
@@ -78,6 +80,8 @@ typedef struct su_part {
     unsigned char integrity_retries;
     char etag[72];
     uint64_t crc64;
+    unsigned char content_md5[16]; /* UploadCheckContentMd5: hashed (in slices) before it is sent */
+    unsigned char has_content_md5;
 } su_part;
 
 struct slice_upload {
@@ -112,6 +116,13 @@ struct slice_upload {
     long page_part_marker;                  /* List Parts */
     cos_checkpoint disk;   /* the checkpoint found on disk (LIST_CHECKPOINT) */
     double hashed, hash_emit_ms;
+    /* Hashing in slices (resume matching, UploadAddMetaMd5): one cos_poll step hashes at most what
+     * the step budget leaves (task op_step); a pause or cancel stops it at once. */
+    cos_integrity_hasher hasher;
+    int hash_kind;         /* HASH_NONE, HASH_META (the whole file), HASH_PART (listed[verify_i]),
+                            * HASH_CONTENT (the Content-MD5 of hash_part, UploadCheckContentMd5) */
+    struct su_part *hash_part;
+    size_t verify_i;       /* the next entry of `listed` to reconcile */
     int complete_attempts;
     char meta_md5[33];
     cos_value *cancel_err; /* the error to finish with once the abort (or the HEAD check) is done */
@@ -338,6 +349,15 @@ static const char *error_code(const cos_value *e) { return cos_obj_get_str(e, "c
 /* ---------------------------------------------------------------------------------------- */
 /* Finishing                                                                                 */
 
+static void stop_hashing(slice_upload *su)
+{
+    if (su->hash_kind == HASH_CONTENT && su->hash_part) su->hash_part->state = PART_TODO;
+    su->hash_part = NULL;
+    cos_integrity_hasher_stop(&su->hasher);
+    su->hash_kind = HASH_NONE;
+    su->t->op_step = NULL;
+}
+
 /* Aborts everything in flight and forgets it (the engine calls no `done` for aborted requests). */
 static void abort_inflight(slice_upload *su)
 {
@@ -355,6 +375,7 @@ static void abort_inflight(slice_upload *su)
     su->inflight_bytes = 0;
     cos_value_free(su->listed);
     su->listed = NULL;
+    stop_hashing(su);
 }
 
 /* The upload failed: siblings in flight are stopped, the checkpoint is kept (a later call or
@@ -412,17 +433,82 @@ static void emit_hash_progress(slice_upload *su, int force)
     cos_task_hash_progress_now(su->t, su->hashed, (double)su->size);
 }
 
-/* Hashes part p from the file and compares it with a listed part's ETag. 1 match, 0 not, -1 error. */
-static int hash_matches(slice_upload *su, su_part *p, const char *etag)
+static void reconcile_checkpoint(slice_upload *su);
+static void reconcile_candidate(slice_upload *su);
+static void mark_done(slice_upload *su, su_part *p, const char *etag, uint64_t crc);
+static void su_step(cos_task *t);
+
+/* Starts hashing [off, off+len) of the file in slices; su_step continues with `kind` when done. */
+static int start_hashing(slice_upload *su, int kind, int64_t off, int64_t len)
 {
+    if (cos_integrity_hasher_start(&su->hasher, su->fd, off, len) != 0) {
+        fail(su, cos_upload_error("Error", "out of memory"));
+        return -1;
+    }
+    su->hash_kind = kind;
+    su->t->op_step = su_step;
+    return 0;
+}
+
+/* The listed part being reconciled (listed[verify_i]) and its part. */
+static su_part *listed_part(slice_upload *su, const cos_value **lp)
+{
+    *lp = cos_arr_get(su->listed, su->verify_i);
+    long n = strtol(xml_text(*lp, "PartNumber"), NULL, 10);
+    return n >= 1 && n <= su->nparts ? &su->parts[n - 1] : NULL;
+}
+
+/* One cos_poll step of hashing: as many bytes as the step budget leaves. */
+static void su_step(cos_task *t)
+{
+    slice_upload *su = t->op_state;
+    cos_client *c = client_of(su);
+    int64_t room = COS_STEP_MAX_BYTES - c->step_bytes, used = 0;
+    if (room <= 0 || su->hash_kind == HASH_NONE) return;
     unsigned char md5[16];
     uint64_t crc = 0;
-    if (cos_upload_hash_range(su->fd, p->offset, p->size, md5, &crc) != 0) return -1;
-    su->hashed += (double)p->size;
-    emit_hash_progress(su, 0);
-    if (cos_upload_etag_matches(etag, md5) != 1) return 0;
-    p->crc64 = crc;
-    return 1;
+    int rc = cos_integrity_hasher_step(&su->hasher, room, &used, md5, &crc);
+    c->step_bytes += used;
+    if (su->hash_kind != HASH_CONTENT) { /* onHashProgress is about checking, not about sending */
+        su->hashed += (double)used;
+        emit_hash_progress(su, 0);
+    }
+    if (rc == 0) return;
+    int kind = su->hash_kind;
+    su_part *hp = su->hash_part;
+    su->hash_kind = HASH_NONE;
+    su->hash_part = NULL;
+    t->op_step = NULL;
+    if (rc < 0) {
+        if (kind == HASH_CONTENT && !file_unchanged(su)) file_modified(su);
+        else fail(su, cos_upload_errno(errno, "read", su->path));
+        return;
+    }
+    if (kind == HASH_CONTENT) { /* the part goes out now, with its Content-MD5 */
+        memcpy(hp->content_md5, md5, 16);
+        hp->has_content_md5 = 1;
+        hp->state = PART_TODO;
+        schedule_parts(su);
+        return;
+    }
+    if (kind == HASH_META) {
+        for (int i = 0; i < 16; i++) snprintf(su->meta_md5 + 2 * i, 3, "%02x", md5[i]);
+        initiate(su);
+        return;
+    }
+    const cos_value *lp;
+    su_part *p = listed_part(su, &lp);
+    if (cos_upload_etag_matches(xml_text(lp, "ETag"), md5) == 1) {
+        p->crc64 = crc;
+        if (su->mode == LIST_CHECKPOINT) mark_done(su, p, xml_text(lp, "ETag"), crc);
+        su->verify_i++;
+    } else if (su->mode == LIST_CHECKPOINT) {
+        su->verify_i++; /* not ours after all: uploaded again */
+    } else {
+        su->verify_i = SIZE_MAX; /* the candidate is not ours */
+    }
+    if (su->mode == LIST_CHECKPOINT) reconcile_checkpoint(su);
+    else reconcile_candidate(su);
 }
 
 static void mark_done(slice_upload *su, su_part *p, const char *etag, uint64_t crc)
@@ -587,56 +673,48 @@ static void try_next_candidate(slice_upload *su)
 static const char *const PART_ARRAYS[] = {"Part", NULL};
 
 /* The checkpoint's upload as the server lists it: confirmed parts are kept without reading the
- * file; parts only the server knows are kept if their bytes hash to the server's ETag. */
+ * file; parts only the server knows are kept if their bytes hash to the server's ETag (hashed in
+ * slices: this returns while a part is being hashed, and su_step comes back here). */
 static void reconcile_checkpoint(slice_upload *su)
 {
-    for (size_t i = 0; i < cos_value_len(su->listed); i++) {
-        const cos_value *lp = cos_arr_get(su->listed, i);
-        long n = strtol(xml_text(lp, "PartNumber"), NULL, 10);
+    for (; su->verify_i < cos_value_len(su->listed); su->verify_i++) {
+        const cos_value *lp;
+        su_part *p = listed_part(su, &lp);
         int64_t size = strtoll(xml_text(lp, "Size"), NULL, 10);
         const char *etag = xml_text(lp, "ETag");
-        if (n < 1 || n > su->nparts) continue;
-        su_part *p = &su->parts[n - 1];
-        if (size != p->size) continue;
-        const cos_cp_part *known = cos_cp_find_part(&su->disk, (int)n);
+        if (!p || size != p->size) continue;
+        const cos_cp_part *known = cos_cp_find_part(&su->disk, p->number);
         if (known && known->size == size && etag_equal(known->etag, etag)) {
             mark_done(su, p, etag, known->crc64);
             continue;
         }
-        int m = hash_matches(su, p, etag);
-        if (m < 0) {
-            fail(su, cos_upload_errno(errno, "read", su->path));
-            return;
-        }
-        if (m == 1) mark_done(su, p, etag, p->crc64);
+        start_hashing(su, HASH_PART, p->offset, p->size);
+        return;
     }
     cos_cp_free(&su->disk);
+    cos_value_free(su->listed);
+    su->listed = NULL;
     start_parts(su);
 }
 
 /* A remote upload found by listing (D.3 step 5): acceptable when its part layout is ours and
- * every listed part hashes to its ETag. */
+ * every listed part hashes to its ETag (hashed in slices, as above). */
 static void reconcile_candidate(slice_upload *su)
 {
     size_t n = cos_value_len(su->listed);
-    int ok = n <= (size_t)su->nparts;
-    if (ok && n >= 2) {
+    int ok = n <= (size_t)su->nparts && su->verify_i != SIZE_MAX;
+    if (ok && su->verify_i == 0 && n >= 2) {
         int64_t s1 = strtoll(xml_text(cos_arr_get(su->listed, 0), "Size"), NULL, 10);
         int64_t s2 = strtoll(xml_text(cos_arr_get(su->listed, 1), "Size"), NULL, 10);
         ok = (s1 > s2 ? s1 : s2) == su->part_size;
     }
-    for (size_t i = 0; i < n && ok; i++) {
-        const cos_value *lp = cos_arr_get(su->listed, i);
-        long num = strtol(xml_text(lp, "PartNumber"), NULL, 10);
-        int64_t size = strtoll(xml_text(lp, "Size"), NULL, 10);
-        ok = num >= 1 && num <= su->nparts && su->parts[num - 1].size == size;
+    if (ok && su->verify_i < n) {
+        const cos_value *lp;
+        su_part *p = listed_part(su, &lp);
+        ok = p && p->size == strtoll(xml_text(lp, "Size"), NULL, 10);
         if (ok) {
-            int m = hash_matches(su, &su->parts[num - 1], xml_text(lp, "ETag"));
-            if (m < 0) {
-                fail(su, cos_upload_errno(errno, "read", su->path));
-                return;
-            }
-            ok = m == 1;
+            start_hashing(su, HASH_PART, p->offset, p->size);
+            return;
         }
     }
     if (!ok) { /* not ours; left as it is (it may be another client's) */
@@ -651,6 +729,8 @@ static void reconcile_candidate(slice_upload *su)
         su_part *p = &su->parts[strtol(xml_text(lp, "PartNumber"), NULL, 10) - 1];
         mark_done(su, p, xml_text(lp, "ETag"), p->crc64);
     }
+    cos_value_free(su->listed);
+    su->listed = NULL;
     start_parts(su);
 }
 
@@ -718,10 +798,9 @@ static void list_parts_done(void *ud, cos_http_result *res)
         free(marker);
         return;
     }
+    su->verify_i = 0;
     if (su->mode == LIST_CHECKPOINT) reconcile_checkpoint(su);
     else reconcile_candidate(su);
-    cos_value_free(su->listed);
-    su->listed = NULL;
 }
 
 static void list_parts(slice_upload *su, const char *marker)
@@ -763,8 +842,18 @@ static void initiate_done(void *ud, cos_http_result *res)
     start_parts(su);
 }
 
+static int want_meta_md5(const slice_upload *su)
+{
+    const cos_value *v = cos_obj_get(su->t->params, "UploadAddMetaMd5");
+    return v && cos_value_bool(v);
+}
+
 static void initiate(slice_upload *su)
 {
+    if (want_meta_md5(su) && !*su->meta_md5) { /* x-cos-meta-md5: the whole file, hashed in slices first */
+        start_hashing(su, HASH_META, 0, su->size);
+        return;
+    }
     cos_value_free(su->candidates);
     su->candidates = NULL;
     drop_upload_id(su);
@@ -775,14 +864,7 @@ static void initiate(slice_upload *su)
     cos_request *r = new_request(su, "POST", 0);
     /* Init carries every header of the call (D.5): Content-Type, meta, ACL, storage class... */
     int rc = !r || cos_req_apply_params(r, su->t->params) || cos_req_query(r, "uploads", "");
-    if (!rc && cos_obj_get(su->t->params, "UploadAddMetaMd5") && cos_value_bool(cos_obj_get(su->t->params, "UploadAddMetaMd5"))) {
-        if (!*su->meta_md5 && cos_upload_file_md5_hex(su->path, su->meta_md5) != 0) {
-            cos_req_free(r);
-            fail(su, cos_upload_errno(errno, "read", su->path));
-            return;
-        }
-        rc = cos_req_header(r, "x-cos-meta-md5", su->meta_md5);
-    }
+    if (!rc && want_meta_md5(su)) rc = cos_req_header(r, "x-cos-meta-md5", su->meta_md5);
     if (!rc && !cos_req_get_header(r, "Cache-Control")) rc = cos_req_header(r, "Cache-Control", "");
     if (!rc && !cos_req_get_header(r, "Content-Type")) { /* the object's type, by extension */
         const char *type = cos_client_content_type(client_of(su), su->path, su->key);
@@ -811,36 +893,6 @@ static void part_progress(void *ud, int64_t sent, int64_t send_total, int64_t re
     report_progress(p->su);
 }
 
-/* Checks a part's answer against the bytes we sent. NULL when fine, else the mismatch error.
- * A part is confirmed only when something the server computed vouches for it: its ETag is the
- * MD5 of the bytes sent, or its x-cos-hash-crc64ecma their CRC-64 (both are checked when
- * present). An answer with neither (an ETag that is no MD5, as with SSE-KMS, and no CRC-64)
- * cannot be verified: *unverifiable is set (sending the part again would not change that). */
-static cos_value *verify_part(su_part *p, cos_http_result *res, const char **etag_out, int *unverifiable)
-{
-    const char *etag = cos_obj_get_str(res->headers, "etag");
-    *etag_out = etag;
-    *unverifiable = 0;
-    if (!etag || !*etag) return cos_upload_error("IntegrityError", "part %d: the server returned no ETag", p->number);
-    if (res->bytes_sent != p->size)
-        return cos_upload_error("IntegrityError", "part %d: %" PRId64 " bytes sent, %" PRId64 " expected", p->number,
-                                res->bytes_sent, p->size);
-    int md5 = cos_upload_etag_matches(etag, res->md5);
-    if (md5 == 0)
-        return cos_upload_error("IntegrityError", "part %d: ETag %s is not the MD5 of the bytes sent", p->number, etag);
-    uint64_t crc;
-    int has_crc = cos_upload_header_crc64(res->headers, &crc);
-    if (has_crc && crc != res->crc64)
-        return cos_upload_error("IntegrityError", "part %d: x-cos-hash-crc64ecma %" PRIu64 " is not the CRC-64 %" PRIu64
-                                " of the bytes sent", p->number, crc, res->crc64);
-    if (md5 != 1 && !has_crc) {
-        *unverifiable = 1;
-        return cos_upload_error("UnverifiedUpload", "part %d could not be verified: its ETag %.80s is not an MD5 and "
-                                "the answer has no x-cos-hash-crc64ecma", p->number, etag);
-    }
-    return NULL;
-}
-
 static void part_done(void *ud, cos_http_result *res)
 {
     su_part *p = ud;
@@ -858,11 +910,23 @@ static void part_done(void *ud, cos_http_result *res)
         fail(su, take_error(res));
         return;
     }
-    const char *etag = NULL;
-    int unverifiable = 0;
-    cos_value *bad = verify_part(p, res, &etag, &unverifiable);
-    if (bad) {
-        if (!unverifiable && p->integrity_retries < su->retries + 1) { /* the bytes may have been damaged in transit */
+    /* What counts as verified is integrity.c's decision; a part also needs an ETag for Complete. */
+    const char *etag = cos_obj_get_str(res->headers, "etag");
+    char what[24];
+    snprintf(what, sizeof what, "part %d", p->number);
+    cos_value *bad = NULL;
+    cos_integrity_verdict v = COS_INTEGRITY_DAMAGED;
+    if (!etag || !*etag)
+        bad = cos_upload_error("IntegrityError", "part %d: the server returned no ETag", p->number);
+    else
+        v = cos_integrity_check(client_of(su), res, p->size, what, &bad);
+    if (v == COS_INTEGRITY_RECHECK) { /* sent again, now hashing MD5: its answer is checked by ETag */
+        cos_value_free(bad);
+        schedule_parts(su);
+        return;
+    }
+    if (v != COS_INTEGRITY_OK) {
+        if (v == COS_INTEGRITY_DAMAGED && p->integrity_retries < su->retries + 1) { /* damaged in transit */
             p->integrity_retries++;
             cos_value_free(bad);
             schedule_parts(su);
@@ -875,16 +939,6 @@ static void part_done(void *ud, cos_http_result *res)
     cp_save(su, 0);
     report_progress(su);
     schedule_parts(su);
-}
-
-static int content_md5(slice_upload *su, su_part *p, cos_request *r)
-{
-    unsigned char md5[16];
-    uint64_t crc;
-    char b64[32];
-    if (cos_upload_hash_range(su->fd, p->offset, p->size, md5, &crc) != 0) return -1;
-    EVP_EncodeBlock((unsigned char *)b64, md5, 16);
-    return cos_req_header(r, "Content-MD5", b64);
 }
 
 static int submit_part(slice_upload *su, su_part *p)
@@ -901,12 +955,12 @@ static int submit_part(slice_upload *su, su_part *p)
     if (!rc && tl) rc = cos_req_header(r, "x-cos-traffic-limit", tl);
     const char *sse = cos_obj_get_str(params, "ServerSideEncryption");
     if (!rc && sse) rc = cos_req_header(r, "x-cos-server-side-encryption", sse);
-    if (!rc && client_of(su)->upload_check_md5) rc = content_md5(su, p, r);
+    if (!rc && p->has_content_md5) rc = cos_integrity_content_md5_header(r, p->content_md5);
     if (rc) {
         cos_req_free(r);
         return -1;
     }
-    cos_req_hash(r, COS_HASH_MD5 | COS_HASH_CRC64);
+    cos_req_hash(r, cos_integrity_stream_hashes(client_of(su), 1));
     cos_req_retries(r, su->retries);
     cos_req_on_done(r, part_done, p);
     cos_req_on_progress(r, part_progress, p);
@@ -922,11 +976,20 @@ static void schedule_parts(slice_upload *su)
 {
     if (su->ph != PH_PARTS) return;
     int todo = 0;
+    int check_md5 = cos_integrity_wants_content_md5(client_of(su));
     for (int i = 0; i < su->nparts; i++) {
         su_part *p = &su->parts[i];
+        if (p->state == PART_HASHING) todo = 1;
         if (p->state != PART_TODO) continue;
         todo = 1;
-        if (su->active >= su->concurrency) break;
+        if (su->active + (su->hash_kind == HASH_CONTENT) >= su->concurrency) break;
+        if (check_md5 && !p->has_content_md5) { /* hashed in slices first (one part at a time) */
+            if (su->hash_kind != HASH_NONE) continue;
+            if (start_hashing(su, HASH_CONTENT, p->offset, p->size) != 0) return;
+            su->hash_part = p;
+            p->state = PART_HASHING;
+            continue;
+        }
         if (submit_part(su, p) != 0) {
             fail(su, cos_upload_error("Error", "cannot build the request of part %d", p->number));
             return;
@@ -1181,15 +1244,10 @@ static void complete(slice_upload *su)
     size_t len = 0;
     char *xml = parts ? cos_xml_complete_body(parts, &len) : NULL;
     cos_value_free(parts);
-    unsigned char md[16];
-    char b64[32];
     cos_request *r = xml ? new_request(su, "POST", 0) : NULL;
-    int rc = !r || EVP_Digest(xml, len, md, NULL, EVP_md5(), NULL) != 1;
-    if (!rc) {
-        EVP_EncodeBlock((unsigned char *)b64, md, 16);
-        rc = cos_req_query(r, "uploadId", su->upload_id) || cos_req_header(r, "Content-Type", "application/xml") ||
-             cos_req_header(r, "Content-MD5", b64) || complete_headers(su, r) || cos_req_body_mem_take(r, xml, len);
-    }
+    int rc = !r || cos_integrity_body_md5(r, xml, len) || cos_req_query(r, "uploadId", su->upload_id) ||
+             cos_req_header(r, "Content-Type", "application/xml") || complete_headers(su, r) ||
+             cos_req_body_mem_take(r, xml, len);
     if (rc) free(xml);
     su->complete_attempts++;
     submit_ctl(su, r, rc, complete_done);
@@ -1284,6 +1342,7 @@ static void su_stop(cos_task *t)
 static void su_cancel(cos_task *t, cos_value *err)
 {
     slice_upload *su = t->op_state;
+    stop_hashing(su);
     if (!su->upload_id && su->aborting) { /* canceled while aborting a stale upload: finish that */
         su->upload_id = su->aborting;
         su->aborting = NULL;
@@ -1331,6 +1390,7 @@ static void su_free(void *ud)
 {
     slice_upload *su = ud;
     if (!su) return;
+    cos_integrity_hasher_stop(&su->hasher);
     drop_upload_id(su);
     if (su->fd >= 0) close(su->fd);
     free(su->path);

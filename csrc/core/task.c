@@ -270,6 +270,16 @@ void cos_task_hash_progress_now(cos_task *t, double loaded, double total)
     progress_emit(t, &t->hash_prog, COS_EV_TASK_HASH_PROGRESS, cos_now_mono_ms());
 }
 
+int cos_task_steps(cos_client *c)
+{
+    int left = 0;
+    for (cos_task *t = c->task_head; t; t = t->next) {
+        if (t->op_step && !t->finished) t->op_step(t);
+        if (t->op_step && !t->finished) left++;
+    }
+    return left;
+}
+
 void cos_task_timers(cos_client *c, double now, double *next)
 {
     for (cos_task *t = c->task_head; t; t = t->next) {

@@ -70,12 +70,18 @@ struct cos_task {
      * all and finish with err (taken). NULL: requests aborted, then finished with err. Queue
      * tasks go through their queue ops instead. */
     void (*op_fail)(cos_task *t, cos_value *err);
+    /* Work done in slices (hashing): while set, called once at the start of every cos_poll step
+     * (and cos_poll does not wait), so the work shares the step budget COS_STEP_MAX_BYTES. */
+    void (*op_step)(cos_task *t);
     cos_request *req;        /* the single in-flight request of simple ops (NULL if none) */
     cos_task *next, *prev;   /* client's task list, in start order */
 };
 
 /* Operation entry point: validate, then start. 0, or -1 with *err (a validation error). */
 typedef int (*cos_op_start_fn)(cos_task *t, cos_value **err);
+
+/* Runs the op_step of every task that has one; returns how many still have one afterwards. */
+int cos_task_steps(cos_client *c);
 
 /* Queues on_done(err or data) (exactly one non-NULL; takes both) and marks the task finished.
  * The final progress emission (percent 1) is queued before on_done on success for tasks that

@@ -15,6 +15,7 @@
 
 #include "client.h"
 #include "crc64.h"
+#include "integrity.h"
 #include "ops.h"
 #include "queue.h"
 #include "stream_upload.h"
@@ -164,30 +165,6 @@ typedef struct put_file {
 
 static int put_submit(put_file *pf);
 
-/* The PUT's answer must vouch for the bytes sent: an ETag that is their MD5, or an
- * x-cos-hash-crc64ecma that is their CRC-64 (each checked when present). With neither, the object
- * cannot be verified (*unverifiable: sending it again would not change that). */
-static cos_value *verify_put(put_file *pf, cos_http_result *res, const char *etag, int *unverifiable)
-{
-    uint64_t crc;
-    *unverifiable = 0;
-    if (res->bytes_sent != pf->size)
-        return cos_upload_error("IntegrityError", "%" PRId64 " bytes sent, %" PRId64 " expected", res->bytes_sent,
-                                pf->size);
-    int md5 = etag ? cos_upload_etag_matches(etag, res->md5) : -1;
-    if (md5 == 0) return cos_upload_error("IntegrityError", "ETag %s is not the MD5 of the bytes sent", etag);
-    int has_crc = cos_upload_header_crc64(res->headers, &crc);
-    if (has_crc && crc != res->crc64)
-        return cos_upload_error("IntegrityError", "x-cos-hash-crc64ecma %" PRIu64 " is not the CRC-64 %" PRIu64
-                                " of the bytes sent", crc, res->crc64);
-    if (md5 != 1 && !has_crc) {
-        *unverifiable = 1;
-        return cos_upload_error("UnverifiedUpload", "the object could not be verified: the answer has %s and no "
-                                "x-cos-hash-crc64ecma", etag ? "an ETag that is not an MD5" : "no ETag");
-    }
-    return NULL;
-}
-
 static void put_done(void *ud, cos_http_result *res)
 {
     put_file *pf = ud;
@@ -199,11 +176,13 @@ static void put_done(void *ud, cos_http_result *res)
         return;
     }
     const char *etag = cos_obj_get_str(res->headers, "etag");
-    int unverifiable = 0;
-    cos_value *bad = verify_put(pf, res, etag, &unverifiable);
-    if (bad) {
-        /* Sent again: a PUT replaces the object, so the damaged copy does not survive. */
-        if (!unverifiable && pf->integrity_retries++ < 2 && put_submit(pf) == 0) {
+    cos_value *bad = NULL;
+    cos_integrity_verdict v = cos_integrity_check(t->client, res, pf->size, "", &bad);
+    if (v != COS_INTEGRITY_OK) {
+        /* Sent again: a PUT replaces the object, so the damaged copy does not survive. A RECHECK
+         * (no CRC-64, MD5 now on) is not counted: it happens once per client. */
+        int again = v == COS_INTEGRITY_RECHECK || (v == COS_INTEGRITY_DAMAGED && pf->integrity_retries++ < 2);
+        if (again && put_submit(pf) == 0) {
             cos_value_free(bad);
             return;
         }
@@ -274,7 +253,7 @@ static int put_submit(put_file *pf)
         cos_req_free(r);
         return -1;
     }
-    cos_req_hash(r, COS_HASH_MD5 | COS_HASH_CRC64);
+    cos_req_hash(r, cos_integrity_stream_hashes(t->client, 1));
     cos_req_on_done(r, put_done, pf);
     return cos_req_submit(r);
 }

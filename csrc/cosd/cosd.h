@@ -207,9 +207,12 @@ typedef struct complete_part { long number; char etag[80]; } complete_part;
 int xml_parse_complete(const char *buf, size_t len, complete_part **parts, size_t *nparts);
 
 /* store.c */
+/* One part of an object completed from a multipart upload: a file in the object's data directory. */
+typedef struct store_part { char *file; uint64_t size; } store_part;
 typedef struct obj_meta {
     char *key; size_t keylen;
-    char datafile[128];
+    char datafile[128]; /* a file, or (nparts > 0) a directory holding the part files */
+    store_part *parts; size_t nparts; /* the manifest: the object is these files in this order */
     uint64_t size;
     char etag[80];      /* quoted */
     uint64_t crc;
@@ -236,8 +239,19 @@ int store_init(cosd_server *srv);
 char *store_bucket_dir(cosd_server *srv, const char *bucket, const char *sub);
 int store_tmp_file(cosd_server *srv, char **path); /* returns fd */
 int store_read_meta(cosd_server *srv, const char *bucket, const char *key, size_t keylen, obj_meta *m);
-/* opens the data file (fd) consistently with its meta; 0 ok, -1 missing */
-int store_open(cosd_server *srv, const char *bucket, const char *key, size_t keylen, obj_meta *m, int *fd);
+/* An object's bytes: its data file, or the part files of its manifest, opened together with its
+ * meta (so a later replacement does not change what is being read). */
+typedef struct store_body { size_t n; int *fd; uint64_t *size; } store_body;
+/* opens the object's data consistently with its meta; 0 ok (*body to store_body_free), -1 missing */
+int store_open(cosd_server *srv, const char *bucket, const char *key, size_t keylen, obj_meta *m, store_body **body);
+/* reads up to max bytes at off across the files; bytes read, 0 at the end, -1 on error */
+ssize_t store_body_read(const store_body *b, uint64_t off, char *buf, size_t max);
+void store_body_free(store_body *b);
+/* Adds a manifest entry (Complete): `file` inside the data directory, `size` bytes. 0 or -1. */
+int meta_add_part(obj_meta *m, const char *file, uint64_t size);
+/* Installs tmp_path (a file, or with m->nparts a directory of part files) as the object's data and
+ * m as its meta: two renames, the meta's last, so the object appears whole or not at all. On
+ * failure tmp_path is left where it was. */
 int store_commit(cosd_server *srv, const char *bucket, const char *tmp_path, obj_meta *m);
 int store_delete(cosd_server *srv, const char *bucket, const char *key, size_t keylen);
 int store_list(cosd_server *srv, const char *bucket, obj_meta **out, size_t *n);

@@ -161,12 +161,70 @@ int req_send_buf(cosd_req *r, unsigned status, const char *ctype, char *body, si
 
 int req_send_empty(cosd_req *r, unsigned status) { return req_send_buf(r, status, NULL, NULL, 0); }
 
-/* Exposed for ops.c (GET/HEAD bodies from files). */
-int req_send_fd(cosd_req *r, unsigned status, int fd, uint64_t off, uint64_t len);
-int req_send_fd(cosd_req *r, unsigned status, int fd, uint64_t off, uint64_t len) {
-    struct MHD_Response *resp = shape_fd_response(r, fd, off, len); /* x-cos-traffic-limit, --bandwidth */
-    if (!resp) resp = MHD_create_response_from_fd_at_offset64(len, fd, off);
-    if (!resp) { close(fd); return MHD_NO; }
+/* GET/HEAD bodies (ops.c): a single file goes out with sendfile (or paced by shape.c); an object
+ * of several part files (a completed multipart upload, see store.c) is streamed across them, at
+ * the request's pace when it has one (x-cos-traffic-limit, --bandwidth). Takes b. */
+typedef struct body_stream {
+    store_body *b;
+    uint64_t off, sent;
+    double rate;                 /* bytes/s, 0: unpaced */
+    struct timespec t0;
+    int *stopping;
+} body_stream;
+
+/* Waits until the bytes sent so far are due at s->rate, in 10 ms naps. -1 when stopping. */
+static int body_pace(body_stream *s) {
+    if (s->rate <= 0) return 0;
+    if (s->sent == 0) clock_gettime(CLOCK_MONOTONIC, &s->t0);
+    for (;;) {
+        if (__atomic_load_n(s->stopping, __ATOMIC_ACQUIRE)) return -1;
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        double ahead = (double)s->sent / s->rate - ((double)(now.tv_sec - s->t0.tv_sec) + (double)(now.tv_nsec - s->t0.tv_nsec) / 1e9);
+        if (ahead <= 0) return 0;
+        struct timespec nap = {0, ahead > 0.01 ? 10000000L : (long)(ahead * 1e9)};
+        nanosleep(&nap, NULL);
+    }
+}
+
+static ssize_t body_read(void *cls, uint64_t pos, char *buf, size_t max) {
+    body_stream *s = cls;
+    if (body_pace(s) != 0) return MHD_CONTENT_READER_END_WITH_ERROR;
+    if (s->rate > 0) { /* blocks of about 50 ms at the rate */
+        size_t blk = s->rate / 20 < 1024 ? 1024 : s->rate / 20 > 65536 ? 65536 : (size_t)(s->rate / 20);
+        if (max > blk) max = blk;
+    }
+    ssize_t n = store_body_read(s->b, s->off + pos, buf, max);
+    if (n > 0) s->sent += (uint64_t)n;
+    return n > 0 ? n : (n == 0 ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR);
+}
+
+static void body_free(void *cls) {
+    body_stream *s = cls;
+    store_body_free(s->b);
+    free(s);
+}
+
+int req_send_body(cosd_req *r, unsigned status, store_body *b, uint64_t off, uint64_t len);
+int req_send_body(cosd_req *r, unsigned status, store_body *b, uint64_t off, uint64_t len) {
+    struct MHD_Response *resp;
+    if (b->n == 1) {
+        int fd = b->fd[0];
+        b->fd[0] = -1;
+        store_body_free(b);
+        resp = shape_fd_response(r, fd, off, len); /* x-cos-traffic-limit, --bandwidth */
+        if (!resp) resp = MHD_create_response_from_fd_at_offset64(len, fd, off);
+        if (!resp) { close(fd); return MHD_NO; }
+        return queue(r, status, resp, len);
+    }
+    body_stream *s = calloc(1, sizeof *s);
+    if (!s) { store_body_free(b); return MHD_NO; }
+    s->b = b;
+    s->off = off;
+    s->rate = r->is_head ? 0 : r->pace_rate;
+    s->stopping = &r->srv->stopping;
+    resp = MHD_create_response_from_callback(len, 256 * 1024, body_read, s, body_free);
+    if (!resp) { body_free(s); return MHD_NO; }
     return queue(r, status, resp, len);
 }
 

@@ -348,46 +348,6 @@ static int etag_eq(const char *given, const char *md5) {
     return gl == 32 && strncasecmp(g, md5, 32) == 0;
 }
 
-/* Copies with read/write: the fallback where copy_file_range cannot work (e.g. across devices). */
-static int append_file_rw(int dst, int fd) {
-    char *buf = malloc(1 << 20);
-    int rc = buf ? 0 : -1;
-    while (rc == 0) {
-        ssize_t n = read(fd, buf, 1 << 20);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) rc = -1;
-        if (n <= 0) break;
-        ssize_t off = 0;
-        while (off < n) {
-            ssize_t w = write(dst, buf + off, (size_t)(n - off));
-            if (w < 0) { if (errno == EINTR) continue; rc = -1; break; }
-            off += w;
-        }
-    }
-    free(buf);
-    return rc;
-}
-
-/* Appends the part file `src` to dst. copy_file_range keeps the bytes in the kernel (and shares
- * extents on filesystems with reflinks), which makes Complete of a large upload several times
- * faster than copying through user space. */
-static int append_file(int dst, const char *src) {
-    int fd = open(src, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return -1;
-    int rc = 0;
-    for (;;) {
-        ssize_t n = copy_file_range(fd, NULL, dst, NULL, (size_t)1 << 30, 0);
-        if (n > 0) continue;
-        if (n == 0) break;
-        if (errno == EINTR) continue;
-        /* Nothing copied yet by the kernel path for this part: the offsets are intact. */
-        rc = (errno == EXDEV || errno == ENOSYS || errno == EOPNOTSUPP || errno == EINVAL) ? append_file_rw(dst, fd) : -1;
-        break;
-    }
-    close(fd);
-    return rc;
-}
-
 static int finish_complete(cosd_req *r) {
     complete_part *want = NULL;
     size_t nwant = 0;
@@ -422,36 +382,37 @@ static int finish_complete(cosd_req *r) {
     }
     for (size_t i = 0; !code && i + 1 < nwant; i++)
         if (use[i]->size < COSD_MIN_PART) { code = "EntityTooSmall"; msg = "Your proposed upload is smaller than the minimum allowed object size."; }
-    char *tmp = NULL;
-    int fd = -1;
     obj_meta m = {0};
     if (!code) {
-        fd = store_tmp_file(r->srv, &tmp);
+        /* No byte is copied: the claimed upload directory becomes the object's data directory and
+         * the meta lists its part files in order (store.c). ETag and CRC-64 come from the parts. */
         EVP_MD_CTX *c = EVP_MD_CTX_new();
         EVP_DigestInit_ex(c, EVP_md5(), NULL);
         uint64_t crc = 0, size = 0;
-        for (size_t i = 0; fd >= 0 && i < nwant; i++) {
-            char *src = NULL;
+        for (size_t i = 0; i < nwant; i++) {
             unsigned char bin[16];
             hex_decode(use[i]->md5, 16, bin);
             EVP_DigestUpdate(c, bin, 16);
-            if (asprintf(&src, "%s/%s", claimed, use[i]->fname) < 0 || append_file(fd, src) != 0) {
-                free(src);
+            if (meta_add_part(&m, use[i]->fname, use[i]->size) != 0) {
                 code = "InternalError"; msg = "cosd could not assemble the object."; status = 500;
                 break;
             }
-            free(src);
             crc = i == 0 ? use[i]->crc : cos_crc64_combine(crc, use[i]->crc, use[i]->size);
             size += use[i]->size;
         }
-        if (fd < 0) { code = "InternalError"; msg = "cosd could not create a temp file."; status = 500; }
         unsigned char md[16];
         unsigned int l = 16;
         char hex[33];
         EVP_DigestFinal_ex(c, md, &l);
         EVP_MD_CTX_free(c);
         hex_encode(md, 16, hex);
-        if (fd >= 0) close(fd);
+        /* parts not listed in the request are not part of the object: dropped now */
+        for (size_t j = 0; !code && j < nhave; j++) {
+            int used = 0;
+            for (size_t i = 0; i < nwant && !used; i++) used = use[i] == &have[j];
+            char *f = NULL;
+            if (!used && asprintf(&f, "%s/%s", claimed, have[j].fname) >= 0) { unlink(f); free(f); }
+        }
         if (!code) {
             m.key = malloc(r->keylen + 1);
             memcpy(m.key, r->key, r->keylen);
@@ -469,15 +430,14 @@ static int finish_complete(cosd_req *r) {
                 if (!strncmp(extra.h[i].name, "x-cos-meta-", 11) && !meta_header(&m, extra.h[i].name))
                     meta_add_header(&m, extra.h[i].name, extra.h[i].value);
             meta_free(&extra);
-            if (store_commit(r->srv, r->bucket, tmp, &m) != 0) { code = "InternalError"; msg = "cosd could not store the object."; status = 500; }
+            if (store_commit(r->srv, r->bucket, claimed, &m) != 0) { code = "InternalError"; msg = "cosd could not store the object."; status = 500; }
         }
     }
-    if (tmp) { unlink(tmp); free(tmp); }
     if (code) {
         pthread_mutex_lock(&r->srv->lock);
         rename(claimed, dir);
         pthread_mutex_unlock(&r->srv->lock);
-    } else rm_rf(claimed);
+    }
     if (info_ok) upload_info_free(&u);
     free(have); free(use); free(want); free(dir); free(claimed);
     if (code) { meta_free(&m); return req_error(r, status, code, msg, NULL); }

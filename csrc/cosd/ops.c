@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-int req_send_fd(cosd_req *r, unsigned status, int fd, uint64_t off, uint64_t len);
+int req_send_body(cosd_req *r, unsigned status, store_body *b, uint64_t off, uint64_t len);
 
 /* Content-MD5: 0 = absent, 1 = valid (md5 filled), -1 = malformed. */
 
@@ -215,7 +215,7 @@ static int etag_matches(const char *list, const char *etag) {
 
 static int finish_get(cosd_req *r) {
     obj_meta m;
-    int fd = -1;
+    store_body *fd = NULL; /* the object's file(s) */
     int anon = 0;
     for (size_t i = 0; i < r->nrh; i++)
         if (!strcmp(r->rh[i].name, "x-cosd-anonymous")) { anon = 1; r->rh[i].name[0] = 0; }
@@ -234,7 +234,7 @@ static int finish_get(cosd_req *r) {
     if (anon) {
         const char *acl = meta_header(&m, "x-cos-acl");
         if (!acl || (strcmp(acl, "public-read") && strcmp(acl, "public-read-write"))) {
-            close(fd);
+            store_body_free(fd);
             meta_free(&m);
             return req_error(r, 403, "AccessDenied", "Access Denied.", NULL);
         }
@@ -263,21 +263,21 @@ static int finish_get(cosd_req *r) {
     if (m.appendable) add_u64(r, "x-cos-next-append-position", m.size);
     const char *im = req_header(r, "If-Match"), *inm = req_header(r, "If-None-Match");
     if (im && !etag_matches(im, m.etag)) {
-        close(fd); meta_free(&m);
+        store_body_free(fd); meta_free(&m);
         return req_error(r, 412, "PreconditionFailed", "Precondition not match.", NULL);
     }
     if (inm && etag_matches(inm, m.etag)) {
-        close(fd); meta_free(&m);
+        store_body_free(fd); meta_free(&m);
         return req_send_empty(r, 304);
     }
     /* RFC 7232 order: the date conditions apply only when the matching ETag condition is absent. */
     time_t since;
     if (!im && http_date(req_header(r, "If-Unmodified-Since"), &since) && m.mtime > since) {
-        close(fd); meta_free(&m);
+        store_body_free(fd); meta_free(&m);
         return req_error(r, 412, "PreconditionFailed", "Precondition not match.", NULL);
     }
     if (!inm && http_date(req_header(r, "If-Modified-Since"), &since) && m.mtime <= since) {
-        close(fd); meta_free(&m);
+        store_body_free(fd); meta_free(&m);
         return req_send_empty(r, 304);
     }
     uint64_t off = 0, len = m.size;
@@ -304,7 +304,7 @@ static int finish_get(cosd_req *r) {
             }
         }
         if (!ok) {
-            close(fd);
+            store_body_free(fd);
             snprintf(buf, sizeof buf, "bytes */%" PRIu64, m.size);
             req_add_header(r, "Content-Range", buf);
             meta_free(&m);
@@ -317,7 +317,7 @@ static int finish_get(cosd_req *r) {
         req_add_header(r, "Content-Range", buf);
     }
     meta_free(&m);
-    return req_send_fd(r, status, fd, off, len);
+    return req_send_body(r, status, fd, off, len);
 }
 
 static int finish_list(cosd_req *r) {

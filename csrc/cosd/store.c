@@ -1,7 +1,10 @@
 /* store: objects on disk under --data. Each key maps to sha1(key): <sha1>.meta (the key, hex-encoded,
  * and the metadata) points at <sha1>.<unique>.data. A body is written to data/tmp first, renamed
  * next to the meta, then the meta is replaced by an atomic rename: an object is visible only once
- * complete, and a crash leaves at most orphans that store_init() removes. */
+ * complete, and a crash leaves at most orphans that store_init() removes.
+ * An object made by Complete Multipart Upload is not copied: its .data is the upload's directory
+ * (renamed) and its meta lists the part files in order ("part FILE SIZE" lines, the manifest), so
+ * Complete costs two renames whatever the size; reads stream across the part files. */
 #include "cosd.h"
 #include <dirent.h>
 #include <errno.h>
@@ -63,6 +66,8 @@ int rm_rf(const char *path) {
 
 void meta_free(obj_meta *m) {
     free(m->key);
+    for (size_t i = 0; i < m->nparts; i++) free(m->parts[i].file);
+    free(m->parts);
     for (size_t i = 0; i < m->nh; i++) { free(m->h[i].name); free(m->h[i].value); }
     free(m->h);
     memset(m, 0, sizeof *m);
@@ -76,6 +81,15 @@ void meta_add_header(obj_meta *m, const char *name, const char *value) {
     for (char *c = m->h[m->nh].name; c && *c; c++) if (*c >= 'A' && *c <= 'Z') *c = (char)(*c + 32);
     m->h[m->nh].value = strdup(value);
     m->nh++;
+}
+
+int meta_add_part(obj_meta *m, const char *file, uint64_t size) {
+    store_part *n = realloc(m->parts, (m->nparts + 1) * sizeof *n);
+    if (!n) return -1;
+    m->parts = n;
+    if (!(n[m->nparts].file = strdup(file))) return -1;
+    n[m->nparts++].size = size;
+    return 0;
 }
 
 const char *meta_header(const obj_meta *m, const char *name) {
@@ -213,6 +227,11 @@ static void meta_line(void *ud, const char *name, char *v) {
     else if (!strcmp(name, "mtime")) m->mtime = (time_t)strtoll(v, NULL, 10);
     else if (!strcmp(name, "type")) m->appendable = !strcmp(v, "appendable");
     else if (!strcmp(name, "h")) sidecar_header(m, v);
+    else if (!strcmp(name, "part")) {
+        char *sp = strrchr(v, ' ');
+        /* a part file name is cosd's own (no '/', no "..") */
+        if (sp && sp != v) { *sp = 0; if (!strchr(v, '/') && strcmp(v, "..")) meta_add_part(m, v, strtoull(sp + 1, NULL, 10)); }
+    }
 }
 
 static int parse_meta_file(const char *path, obj_meta *m) {
@@ -235,6 +254,7 @@ static int write_meta_file(cosd_server *srv, const char *path, const obj_meta *m
             m->datafile, m->size, m->etag, m->crc, (long long)m->mtime, m->appendable ? "appendable" : "normal");
     free(hex);
     for (size_t i = 0; i < m->nh; i++) fprintf(f, "h %s %s\n", m->h[i].name, m->h[i].value);
+    for (size_t i = 0; i < m->nparts; i++) fprintf(f, "part %s %" PRIu64 "\n", m->parts[i].file, m->parts[i].size);
     int bad = fflush(f) != 0 || ferror(f);
     fclose(f);
     if (bad || rename(tmp, path) != 0) { unlink(tmp); free(tmp); return -1; }
@@ -251,18 +271,54 @@ int store_read_meta(cosd_server *srv, const char *bucket, const char *key, size_
     return rc;
 }
 
-int store_open(cosd_server *srv, const char *bucket, const char *key, size_t keylen, obj_meta *m, int *fd) {
+void store_body_free(store_body *b) {
+    if (!b) return;
+    for (size_t i = 0; i < b->n; i++) if (b->fd[i] >= 0) close(b->fd[i]);
+    free(b->fd);
+    free(b->size);
+    free(b);
+}
+
+/* Opens m's data: its file, or every part file of its manifest (dir is the bucket's o/). */
+static store_body *body_open(const char *dir, const obj_meta *m) {
+    size_t n = m->nparts ? m->nparts : 1;
+    store_body *b = calloc(1, sizeof *b);
+    if (!b || !(b->fd = malloc(n * sizeof *b->fd)) || !(b->size = malloc(n * sizeof *b->size))) {
+        if (b) { free(b->fd); free(b); }
+        return NULL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char *full = NULL;
+        int ok = m->nparts ? asprintf(&full, "%s%s/%s", dir, m->datafile, m->parts[i].file) >= 0
+                           : asprintf(&full, "%s%s", dir, m->datafile) >= 0;
+        b->fd[i] = ok ? open(full, O_RDONLY | O_CLOEXEC) : -1;
+        b->size[i] = m->nparts ? m->parts[i].size : m->size;
+        if (ok) free(full);
+        b->n = i + 1;
+        if (b->fd[i] < 0) { store_body_free(b); return NULL; }
+    }
+    return b;
+}
+
+ssize_t store_body_read(const store_body *b, uint64_t off, char *buf, size_t max) {
+    size_t i = 0;
+    while (i < b->n && off >= b->size[i]) off -= b->size[i++];
+    if (i == b->n) return 0;
+    uint64_t left = b->size[i] - off;
+    size_t want = left < max ? (size_t)left : max;
+    ssize_t n;
+    do n = pread(b->fd[i], buf, want, (off_t)off); while (n < 0 && errno == EINTR);
+    return n == 0 ? -1 : n; /* a part file shorter than its manifest entry is damage, not the end */
+}
+
+int store_open(cosd_server *srv, const char *bucket, const char *key, size_t keylen, obj_meta *m, store_body **body) {
     pthread_mutex_lock(&srv->lock);
     int rc = store_read_meta(srv, bucket, key, keylen, m);
     if (rc == 0) {
         char *dp = store_bucket_dir(srv, bucket, "o/");
-        char *full = NULL;
-        if (dp && asprintf(&full, "%s%s", dp, m->datafile) >= 0) {
-            *fd = open(full, O_RDONLY | O_CLOEXEC);
-            free(full);
-        } else *fd = -1;
+        *body = dp ? body_open(dp, m) : NULL;
         free(dp);
-        if (*fd < 0) { meta_free(m); rc = -1; }
+        if (!*body) { meta_free(m); rc = -1; }
     }
     pthread_mutex_unlock(&srv->lock);
     return rc;
@@ -287,9 +343,9 @@ static int commit_locked(cosd_server *srv, const char *bucket, const char *tmp_p
             rc = 0;
             if (had_old && strcmp(old.datafile, m->datafile) != 0) {
                 char *op = NULL;
-                if (asprintf(&op, "%s/%s", odir, old.datafile) >= 0) { unlink(op); free(op); }
+                if (asprintf(&op, "%s/%s", odir, old.datafile) >= 0) { rm_rf(op); free(op); } /* a file or a manifest's directory */
             }
-        } else unlink(dpath);
+        } else rename(dpath, tmp_path); /* back where the caller has it */
     }
     if (had_old) meta_free(&old);
     free(dpath); free(mpath); free(odir);
@@ -311,7 +367,7 @@ int store_delete(cosd_server *srv, const char *bucket, const char *key, size_t k
         char *dp = store_bucket_dir(srv, bucket, "o/");
         char *full = NULL;
         if (mp) unlink(mp);
-        if (dp && asprintf(&full, "%s%s", dp, m.datafile) >= 0) { unlink(full); free(full); }
+        if (dp && asprintf(&full, "%s%s", dp, m.datafile) >= 0) { rm_rf(full); free(full); }
         free(mp); free(dp);
         meta_free(&m);
     }
@@ -503,7 +559,7 @@ int store_init(cosd_server *srv) {
             obj_meta m = {0};
             int keep = parse_meta_file(mp, &m) == 0 && strcmp(m.datafile, oe->d_name) == 0;
             if (m.key) meta_free(&m);
-            if (!keep && asprintf(&dp, "%s/%s", odir, oe->d_name) >= 0) { unlink(dp); free(dp); }
+            if (!keep && asprintf(&dp, "%s/%s", odir, oe->d_name) >= 0) { rm_rf(dp); free(dp); }
             free(mp);
         }
         if (o) closedir(o);

@@ -224,6 +224,10 @@ typedef struct cos_callbacks {
 COS_API cos_task_id cos_start(cos_client *c, const char *op, cos_value *params, const cos_body *body,
                       const cos_output *output, const cos_callbacks *cb, cos_value **err);
 
+/* The most request-body bytes one cos_poll step reads, hashes and hands to libcurl, over all the
+ * transfers in flight together; a transfer that reaches it pauses until the next step. */
+#define COS_STEP_MAX_BYTES ((int64_t)1024 * 1024)
+
 /* One step: waits up to timeout_ms for network activity (0: do not wait), advances transfers,
  * then delivers the events recorded meanwhile. Returns the number of unfinished tasks. Like
  * poll(2), it returns early when something happened, else after timeout_ms, also when nothing
@@ -234,28 +238,25 @@ COS_API cos_task_id cos_start(cos_client *c, const char *op, cos_value *params, 
  *   limits), lets libcurl move what every connection accepts without blocking, parses the
  *   responses that completed (small XML), and then runs every callback that became due: your
  *   callbacks run inside the step and their time is part of it.
- * - Uploading, libcurl (7.88) takes at most one 512 KiB upload buffer per transfer per step: a
- *   step reads, hashes (MD5 and CRC-64) and sends at most 512 KiB per transfer in flight, so its
- *   cost grows with the transfers in flight (ChunkParallelLimit, times FileParallelLimit for
- *   uploadFiles): about 1.2 ms of CPU per transfer per step measured on loopback.
- * - Measured (`make bench-poll`, docs/c-library.md): a 256 MiB sliceUploadFile, 8 MiB parts, to cosd
- *   on loopback, one step per 60 Hz frame. CPU time per step: 4 in flight median 5 ms, p99 7 ms;
- *   2 in flight median 2.6 ms, p99 3.9 ms; 1 in flight median 1.2 ms, p99 1.9 ms. The slowest step
- *   (9-17 ms) is the last one: it checks Complete's answer by combining the parts' CRC-64s, about
- *   0.5 ms per part. Wall time on a busy shared machine adds whatever the scheduler takes. This is
- *   no hard bound yet: bounding the work of one step is planned (target: max 4 ms, p99 2 ms).
+ * - The work of one step is bounded: it reads, hashes (CRC-64; MD5 only when asked for) and hands
+ *   to libcurl at most COS_STEP_MAX_BYTES (1 MiB) of request bodies, over all transfers in flight
+ *   together; a transfer that reaches the budget pauses until the next step. Whole-file and
+ *   whole-part hashing (UploadAddMetaMd5 of sliceUploadFile/uploadFile's multipart path, matching
+ *   parts when resuming, each part's Content-MD5 with UploadCheckContentMd5) runs in slices inside
+ *   that same budget (on_hash_progress for the first two), so a pause or cancel stops it at once. No thread is started. Measured (`make bench-poll`,
+ *   docs/c-library.md): a 256 MiB sliceUploadFile, 8 MiB parts, 4 in flight, to cosd on
+ *   loopback: CPU time per step max about 2.5 ms, p99 about 2 ms; wall time on a busy machine
+ *   adds whatever the scheduler takes. Completing is cheap too: the parts' CRC-64s are combined
+ *   in microseconds.
  * - A stream upload (COS_BODY_STREAM) reads at most 2 MiB and calls on_read at most 512 times per
  *   step, only while a part buffer is free; a source with nothing to give costs one call.
- * - Not yet bounded, done whole inside one step: UploadAddMetaMd5 (MD5 of the whole file before
- *   the first request), UploadCheckContentMd5 (MD5 of each part, ChunkSize bytes, before it is
- *   sent), and resuming without a usable checkpoint (every part the server lists is hashed to
- *   match it). Avoid these in a frame loop, or run that client on a thread of its own.
- * - Sizing work to a frame: the transfers in flight set the cost of a step and the throughput
- *   together: one step per 60 Hz frame moves at most 60 x 512 KiB = 30 MiB/s per transfer (about
- *   22 MB/s measured with one in flight, 39 with two, 60-70 with four). Pick ChunkParallelLimit
- *   (and FileParallelLimit) for the frame budget; keep callbacks cheap (copy the figures, draw
+ * - Still done whole inside one step: the MD5 of an in-memory body (putObject with
+ *   UploadCheckContentMd5) and UploadAddMetaMd5 of uploadFile's single PUT (at most SliceSize
+ *   bytes): about 1.4 ms per MiB. Keep those small in a frame loop.
+ * - Sizing work to a frame: one step per 60 Hz frame moves at most 60 x COS_STEP_MAX_BYTES =
+ *   60 MiB/s whatever the transfers in flight; keep callbacks cheap (copy the figures, draw
  *   later; ProgressInterval throttles on_progress); a host with time left in a frame may call
- *   cos_poll(c, 0) again.
+ *   cos_poll(c, 0) again (each call is one bounded step).
  * - Never call cos_run or cos_wait from a frame: they return only when the work is done. */
 COS_API int cos_poll(cos_client *c, int timeout_ms);
 /* Runs until no task is left. */
@@ -270,7 +271,9 @@ COS_API int cos_busy(cos_client *c);
  * After each cos_socket_action (or cos_start, cos_task_*), read the set and the timeout again:
  * both change as transfers start and end. The set is libcurl's (CURLMOPT_SOCKETFUNCTION), the
  * timeout libcurl's timer (CURLMOPT_TIMERFUNCTION) combined with lua-cos's own (retries,
- * progress, queued events). */
+ * progress, queued events). Each cos_socket_action is one step with the bound of cos_poll
+ * (COS_STEP_MAX_BYTES): while the budget holds a transfer paused or hashing runs in slices,
+ * cos_next_timeout is 0, so the loop comes back at once. */
 #define COS_WATCH_IN 1
 #define COS_WATCH_OUT 2
 typedef struct cos_watch {

@@ -1,0 +1,76 @@
+/* integrity: the one place that decides what an upload hashes, sends and verifies, for every
+ * upload path (putObject, uploadFile's whole-file PUT, sliceUploadFile's parts, multipartUpload,
+ * Complete). The policy, its cost and how to ask for more: docs/upload-engine.md, "Integrity".
+ *
+ *   default   CRC-64 of every body while it streams (~14 GB/s with PCLMULQDQ), checked against
+ *             x-cos-hash-crc64ecma; no MD5 is computed.
+ *   MD5       only when something needs it: UploadCheckContentMd5 (Content-MD5 sent),
+ *             UploadAddMetaMd5 (x-cos-meta-md5 of the whole file), resuming without a checkpoint
+ *             (parts on the server are matched by ETag), a body that cannot be sent again, and
+ *             a client that has met a server answering an upload without x-cos-hash-crc64ecma
+ *             (from then on the ETag is the check: see cos_integrity_check, COS_INTEGRITY_RECHECK). */
+#ifndef COS_INTEGRITY_H
+#define COS_INTEGRITY_H
+#include <stddef.h>
+#include <stdint.h>
+#include "client.h"
+#include "request.h"
+
+/* The hashes (COS_HASH_* of request.h) a body computes while it streams. `resendable` 0: the
+ * body cannot be sent a second time (a pulled stream), so it hashes MD5 too, as a first answer
+ * without CRC-64 could not be re-checked by sending it again. */
+int cos_integrity_stream_hashes(const cos_client *c, int resendable);
+
+/* Content-MD5 of an in-memory body about to be sent, added only when the client option
+ * UploadCheckContentMd5 asks for it (and no Content-MD5 was given). 0 (also when not wanted) or -1. */
+int cos_integrity_content_md5_mem(const cos_client *c, cos_request *r, const void *data, size_t len);
+
+/* Whether bodies carry Content-MD5 (UploadCheckContentMd5), for callers that hash the body
+ * themselves (sliceUploadFile hashes each part in slices), and the header from that MD5. */
+int cos_integrity_wants_content_md5(const cos_client *c);
+int cos_integrity_content_md5_header(cos_request *r, const unsigned char md5[16]);
+
+/* Content-MD5 of a small request body COS asks it for (Complete's XML, Delete Multiple): always. */
+int cos_integrity_body_md5(cos_request *r, const void *data, size_t len);
+
+/* base64 of the MD5 of `len` bytes into out (at least 25 bytes). 0 or -1. */
+int cos_integrity_md5_base64(const void *data, size_t len, char out[32]);
+
+typedef enum {
+    COS_INTEGRITY_OK = 0,      /* a hash the server computed over what it stored matches ours */
+    COS_INTEGRITY_DAMAGED,     /* a mismatch: the bytes changed on the way; send again (bounded), then fail */
+    COS_INTEGRITY_RECHECK,     /* no x-cos-hash-crc64ecma and no MD5 of ours to check the ETag
+                                * with: the client now hashes MD5 for every upload; send this
+                                * body again (not counted as a retry), its answer is then checked by ETag */
+    COS_INTEGRITY_UNVERIFIABLE /* neither an MD5 ETag nor a CRC-64 vouches: fail (sending again changes nothing) */
+} cos_integrity_verdict;
+
+/* Checks the answer to an upload of `expect` bytes (a part, a PUT) against what was sent.
+ * `what` names it in messages ("part 3", or "" for an object). On anything but OK, *err gets
+ * the error to report (IntegrityError, UnverifiedUpload) should the caller stop. */
+/* `expect` < 0: the length is not checked (a pulled body's length is the caller's word). */
+cos_integrity_verdict cos_integrity_check(cos_client *c, const cos_http_result *res, int64_t expect, const char *what,
+                                          cos_value **err);
+
+/* MD5 and CRC-64 of a file range computed in slices, so that hashing a whole part or file
+ * (resuming, UploadAddMetaMd5) never stalls a cos_poll step: each step hashes what the step
+ * budget (COS_STEP_MAX_BYTES) leaves. Zero-initialised = idle. */
+typedef struct cos_integrity_hasher {
+    int fd;
+    int64_t off, len, done;
+    struct evp_md_ctx_st *md5;
+    unsigned char *buf;
+    uint64_t crc;
+} cos_integrity_hasher;
+/* Starts hashing len bytes of fd at off (fd is borrowed). 0 or -1 (out of memory). */
+int cos_integrity_hasher_start(cos_integrity_hasher *h, int fd, int64_t off, int64_t len);
+/* Hashes up to `budget` more bytes (*used gets how many). 1 when the range is done (md5 and *crc
+ * set; the hasher is idle again), 0 when more is left, -1 on a read error (errno; EIO when the
+ * file shrank). */
+int cos_integrity_hasher_step(cos_integrity_hasher *h, int64_t budget, int64_t *used, unsigned char md5[16],
+                              uint64_t *crc);
+int cos_integrity_hasher_busy(const cos_integrity_hasher *h);
+/* Stops (pause, cancel, failure) and frees what the hasher holds; it is idle again. */
+void cos_integrity_hasher_stop(cos_integrity_hasher *h);
+
+#endif
