@@ -12,9 +12,9 @@
  *             min(SliceSize, first part size); sliceUploadFile: 0) or the stream ends;
  *   put       a stream that ended within the threshold goes as one verified PUT;
  *   init      Initiate Multipart Upload (reading goes on meanwhile);
- *   parts     each full buffer becomes a part, sent from memory while the engine hashes it (MD5
- *             and CRC-64), confirmed as sliceUploadFile confirms file parts (ETag = MD5, CRC-64,
- *             bytes sent) or sent again; when the stream has ended and every part is confirmed,
+ *   parts     each full buffer becomes a part, sent from memory while the engine hashes it (what
+ *             it hashes and what confirms a part is integrity.c's policy, as for file parts) or
+ *             sent again; when the stream has ended and every part is confirmed,
  *             Complete, whose CRC-64 must equal the parts' CRCs combined.
  * Reading happens only in the pump, which cos_poll calls once per step: one step reads at most
  * STEP_BYTES (in slices the source hands over), and only while a buffer is free.
@@ -33,6 +33,7 @@
 
 #include "client.h"
 #include "crc64.h"
+#include "integrity.h"
 #include "queue.h"
 #include "stream_source.h"
 #include "upload.h"
@@ -386,24 +387,22 @@ static int read_some(stream_upload *su)
 /* ---------------------------------------------------------------------------------------- */
 /* Integrity                                                                                 */
 
-/* A part's (or the PUT's) answer against the bytes we sent: NULL when fine. */
-static cos_value *verify_sent(cos_http_result *res, int64_t size, int part, const char **etag_out)
+/* A part's (or the PUT's) answer against the bytes we sent, by integrity.c's policy (the one
+ * place that decides what verifies an upload); a part also needs an ETag for Complete. The
+ * buffer is still held, so every verdict but UNVERIFIABLE can be answered by sending again. */
+static cos_integrity_verdict verify_sent(stream_upload *su, cos_http_result *res, int64_t size, int part,
+                                         const char **etag_out, cos_value **bad)
 {
     const char *etag = cos_obj_get_str(res->headers, "etag");
-    char what[32] = "PUT";
-    uint64_t crc;
+    char what[32] = "";
     if (part) snprintf(what, sizeof what, "part %d", part);
     *etag_out = etag;
-    if (part && (!etag || !*etag)) return cos_upload_error("IntegrityError", "%s: the server returned no ETag", what);
-    if (res->bytes_sent != size)
-        return cos_upload_error("IntegrityError", "%s: %" PRId64 " bytes sent, %" PRId64 " expected", what,
-                                res->bytes_sent, size);
-    if (etag && cos_upload_etag_matches(etag, res->md5) == 0)
-        return cos_upload_error("IntegrityError", "%s: ETag %s is not the MD5 of the bytes sent", what, etag);
-    if (cos_upload_header_crc64(res->headers, &crc) && crc != res->crc64)
-        return cos_upload_error("IntegrityError", "%s: x-cos-hash-crc64ecma %" PRIu64 " is not the CRC-64 %" PRIu64
-                                " of the bytes sent", what, crc, res->crc64);
-    return NULL;
+    *bad = NULL;
+    if (part && (!etag || !*etag)) {
+        *bad = cos_upload_error("IntegrityError", "%s: the server returned no ETag", what);
+        return COS_INTEGRITY_DAMAGED;
+    }
+    return cos_integrity_check(client_of(su), res, size, what, bad);
 }
 
 static uint64_t combined_crc64(const stream_upload *su)
@@ -427,9 +426,11 @@ static void put_done(void *ud, cos_http_result *res)
         return;
     }
     const char *etag = NULL;
-    cos_value *bad = verify_sent(res, su->read_total, 0, &etag);
-    if (bad) { /* sent again: a PUT replaces the object, the damaged copy does not survive */
-        if (su->put_retries++ < su->retries + 1 && put_submit(su) == 0) {
+    cos_value *bad = NULL;
+    cos_integrity_verdict v = verify_sent(su, res, su->read_total, 0, &etag, &bad);
+    if (v != COS_INTEGRITY_OK) { /* sent again: a PUT replaces the object, the damaged copy does not survive */
+        int again = v == COS_INTEGRITY_RECHECK || (v == COS_INTEGRITY_DAMAGED && su->put_retries++ < su->retries + 1);
+        if (again && put_submit(su) == 0) {
             cos_value_free(bad);
             return;
         }
@@ -456,12 +457,14 @@ static int put_submit(stream_upload *su)
     if (!rc && !cos_req_get_header(r, "Cache-Control")) rc = cos_req_header(r, "Cache-Control", "");
     if (!rc && !cos_req_get_header(r, "Content-Type")) rc = cos_req_header(r, "Content-Type", "application/octet-stream");
     if (!rc && *su->meta_md5) rc = cos_req_header(r, "x-cos-meta-md5", su->meta_md5);
-    if (!rc) rc = cos_req_body_mem_ref(r, su->fill ? (const void *)su->fill : "", (size_t)su->read_total);
+    const void *body = su->fill ? (const void *)su->fill : "";
+    if (!rc) rc = cos_req_body_mem_ref(r, body, (size_t)su->read_total);
+    if (!rc) rc = cos_integrity_content_md5_mem(client_of(su), r, body, (size_t)su->read_total);
     if (rc) {
         cos_req_free(r);
         return -1;
     }
-    cos_req_hash(r, COS_HASH_MD5 | COS_HASH_CRC64);
+    cos_req_hash(r, cos_integrity_stream_hashes(client_of(su), 1)); /* the buffer can be sent again */
     cos_req_on_done(r, put_done, su);
     return cos_req_submit(r);
 }
@@ -539,9 +542,12 @@ static void part_done(void *ud, cos_http_result *res)
         return;
     }
     const char *etag = NULL;
-    cos_value *bad = verify_sent(res, p->size, p->number, &etag);
-    if (bad) {
-        if (p->integrity_retries++ < su->retries + 1) { /* damaged in transit: the buffer is still here */
+    cos_value *bad = NULL;
+    cos_integrity_verdict v = verify_sent(su, res, p->size, p->number, &etag, &bad);
+    if (v != COS_INTEGRITY_OK) {
+        /* RECHECK: sent again, now hashing MD5, its answer is checked by ETag (not a retry);
+         * DAMAGED: changed in transit, sent again from the buffer a bounded number of times */
+        if (v == COS_INTEGRITY_RECHECK || (v == COS_INTEGRITY_DAMAGED && p->integrity_retries++ < su->retries + 1)) {
             cos_value_free(bad);
             step(su);
         } else {
@@ -560,15 +566,6 @@ static void part_done(void *ud, cos_http_result *res)
     step(su);
 }
 
-static int content_md5(const st_part *p, cos_request *r)
-{
-    unsigned char md[16];
-    char b64[32];
-    if (EVP_Digest(p->buf, (size_t)p->size, md, NULL, EVP_md5(), NULL) != 1) return -1;
-    EVP_EncodeBlock((unsigned char *)b64, md, 16);
-    return cos_req_header(r, "Content-MD5", b64);
-}
-
 static int submit_part(stream_upload *su, st_part *p)
 {
     char num[16], buf[64];
@@ -582,12 +579,12 @@ static int submit_part(stream_upload *su, st_part *p)
              cos_req_body_mem_ref(r, p->buf, (size_t)p->size);
     if (!rc && tl) rc = cos_req_header(r, "x-cos-traffic-limit", tl);
     if (!rc && sse) rc = cos_req_header(r, "x-cos-server-side-encryption", sse);
-    if (!rc && client_of(su)->upload_check_md5) rc = content_md5(p, r);
+    if (!rc) rc = cos_integrity_content_md5_mem(client_of(su), r, p->buf, (size_t)p->size);
     if (rc) {
         cos_req_free(r);
         return -1;
     }
-    cos_req_hash(r, COS_HASH_MD5 | COS_HASH_CRC64);
+    cos_req_hash(r, cos_integrity_stream_hashes(client_of(su), 1)); /* the buffer can be sent again */
     cos_req_retries(r, su->retries);
     cos_req_on_done(r, part_done, p);
     cos_req_on_progress(r, part_progress, p);
