@@ -288,8 +288,6 @@ int cos_req_submit(cos_request *r)
     return 0;
 }
 
-void cos_engine_submit(cos_request *r) { cos_req_submit(r); }
-
 void cos_req_abort(cos_request *r)
 {
     if (!r) return;

@@ -126,9 +126,6 @@ void cos_req_clear_creds(cos_request *r);
 /* "start;end" key time from now + clock offset (A.4). */
 void cos_auth_key_time(double offset_ms, long expires, char out[64]);
 
-/* engine.c */
-void cos_engine_submit(cos_request *r);
-
 /* Error objects (errors.c) */
 cos_value *cos_error_network(CURLcode rc, long os_errno, const char *detail, const char *method,
                              const char *url);

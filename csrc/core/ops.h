@@ -11,11 +11,13 @@ int cos_op_head_object(cos_task *t, cos_value **err);
 int cos_op_get_object(cos_task *t, cos_value **err);
 int cos_op_delete_object(cos_task *t, cos_value **err);
 
-/* ops_bucket.c, postobject.c (ops engineer) */
+/* ops_bucket.c */
 int cos_op_get_bucket(cos_task *t, cos_value **err);
+
+/* postobject.c */
 int cos_op_post_object(cos_task *t, cos_value **err);
 
-/* ops_multipart.c (ops engineer) */
+/* ops_multipart.c */
 int cos_op_multipart_list(cos_task *t, cos_value **err);
 int cos_op_multipart_init(cos_task *t, cos_value **err);
 int cos_op_multipart_upload(cos_task *t, cos_value **err);
@@ -23,9 +25,11 @@ int cos_op_multipart_list_part(cos_task *t, cos_value **err);
 int cos_op_multipart_complete(cos_task *t, cos_value **err);
 int cos_op_multipart_abort(cos_task *t, cos_value **err);
 
-/* upload.c (upload engine; stubs until written) */
+/* upload.c */
 int cos_op_slice_upload_file(cos_task *t, cos_value **err);
 int cos_op_upload_file(cos_task *t, cos_value **err);
+
+/* upload_files.c */
 int cos_op_upload_files(cos_task *t, cos_value **err);
 
 #endif
