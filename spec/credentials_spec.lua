@@ -1,6 +1,6 @@
--- Temporary credentials (node-sdk-behaviour.md A.8) against cosd: the SecurityToken option, and the
--- getAuthorization client option in both answer shapes (ready Authorization, STS keys), its
--- cache, refresh, errors and timeouts. cosd accepts any non-empty x-cos-security-token.
+-- Temporary credentials (docs/cos-wire.md#temporary-credentials) against cosd: the SecurityToken
+-- option, and the getAuthorization client option in both answer shapes (ready Authorization, STS
+-- keys), its cache, refresh, errors and timeouts. cosd accepts any non-empty x-cos-security-token.
 local COS = require "cos"
 local cosd = require "support.cosd"
 local files = require "support.files"

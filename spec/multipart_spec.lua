@@ -1,5 +1,5 @@
 -- multipartList / multipartInit / multipartUpload / multipartListPart / multipartComplete /
--- multipartAbort end to end against a real cosd (node-sdk-behaviour.md B.7-B.12), plus the requests
+-- multipartAbort end to end against a real cosd (docs/cos-wire.md, the multipart APIs), plus the requests
 -- on the wire (cosd's request log) and COS's odd answers (cosd faults: 200 with <Error>, keep-alive
 -- spaces, no ETag, malformed XML).
 local COS = require "cos"

@@ -1,4 +1,4 @@
--- POST Object (HTML form upload, cos-protocol.md §3.3 and §6):
+-- POST Object (HTML form upload, docs/cos-wire.md#post-object):
 -- * COS.getPostPolicy: the pure helper that gives a web page its signed form fields;
 -- * a browser-style form posted with `curl -F` from those fields to a real cosd;
 -- * cos:postObject, the client's own form upload.

@@ -264,7 +264,7 @@ describe("putObject against cosd", function()
     assert.are.equal("1234566666", got.Body)
     local _, e3 = cos:appendObject { Bucket = BUCKET, Region = REGION, Key = "app.log", Body = "x", Position = 3 }
     assert.are.equal(409, e3.statusCode)
-    assert.are.equal("AppendPositionErr", e3.code) -- COS's code (cos-protocol.md 3.2)
+    assert.are.equal("AppendPositionErr", e3.code) -- COS's code (docs/cos-wire.md#append-object)
   end)
 
   it("downloads to an io file handle with getObject Output", function()

@@ -1,6 +1,6 @@
 -- COS.getAuthorization and cos:getObjectUrl, byte for byte.
 -- Every expected Authorization below was derived twice, independently: with a 20-line Python
--- implementation of node-sdk-behaviour.md A (hashlib/hmac, urllib.parse.quote(safe='-_.~')), which
+-- implementation of docs/cos-wire.md#signing (hashlib/hmac, urllib.parse.quote(safe='-_.~')), which
 -- also reproduces the DOC 7778 FormatString SHA1s 54ecfe22... (GET) and 8b2751e7... (PUT), and with
 -- the real cos-nodejs-sdk-v5 3.0.0 COS.getAuthorization (spec/node). Both agreed on every vector.
 local COS = require "cos"
@@ -15,7 +15,7 @@ local function auth_string(sid, kt, headers, params, sig)
 end
 
 describe("COS.getAuthorization", function()
-  it("reproduces the Go SDK vector (cos-protocol.md 2.6 #1)", function()
+  it("reproduces the Go SDK's published vector", function()
     local a = COS.getAuthorization {
       SecretId = "QmFzZTY0IGlzIGEgZ2VuZXJp", SecretKey = "AKIDZfbOA78asKUYBcXFrJD0a1ICvR98JM",
       Method = "put", Pathname = "/testfile2", KeyTime = "1480932292;1481012292",

@@ -107,9 +107,10 @@ describe("uploadFiles", function()
   end)
 end)
 
--- files[i].onProgress / onTaskReady / onFileFinish (node-sdk-behaviour.md D.7): the functions of a
--- file do not survive the conversion to C values, so the Lua layer keeps them by index and
--- dispatches from the core's per-file events (on_file_progress, on_file_finish, the task list).
+-- files[i].onProgress / onTaskReady / onFileFinish (docs/api.md#cosuploadfilesparams-callback): the
+-- functions of a file do not survive the conversion to C values, so the Lua layer keeps them by
+-- index and dispatches from the core's per-file events (on_file_progress, on_file_finish, the task
+-- list).
 describe("uploadFiles per-file callbacks", function()
   local dir
   setup(function() dir = U.tmpdir() end)

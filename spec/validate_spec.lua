@@ -1,7 +1,7 @@
--- Client-side validation (node-sdk-behaviour.md B.0, C.4): errors come back before any request
--- goes out, shaped {code = "Error", name = "Error", message, param}. The client points at a real
--- cosd: a check that let a request through would show up in cosd's logs, which every expected
--- validation error checks (and the valid variants must show up there).
+-- Client-side validation (docs/cos-wire.md#client-side-validation-errors): errors come back before
+-- any request goes out, shaped {code = "Error", name = "Error", message, param}. The client points
+-- at a real cosd: a check that let a request through would show up in cosd's logs, which every
+-- expected validation error checks (and the valid variants must show up there).
 local COS = require "cos"
 local cosd = require "support.cosd"
 

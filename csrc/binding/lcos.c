@@ -3,7 +3,7 @@
  * Thin by design: it converts Lua tables to and from cos_value trees, maps request bodies and
  * getObject outputs, and routes the core's C callbacks into Lua.
  *
- * Callbacks (see ecosystem-notes.md 1.4 and "What this means for our design" 4-8)
+ * Callbacks (the contract users see: docs/api.md#calling-conventions and #driving-the-engine)
  * - The core calls its callbacks only from cos_poll()/cos_start() (and release() also from
  *   cos_client_free()/cos_task_cancel()). Every entry into the core from Lua records the calling
  *   lua_State in the client (`L`, saved and restored, so nested polls work); a callback runs on

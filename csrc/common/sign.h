@@ -1,5 +1,5 @@
 /* sign: the COS "q-sign" request signature (sha1), shared by the client core and cosd.
- * Pure functions: no I/O, no global state. See cos-protocol.md section 2 and node-sdk-behaviour.md A. */
+ * Pure functions: no I/O, no global state. The algorithm: docs/cos-wire.md#signing. */
 #ifndef COS_SIGN_H
 #define COS_SIGN_H
 #include <stddef.h>

@@ -1,4 +1,5 @@
-/* auth: the q-sign Authorization for requests (A.7), COS.getAuthorization and getObjectUrl (A.9).
+/* auth: the q-sign Authorization for requests (docs/cos-wire.md#what-the-client-signs),
+ * COS.getAuthorization and getObjectUrl (docs/cos-wire.md#pre-signed-urls).
  * The signature itself is cos_sign() (common/sign.c); this file chooses what gets signed. */
 #include <math.h>
 #include <stdio.h>

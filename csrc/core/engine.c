@@ -18,7 +18,8 @@
 #define SKEW_MIN_MS 30000.0
 /* How long a request waits for the credentials provider when the client has no Timeout. */
 #define CRED_WAIT_DEFAULT_MS 60000.0
-/* STS credentials are reused until they expire within this many seconds (A.8). */
+/* STS credentials are reused until they expire within this many seconds
+ * (docs/cos-wire.md#temporary-credentials). */
 #define STS_MARGIN_S 60
 
 /* ---------------------------------------------------------------------------------------- */
@@ -725,7 +726,7 @@ static void complete(cos_client *c, cos_request *r, CURLcode rc)
         cos_req_destroy(r);
         return;
     }
-    cos_req_clear_creds(r); /* every attempt resolves its credentials again (A.8, H) */
+    cos_req_clear_creds(r); /* every attempt resolves its credentials again */
     int skew = err && fix_clock_skew(c, r, err);
     int retries_used = r->attempt - 1 - r->skew_retried;
     if (skew || (err && retryable && cos_req_replayable(r) && retries_used < r->max_retries)) {

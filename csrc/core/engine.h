@@ -115,7 +115,8 @@ void cos_req_destroy(cos_request *r);                    /* frees everything (en
 /* Adds the bytes of a pulled chunk and resumes the transfer. */
 int cos_req_feed_pull(cos_request *r);
 
-/* auth.c: the Authorization for one request, signing what the Node SDK signs (A.7), with
+/* auth.c: the Authorization for one request, signing what the Node SDK signs
+ * (docs/cos-wire.md#what-the-client-signs), with
  * these keys; key_time NULL or "": now .. now + 900 s (clock offset applied). */
 char *cos_auth_for_request(cos_client *c, const char *sid, const char *skey, const char *key_time,
                            const char *method, const char *pathname, const cos_rkv_list *query,
@@ -123,7 +124,7 @@ char *cos_auth_for_request(cos_client *c, const char *sid, const char *skey, con
 /* request.c: the provider's options for the next attempt of r (cos_credentials_fn). */
 cos_value *cos_req_cred_options(cos_request *r);
 void cos_req_clear_creds(cos_request *r);
-/* "start;end" key time from now + clock offset (A.4). */
+/* "start;end" key time from now + clock offset (docs/cos-wire.md#key-time). */
 void cos_auth_key_time(double offset_ms, long expires, char out[64]);
 
 /* Error objects (errors.c) */

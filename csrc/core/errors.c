@@ -143,7 +143,8 @@ cos_value *cos_error_http(int status, const char *reason, cos_value *headers, co
     if (code) {
         e = cos_error_new(code, message ? message : "");
     } else {
-        /* C.2: no XML body -> code is the status, message the reason phrase. */
+        /* No XML body -> code is the status, message the reason phrase
+         * (docs/cos-wire.md#http-errors-without-an-xml-body). */
         e = cos_error_new(status_s, reason && *reason ? reason : "Error");
     }
     if (!e) {

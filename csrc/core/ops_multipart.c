@@ -1,7 +1,7 @@
-/* ops_multipart: the six multipart operations (node-sdk-behaviour.md B.7-B.12, cos-protocol.md
- * §3.7-3.12). Each is one request; results are shaped as the Node SDK shapes them: XML values
- * stay strings, the Upload/Part lists are always arrays, ETags keep their quotes, and Complete's
- * Location is the SDK-built one. */
+/* ops_multipart: the six multipart operations (their requests and answers:
+ * docs/cos-wire.md#the-cos-apis-the-client-sends, List Multipart Uploads to Abort). Each is one
+ * request; results are shaped as the Node SDK shapes them: XML values stay strings, the Upload/Part
+ * lists are always arrays, ETags keep their quotes, and Complete's Location is the SDK-built one. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "engine.h" /* cos_error_http: the C.1 error shape for an <Error> inside a 200 */
+#include "engine.h" /* cos_error_http: the service error shape for an <Error> inside a 200 */
 #include "integrity.h"
 #include "ops.h"
 #include "client.h"
@@ -25,7 +25,7 @@ static int fail(cos_value **err, cos_value *e)
     return -1;
 }
 
-/* A request for the task (B.0 params applied). key NULL: bucket level. */
+/* A request for the task (docs/cos-wire.md#parameters-to-headers applied). key NULL: bucket level. */
 static cos_request *task_request(cos_task *t, const char *method, const char *key, int progress, cos_value **err)
 {
     cos_request *r = cos_task_request(t, method, key, progress);
@@ -98,7 +98,7 @@ static cos_value *check_object(const cos_task *t, int need_upload_id)
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* multipartList (B.7)                                                                         */
+/* multipartList (cos-wire.md#list-multipart-uploads)                                         */
 
 static const char *const LIST_UPLOADS_ARRAYS[] = {"Upload", "CommonPrefixes", NULL};
 
@@ -116,7 +116,7 @@ int cos_op_multipart_list(cos_task *t, cos_value **err)
     if (!r) return -1;
     const cos_value *p = t->params;
     const char *prefix = cos_obj_get_str(p, "Prefix");
-    /* The action first, then the SDK's reqParams order; prefix is always sent (B.7). */
+    /* The action first, then the SDK's reqParams order; prefix is always sent. */
     int rc = cos_req_query(r, "uploads", "");
     rc = rc || query_from_param(r, p, "Delimiter", "delimiter");
     rc = rc || query_from_param(r, p, "EncodingType", "encoding-type");
@@ -132,7 +132,7 @@ int cos_op_multipart_list(cos_task *t, cos_value **err)
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* multipartInit (B.8)                                                                         */
+/* multipartInit (cos-wire.md#initiate-multipart-upload)                                      */
 
 static void init_done(void *ud, cos_http_result *res) { finish_xml(ud, res, NULL); }
 
@@ -143,9 +143,9 @@ int cos_op_multipart_init(cos_task *t, cos_value **err)
     cos_request *r = task_request(t, "POST", cos_task_key(t), 0, err);
     if (!r) return -1;
     int rc = cos_req_query(r, "uploads", "");
-    /* Sent empty (and so unsigned) unless given, so no proxy adds its own (B.8). */
+    /* Sent empty (and so unsigned) unless given, so no proxy adds its own. */
     if (!rc && !cos_req_get_header(r, "Cache-Control")) rc = cos_req_header(r, "Cache-Control", "");
-    if (!rc && !cos_req_get_header(r, "Content-Type")) { /* by the key's extension, else empty (B.8) */
+    if (!rc && !cos_req_get_header(r, "Content-Type")) { /* by the key's extension, else empty */
         const char *type = cos_client_content_type(t->client, NULL, cos_task_key(t));
         rc = cos_req_header(r, "Content-Type", type ? type : "");
     }
@@ -157,7 +157,7 @@ int cos_op_multipart_init(cos_task *t, cos_value **err)
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* multipartUpload (B.9)                                                                       */
+/* multipartUpload (cos-wire.md#upload-part)                                                  */
 
 static int pull_from_task(void *ud, const void **chunk, size_t *len)
 {
@@ -190,7 +190,8 @@ static int attach_fd(cos_request *r, int fd, int64_t offset, int64_t length, cos
 }
 
 /* Body like putObject's: string, fd, file path or pulled chunks. Stream bodies get
- * application/octet-stream unless a Content-Type was given (A.7). Returns 0, or -1 and *err. */
+ * application/octet-stream unless a Content-Type was given (cos-wire.md#upload-part).
+ * Returns 0, or -1 and *err. */
 static int attach_body(cos_task *t, cos_request *r, cos_value **err)
 {
     const cos_body *b = &t->body;
@@ -230,7 +231,8 @@ static void upload_done(void *ud, cos_http_result *res)
     if (cos_task_fail_on_error(t, res)) return;
     const char *etag = res->headers ? cos_obj_get_str(res->headers, "etag") : NULL;
     cos_value *data = cos_obj_new(), *common = NULL;
-    /* ETag first, verbatim with its quotes (B.0), then statusCode, headers, RequestId. */
+    /* ETag first, verbatim with its quotes (cos-wire.md#result-shaping), then statusCode,
+     * headers, RequestId. */
     if (data && cos_obj_set_str(data, "ETag", etag ? etag : "") == 0 && (common = cos_result_data(res))) {
         for (size_t i = 0; i < cos_value_len(common); i++)
             cos_obj_set(data, cos_obj_key(common, i), cos_value_clone(cos_obj_at(common, i)));
@@ -250,7 +252,7 @@ int cos_op_multipart_upload(cos_task *t, cos_value **err)
     cos_request *r = task_request(t, "PUT", cos_task_key(t), 1, err);
     if (!r) return -1;
     char pn[64];
-    /* partNumber then uploadId: the order the SDK sends and signs (B.9). */
+    /* partNumber then uploadId: the order the SDK sends and signs. */
     int rc = cos_req_query(r, "partNumber", cos_param_string(t->params, "PartNumber", pn, sizeof pn));
     rc = rc || cos_req_query(r, "uploadId", cos_task_str(t, "UploadId"));
     if (rc) {
@@ -261,7 +263,7 @@ int cos_op_multipart_upload(cos_task *t, cos_value **err)
         cos_req_free(r);
         return -1;
     }
-    /* UploadCheckContentMd5 applies to in-memory bodies only, as in the SDK (A.7). */
+    /* UploadCheckContentMd5 applies to in-memory bodies only, as in the SDK. */
     if (t->body.kind == COS_BODY_MEM && cos_integrity_content_md5_mem(t->client, r, t->body.data, t->body.len) != 0) {
         cos_req_free(r);
         return fail(err, NULL);
@@ -270,7 +272,7 @@ int cos_op_multipart_upload(cos_task *t, cos_value **err)
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* multipartListPart (B.10)                                                                    */
+/* multipartListPart (cos-wire.md#list-parts)                                                 */
 
 static const char *const LIST_PARTS_ARRAYS[] = {"Part", NULL};
 
@@ -299,9 +301,9 @@ int cos_op_multipart_list_part(cos_task *t, cos_value **err)
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* multipartComplete (B.11)                                                                    */
+/* multipartComplete (cos-wire.md#complete-multipart-upload)                                  */
 
-/* With Pic-Operations, ProcessResults and ImageInfo move under UploadResult (B.11). */
+/* With Pic-Operations, ProcessResults and ImageInfo move under UploadResult. */
 static void shape_upload_result(cos_value *data, const char *location)
 {
     cos_value *process = cos_obj_take(data, "ProcessResults");
@@ -319,7 +321,8 @@ static void shape_upload_result(cos_value *data, const char *location)
 }
 
 /* A 200 whose body is an <Error> document (COS answers Complete at once and streams the
- * outcome) is an error with statusCode 200 (B.11, C.1). */
+ * outcome) is an error with statusCode 200
+ * (cos-wire.md#complete-multipart-upload). */
 static cos_value *error_in_200(cos_task *t, cos_http_result *res)
 {
     cos_value *parsed = cos_xml_parse_error(res->body.data, res->body.len);
@@ -383,7 +386,7 @@ int cos_op_multipart_complete(cos_task *t, cos_value **err)
 }
 
 /* ------------------------------------------------------------------------------------------ */
-/* multipartAbort (B.12)                                                                       */
+/* multipartAbort (cos-wire.md#abort-multipart-upload)                                        */
 
 static void abort_done(void *ud, cos_http_result *res)
 {

@@ -1,5 +1,5 @@
-/* ops_object: the simple object operations (node-sdk-behaviour.md B.2-B.6): putObject,
- * appendObject, headObject, getObject, deleteObject. One request each, on the engine. */
+/* ops_object: the simple object operations putObject, appendObject, headObject, getObject,
+ * deleteObject (docs/cos-wire.md#the-cos-apis-the-client-sends). One request each, on the engine. */
 #include <errno.h>
 #include <inttypes.h>
 #include <fcntl.h>
@@ -446,7 +446,7 @@ int cos_op_get_object(cos_task *t, cos_value **err)
 static void delete_shape(cos_task *t, cos_http_result *res, cos_value *data)
 {
     (void)t;
-    /* B.6: the SDK reports a 404 as success {BucketNotFound: true, statusCode: 404}. */
+    /* The SDK reports a 404 as success {BucketNotFound: true, statusCode: 404}. */
     if (res->status_code == 404) cos_obj_set_bool(data, "BucketNotFound", 1);
 }
 

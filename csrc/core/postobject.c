@@ -1,4 +1,4 @@
-/* postobject: POST Object (HTML form upload, cos-protocol.md §3.3 and §6).
+/* postobject: POST Object (HTML form upload, docs/cos-wire.md#post-object).
  *
  * Two entry points share the policy/signature code:
  * - cos_post_policy(): pure, no client, no network. Builds the policy JSON and the signed form
@@ -372,7 +372,7 @@ cos_value *cos_post_policy(const cos_value *opts, cos_value **err)
 /* ------------------------------------------------------------------------------------------ */
 /* postObject                                                                                  */
 
-/* Params that become form fields (§6), in the order they are written. */
+/* Params that become form fields (cos-wire.md#post-object), in the order they are written. */
 static const char *const FORM_PARAMS[][2] = {
     {"ContentType", "Content-Type"},
     {"CacheControl", "Cache-Control"},
@@ -536,7 +536,7 @@ static void post_state_free(void *p)
 
 /* The text parts of the form, rebuilt on every attempt so a retry carries a fresh KeyTime:
  * key, the extra fields, the token, then the signature fields (they must precede the file,
- * which the engine appends last, §6). */
+ * which the engine appends last: COS wants it last). */
 static int post_mime_fields(void *ud, curl_mime *mime)
 {
     post_state *s = ud;

@@ -1,4 +1,4 @@
-/* queue: the task queue of the Node SDK (node-sdk-behaviour.md E), fixed.
+/* queue: the task queue of the Node SDK, fixed (docs/upload-engine.md#the-task-queue).
  *
  * Every upload task (putObject, sliceUploadFile, uploadFile and each file of uploadFiles) is an
  * entry of its client's queue. An entry outlives its cos_task: finished entries stay listed

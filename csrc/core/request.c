@@ -271,7 +271,7 @@ int cos_req_replayable(const cos_request *r)
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* B.0 parameter mapping                                                                     */
+/* Parameter mapping (cos-wire.md#parameters-to-headers)                                    */
 
 static const char *const PARAM_HEADERS[][2] = {
     {"ContentType", "Content-Type"},
@@ -608,7 +608,7 @@ static int base_headers(cos_request *r, int attempt, cos_rkv_list *h)
     }
     if (rkv_find(h, "User-Agent", 1) < 0 && rkv_set(h, "User-Agent", r->c->user_agent, 1) != 0) return -1;
     if (attempt > 1 && rkv_set(h, "x-cos-sdk-retry", "true", 1) != 0) return -1;
-    /* The token is added after signing so it is never signed (A.7). */
+    /* The token is added after signing so it is never signed (cos-wire.md#what-the-client-signs). */
     rkv_set(h, "x-cos-security-token", NULL, 1);
     return 0;
 }
@@ -642,7 +642,7 @@ void cos_req_clear_creds(cos_request *r)
 
 /* The header list of this attempt: base_headers, signed, then Authorization and the token
  * (added after signing, so never signed). A form upload is authorised by its policy and q-*
- * fields (§6), not by a header. */
+ * fields (cos-wire.md#post-object), not by a header. */
 static int build_headers(cos_request *r, cos_rkv_list *h)
 {
     if (base_headers(r, r->attempt, h) != 0) return -1;
@@ -669,7 +669,8 @@ static int build_headers(cos_request *r, cos_rkv_list *h)
     return 0;
 }
 
-/* The API name of a request, for the provider's Scope (A.8: "name/cos:PutObject"). */
+/* The API name of a request, for the provider's Scope ("name/cos:PutObject",
+ * cos-wire.md#temporary-credentials). */
 static const char *action_name(const cos_request *r)
 {
     int has_upid = rkv_find(&r->query, "uploadId", 0) >= 0;

@@ -70,11 +70,11 @@ int cos_req_query(cos_request *r, const char *name, const char *value);
  * A header with value "" is sent empty but not signed; value NULL removes the header. */
 int cos_req_header(cos_request *r, const char *name, const char *value);
 const char *cos_req_get_header(const cos_request *r, const char *name); /* any case; NULL if absent */
-/* Adds the headers and query of a params object the B.0 way: every top-level param whose name
- * contains "x-cos-", the named params (ContentType -> Content-Type, ACL -> x-cos-acl, GrantRead,
- * StorageClass, TrafficLimit, Range, IfModifiedSince, SSE..., PicOperations, ...), then the
- * Headers table, then the Query table (and VersionId -> versionId). Numbers are stringified,
- * booleans become "true"/"false", nil is skipped. */
+/* Adds the headers and query of a params object (cos-wire.md#common-request-machinery): every
+ * top-level param whose name contains "x-cos-", the named params (ContentType -> Content-Type, ACL
+ * -> x-cos-acl, GrantRead, StorageClass, TrafficLimit, Range, IfModifiedSince, SSE...,
+ * PicOperations, ...), then the Headers table, then the Query table (and VersionId -> versionId).
+ * Numbers are stringified, booleans become "true"/"false", nil is skipped. */
 int cos_req_apply_params(cos_request *r, const cos_value *params);
 
 /* Body sources (at most one). Content-Length is set from the body length and signed. */
@@ -85,7 +85,7 @@ int cos_req_body_mem_ref(cos_request *r, const void *data, size_t len);
 int cos_req_body_fd(cos_request *r, int fd, int64_t offset, int64_t len); /* dup's fd; pread at offset */
 int cos_req_body_pull(cos_request *r, int64_t len, cos_req_pull_fn fn, void *ud); /* never retried */
 
-/* multipart/form-data (POST Object, cos-protocol.md §6), built with libcurl's MIME API.
+/* multipart/form-data (POST Object, cos-wire.md#post-object), built with libcurl's MIME API.
  * On EVERY attempt the engine creates a fresh curl_mime, calls fields(ud, mime) to add the
  * leading text parts (so a retry re-signs them), then appends one last part `part_name`
  * (filename `filename`, application/octet-stream) whose bytes come from the request's body source
@@ -160,16 +160,17 @@ cos_value *cos_result_data(cos_http_result *r);
  * (so statusCode/headers/RequestId set afterwards win). No-op for an empty body. */
 int cos_result_merge_xml(cos_value *data, const cos_http_result *r, const char *const *array_fields);
 
-/* The error object of an HTTP error response (C.1 with an <Error> body, else C.2): {code, name,
+/* The error object of an HTTP error response (docs/cos-wire.md#errors): {code, name,
  * message, error?, statusCode, headers (taken), url, method, RequestId?}. */
 cos_value *cos_error_http(int status, const char *reason, cos_value *headers, const char *body, size_t len,
                           const char *method, const char *url);
 
-/* URL parts, as the SDK builds them (B.1). Malloc'd strings, NULL on bad Domain / OOM.
+/* URL parts, as the SDK builds them (docs/cos-wire.md#urls-and-hosts).
+ * Malloc'd strings, NULL on bad Domain / OOM.
  * cos_client_host: "host[:port]" without scheme, e.g. "examplebucket-1250000000.cos.ap-guangzhou.myqcloud.com"
  * (Domain template expanded, scheme and trailing '/' removed; a Domain path part is kept).
  * cos_client_location: host + "/" + encoded key (the SDK's Location field). */
-/* The full URL without query (B.1): protocol/domain NULL use the client's; key NULL or "" gives the
+/* The full URL without query: protocol/domain NULL use the client's; key NULL or "" gives the
  * bucket URL ending in '/'. */
 char *cos_url_build(const cos_client *c, const char *protocol, const char *domain, const char *bucket,
                     const char *region, const char *key);

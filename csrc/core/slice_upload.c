@@ -1,4 +1,4 @@
-/* slice_upload: sliceUploadFile, a multipart upload of a local file (node-sdk-behaviour.md D).
+/* slice_upload: sliceUploadFile, a multipart upload of a local file (docs/upload-engine.md).
  *
  * Phases of one run (run() is called by the queue when a FileParallelLimit slot is free):
  *   checking  1. a checkpoint file for (Bucket, Region, Key, path) whose size and mtime still
@@ -159,8 +159,9 @@ static int64_t param_int(const cos_value *params, const char *name, int64_t dflt
     return cos_param_integer(cos_obj_get(params, name), &v) == 0 ? v : dflt;
 }
 
-/* D.1: ChunkSize (per call; SliceSize too for sliceUploadFile itself) or the client's ChunkSize,
- * grown along the SDK's ladder until the file fits in MaxPartNumber parts. */
+/* Part size (docs/upload-engine.md#parts-and-concurrency): ChunkSize (per call; SliceSize too for
+ * sliceUploadFile itself) or the client's ChunkSize, grown along the SDK's ladder until the file
+ * fits in MaxPartNumber parts. */
 static int64_t choose_part_size(cos_task *t, int64_t size)
 {
     cos_client *c = t->client;
@@ -379,7 +380,8 @@ static void abort_inflight(slice_upload *su)
 }
 
 /* The upload failed: siblings in flight are stopped, the checkpoint is kept (a later call or
- * restartTask resumes), the UploadId is freed for that, and err gets UploadId (C.1). */
+ * restartTask resumes), the UploadId is freed for that, and err gets UploadId
+ * (cos-wire.md#service-errors). */
 static void fail(slice_upload *su, cos_value *err)
 {
     if (su->ph == PH_DONE) {
@@ -697,8 +699,8 @@ static void reconcile_checkpoint(slice_upload *su)
     start_parts(su);
 }
 
-/* A remote upload found by listing (D.3 step 5): acceptable when its part layout is ours and
- * every listed part hashes to its ETag (hashed in slices, as above). */
+/* A remote upload found by listing (upload-engine.md, resume order step 3): acceptable when its
+ * part layout is ours and every listed part hashes to its ETag (hashed in slices, as above). */
 static void reconcile_candidate(slice_upload *su)
 {
     size_t n = cos_value_len(su->listed);
@@ -862,7 +864,8 @@ static void initiate(slice_upload *su)
         return;
     }
     cos_request *r = new_request(su, "POST", 0);
-    /* Init carries every header of the call (D.5): Content-Type, meta, ACL, storage class... */
+    /* Init carries every header of the call: Content-Type, meta, ACL, storage class...
+     * (upload-engine.md#parts-and-concurrency, "Which headers go where"). */
     int rc = !r || cos_req_apply_params(r, su->t->params) || cos_req_query(r, "uploads", "");
     if (!rc && want_meta_md5(su)) rc = cos_req_header(r, "x-cos-meta-md5", su->meta_md5);
     if (!rc && !cos_req_get_header(r, "Cache-Control")) rc = cos_req_header(r, "Cache-Control", "");
@@ -948,7 +951,7 @@ static int submit_part(slice_upload *su, su_part *p)
     cos_request *r = new_request(su, "PUT", 0);
     const cos_value *params = su->t->params;
     char buf[64];
-    /* Parts carry only the traffic limit and SSE of the call (D.5). */
+    /* Parts carry only the traffic limit and SSE of the call (see Init). */
     const char *tl = cos_param_string(params, "TrafficLimit", buf, sizeof buf);
     int rc = !r || cos_req_query(r, "partNumber", num) || cos_req_query(r, "uploadId", su->upload_id) ||
              cos_req_body_fd(r, su->fd, p->offset, p->size);
@@ -1187,7 +1190,7 @@ static void complete_done(void *ud, cos_http_result *res)
     succeed(su, data);
 }
 
-/* Complete gets only x-cos-meta-* and Pic-Operations of the call (D.5). */
+/* Complete gets only x-cos-meta-* and Pic-Operations of the call (see Init). */
 static int complete_headers(slice_upload *su, cos_request *r)
 {
     const cos_value *params = su->t->params, *h = cos_obj_get(params, "Headers");

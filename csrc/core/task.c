@@ -13,7 +13,7 @@
 typedef struct op_def {
     const char *name;
     cos_op_start_fn start;
-    int queue_task; /* a task of the task queue (E) */
+    int queue_task; /* a task of the task queue */
 } op_def;
 
 static const op_def OPS[] = {

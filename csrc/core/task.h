@@ -28,7 +28,7 @@ const char *cos_task_state_name(cos_task_state s);
 
 typedef struct cos_task cos_task;
 
-/* Throttled progress of one task (node-sdk-behaviour.md F). */
+/* Throttled progress of one task (docs/cos-wire.md#progress). */
 typedef struct cos_task_progress {
     double loaded, total;   /* total -1: unknown */
     double emitted_loaded;  /* loaded of the last emission (speed base) */
@@ -108,9 +108,10 @@ const char *cos_task_key(const cos_task *t);
 /* A cos.h-shaped validation error {code:"Error", name:"Error", message}. */
 cos_value *cos_error_new(const char *code, const char *message);
 
-/* Builds the request for a task: method on Bucket/Region/Key (key NULL: bucket level), B.0 params
- * applied, task id set, progress wired to the task (`progress` 1: upload bytes, 2: download
- * bytes drive cos_task_progress_update; 0: none). Set its done with cos_req_on_done. */
+/* Builds the request for a task: method on Bucket/Region/Key (key NULL: bucket level), params
+ * applied (docs/cos-wire.md#parameters-to-headers), task id set, progress wired to the task
+ * (`progress` 1: upload bytes, 2: download bytes drive cos_task_progress_update; 0: none). Set its
+ * done with cos_req_on_done. */
 cos_request *cos_task_request(cos_task *t, const char *method, const char *key, int progress);
 
 #endif

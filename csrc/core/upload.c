@@ -1,5 +1,5 @@
 /* upload: sliceUploadFile's entry point, uploadFile, uploadFiles, and the verified whole-file PUT
- * that small files (and empty ones) take (node-sdk-behaviour.md D.6, D.7). */
+ * that small files (and empty ones) take (docs/upload-engine.md#uploadfile-and-uploadfiles). */
 #include "upload.h"
 
 #include <errno.h>
@@ -379,7 +379,7 @@ int cos_op_slice_upload_file(cos_task *t, cos_value **err)
     if (stat_or_finish(t, path, &st) != 0) return 0;
     if (!S_ISREG(st.st_mode)) /* cos_validate_call refused it already; the file changed since */
         return fail_with(err, cos_validate_error("FilePath", "param FilePath must be a regular file: '%s'", path));
-    if (st.st_size == 0) return cos_put_file_start(t, path, 0, 0, err); /* D.1: empty -> putObject */
+    if (st.st_size == 0) return cos_put_file_start(t, path, 0, 0, err); /* empty -> putObject, as the SDK */
     return cos_slice_upload_start(t, path, &st, 0, err);
 }
 

@@ -1,4 +1,5 @@
-/* upload_files: uploadFiles (node-sdk-behaviour.md D.7), one uploadFile task per file.
+/* upload_files: uploadFiles (docs/upload-engine.md#uploadfile-and-uploadfiles), one uploadFile
+ * task per file.
  *
  * The uploadFiles task itself is not listed in the queue; each file is (its own task id, its own
  * FileParallelLimit slot). The children report to this task through plain C callbacks:

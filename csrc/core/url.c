@@ -1,4 +1,4 @@
-/* url: the SDK's URL building (node-sdk-behaviour.md B.1): Domain template, Protocol, key path. */
+/* url: the SDK's URL building (docs/cos-wire.md#urls-and-hosts): Domain template, Protocol, key path. */
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>

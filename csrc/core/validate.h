@@ -1,7 +1,7 @@
 /* validate: synchronous input checks done before any request goes out.
  *
  * Every check returns NULL when the input is fine, or a new error object (the caller owns it)
- * shaped like the Node SDK's client-side errors (node-sdk-behaviour.md C.4):
+ * shaped like the Node SDK's client-side errors (docs/cos-wire.md#client-side-validation-errors):
  *   {code = "Error", name = "Error", message = "...", param = "<the offending parameter>"}
  * Messages reuse the SDK's wording where the SDK has one ("missing param Bucket",
  * 'Bucket should format as "test-1250000000".', "Region format error.", ...). */

@@ -1,4 +1,4 @@
-/* postform: POST Object, the HTML form upload (cos-protocol.md section 6). The multipart/form-data
+/* postform: POST Object, the HTML form upload (docs/cos-wire.md#post-object). The multipart/form-data
  * body goes through MHD's post processor: text fields are kept (at most 64 KiB), the `file` field is
  * streamed to a temp file with MD5/CRC64 like a PUT. At the end form_check() checks the fields, the
  * policy (base64 JSON, read with jansson) signature, expiration and conditions, then the object is

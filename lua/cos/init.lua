@@ -102,7 +102,7 @@ local function check_self(self, method)
   return self._client
 end
 
--- The getAuthorization option (node-sdk-behaviour.md A.8): the C core asks for credentials with
+-- The getAuthorization option (docs/cos-wire.md#temporary-credentials): the C core asks for credentials with
 -- (token, options) from inside a poll step; provider(options, callback) answers now or later.
 -- callback(data) as in the Node SDK (also callback(err) / callback(nil, data)), data being a
 -- ready {Authorization, SecurityToken?} or STS {TmpSecretId, TmpSecretKey, SecurityToken,
