@@ -6,7 +6,7 @@
  * Run:
  *   COS_SECRETID=... COS_SECRETKEY=... COS_BUCKET=examplebucket-1250000000 COS_REGION=ap-guangzhou ./embed [key]
  * With COS_IP=127.0.0.1:PORT it talks plain HTTP to that address (a local cosd) instead of COS.
- * Exits 0 on success, 1 on failure. */
+ * Exits 0 on success, 1 on failure, 2 (with a usage line) when the environment is missing. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

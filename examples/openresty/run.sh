@@ -12,7 +12,8 @@ if [ -z "$COS_SECRETID" ] || [ -z "$COS_SECRETKEY" ] || [ -z "$COS_BUCKET" ] || 
   "$root/build-luajit/bin/cosd" --listen 127.0.0.1:0 --data "$data" --port-file "$data/port" \
     --parent-pid $$ >"$here/logs/cosd.log" 2>&1 &
   cosd_pid=$!
-  trap 'kill $cosd_pid 2>/dev/null; rm -rf "$data"' EXIT INT TERM
+  trap 'rm -rf "$data"; kill $cosd_pid 2>/dev/null || true' EXIT
+  trap 'exit 130' INT TERM  # through the EXIT trap: the data directory goes too
   while [ ! -s "$data/port" ]; do sleep 0.05; done
   # cosd's default test credentials
   export COS_SECRETID=AKIDcosdTESTsecretid0000000000000000 COS_SECRETKEY=cosdTESTsecretkey000000000000000
