@@ -34,10 +34,11 @@ comma   := ,
 LDSAN    = $(if $(filter 1,$(SAN)),-fsanitize=address$(comma)undefined)
 
 COMMON_SRC = $(sort $(wildcard csrc/common/*.c))
-CORE_SRC   = $(sort $(wildcard csrc/core/*.c))
+CORE_SRC   = $(sort $(wildcard csrc/core/*.c csrc/core/*/*.c))
 BIND_SRC   = $(sort $(wildcard csrc/binding/*.c))
 COSD_SRC   = $(sort $(wildcard csrc/cosd/*.c))
 TOOL_SRC   = $(sort $(wildcard csrc/tools/*.c))
+HEADERS    = $(wildcard csrc/include/*.h csrc/common/*.h csrc/core/*.h csrc/core/*/*.h csrc/cosd/*.h)
 
 obj = $(patsubst csrc/%.c,$(BUILD)/obj/%.o,$(1))
 
@@ -60,7 +61,7 @@ DEB_PKGS = lua5.1 liblua5.1-0-dev lua5.2 liblua5.2-dev lua5.3 liblua5.3-dev lua5
 TOOLS    = $(patsubst csrc/tools/%.c,$(BUILD)/bin/%,$(TOOL_SRC))
 all: $(LIBCOS) $(LUAMOD) $(COSD) $(TOOLS)
 
-$(BUILD)/obj/%.o: csrc/%.c $(wildcard csrc/include/*.h csrc/common/*.h csrc/core/*.h csrc/cosd/*.h)
+$(BUILD)/obj/%.o: csrc/%.c $(HEADERS)
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS_ALL) $(if $(findstring /binding/,$<),-I$(LUA_INC)) -c $< -o $@
@@ -163,7 +164,7 @@ FUZZ_LD       = $(if $(filter 1,$(FUZZ)),-fsanitize=fuzzer$(comma)address$(comma
 COSD_NOMAIN   = $(call obj,$(filter-out csrc/cosd/main.c,$(COSD_SRC)) $(COMMON_SRC))
 .PHONY: fuzz fuzz-replay fuzz-bins
 
-$(BUILD)/obj/fuzz/%.o: fuzz/%.c fuzz/fuzz.h $(wildcard csrc/include/*.h csrc/common/*.h csrc/core/*.h csrc/cosd/*.h)
+$(BUILD)/obj/fuzz/%.o: fuzz/%.c fuzz/fuzz.h $(HEADERS)
 	@mkdir -p $(dir $@)
 	@$(if $(V),,echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS_ALL) -Icsrc/cosd -c $< -o $@

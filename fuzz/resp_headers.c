@@ -3,8 +3,8 @@
  * as the engine does for a refused request). Lines are split at '\n' and handed over with it. */
 #include "fuzz.h"
 
-#include "engine.h"
-#include "request.h"
+#include "http/engine.h"
+#include "http/request.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -4,8 +4,8 @@
  * as an HTTP error answer (cos_error_http, which does both). Every tree is cloned and freed. */
 #include "fuzz.h"
 
-#include "engine.h"
-#include "xml.h"
+#include "http/engine.h"
+#include "base/xml.h"
 
 static const char *const BUCKET[] = {"Contents", "CommonPrefixes", NULL};
 static const char *const UPLOADS[] = {"Upload", "CommonPrefixes", NULL};

@@ -11,9 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "engine.h"
-#include "queue.h"
-#include "validate.h"
+#include "http/engine.h"
+#include "task/queue.h"
+#include "base/validate.h"
 
 /* libcurl and libxml2 need one process-wide initialisation; it is the only global state. */
 static pthread_once_t g_init_once = PTHREAD_ONCE_INIT;

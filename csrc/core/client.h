@@ -6,7 +6,7 @@
 #include <stdint.h>
 #include "cos.h"
 #include "mime.h"
-#include "task.h"
+#include "task/task.h"
 
 typedef struct cos_event cos_event;
 

@@ -5,7 +5,7 @@
 #include <strings.h>
 
 #include "client.h"
-#include "request.h"
+#include "http/request.h"
 #include "sign.h"
 
 static const char *const OLD_REGIONS[] = {"cn-south", "cn-south-2", "cn-north", "cn-east", "cn-southwest", "sg",

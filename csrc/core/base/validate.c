@@ -1,5 +1,5 @@
 /* validate: synchronous parameter checks (see validate.h). Pure functions of the params. */
-#include "validate.h"
+#include "base/validate.h"
 
 #include <ctype.h>
 #include <errno.h>

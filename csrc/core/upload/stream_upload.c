@@ -22,7 +22,7 @@
  * Nothing here can be resumed by another process (the bytes are gone once sent): there is no
  * checkpoint, a failure aborts the multipart upload on the server, and restartTask after an
  * error is refused (the queue keeps no params for a stream). Pause keeps the buffers. */
-#include "stream_upload.h"
+#include "upload/stream_upload.h"
 
 #include <inttypes.h>
 #include <openssl/evp.h>
@@ -33,12 +33,12 @@
 
 #include "client.h"
 #include "crc64.h"
-#include "integrity.h"
-#include "queue.h"
-#include "stream_source.h"
-#include "upload.h"
-#include "validate.h"
-#include "xml.h"
+#include "upload/integrity.h"
+#include "task/queue.h"
+#include "upload/stream_source.h"
+#include "upload/upload.h"
+#include "base/validate.h"
+#include "base/xml.h"
 
 #define MIB ((int64_t)1024 * 1024)
 #define DEFAULT_CHUNK_SIZE (8 * MIB) /* as sliceUploadFile's default */

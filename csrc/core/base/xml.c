@@ -3,7 +3,7 @@
  * Result shaping follows the Node SDK's XML parser: attributes are ignored, every value is a
  * string (no number/boolean conversion), text is not trimmed, entities are decoded, empty
  * elements become "", a repeated element becomes an array. */
-#include "xml.h"
+#include "base/xml.h"
 
 #include <limits.h>
 #include <math.h>

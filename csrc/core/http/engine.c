@@ -9,9 +9,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "engine.h"
-#include "queue.h"
-#include "xml.h"
+#include "http/engine.h"
+#include "task/queue.h"
+#include "base/xml.h"
 
 #define RETRY_BASE_MS 100.0
 #define RETRY_CAP_MS 5000.0

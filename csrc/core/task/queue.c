@@ -1,13 +1,13 @@
 /* queue: the task queue (queue.h): entries, FileParallelLimit scheduling, pause / restart /
  * cancel, getTaskList and the list-update event. */
-#include "queue.h"
+#include "task/queue.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "client.h"
-#include "engine.h"
+#include "http/engine.h"
 
 #define DEFAULT_FILE_PARALLEL 3
 #define DEFAULT_QUEUE_SIZE 1000

@@ -1,5 +1,5 @@
 /* stream_source: reading a stream body, and the part-size rule (stream_source.h). */
-#include "stream_source.h"
+#include "upload/stream_source.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "upload.h"
+#include "upload/upload.h"
 
 #define MAX_PART_SIZE ((int64_t)5 * 1024 * 1024 * 1024) /* COS: a part holds at most 5 GiB */
 

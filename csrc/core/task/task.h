@@ -13,7 +13,7 @@
 #define COS_TASK_H
 #include <stdint.h>
 #include "cos.h"
-#include "request.h"
+#include "http/request.h"
 
 typedef enum cos_task_state {
     COS_TASK_WAITING = 0,

@@ -2,7 +2,7 @@
  * Each validates synchronously (-1 and *err on bad input) then starts the task (see task.h). */
 #ifndef COS_OPS_H
 #define COS_OPS_H
-#include "task.h"
+#include "task/task.h"
 
 /* ops_object.c */
 int cos_op_put_object(cos_task *t, cos_value **err);

@@ -22,12 +22,12 @@
 #include <unistd.h>
 
 #include "cos.h"
-#include "engine.h" /* cos_auth_key_time, the client's credentials and clock offset */
-#include "ops.h"
+#include "http/engine.h" /* cos_auth_key_time, the client's credentials and clock offset */
+#include "ops/ops.h"
 #include "sign.h"
 #include "strbuf.h"
 #include "client.h"
-#include "validate.h"
+#include "base/validate.h"
 
 #define POLICY_DEFAULT_EXPIRES 900
 #define JSON_MAX_DEPTH 32

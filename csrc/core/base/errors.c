@@ -20,8 +20,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine.h"
-#include "xml.h"
+#include "http/engine.h"
+#include "base/xml.h"
 
 cos_value *cos_error_new(const char *code, const char *message)
 {

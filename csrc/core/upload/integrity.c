@@ -1,6 +1,6 @@
 /* integrity: what an upload hashes, sends and verifies (the policy is described in integrity.h
  * and docs/upload-engine.md, "Integrity"). Every upload path asks this file; none decides alone. */
-#include "integrity.h"
+#include "upload/integrity.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "crc64.h"
-#include "upload.h"
+#include "upload/upload.h"
 
 int cos_integrity_stream_hashes(const cos_client *c, int resendable)
 {

@@ -3,8 +3,8 @@
  * statusCode, headers, RequestId. */
 #include <string.h>
 
-#include "ops.h"
-#include "validate.h"
+#include "ops/ops.h"
+#include "base/validate.h"
 
 static const char *const LIST_BUCKET_ARRAYS[] = {"Contents", "CommonPrefixes", NULL};
 

@@ -17,7 +17,7 @@
 
 #include "cos.h"
 #include "crc64.h"
-#include "task.h"
+#include "task/task.h"
 
 #define CRC_BUF (1024 * 1024)
 #define MAX_DEPTH 256

@@ -6,7 +6,7 @@
 #define COS_STREAM_SOURCE_H
 #include <stddef.h>
 #include <stdint.h>
-#include "task.h"
+#include "task/task.h"
 
 typedef struct cos_stream cos_stream;
 

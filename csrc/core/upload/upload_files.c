@@ -13,9 +13,9 @@
 #include <sys/stat.h>
 
 #include "client.h"
-#include "ops.h"
-#include "upload.h"
-#include "validate.h"
+#include "ops/ops.h"
+#include "upload/upload.h"
+#include "base/validate.h"
 
 typedef struct files_state files_state;
 

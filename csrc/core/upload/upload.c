@@ -1,6 +1,6 @@
 /* upload: sliceUploadFile's entry point, uploadFile, uploadFiles, and the verified whole-file PUT
  * that small files (and empty ones) take (docs/upload-engine.md#uploadfile-and-uploadfiles). */
-#include "upload.h"
+#include "upload/upload.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -15,11 +15,11 @@
 
 #include "client.h"
 #include "crc64.h"
-#include "integrity.h"
-#include "ops.h"
-#include "queue.h"
-#include "stream_upload.h"
-#include "validate.h"
+#include "upload/integrity.h"
+#include "ops/ops.h"
+#include "task/queue.h"
+#include "upload/stream_upload.h"
+#include "base/validate.h"
 
 #define HASH_BUF (256 * 1024)
 

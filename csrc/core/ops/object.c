@@ -10,12 +10,12 @@
 #include <unistd.h>
 
 #include "client.h"
-#include "engine.h"
-#include "integrity.h"
-#include "ops.h"
-#include "queue.h"
-#include "upload.h"
-#include "validate.h"
+#include "http/engine.h"
+#include "upload/integrity.h"
+#include "ops/ops.h"
+#include "task/queue.h"
+#include "upload/upload.h"
+#include "base/validate.h"
 
 /* ---------------------------------------------------------------------------------------- */
 /* Shared pieces                                                                             */

@@ -7,8 +7,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "engine.h"
-#include "validate.h"
+#include "http/engine.h"
+#include "base/validate.h"
 
 void cos_auth_key_time(double offset_ms, long expires, char out[64])
 {

@@ -33,14 +33,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "checkpoint.h"
+#include "upload/checkpoint.h"
 #include "client.h"
 #include "crc64.h"
-#include "integrity.h"
-#include "queue.h"
-#include "upload.h"
-#include "validate.h"
-#include "xml.h"
+#include "upload/integrity.h"
+#include "task/queue.h"
+#include "upload/upload.h"
+#include "base/validate.h"
+#include "base/xml.h"
 
 #define MIB (1024.0 * 1024.0)
 #define MAX_PARTS 10000

@@ -6,7 +6,7 @@
 #include <curl/curl.h>
 #include <openssl/evp.h>
 #include "client.h"
-#include "request.h"
+#include "http/request.h"
 #include "sign.h"
 
 typedef struct cos_rkv {

@@ -25,7 +25,7 @@
  * cos_task_finish / cos_task_progress_* as usual. */
 #ifndef COS_QUEUE_H
 #define COS_QUEUE_H
-#include "task.h"
+#include "task/task.h"
 
 typedef struct cos_queue cos_queue;
 

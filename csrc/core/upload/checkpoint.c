@@ -1,5 +1,5 @@
 /* checkpoint: reading and writing upload checkpoints (format in checkpoint.h). */
-#include "checkpoint.h"
+#include "upload/checkpoint.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -14,7 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include "client.h"
-#include "request.h"
+#include "http/request.h"
 
 /* The hashes (COS_HASH_* of request.h) a body computes while it streams. `resendable` 0: the
  * body cannot be sent a second time (a pulled stream), so it hashes MD5 too, as a first answer

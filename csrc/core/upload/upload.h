@@ -6,7 +6,7 @@
 #define COS_UPLOAD_H
 #include <stdint.h>
 #include <sys/stat.h>
-#include "task.h"
+#include "task/task.h"
 
 /* Multipart upload of the file at `path` (stat'ed as *st) by task t: sets t's op state and joins
  * the queue. `file_finish`: uploadFile semantics (on_file_finish before on_done). 0 or -1 *err. */

@@ -10,8 +10,8 @@
 #include <unistd.h>
 
 #include "crc64.h"
-#include "engine.h"
-#include "xml.h"
+#include "http/engine.h"
+#include "base/xml.h"
 
 /* ---------------------------------------------------------------------------------------- */
 /* Ordered name/value lists                                                                  */

@@ -5,10 +5,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "engine.h"
-#include "ops.h"
-#include "queue.h"
-#include "validate.h"
+#include "http/engine.h"
+#include "ops/ops.h"
+#include "task/queue.h"
+#include "base/validate.h"
 
 typedef struct op_def {
     const char *name;

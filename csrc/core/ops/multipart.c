@@ -9,12 +9,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "engine.h" /* cos_error_http: the service error shape for an <Error> inside a 200 */
-#include "integrity.h"
-#include "ops.h"
+#include "http/engine.h" /* cos_error_http: the service error shape for an <Error> inside a 200 */
+#include "upload/integrity.h"
+#include "ops/ops.h"
 #include "client.h"
-#include "validate.h"
-#include "xml.h"
+#include "base/validate.h"
+#include "base/xml.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* Shared plumbing                                                                             */

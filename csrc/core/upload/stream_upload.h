@@ -3,7 +3,7 @@
 #ifndef COS_STREAM_UPLOAD_H
 #define COS_STREAM_UPLOAD_H
 #include <stdint.h>
-#include "task.h"
+#include "task/task.h"
 
 /* The operation for a task whose body is a stream: validates (Bucket, Region, Key, traffic
  * limit; resume parameters are refused), then starts. `upload_file`: uploadFile (a stream that
