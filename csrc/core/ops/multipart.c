@@ -408,3 +408,23 @@ int cos_op_multipart_abort(cos_task *t, cos_value **err)
     }
     return submit(t, r, abort_done);
 }
+
+/* A multipartAbort task of its own (its row of the index, operations.c), for an upload a failed
+ * task left on the server: cancelTask of an "error" entry (queue.h, abort_upload). */
+static const cos_operation MULTIPART_ABORT = {"multipartAbort", cos_op_multipart_abort, 0};
+
+void cos_op_multipart_abort_upload(cos_client *c, const char *bucket, const char *region, const char *key,
+                                   const char *upload_id)
+{
+    cos_value *p = cos_obj_new();
+    if (!p) return;
+    if (cos_obj_set_str(p, "Bucket", bucket) || cos_obj_set_str(p, "Region", region) || cos_obj_set_str(p, "Key", key) ||
+        cos_obj_set_str(p, "UploadId", upload_id)) {
+        cos_value_free(p);
+        return;
+    }
+    cos_callbacks none = {0};
+    cos_value *err = NULL;
+    cos_task_start(c, &MULTIPART_ABORT, MULTIPART_ABORT.name, p, NULL, NULL, &none, NULL, &err);
+    cos_value_free(err);
+}

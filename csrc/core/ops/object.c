@@ -324,8 +324,8 @@ static void put_stop(cos_task *t)
 
 static void put_abort(cos_task *t) { put_stop(t); }
 
-static const cos_queue_ops PUT_OPS = {put_run, put_stop, NULL};
-static const cos_queue_ops PUT_PULL_OPS = {put_run, NULL, NULL}; /* a pulled body cannot be replayed */
+static const cos_queue_ops PUT_OPS = {put_run, put_stop, NULL, NULL};
+static const cos_queue_ops PUT_PULL_OPS = {put_run, NULL, NULL, NULL}; /* a pulled body cannot be replayed */
 
 int cos_op_put_object(cos_task *t, cos_value **err)
 {

@@ -22,7 +22,7 @@ struct qentry {
     cos_callbacks user;      /* the caller's callbacks (t->cb before wrapping) */
     int file_finish;         /* uploadFile: on_file_finish before on_done */
     cos_value *options;      /* on_file_finish's options */
-    const char *op;          /* static op name, to run the task again after an error */
+    const cos_operation *operation; /* to run the task again after an error (restartTask) */
     cos_value *params;       /* clone, for restart after an error (file uploads only) */
     char *bucket, *region, *key, *file_path;
     cos_task_state state;
@@ -41,7 +41,6 @@ struct cos_queue {
     size_t count;
     int running;
     int dirty;
-    qentry *adopt;           /* restart after error: the entry the new task joins */
     char **in_use;           /* UploadIds of live tasks */
     size_t nin_use, in_use_cap;
 };
@@ -320,13 +319,13 @@ int cos_queue_add(cos_task *t, const char *file_path, double size, const cos_que
 {
     cos_queue *q = queue_of(t->client);
     if (!q) return -1;
-    qentry *e = q->adopt;
+    qentry *e = t->queue_entry;
     if (e) {
         /* restartTask after an error: a new task carries on the listed one. */
-        q->adopt = NULL;
+        t->queue_entry = NULL;
     } else {
         if (!(e = new_entry(q, t, file_path))) return -1;
-        e->op = t->op;
+        e->operation = t->operation;
         e->file_finish = file_finish;
         if (file_finish && !(e->options = primitive_params(t->params, t->id))) {
             entry_free(e);
@@ -412,7 +411,7 @@ int cos_task_pause(cos_client *c, cos_task_id id)
  * the error, so the new run reports through the list only. */
 static int restart_errored(qentry *e)
 {
-    if (!e->params || !e->op) return -1;
+    if (!e->params || !e->operation) return -1;
     cos_queue *q = e->q;
     const char *path = cos_obj_get_str(e->params, "FilePath");
     if (!path) return -1;
@@ -420,12 +419,9 @@ static int restart_errored(qentry *e)
     cos_value *params = cos_value_clone(e->params);
     cos_value *err = NULL;
     cos_callbacks none = {0};
-    q->adopt = e;
-    cos_task_id nid = cos_start(q->c, e->op, params, &body, NULL, &none, &err);
-    int adopted = q->adopt == NULL;
-    q->adopt = NULL;
+    cos_task_id nid = cos_task_start(q->c, e->operation, e->operation->name, params, &body, NULL, &none, e, &err);
     cos_value_free(err);
-    if (!nid || !adopted) return -1;
+    if (!nid || e->task == NULL || e->task->id != nid) return -1; /* not adopted */
     e->delivered = 1; /* the caller had its callback: the new run only updates the list */
     return 0;
 }
@@ -459,17 +455,7 @@ cos_value *cos_queue_canceled_error(cos_task_id id)
 static void abort_leftover(qentry *e)
 {
     if (!e->upload_id || !e->bucket || !e->region || !e->key) return;
-    cos_value *p = cos_obj_new();
-    if (p) {
-        cos_obj_set_str(p, "Bucket", e->bucket);
-        cos_obj_set_str(p, "Region", e->region);
-        cos_obj_set_str(p, "Key", e->key);
-        cos_obj_set_str(p, "UploadId", e->upload_id);
-        cos_callbacks none = {0};
-        cos_value *err = NULL;
-        cos_start(e->q->c, "multipartAbort", p, NULL, NULL, &none, &err);
-        cos_value_free(err);
-    }
+    if (e->ops && e->ops->abort_upload) e->ops->abort_upload(e->q->c, e->bucket, e->region, e->key, e->upload_id);
     if (e->cp_file) remove(e->cp_file);
     free(e->upload_id);
     free(e->cp_file);

@@ -1,4 +1,4 @@
-/* task: cos_start dispatch, the task record, result/progress event delivery. */
+/* task: starting a task (cos_task_start), the task record, result/progress event delivery. */
 #include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
@@ -6,34 +6,8 @@
 #include <unistd.h>
 
 #include "http/engine.h"
-#include "ops/ops.h"
 #include "task/queue.h"
 #include "base/validate.h"
-
-typedef struct op_def {
-    const char *name;
-    cos_op_start_fn start;
-    int queue_task; /* a task of the task queue */
-} op_def;
-
-static const op_def OPS[] = {
-    {"putObject", cos_op_put_object, 1},
-    {"appendObject", cos_op_append_object, 0},
-    {"headObject", cos_op_head_object, 0},
-    {"getObject", cos_op_get_object, 0},
-    {"deleteObject", cos_op_delete_object, 0},
-    {"getBucket", cos_op_get_bucket, 0},
-    {"postObject", cos_op_post_object, 0},
-    {"multipartList", cos_op_multipart_list, 0},
-    {"multipartInit", cos_op_multipart_init, 0},
-    {"multipartUpload", cos_op_multipart_upload, 0},
-    {"multipartListPart", cos_op_multipart_list_part, 0},
-    {"multipartComplete", cos_op_multipart_complete, 0},
-    {"multipartAbort", cos_op_multipart_abort, 0},
-    {"sliceUploadFile", cos_op_slice_upload_file, 1},
-    {"uploadFile", cos_op_upload_file, 1},
-    {"uploadFiles", cos_op_upload_files, 1},
-};
 
 const char *cos_task_state_name(cos_task_state s)
 {
@@ -136,20 +110,13 @@ static int copy_output(cos_task *t, const cos_output *o, cos_value **err)
     return -1;
 }
 
-static const op_def *find_op(const char *name)
-{
-    for (size_t i = 0; name && i < sizeof OPS / sizeof OPS[0]; i++)
-        if (strcmp(OPS[i].name, name) == 0) return &OPS[i];
-    return NULL;
-}
-
-cos_task_id cos_start(cos_client *c, const char *op, cos_value *params, const cos_body *body,
-                      const cos_output *output, const cos_callbacks *cb, cos_value **err)
+cos_task_id cos_task_start(cos_client *c, const cos_operation *def, const char *name, cos_value *params,
+                           const cos_body *body, const cos_output *output, const cos_callbacks *cb,
+                           void *queue_entry, cos_value **err)
 {
     cos_value *e = NULL;
     if (err) *err = NULL;
     cos_task *t = calloc(1, sizeof *t);
-    const op_def *def = find_op(op);
     if (t) {
         t->client = c;
         t->params = params && cos_value_type(params) == COS_OBJ ? params : cos_obj_new();
@@ -168,10 +135,12 @@ cos_task_id cos_start(cos_client *c, const char *op, cos_value *params, const co
         e = cos_error_new("Error", "out of memory");
     } else if (!def) {
         char msg[160];
-        snprintf(msg, sizeof msg, "unsupported operation: %.100s", op ? op : "(null)");
+        snprintf(msg, sizeof msg, "unsupported operation: %.100s", name ? name : "(null)");
         e = cos_error_new("Error", msg);
     } else {
         t->op = def->name;
+        t->operation = def;
+        t->queue_entry = queue_entry;
         t->is_queue_task = def->queue_task;
         t->id = c->next_task_id++;
         t->state = COS_TASK_CHECKING;

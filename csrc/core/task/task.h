@@ -43,7 +43,9 @@ typedef struct cos_task_progress {
 struct cos_task {
     cos_client *client;
     cos_task_id id;
-    const char *op;          /* static op name */
+    const char *op;          /* static op name (operation->name) */
+    const struct cos_operation *operation; /* what started it (restartTask runs it again) */
+    void *queue_entry;       /* restartTask: the queue entry this task carries on (queue.c), else NULL */
     cos_value *params;       /* owned */
     cos_body body;           /* copied: MEM data malloc'd, FD dup'ed (fd), PATH strdup'ed */
     cos_output output;       /* PATH strdup'ed, FD dup'ed */
@@ -79,6 +81,22 @@ struct cos_task {
 
 /* Operation entry point: validate, then start. 0, or -1 with *err (a validation error). */
 typedef int (*cos_op_start_fn)(cos_task *t, cos_value **err);
+
+/* An operation as the index (operations.c) lists it: its public name, its entry point, and
+ * whether its tasks join the task queue. Rows are static: tasks and queue entries point at them. */
+typedef struct cos_operation {
+    const char *name;        /* "putObject", as in the Node SDK */
+    cos_op_start_fn start;
+    int queue_task;          /* putObject / sliceUploadFile / uploadFile(s) */
+} cos_operation;
+
+/* cos_start for one operation: the task record is made, params/body/output/callbacks copied into
+ * it, every operation's common checks run (cos_validate_call), then def->start. `name` is what the
+ * caller asked for (in the error when def is NULL). `queue_entry`: NULL, or the queue entry a
+ * restarted task carries on (queue.c only). Same result as cos_start. */
+cos_task_id cos_task_start(cos_client *c, const cos_operation *def, const char *name, cos_value *params,
+                           const cos_body *body, const cos_output *output, const cos_callbacks *cb,
+                           void *queue_entry, cos_value **err);
 
 /* Runs the op_step of every task that has one; returns how many still have one afterwards. */
 int cos_task_steps(cos_client *c);

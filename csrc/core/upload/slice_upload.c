@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "ops/ops.h"
 #include "upload/checkpoint.h"
 #include "client.h"
 #include "crc64.h"
@@ -1381,7 +1382,7 @@ static void su_cancel(cos_task *t, cos_value *err)
     cos_req_submit(r);
 }
 
-static const cos_queue_ops SLICE_OPS = {su_run, su_stop, su_cancel};
+static const cos_queue_ops SLICE_OPS = {su_run, su_stop, su_cancel, cos_op_multipart_abort_upload};
 
 static void su_abort(cos_task *t)
 {

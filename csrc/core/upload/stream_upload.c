@@ -33,6 +33,7 @@
 
 #include "client.h"
 #include "crc64.h"
+#include "ops/ops.h"
 #include "upload/integrity.h"
 #include "task/queue.h"
 #include "upload/stream_source.h"
@@ -832,7 +833,7 @@ static void su_stop(cos_task *t)
 /* Cancel (after stop): abort the multipart upload, then finish with the canceled error. */
 static void su_cancel(cos_task *t, cos_value *err) { fail(t->op_state, err); }
 
-static const cos_queue_ops STREAM_OPS = {su_run, su_stop, su_cancel};
+static const cos_queue_ops STREAM_OPS = {su_run, su_stop, su_cancel, cos_op_multipart_abort_upload};
 
 static void su_abort(cos_task *t)
 {

@@ -292,7 +292,7 @@ static void put_run(cos_task *t)
 
 static void put_stop(cos_task *t) { cos_engine_abort_task(t->client, t->id); }
 
-static const cos_queue_ops PUT_OPS = {put_run, put_stop, NULL};
+static const cos_queue_ops PUT_OPS = {put_run, put_stop, NULL, NULL};
 
 static void put_abort(cos_task *t) { cos_engine_abort_task(t->client, t->id); }
 

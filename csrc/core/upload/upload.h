@@ -16,6 +16,11 @@ int cos_slice_upload_start(cos_task *t, const char *path, const struct stat *st,
  * the ETag and x-cos-hash-crc64ecma the server returns. Joins the queue. 0 or -1 *err. */
 int cos_put_file_start(cos_task *t, const char *path, int64_t size, int file_finish, cos_value **err);
 
+/* upload.c: the entry points of sliceUploadFile and uploadFile (operations.c lists them). */
+int cos_op_slice_upload_file(cos_task *t, cos_value **err);
+int cos_op_upload_file(cos_task *t, cos_value **err);
+/* upload_files.c: uploadFiles. */
+int cos_op_upload_files(cos_task *t, cos_value **err);
 /* Shared helpers (upload.c) */
 /* "<code>: <message>" error objects: "IntegrityError" (a hash did not match), errno errors. */
 cos_value *cos_upload_error(const char *code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
