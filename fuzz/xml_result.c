@@ -2,6 +2,7 @@
  * of the list operations (as ops_bucket.c / ops_multipart.c pass them); the rest is the body, read
  * as a result document (cos_xml_to_value_root), as an <Error> document (cos_xml_parse_error) and
  * as an HTTP error answer (cos_error_http, which does both). Every tree is cloned and freed. */
+#include "base/errors.h"
 #include "fuzz.h"
 
 #include "http/engine.h"

@@ -67,19 +67,6 @@ struct cos_client {
     int freeing;
 };
 
-/* Option lookups on the stored options (numbers accept numeric strings). */
-double cos_client_opt_num(const cos_client *c, const char *name, double dflt);
-const char *cos_client_opt_str(const cos_client *c, const char *name);
-int cos_client_opt_bool(const cos_client *c, const char *name, int dflt);
-
-/* The Content-Type for an upload without one: by the extension of the file's name, else of the
- * key (either may be NULL); NULL when neither extension is in the MIME table. */
-const char *cos_client_content_type(const cos_client *c, const char *path, const char *key);
-
-/* Monotonic and wall clocks in ms. */
-double cos_now_mono_ms(void);
-double cos_now_wall_ms(void);
-
 /* Events (engine.c). The queue takes the values it is given. */
 typedef enum cos_event_kind {
     COS_EV_REQ_DONE = 1,   /* request finished: call its done */

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "base/clock.h"
+#include "base/errors.h"
 #include "http/engine.h"
 #include "task/queue.h"
 #include "base/xml.h"
@@ -207,7 +209,7 @@ static int timer_cb(CURLM *m, long timeout_ms, void *ud)
 {
     cos_client *c = ud;
     (void)m;
-    c->curl_due = timeout_ms < 0 ? -1 : cos_now_mono_ms() + (double)timeout_ms;
+    c->curl_due = timeout_ms < 0 ? -1 : cos_clock_mono_ms() + (double)timeout_ms;
     return 0;
 }
 
@@ -391,7 +393,7 @@ void cos_set_credentials_provider(cos_client *c, cos_credentials_fn fn, void *ud
 /* The cached STS credential still has more than STS_MARGIN_S seconds to live. */
 static int sts_valid(const cos_client *c)
 {
-    return c->sts_id && c->sts_key && (double)c->sts_expired - cos_now_wall_ms() / 1000.0 > STS_MARGIN_S;
+    return c->sts_id && c->sts_key && (double)c->sts_expired - cos_clock_wall_ms() / 1000.0 > STS_MARGIN_S;
 }
 
 static char *dup_or_null(const char *s) { return s && *s ? strdup(s) : NULL; }
@@ -426,7 +428,7 @@ static cos_value *cred_error(const cos_request *r, const char *code, const char 
 static void ask_credentials(cos_client *c, cos_request *r)
 {
     r->cred_token = ++c->next_cred_token;
-    r->cred_deadline = cos_now_mono_ms() + (c->timeout_ms > 0 ? (double)c->timeout_ms : CRED_WAIT_DEFAULT_MS);
+    r->cred_deadline = cos_clock_mono_ms() + (c->timeout_ms > 0 ? (double)c->timeout_ms : CRED_WAIT_DEFAULT_MS);
     r->state = COS_RQ_CREDS;
     r->prev = NULL;
     r->next = c->cred_head;
@@ -566,7 +568,7 @@ static void expire_creds(cos_client *c, double now)
  * credentials provider, a request first needs a valid cached STS credential or an answer. */
 static void schedule(cos_client *c)
 {
-    double now = cos_now_mono_ms();
+    double now = cos_clock_mono_ms();
     for (cos_request *r = c->pending_head, *n; r && c->nactive < c->max_connections; r = n) {
         n = r->next;
         if (r->retry_at > now) continue;
@@ -638,7 +640,7 @@ static int fix_clock_skew(cos_client *c, cos_request *r, const cos_value *err)
         return 0;
     double server = server_time_ms(r, err);
     if (server < 0) return 0;
-    double now = cos_now_wall_ms();
+    double now = cos_clock_wall_ms();
     if (fabs(server - (now + c->clock_offset_ms)) < SKEW_MIN_MS) return 0;
     c->clock_offset_ms = server - now;
     r->skew_retried = 1;
@@ -704,7 +706,7 @@ static cos_value *attempt_error(cos_request *r, CURLcode rc, long status, int *r
         curl_easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &os_errno);
         if (rc == CURLE_WRITE_ERROR && r->out_error) os_errno = r->out_error;
         cos_value *e = cos_error_network(rc, os_errno, r->errbuf, r->method, r->url_noquery);
-        *retryable = cos_network_retryable(cos_network_code(rc, os_errno));
+        *retryable = cos_error_retryable(cos_error_network_code(rc, os_errno));
         return e;
     }
     if (accepted(r, status)) return NULL;
@@ -732,7 +734,7 @@ static void complete(cos_client *c, cos_request *r, CURLcode rc)
     if (skew || (err && retryable && cos_req_replayable(r) && retries_used < r->max_retries)) {
         cos_value_free(r->last_error);
         r->last_error = err;
-        r->retry_at = skew ? 0 : cos_now_mono_ms() + backoff_ms(c, retries_used + 1);
+        r->retry_at = skew ? 0 : cos_clock_mono_ms() + backoff_ms(c, retries_used + 1);
         pending_append(c, r);
         return;
     }
@@ -921,7 +923,7 @@ static void socket_action(cos_client *c, curl_socket_t fd, int curl_events)
 /* libcurl's timer is due: let it act on its timeouts (and start newly added transfers). */
 static void run_curl_timer(cos_client *c)
 {
-    if (c->curl_due >= 0 && c->curl_due <= cos_now_mono_ms()) {
+    if (c->curl_due >= 0 && c->curl_due <= cos_clock_mono_ms()) {
         c->curl_due = -1;
         socket_action(c, CURL_SOCKET_TIMEOUT, 0);
     }
@@ -967,7 +969,7 @@ static int step(cos_client *c, int timeout_ms, int sleep_idle)
     size_t nsfds = 0;
     int stream_wait = pump_streams(c, sfds, &nsfds);
     schedule(c);
-    double now = cos_now_mono_ms();
+    double now = cos_clock_mono_ms();
     double due = next_deadline(c, now); /* also emits throttled progress that is due */
     int wait = timeout_ms < 0 ? 0 : timeout_ms;
     if (c->ev_head || slices) wait = 0;
@@ -1005,7 +1007,7 @@ long cos_next_timeout(cos_client *c)
 {
     if (!c) return -1;
     if (c->ev_head) return 0;
-    double due = next_deadline(c, cos_now_mono_ms());
+    double due = next_deadline(c, cos_clock_mono_ms());
     if (c->ev_head) return 0; /* progress that fell due meanwhile */
     double sdue = c->streams_due == 1 ? 0 : c->streams_due == 2 ? STREAM_RETRY_MS : -1;
     if (sdue >= 0 && (due < 0 || sdue < due)) due = sdue;
@@ -1016,8 +1018,8 @@ static void after_io(cos_client *c)
 {
     read_completions(c);
     collect_activity(c);
-    expire_creds(c, cos_now_mono_ms());
-    next_deadline(c, cos_now_mono_ms());
+    expire_creds(c, cos_clock_mono_ms());
+    next_deadline(c, cos_clock_mono_ms());
     schedule(c);
     cos_event *ev;
     while ((ev = event_pop(c))) deliver(c, ev);
@@ -1029,7 +1031,7 @@ int cos_busy(cos_client *c)
 {
     double t = -1;
     if (!c) return 0;
-    cos_task_timers(c, cos_now_mono_ms(), &t);
+    cos_task_timers(c, cos_clock_mono_ms(), &t);
     return busy(c) || t >= 0;
 }
 
@@ -1039,7 +1041,7 @@ void cos_run(cos_client *c)
         step(c, 1000, 0);
         /* Nothing in flight and nothing queued: the remaining tasks wait for the caller (paused). */
         double t = -1;
-        cos_task_timers(c, cos_now_mono_ms(), &t);
+        cos_task_timers(c, cos_clock_mono_ms(), &t);
         if (!busy(c) && t < 0) break;
     }
 }
@@ -1049,7 +1051,7 @@ void cos_wait(cos_client *c, cos_task_id id)
     while (c && !cos_task_is_done(c, id)) {
         step(c, 1000, 0);
         double t = -1;
-        cos_task_timers(c, cos_now_mono_ms(), &t);
+        cos_task_timers(c, cos_clock_mono_ms(), &t);
         if (!busy(c) && t < 0 && !cos_task_is_done(c, id)) break;
     }
 }

@@ -127,15 +127,5 @@ void cos_req_clear_creds(cos_request *r);
 /* "start;end" key time from now + clock offset (docs/cos-wire.md#key-time). */
 void cos_auth_key_time(double offset_ms, long expires, char out[64]);
 
-/* Error objects (errors.c) */
-cos_value *cos_error_network(CURLcode rc, long os_errno, const char *detail, const char *method,
-                             const char *url);
-const char *cos_network_code(CURLcode rc, long os_errno);
-int cos_network_retryable(const char *code);
-/* The final error of a request that was tried `attempts` times (> 1): says so in the message. */
-void cos_error_note_attempts(cos_value *e, int attempts);
-/* A hint where the cause of an error is obvious (bad keys, clock, plain HTTP on a TLS port):
- * sets e.hint, which the error's printed form shows. */
-void cos_error_add_hint(cos_value *e);
 
 #endif

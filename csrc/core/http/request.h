@@ -160,23 +160,6 @@ cos_value *cos_result_data(cos_http_result *r);
  * (so statusCode/headers/RequestId set afterwards win). No-op for an empty body. */
 int cos_result_merge_xml(cos_value *data, const cos_http_result *r, const char *const *array_fields);
 
-/* The error object of an HTTP error response (docs/cos-wire.md#errors): {code, name,
- * message, error?, statusCode, headers (taken), url, method, RequestId?}. */
-cos_value *cos_error_http(int status, const char *reason, cos_value *headers, const char *body, size_t len,
-                          const char *method, const char *url);
 
-/* URL parts, as the SDK builds them (docs/cos-wire.md#urls-and-hosts).
- * Malloc'd strings, NULL on bad Domain / OOM.
- * cos_client_host: "host[:port]" without scheme, e.g. "examplebucket-1250000000.cos.ap-guangzhou.myqcloud.com"
- * (Domain template expanded, scheme and trailing '/' removed; a Domain path part is kept).
- * cos_client_location: host + "/" + encoded key (the SDK's Location field). */
-/* The full URL without query: protocol/domain NULL use the client's; key NULL or "" gives the
- * bucket URL ending in '/'. */
-char *cos_url_build(const cos_client *c, const char *protocol, const char *domain, const char *bucket,
-                    const char *region, const char *key);
-/* "host[:port]" of a URL (malloc'd). */
-char *cos_url_host(const char *url);
-char *cos_client_host(cos_client *c, const char *bucket, const char *region, const char *domain_override);
-char *cos_client_location(cos_client *c, const char *bucket, const char *region, const char *key);
 
 #endif

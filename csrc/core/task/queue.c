@@ -1,5 +1,7 @@
 /* queue: the task queue (queue.h): entries, FileParallelLimit scheduling, pause / restart /
  * cancel, getTaskList and the list-update event. */
+#include "base/options.h"
+#include "base/errors.h"
 #include "task/queue.h"
 
 #include <stdio.h>
@@ -67,7 +69,7 @@ void cos_queue_touch(cos_client *c)
 
 static int file_parallel_limit(const cos_client *c)
 {
-    double n = cos_client_opt_num(c, "FileParallelLimit", DEFAULT_FILE_PARALLEL);
+    double n = cos_options_num(c->options, "FileParallelLimit");
     return n < 1 ? 1 : n > 1000 ? 1000 : (int)n;
 }
 
@@ -133,7 +135,7 @@ static void entry_unlink(cos_queue *q, qentry *e)
  * task finishes, on_done runs, then release), and trims once it is done with it. */
 static void trim(cos_queue *q)
 {
-    double limit = cos_client_opt_num(q->c, "UploadQueueSize", DEFAULT_QUEUE_SIZE);
+    double limit = cos_options_num(q->c->options, "UploadQueueSize");
     for (qentry *e = q->head, *n; e && (double)q->count > limit; e = n) {
         n = e->next;
         if (e->task || e->held || (e->state != COS_TASK_SUCCESS && e->state != COS_TASK_ERROR && e->state != COS_TASK_CANCELED))
@@ -443,13 +445,6 @@ int cos_task_restart(cos_client *c, cos_task_id id)
     return -1;
 }
 
-cos_value *cos_queue_canceled_error(cos_task_id id)
-{
-    char msg[96];
-    snprintf(msg, sizeof msg, "task %lld was canceled", (long long)id);
-    return cos_error_new("TaskCanceled", msg);
-}
-
 /* Aborts the multipart upload an errored entry left behind: its own small task (multipartAbort)
  * so that cos_run keeps going until the server has dropped the parts. */
 static void abort_leftover(qentry *e)
@@ -505,7 +500,7 @@ int cos_task_cancel(cos_client *c, cos_task_id id)
     e->params = NULL;
     if (t && !t->finished) {
         stop_requests(e, t, was_running);
-        cos_value *err = cos_queue_canceled_error(e->id);
+        cos_value *err = cos_error_canceled(e->id);
         if (e->ops->cancel) e->ops->cancel(t, err);
         else cos_task_finish(t, err, NULL);
     } else if (was == COS_TASK_ERROR) {

@@ -5,6 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/clock.h"
+#include "base/errors.h"
 #include "http/engine.h"
 #include "task/queue.h"
 #include "base/validate.h"
@@ -211,7 +213,7 @@ void cos_task_progress_update(cos_task *t, double loaded, double total)
     if (t->finished) return;
     t->prog.loaded = loaded;
     t->prog.total = total;
-    double now = cos_now_mono_ms();
+    double now = cos_clock_mono_ms();
     /* Nothing new to say (e.g. a retry re-sending bytes already reported): no emission. */
     if (t->prog.last_emit_ms >= 0 && (loaded <= t->prog.max_loaded && total == t->prog.emitted_total)) {
         t->prog.pending = 0;
@@ -228,7 +230,7 @@ void cos_task_progress_now(cos_task *t, double loaded, double total)
     if (t->finished) return;
     t->prog.loaded = loaded;
     t->prog.total = total;
-    progress_emit(t, &t->prog, COS_EV_TASK_PROGRESS, cos_now_mono_ms());
+    progress_emit(t, &t->prog, COS_EV_TASK_PROGRESS, cos_clock_mono_ms());
 }
 
 void cos_task_hash_progress_now(cos_task *t, double loaded, double total)
@@ -236,7 +238,7 @@ void cos_task_hash_progress_now(cos_task *t, double loaded, double total)
     if (t->finished) return;
     t->hash_prog.loaded = loaded;
     t->hash_prog.total = total;
-    progress_emit(t, &t->hash_prog, COS_EV_TASK_HASH_PROGRESS, cos_now_mono_ms());
+    progress_emit(t, &t->hash_prog, COS_EV_TASK_HASH_PROGRESS, cos_clock_mono_ms());
 }
 
 int cos_task_steps(cos_client *c)
@@ -283,7 +285,7 @@ void cos_task_finish(cos_task *t, cos_value *err, cos_value *data)
             double total = t->prog.total >= 0 ? t->prog.total : t->prog.loaded;
             cos_task_progress_now(t, total, total);
         } else if (t->prog.pending) {
-            progress_emit(t, &t->prog, COS_EV_TASK_PROGRESS, cos_now_mono_ms());
+            progress_emit(t, &t->prog, COS_EV_TASK_PROGRESS, cos_clock_mono_ms());
         }
     }
     t->finished = 1;

@@ -123,8 +123,6 @@ const char *cos_task_str(const cos_task *t, const char *name);          /* strin
 const char *cos_param_string(const cos_value *params, const char *name, char *buf, size_t n);
 /* The Key of the params, without one leading '/' unless UseRawKey. Points into params. */
 const char *cos_task_key(const cos_task *t);
-/* A cos.h-shaped validation error {code:"Error", name:"Error", message}. */
-cos_value *cos_error_new(const char *code, const char *message);
 
 /* Builds the request for a task: method on Bucket/Region/Key (key NULL: bucket level), params
  * applied (docs/cos-wire.md#parameters-to-headers), task id set, progress wired to the task

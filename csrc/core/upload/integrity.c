@@ -1,5 +1,6 @@
 /* integrity: what an upload hashes, sends and verifies (the policy is described in integrity.h
  * and docs/upload-engine.md, "Integrity"). Every upload path asks this file; none decides alone. */
+#include "base/errors.h"
 #include "upload/integrity.h"
 
 #include <errno.h>
@@ -61,7 +62,7 @@ cos_integrity_verdict cos_integrity_check(cos_client *c, const cos_http_result *
     const char *etag = cos_obj_get_str(res->headers, "etag");
     *err = NULL;
     if (expect >= 0 && res->bytes_sent != expect) {
-        *err = cos_upload_error("IntegrityError", "%s%s%" PRId64 " bytes sent, %" PRId64 " expected", w, sep(w),
+        *err = cos_error_newf("IntegrityError", "%s%s%" PRId64 " bytes sent, %" PRId64 " expected", w, sep(w),
                                 res->bytes_sent, expect);
         return COS_INTEGRITY_DAMAGED;
     }
@@ -70,11 +71,11 @@ cos_integrity_verdict cos_integrity_check(cos_client *c, const cos_http_result *
     int hashed_md5 = (res->hashes & COS_HASH_MD5) != 0;
     int md5 = etag && hashed_md5 ? cos_upload_etag_matches(etag, res->md5) : -1;
     if (md5 == 0) {
-        *err = cos_upload_error("IntegrityError", "%s%sETag %.80s is not the MD5 of the bytes sent", w, sep(w), etag);
+        *err = cos_error_newf("IntegrityError", "%s%sETag %.80s is not the MD5 of the bytes sent", w, sep(w), etag);
         return COS_INTEGRITY_DAMAGED;
     }
     if (has_crc && (res->hashes & COS_HASH_CRC64) && crc != res->crc64) {
-        *err = cos_upload_error("IntegrityError", "%s%sx-cos-hash-crc64ecma %" PRIu64 " is not the CRC-64 %" PRIu64
+        *err = cos_error_newf("IntegrityError", "%s%sx-cos-hash-crc64ecma %" PRIu64 " is not the CRC-64 %" PRIu64
                                 " of the bytes sent", w, sep(w), crc, res->crc64);
         return COS_INTEGRITY_DAMAGED;
     }
@@ -85,10 +86,10 @@ cos_integrity_verdict cos_integrity_check(cos_client *c, const cos_http_result *
          * From now on every upload body of the client hashes MD5 while it streams, and this one
          * is sent again (a part or a PUT replaces its previous copy), so no part goes unverified. */
         c->server_lacks_crc64 = 1;
-        *err = cos_upload_error("UnverifiedUpload", "%s%sthe answer has no x-cos-hash-crc64ecma", w, sep(w));
+        *err = cos_error_newf("UnverifiedUpload", "%s%sthe answer has no x-cos-hash-crc64ecma", w, sep(w));
         return COS_INTEGRITY_RECHECK;
     }
-    *err = cos_upload_error("UnverifiedUpload", "%s could not be verified: the answer has %s%.80s and no "
+    *err = cos_error_newf("UnverifiedUpload", "%s could not be verified: the answer has %s%.80s and no "
                             "x-cos-hash-crc64ecma", *w ? w : "the object",
                             etag && *etag ? "an ETag that is not an MD5: " : "no ETag", etag && *etag ? etag : "");
     return COS_INTEGRITY_UNVERIFIABLE;

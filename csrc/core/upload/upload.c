@@ -1,5 +1,8 @@
 /* upload: sliceUploadFile's entry point, uploadFile, uploadFiles, and the verified whole-file PUT
  * that small files (and empty ones) take (docs/upload-engine.md#uploadfile-and-uploadfiles). */
+#include "base/url.h"
+#include "base/options.h"
+#include "base/errors.h"
 #include "upload/upload.h"
 
 #include <errno.h>
@@ -25,26 +28,6 @@
 
 /* ---------------------------------------------------------------------------------------- */
 /* Shared helpers                                                                            */
-
-cos_value *cos_upload_error(const char *code, const char *fmt, ...)
-{
-    char msg[512];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    return cos_error_new(code, msg);
-}
-
-/* As the SDK hands fs errors back: code "ENOENT" ..., message, path. */
-cos_value *cos_upload_errno(int e, const char *what, const char *path)
-{
-    const char *name = strerrorname_np(e ? e : EIO);
-    cos_value *v = cos_upload_error(name ? name : "Error", "%s, %s '%s'", strerror(e ? e : EIO), what, path ? path : "");
-    if (v && path) cos_obj_set_str(v, "path", path);
-    if (v) cos_obj_set_str(v, "syscall", what);
-    return v;
-}
 
 int cos_upload_hash_range(int fd, int64_t off, int64_t len, unsigned char md5[16], uint64_t *crc)
 {
@@ -114,7 +97,7 @@ int cos_upload_header_crc64(const cos_value *headers, uint64_t *out)
 
 char *cos_upload_location(cos_task *t)
 {
-    return cos_client_location(t->client, cos_task_str(t, "Bucket"), cos_task_str(t, "Region"), cos_task_key(t));
+    return cos_url_location(t->client, cos_task_str(t, "Bucket"), cos_task_str(t, "Region"), cos_task_key(t));
 }
 
 char *cos_upload_abspath(const char *path)
@@ -191,7 +174,7 @@ static void put_done(void *ud, cos_http_result *res)
     }
     cos_value *data = cos_result_data(res);
     if (!data) {
-        cos_task_finish(t, cos_upload_error("Error", "out of memory"), NULL);
+        cos_task_finish(t, cos_error_newf("Error", "out of memory"), NULL);
         return;
     }
     char *loc = cos_upload_location(t);
@@ -225,7 +208,7 @@ static int attach_put_body(put_file *pf, cos_request *r)
         rc = cos_req_body_fd(r, fd, 0, pf->size);
         close(fd);
     }
-    const char *type = cos_client_content_type(t->client, pf->path, cos_task_key(t));
+    const char *type = mime_lookup_upload(t->client->mime, pf->path, cos_task_key(t));
     if (!type && pf->path) type = "application/octet-stream";
     if (rc == 0 && type && !cos_req_get_header(r, "Content-Type")) rc = cos_req_header(r, "Content-Type", type);
     return rc;
@@ -264,7 +247,7 @@ static void put_run(cos_task *t)
     if (pf->path && pf->size > 0) { /* the size was taken at the call; the file may have changed since */
         struct stat st;
         if (stat(pf->path, &st) != 0) {
-            cos_task_finish(t, cos_upload_errno(errno, "stat", pf->path), NULL);
+            cos_task_finish(t, cos_error_errno(errno, "stat", pf->path), NULL);
             return;
         }
         if (S_ISREG(st.st_mode)) pf->size = st.st_size;
@@ -274,7 +257,7 @@ static void put_run(cos_task *t)
         unsigned char md5[16];
         if (pf->path && pf->size > 0) {
             if (cos_upload_file_md5_hex(pf->path, pf->meta_md5) != 0) {
-                cos_task_finish(t, cos_upload_errno(errno, "read", pf->path), NULL);
+                cos_task_finish(t, cos_error_errno(errno, "read", pf->path), NULL);
                 return;
             }
         } else {
@@ -286,8 +269,8 @@ static void put_run(cos_task *t)
     }
     cos_task_progress_now(t, 0, (double)pf->size); /* the start emission: "uploading" */
     int rc = put_submit(pf);
-    if (rc == -2) cos_task_finish(t, cos_upload_errno(errno, "open", pf->path), NULL);
-    else if (rc != 0) cos_task_finish(t, cos_upload_error("Error", "cannot build the PUT request"), NULL);
+    if (rc == -2) cos_task_finish(t, cos_error_errno(errno, "open", pf->path), NULL);
+    else if (rc != 0) cos_task_finish(t, cos_error_newf("Error", "cannot build the PUT request"), NULL);
 }
 
 static void put_stop(cos_task *t) { cos_engine_abort_task(t->client, t->id); }
@@ -309,7 +292,7 @@ int cos_put_file_start(cos_task *t, const char *path, int64_t size, int file_fin
     put_file *pf = calloc(1, sizeof *pf);
     if (!pf || (path && !(pf->path = strdup(path)))) {
         put_free(pf);
-        *err = cos_upload_error("Error", "out of memory");
+        *err = cos_error_newf("Error", "out of memory");
         return -1;
     }
     pf->t = t;
@@ -323,7 +306,7 @@ int cos_put_file_start(cos_task *t, const char *path, int64_t size, int file_fin
         t->op_free = NULL;
         t->op_abort = NULL;
         put_free(pf);
-        *err = cos_upload_error("Error", "out of memory");
+        *err = cos_error_newf("Error", "out of memory");
         return -1;
     }
     return 0;
@@ -334,7 +317,7 @@ int cos_put_file_start(cos_task *t, const char *path, int64_t size, int file_fin
 
 static int fail_with(cos_value **err, cos_value *e)
 {
-    *err = e ? e : cos_upload_error("Error", "out of memory");
+    *err = e ? e : cos_error_newf("Error", "out of memory");
     return -1;
 }
 
@@ -365,7 +348,7 @@ static const char *file_path_of(const cos_task *t)
 static int stat_or_finish(cos_task *t, const char *path, struct stat *st)
 {
     if (stat(path, st) == 0) return 0;
-    cos_task_finish(t, cos_upload_errno(errno, "stat", path), NULL);
+    cos_task_finish(t, cos_error_errno(errno, "stat", path), NULL);
     return -1;
 }
 
@@ -388,7 +371,7 @@ static int64_t slice_threshold(const cos_task *t)
 {
     int64_t v;
     if (cos_param_integer(cos_obj_get(t->params, "SliceSize"), &v) == 0 && v >= 0) return v;
-    return (int64_t)cos_client_opt_num(t->client, "SliceSize", 1024.0 * 1024.0);
+    return (int64_t)cos_options_num(t->client->options, "SliceSize");
 }
 
 int cos_op_upload_file(cos_task *t, cos_value **err)

@@ -22,9 +22,6 @@ int cos_op_upload_file(cos_task *t, cos_value **err);
 /* upload_files.c: uploadFiles. */
 int cos_op_upload_files(cos_task *t, cos_value **err);
 /* Shared helpers (upload.c) */
-/* "<code>: <message>" error objects: "IntegrityError" (a hash did not match), errno errors. */
-cos_value *cos_upload_error(const char *code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-cos_value *cos_upload_errno(int e, const char *what, const char *path);
 /* lower-case hex MD5 of `len` bytes of fd at `off` (pread), and their CRC-64; 0 or -1 (errno). */
 int cos_upload_hash_range(int fd, int64_t off, int64_t len, unsigned char md5[16], uint64_t *crc);
 /* 1 when the server's ETag is the quoted (or bare) hex MD5 `md5`; 0 when it is another MD5;

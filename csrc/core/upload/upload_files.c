@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/errors.h"
 #include "client.h"
 #include "ops/ops.h"
 #include "upload/upload.h"
