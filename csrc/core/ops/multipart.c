@@ -12,7 +12,7 @@
 #include "base/url.h"
 #include "base/errors.h"
 #include "http/engine.h" /* cos_error_http: the service error shape for an <Error> inside a 200 */
-#include "upload/integrity.h"
+#include "ops/integrity.h"
 #include "ops/ops.h"
 #include "client.h"
 #include "base/validate.h"

@@ -13,7 +13,7 @@
 #include "base/errors.h"
 #include "client.h"
 #include "http/engine.h"
-#include "upload/integrity.h"
+#include "ops/integrity.h"
 #include "ops/ops.h"
 #include "task/queue.h"
 #include "upload/upload.h"

@@ -7,6 +7,7 @@
 
 #include "base/clock.h"
 #include "base/errors.h"
+#include "base/url.h"
 #include "http/engine.h"
 #include "task/queue.h"
 #include "base/validate.h"
@@ -409,4 +410,9 @@ int cos_task_fail_on_error(cos_task *t, cos_http_result *res)
     res->error = NULL;
     cos_task_finish(t, e, NULL);
     return 1;
+}
+
+char *cos_task_location(cos_task *t)
+{
+    return cos_url_location(t->client, cos_task_str(t, "Bucket"), cos_task_str(t, "Region"), cos_task_key(t));
 }

@@ -121,6 +121,8 @@ const char *cos_task_str(const cos_task *t, const char *name);          /* strin
 /* A param as a string: strings as is, numbers formatted like JS (integers without ".0"); writes
  * into buf (n bytes); NULL when absent/nil/other type. */
 const char *cos_param_string(const cos_value *params, const char *name, char *buf, size_t n);
+/* The SDK's Location field for t's Bucket/Region/Key (host + "/" + encoded key; malloc'd). */
+char *cos_task_location(cos_task *t);
 /* The Key of the params, without one leading '/' unless UseRawKey. Points into params. */
 const char *cos_task_key(const cos_task *t);
 

@@ -40,11 +40,11 @@
 #include "upload/checkpoint.h"
 #include "client.h"
 #include "crc64.h"
-#include "upload/integrity.h"
+#include "ops/integrity.h"
 #include "task/queue.h"
-#include "upload/upload.h"
 #include "base/validate.h"
 #include "base/xml.h"
+#include "upload/slice_upload.h"
 
 #define MIB (1024.0 * 1024.0)
 #define MAX_PARTS 10000
@@ -504,7 +504,7 @@ static void su_step(cos_task *t)
     }
     const cos_value *lp;
     su_part *p = listed_part(su, &lp);
-    if (cos_upload_etag_matches(xml_text(lp, "ETag"), md5) == 1) {
+    if (cos_integrity_etag_matches(xml_text(lp, "ETag"), md5) == 1) {
         p->crc64 = crc;
         if (su->mode == LIST_CHECKPOINT) mark_done(su, p, xml_text(lp, "ETag"), crc);
         su->verify_i++;
@@ -1034,7 +1034,7 @@ static cos_value *complete_data(slice_upload *su, cos_http_result *res, cos_valu
 {
     cos_value *data = cos_result_data(res);
     if (!data) return NULL;
-    char *loc = cos_upload_location(su->t);
+    char *loc = cos_task_location(su->t);
     cos_obj_set_str(data, "Location", loc ? loc : "");
     free(loc);
     cos_obj_set_str(data, "Bucket", cos_obj_get_str(x, "Bucket") ? cos_obj_get_str(x, "Bucket") : su->bucket);
@@ -1083,7 +1083,7 @@ static void head_after_complete_done(void *ud, cos_http_result *res)
     su->cancel_err = NULL;
     uint64_t crc;
     const char *len = cos_obj_get_str(res->headers, "content-length");
-    if (!res->error && cos_upload_header_crc64(res->headers, &crc) && crc == combined_crc64(su) && len &&
+    if (!res->error && cos_integrity_header_crc64(res->headers, &crc) && crc == combined_crc64(su) && len &&
         strtoll(len, NULL, 10) == su->size) {
         cos_value *data = complete_data(su, res, NULL);
         if (data) {
@@ -1115,7 +1115,7 @@ static void verified_head_done(void *ud, cos_http_result *res)
     su->unverified = NULL;
     uint64_t crc, ours = combined_crc64(su);
     const char *len = cos_obj_get_str(res->headers, "content-length");
-    int has_crc = !res->error && cos_upload_header_crc64(res->headers, &crc);
+    int has_crc = !res->error && cos_integrity_header_crc64(res->headers, &crc);
     if (has_crc && crc == ours && len && strtoll(len, NULL, 10) == su->size) {
         succeed(su, data);
         return;
@@ -1174,7 +1174,7 @@ static void complete_done(void *ud, cos_http_result *res)
         return;
     }
     uint64_t server_crc, ours = combined_crc64(su);
-    int has_crc = cos_upload_header_crc64(res->headers, &server_crc);
+    int has_crc = cos_integrity_header_crc64(res->headers, &server_crc);
     if (has_crc && server_crc != ours) {
         cos_value_free(x);
         fail(su, cos_error_newf("IntegrityError", "the object's x-cos-hash-crc64ecma %" PRIu64
@@ -1425,7 +1425,7 @@ int cos_slice_upload_start(cos_task *t, const char *path, const struct stat *st,
     if (!su) goto oom;
     su->t = t;
     su->fd = -1;
-    su->path = cos_upload_abspath(path);
+    su->path = cos_cp_abspath(path);
     su->bucket = strdup(cos_task_str(t, "Bucket"));
     su->region = strdup(cos_task_str(t, "Region"));
     su->key = strdup(cos_task_key(t));

@@ -8,7 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "upload/upload.h"
 
 #define MAX_PART_SIZE ((int64_t)5 * 1024 * 1024 * 1024) /* COS: a part holds at most 5 GiB */
 

@@ -36,10 +36,9 @@
 #include "client.h"
 #include "crc64.h"
 #include "ops/ops.h"
-#include "upload/integrity.h"
+#include "ops/integrity.h"
 #include "task/queue.h"
 #include "upload/stream_source.h"
-#include "upload/upload.h"
 #include "base/validate.h"
 #include "base/xml.h"
 
@@ -445,7 +444,7 @@ static void put_done(void *ud, cos_http_result *res)
         finish(su, cos_error_newf("Error", "out of memory"), NULL);
         return;
     }
-    char *loc = cos_upload_location(su->t);
+    char *loc = cos_task_location(su->t);
     cos_obj_set_str(data, "Location", loc ? loc : "");
     free(loc);
     cos_obj_set_str(data, "ETag", etag ? etag : "");
@@ -607,7 +606,7 @@ static cos_value *complete_data(stream_upload *su, cos_http_result *res, const c
 {
     cos_value *data = cos_result_data(res);
     if (!data) return NULL;
-    char *loc = cos_upload_location(su->t);
+    char *loc = cos_task_location(su->t);
     cos_obj_set_str(data, "Location", loc ? loc : "");
     free(loc);
     const char *b = cos_obj_get_str(x, "Bucket"), *k = cos_obj_get_str(x, "Key");
@@ -627,7 +626,7 @@ static void head_done(void *ud, cos_http_result *res)
     su->pending_err = NULL;
     uint64_t crc;
     const char *len = cos_obj_get_str(res->headers, "content-length");
-    if (!res->error && cos_upload_header_crc64(res->headers, &crc) && crc == combined_crc64(su) && len &&
+    if (!res->error && cos_integrity_header_crc64(res->headers, &crc) && crc == combined_crc64(su) && len &&
         strtoll(len, NULL, 10) == su->read_total) {
         cos_value *data = complete_data(su, res, NULL);
         if (data) {
@@ -690,7 +689,7 @@ static void complete_done(void *ud, cos_http_result *res)
         return;
     }
     uint64_t server_crc, ours = combined_crc64(su);
-    if (cos_upload_header_crc64(res->headers, &server_crc) && server_crc != ours) {
+    if (cos_integrity_header_crc64(res->headers, &server_crc) && server_crc != ours) {
         fail(su, cos_error_newf("IntegrityError", "the object's x-cos-hash-crc64ecma %" PRIu64
                                   " is not the CRC-64 %" PRIu64 " of the stream's parts", server_crc, ours));
         return;

@@ -14,9 +14,9 @@
 
 #include "base/errors.h"
 #include "client.h"
-#include "ops/ops.h"
 #include "upload/upload.h"
 #include "base/validate.h"
+#include "upload/upload_files.h"
 
 typedef struct files_state files_state;
 
