@@ -4,7 +4,7 @@
 #include "base/errors.h"
 #include "fuzz.h"
 
-#include "http/engine.h"
+#include "http/request_state.h"
 #include "http/request.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -5,7 +5,7 @@
 #include "base/errors.h"
 #include "fuzz.h"
 
-#include "http/engine.h"
+#include "http/request_state.h"
 #include "base/xml.h"
 
 static const char *const BUCKET[] = {"Contents", "CommonPrefixes", NULL};

@@ -16,7 +16,7 @@
 #include "base/errors.h"
 #include "base/options.h"
 #include "base/url.h"
-#include "http/engine.h"
+#include "http/transport.h"
 #include "task/queue.h"
 
 /* libcurl and libxml2 need one process-wide initialisation; it is the only global state. */
@@ -122,7 +122,7 @@ cos_client *cos_client_new(const cos_value *options, cos_value **err)
     c->next_task_id = 1;
     c->rng = ((uint64_t)(cos_clock_wall_ms() * 1000.0)) ^ ((uint64_t)getpid() << 32) ^ (uint64_t)(uintptr_t)c;
     if (!c->rng) c->rng = 0x9E3779B97F4A7C15ull;
-    if (!c->options || parse_options(c, &e) != 0 || cos_engine_init(c) != 0) {
+    if (!c->options || parse_options(c, &e) != 0 || cos_transport_init(c) != 0) {
         if (!e) e = cos_error_new("Error", "cannot create the client");
         if (err) *err = e;
         else cos_value_free(e);
@@ -137,7 +137,7 @@ void cos_client_free(cos_client *c)
     if (!c) return;
     c->freeing = 1;
     cos_tasks_free_all(c);    /* op_abort (marks requests aborted), release(), no on_done */
-    cos_engine_free(c);       /* frees every request, drops queued events */
+    cos_transport_free(c);       /* frees every request, drops queued events */
     cos_queue_free(c);        /* after the tasks are gone */
     cos_value_free(c->options);
     free(c->secret_id);

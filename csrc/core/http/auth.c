@@ -10,7 +10,7 @@
 #include "base/url.h"
 #include "base/clock.h"
 #include "base/errors.h"
-#include "http/engine.h"
+#include "http/auth.h"
 #include "base/validate.h"
 
 void cos_auth_key_time(double offset_ms, long expires, char out[64])

@@ -11,7 +11,8 @@
 
 #include "base/url.h"
 #include "crc64.h"
-#include "http/engine.h"
+#include "http/auth.h"
+#include "http/request_state.h"
 #include "base/xml.h"
 
 /* ---------------------------------------------------------------------------------------- */

@@ -2,20 +2,20 @@
  *
  * An operation describes one HTTP exchange with COS as a cos_request: method, Bucket/Region/Key
  * (or bucket level), ordered query parameters, ordered headers, a body source and where the
- * response body goes. cos_req_submit() hands it to the client's engine, which signs it (again on
+ * response body goes. cos_transport_submit() hands it to the client's engine, which signs it (again on
  * every attempt), schedules it on the client's CURLM when a connection slot is free, retries it
  * (bounded, exponential backoff with jitter, 5xx / network errors / timeouts only, plus one
  * clock-skew correction) and finally calls `done` FROM cos_poll (never from inside libcurl), so
  * `done` may submit further requests or finish the task.
  *
  * Lifecycle / ownership
- * - cos_req_new() returns a request owned by the caller until cos_req_submit(), which takes it
+ * - cos_req_new() returns a request owned by the caller until cos_transport_submit(), which takes it
  *   (even when it fails: then `done` still runs from the next cos_poll with an error).
  * - All strings passed in are copied. Memory bodies are copied (or taken with _take).
  * - `done` receives a cos_http_result that lives only during the call; the callee may take
  *   `headers`, `error` or the body (set the pointer to NULL / use sb_detach) to keep them.
  * - After `done` returns, the engine frees the request. Never touch it again.
- * - cos_req_abort() on a submitted request: libcurl stops, `done` is NOT called, the request
+ * - cos_transport_abort() on a submitted request: libcurl stops, `done` is NOT called, the request
  *   is freed at the next safe point. Use it for pause/cancel.
  */
 #ifndef COS_REQUEST_H
@@ -142,9 +142,9 @@ void cos_req_on_progress(cos_request *r, cos_req_progress_fn fn, void *ud);
 
 /* Hands the request to the engine (see the lifecycle notes above). Returns 0, or -1 when the
  * request cannot even be built (then `done` runs from cos_poll with an error anyway). */
-int cos_req_submit(cos_request *r);
+int cos_transport_submit(cos_request *r);
 /* Stops a submitted request; `done` will not be called. */
-void cos_req_abort(cos_request *r);
+void cos_transport_abort(cos_request *r);
 
 /* One response header line as libcurl delivers it (CRLF included or not) into *headers (object,
  * lower-case names, repeated headers joined with ", "); a status line ("HTTP/...") starts a new

@@ -11,7 +11,7 @@
 
 #include "base/url.h"
 #include "base/errors.h"
-#include "http/engine.h" /* cos_error_http: the service error shape for an <Error> inside a 200 */
+#include "http/transport.h"
 #include "ops/integrity.h"
 #include "ops/ops.h"
 #include "client.h"
@@ -48,7 +48,7 @@ static int submit(cos_task *t, cos_request *r, cos_req_done_fn done)
 {
     cos_req_on_done(r, done, t);
     t->req = r;
-    cos_req_submit(r); /* on failure `done` still runs (with an error) from cos_poll */
+    cos_transport_submit(r); /* on failure `done` still runs (with an error) from cos_poll */
     return 0;
 }
 

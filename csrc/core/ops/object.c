@@ -12,7 +12,7 @@
 #include "base/url.h"
 #include "base/errors.h"
 #include "client.h"
-#include "http/engine.h"
+#include "http/transport.h"
 #include "ops/integrity.h"
 #include "ops/ops.h"
 #include "task/queue.h"
@@ -160,7 +160,7 @@ static int submit(cos_task *t, cos_request *r, cos_req_done_fn done)
 {
     cos_req_on_done(r, done, t);
     t->req = r;
-    return cos_req_submit(r);
+    return cos_transport_submit(r);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -320,7 +320,7 @@ static void put_run(cos_task *t)
 
 static void put_stop(cos_task *t)
 {
-    if (t->req) cos_req_abort(t->req);
+    if (t->req) cos_transport_abort(t->req);
     t->req = NULL;
 }
 

@@ -24,7 +24,8 @@
 #include "base/options.h"
 #include "base/url.h"
 #include "cos.h"
-#include "http/engine.h" /* cos_auth_key_time, the client's credentials and clock offset */
+#include "http/auth.h"
+#include "http/transport.h"
 #include "ops/ops.h"
 #include "sign.h"
 #include "strbuf.h"
@@ -661,6 +662,6 @@ int cos_op_post_object(cos_task *t, cos_value **err)
     cos_req_on_progress(r, post_progress, t);
     cos_req_on_done(r, post_done, t);
     t->req = r;
-    cos_req_submit(r);
+    cos_transport_submit(r);
     return 0;
 }

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "client.h"
-#include "http/engine.h"
+#include "http/transport.h"
 
 #define DEFAULT_FILE_PARALLEL 3
 #define DEFAULT_QUEUE_SIZE 1000
@@ -317,6 +317,8 @@ static qentry *new_entry(cos_queue *q, cos_task *t, const char *file_path)
     return e;
 }
 
+static void queue_op_fail(cos_task *t, cos_value *err);
+
 int cos_queue_add(cos_task *t, const char *file_path, double size, const cos_queue_ops *ops, int file_finish)
 {
     cos_queue *q = queue_of(t->client);
@@ -341,6 +343,7 @@ int cos_queue_add(cos_task *t, const char *file_path, double size, const cos_que
         q->count++;
     }
     e->task = t;
+    t->op_fail = queue_op_fail; /* cos_task_fail goes through the queue */
     e->held = 1;
     e->ops = ops;
     e->size = size;
@@ -464,7 +467,7 @@ static void stop_requests(qentry *e, cos_task *t, int was_running)
     if (was_running && e->ops->stop) e->ops->stop(t);
     else if (!e->ops->stop) {
         if (t->op_abort) t->op_abort(t);
-        cos_engine_abort_task(t->client, t->id);
+        cos_transport_abort_task(t->client, t->id);
         t->req = NULL;
     }
 }
@@ -556,4 +559,14 @@ void cos_queue_flush(cos_client *c)
     if (!c->list_update_fn) return;
     cos_value *list = cos_task_list(c);
     if (list) c->list_update_fn(c->list_update_ud, list);
+}
+
+/* cos_task_fail of a queue task (its op_fail). */
+static void queue_op_fail(cos_task *t, cos_value *err)
+{
+    if (cos_queue_fail(t, err) != 0) { /* not listed (cannot happen once added): finish plainly */
+        if (t->op_abort) t->op_abort(t);
+        cos_transport_abort_task(t->client, t->id);
+        cos_task_finish(t, err, NULL);
+    }
 }

@@ -8,7 +8,9 @@
 #include "base/clock.h"
 #include "base/errors.h"
 #include "base/url.h"
-#include "http/engine.h"
+#include "client.h"
+#include "http/event.h"
+#include "http/transport.h"
 #include "task/queue.h"
 #include "base/validate.h"
 
@@ -163,8 +165,8 @@ cos_task_id cos_task_start(cos_client *c, const cos_operation *def, const char *
     cos_value_free(params);
     if (t) {
         if (t->op_abort) t->op_abort(t);
-        cos_engine_abort_task(c, t->id);
-        cos_events_drop_task(c, t);
+        cos_transport_abort_task(c, t->id);
+        cos_event_drop_task(c, t);
         if (cb && cb->release) cb->release(cb->ud);
         t->released = 1;
         task_free(t);
@@ -335,13 +337,12 @@ int cos_task_fail(cos_client *c, cos_task_id id, cos_value *err)
         return -1;
     }
     if (!err) err = cos_error_new("Error", "the task failed");
-    if (cos_queue_fail(t, err) == 0) return 0;
-    if (t->op_fail) {
+    if (t->op_fail) { /* queue tasks: the queue's (cos_queue_add sets it) */
         t->op_fail(t, err);
         return 0;
     }
     if (t->op_abort) t->op_abort(t);
-    cos_engine_abort_task(c, t->id);
+    cos_transport_abort_task(c, t->id);
     t->req = NULL;
     cos_task_finish(t, err, NULL);
     return 0;
@@ -416,3 +417,5 @@ char *cos_task_location(cos_task *t)
 {
     return cos_url_location(t->client, cos_task_str(t, "Bucket"), cos_task_str(t, "Region"), cos_task_key(t));
 }
+
+void cos_task_wake_streams(cos_client *c) { c->streams_due = 1; }

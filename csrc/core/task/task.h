@@ -98,6 +98,15 @@ cos_task_id cos_task_start(cos_client *c, const cos_operation *def, const char *
                            const cos_body *body, const cos_output *output, const cos_callbacks *cb,
                            void *queue_entry, cos_value **err);
 
+/* The hooks poll.c and cos_client_free need. */
+struct cos_event;
+void cos_task_deliver(cos_client *c, struct cos_event *ev); /* TASK_* events */
+void cos_task_timers(cos_client *c, double now, double *next_deadline);
+void cos_tasks_free_all(cos_client *c);
+int cos_task_is_done(cos_client *c, cos_task_id id);
+/* A stream upload can read again: the next step should come soon (cos_next_timeout 0). */
+void cos_task_wake_streams(cos_client *c);
+
 /* Runs the op_step of every task that has one; returns how many still have one afterwards. */
 int cos_task_steps(cos_client *c);
 

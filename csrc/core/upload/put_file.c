@@ -14,7 +14,7 @@
 #include "base/errors.h"
 #include "base/options.h"
 #include "client.h"
-#include "http/engine.h"
+#include "http/transport.h"
 #include "ops/integrity.h"
 #include "task/queue.h"
 
@@ -128,7 +128,7 @@ static int put_submit(put_file *pf)
     }
     cos_req_hash(r, cos_integrity_stream_hashes(t->client, 1));
     cos_req_on_done(r, put_done, pf);
-    return cos_req_submit(r);
+    return cos_transport_submit(r);
 }
 
 static void put_run(cos_task *t)
@@ -161,11 +161,11 @@ static void put_run(cos_task *t)
     else if (rc != 0) cos_task_finish(t, cos_error_newf("Error", "cannot build the PUT request"), NULL);
 }
 
-static void put_stop(cos_task *t) { cos_engine_abort_task(t->client, t->id); }
+static void put_stop(cos_task *t) { cos_transport_abort_task(t->client, t->id); }
 
 static const cos_queue_ops PUT_OPS = {put_run, put_stop, NULL, NULL};
 
-static void put_abort(cos_task *t) { cos_engine_abort_task(t->client, t->id); }
+static void put_abort(cos_task *t) { cos_transport_abort_task(t->client, t->id); }
 
 static void put_free(void *ud)
 {

@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "http/transport.h"
 #include "base/options.h"
 #include "base/clock.h"
 #include "base/errors.h"
@@ -332,7 +333,7 @@ static void submit_ctl(slice_upload *su, cos_request *r, int rc, cos_req_done_fn
     }
     cos_req_on_done(r, done, su);
     su->ctl = r;
-    cos_req_submit(r);
+    cos_transport_submit(r);
 }
 
 /* The XML body of a result as an object (root's children); NULL for an empty/non-XML body. */
@@ -366,7 +367,7 @@ static void stop_hashing(slice_upload *su)
 /* Aborts everything in flight and forgets it (the engine calls no `done` for aborted requests). */
 static void abort_inflight(slice_upload *su)
 {
-    cos_engine_abort_task(client_of(su), su->t->id);
+    cos_transport_abort_task(client_of(su), su->t->id);
     su->ctl = NULL;
     for (int i = 0; i < su->nparts && su->active; i++) {
         su_part *p = &su->parts[i];
@@ -975,7 +976,7 @@ static int submit_part(slice_upload *su, su_part *p)
     p->state = PART_ACTIVE;
     p->sent = 0;
     su->active++;
-    cos_req_submit(r);
+    cos_transport_submit(r);
     return 0;
 }
 
@@ -1382,7 +1383,7 @@ static void su_cancel(cos_task *t, cos_value *err)
     }
     cos_req_on_done(r, cancel_done, su);
     su->ctl = r;
-    cos_req_submit(r);
+    cos_transport_submit(r);
 }
 
 static const cos_queue_ops SLICE_OPS = {su_run, su_stop, su_cancel, cos_op_multipart_abort_upload};

@@ -22,6 +22,7 @@
  * Nothing here can be resumed by another process (the bytes are gone once sent): there is no
  * checkpoint, a failure aborts the multipart upload on the server, and restartTask after an
  * error is refused (the queue keeps no params for a stream). Pause keeps the buffers. */
+#include "http/transport.h"
 #include "base/options.h"
 #include "base/errors.h"
 #include "upload/stream_upload.h"
@@ -210,7 +211,7 @@ static void free_buffers(stream_upload *su)
 /* Stops every request of the task; parts in flight become ready to be sent again. */
 static void abort_inflight(stream_upload *su)
 {
-    cos_engine_abort_task(client_of(su), su->t->id);
+    cos_transport_abort_task(client_of(su), su->t->id);
     for (int i = 0; i < su->nparts; i++)
         if (su->parts[i].state == P_ACTIVE) {
             su->parts[i].state = P_READY;
@@ -250,7 +251,7 @@ static void abort_then_finish(stream_upload *su)
     }
     cos_req_task(r, 0);
     cos_req_on_done(r, aborted, su);
-    cos_req_submit(r);
+    cos_transport_submit(r);
 }
 
 /* A stream cannot be resumed: whatever failed (or a cancel), the multipart upload is aborted on
@@ -468,7 +469,7 @@ static int put_submit(stream_upload *su)
     }
     cos_req_hash(r, cos_integrity_stream_hashes(client_of(su), 1)); /* the buffer can be sent again */
     cos_req_on_done(r, put_done, su);
-    return cos_req_submit(r);
+    return cos_transport_submit(r);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -513,7 +514,7 @@ static void initiate(stream_upload *su)
         return;
     }
     cos_req_on_done(r, initiate_done, su);
-    cos_req_submit(r);
+    cos_transport_submit(r);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -593,7 +594,7 @@ static int submit_part(stream_upload *su, st_part *p)
     p->state = P_ACTIVE;
     p->sent = 0;
     su->active++;
-    cos_req_submit(r);
+    cos_transport_submit(r);
     return 0;
 }
 
@@ -678,7 +679,7 @@ static void complete_done(void *ud, cos_http_result *res)
             cos_request *r = new_request(su, "HEAD");
             if (r) {
                 cos_req_on_done(r, head_done, su);
-                cos_req_submit(r);
+                cos_transport_submit(r);
             } else {
                 su->pending_err = NULL;
                 fail(su, err);
@@ -749,7 +750,7 @@ static void complete(stream_upload *su)
     }
     su->complete_attempts++;
     cos_req_on_done(r, complete_done, su);
-    cos_req_submit(r);
+    cos_transport_submit(r);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -766,7 +767,7 @@ static int all_confirmed(stream_upload *su)
 static void step(stream_upload *su)
 {
     if (!su->running) return;
-    cos_engine_wake_streams(client_of(su)); /* a host's own loop: take a step to read on */
+    cos_task_wake_streams(client_of(su)); /* a host's own loop: take a step to read on */
     if (su->ph == ST_READING) {
         if (su->eof && su->read_total <= su->threshold) {
             su->ph = ST_PUT;
