@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "base/params.h"
 #include "base/url.h"
 #include "crc64.h"
 #include "http/auth.h"

@@ -3,6 +3,7 @@
  * statusCode, headers, RequestId. */
 #include <string.h>
 
+#include "base/params.h"
 #include "http/transport.h"
 #include "ops/ops.h"
 #include "base/validate.h"

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/params.h"
 #include "base/url.h"
 #include "base/errors.h"
 #include "http/transport.h"

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/params.h"
 #include "base/options.h"
 #include "base/url.h"
 #include "cos.h"

@@ -127,9 +127,6 @@ void cos_task_hash_progress_now(cos_task *t, double loaded, double total);
 
 /* Helpers for handlers. */
 const char *cos_task_str(const cos_task *t, const char *name);          /* string param or NULL */
-/* A param as a string: strings as is, numbers formatted like JS (integers without ".0"); writes
- * into buf (n bytes); NULL when absent/nil/other type. */
-const char *cos_param_string(const cos_value *params, const char *name, char *buf, size_t n);
 /* The SDK's Location field for t's Bucket/Region/Key (host + "/" + encoded key; malloc'd). */
 char *cos_task_location(cos_task *t);
 /* The Key of the params, without one leading '/' unless UseRawKey. Points into params. */

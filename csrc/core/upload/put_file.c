@@ -12,17 +12,12 @@
 #include <unistd.h>
 
 #include "base/errors.h"
+#include "base/params.h"
 #include "base/options.h"
 #include "client.h"
 #include "http/transport.h"
 #include "ops/integrity.h"
 #include "task/queue.h"
-
-static int want_meta_md5(const cos_task *t)
-{
-    const cos_value *v = cos_obj_get(t->params, "UploadAddMetaMd5");
-    return cos_value_type(v) == COS_BOOL ? cos_value_bool(v) : cos_value_type(v) == COS_STR || (cos_value_type(v) == COS_NUM && cos_value_num(v) != 0);
-}
 
 /* ---------------------------------------------------------------------------------------- */
 /* The verified whole-file PUT                                                               */
@@ -185,7 +180,7 @@ int cos_put_file_start(cos_task *t, const char *path, int64_t size, int file_fin
     }
     pf->t = t;
     pf->size = size;
-    pf->want_md5 = want_meta_md5(t);
+    pf->want_md5 = cos_param_bool(t->params, "UploadAddMetaMd5", 0) == 1;
     t->op_state = pf;
     t->op_free = put_free;
     t->op_abort = put_abort;

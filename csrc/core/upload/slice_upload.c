@@ -33,6 +33,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/params.h"
 #include "http/transport.h"
 #include "base/options.h"
 #include "base/clock.h"
@@ -851,8 +852,7 @@ static void initiate_done(void *ud, cos_http_result *res)
 
 static int want_meta_md5(const slice_upload *su)
 {
-    const cos_value *v = cos_obj_get(su->t->params, "UploadAddMetaMd5");
-    return v && cos_value_bool(v);
+    return cos_param_bool(su->t->params, "UploadAddMetaMd5", 0) == 1;
 }
 
 static void initiate(slice_upload *su)

@@ -22,6 +22,7 @@
  * Nothing here can be resumed by another process (the bytes are gone once sent): there is no
  * checkpoint, a failure aborts the multipart upload on the server, and restartTask after an
  * error is refused (the queue keeps no params for a stream). Pause keeps the buffers. */
+#include "base/params.h"
 #include "http/transport.h"
 #include "base/options.h"
 #include "base/errors.h"
@@ -856,12 +857,7 @@ static void su_free(void *ud)
     free(su);
 }
 
-static int want_meta_md5(const cos_task *t)
-{
-    const cos_value *v = cos_obj_get(t->params, "UploadAddMetaMd5");
-    return cos_value_type(v) == COS_BOOL ? cos_value_bool(v)
-                                         : cos_value_type(v) == COS_STR || (cos_value_type(v) == COS_NUM && cos_value_num(v) != 0);
-}
+static int want_meta_md5(const cos_task *t) { return cos_param_bool(t->params, "UploadAddMetaMd5", 0) == 1; }
 
 int cos_stream_upload_start(cos_task *t, int64_t threshold, int file_finish, cos_value **err)
 {
@@ -914,8 +910,7 @@ static cos_value *refuse_resume(const cos_value *params)
         if (cos_value_type(cos_obj_get(params, names[i])) != COS_NIL)
             return cos_validate_error(names[i], "%s cannot be used with a stream Body: an upload from a stream "
                                       "cannot be resumed (its bytes are gone once read)", names[i]);
-    const cos_value *cp = cos_obj_get(params, "Checkpoint");
-    if (cos_value_type(cp) == COS_BOOL && cos_value_bool(cp))
+    if (cos_param_bool(params, "Checkpoint", 0) == 1)
         return cos_validate_error("Checkpoint", "Checkpoint cannot be true with a stream Body: an upload from a "
                                   "stream cannot be resumed (its bytes are gone once read)");
     if (cos_value_type(cos_obj_get(params, "FilePath")) != COS_NIL)
