@@ -456,10 +456,17 @@ static cos_value *attempt_error(cos_request *r, CURLcode rc, long status, int *r
             else if (r->body_error == EPIPE) /* a pulled body, or a file, shorter than announced */
                 snprintf(msg, sizeof msg, "EBODYREAD: the body ended after %lld of the %lld bytes announced "
                          "(ContentLength or the file's size)", (long long)r->sent, (long long)r->body_len);
-            else
-                snprintf(msg, sizeof msg, "EBODYREAD: cannot read the request body: %s",
-                         strerror(r->body_error ? r->body_error : EIO));
+            else { /* the read's errno in errors.c's words (cos_error_errno: strerror_r, thread-safe) */
+                cos_value *sys = cos_error_errno(r->body_error, "read", NULL);
+                const char *m = cos_obj_get_str(sys, "message");
+                snprintf(msg, sizeof msg, "EBODYREAD: cannot read the request body: %s", m ? m : "EIO");
+                cos_value_free(sys);
+            }
             cos_value *e = cos_error_new("EBODYREAD", msg);
+            if (e && r->body_error) {
+                cos_obj_set_num(e, "errno", r->body_error);
+                cos_obj_set_str(e, "syscall", "read");
+            }
             if (e) {
                 cos_obj_set_str(e, "url", r->url_noquery);
                 cos_obj_set_str(e, "method", r->method);

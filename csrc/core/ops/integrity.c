@@ -44,6 +44,14 @@ int cos_integrity_content_md5_mem(const cos_client *c, cos_request *r, const voi
     return cos_integrity_body_md5(r, data ? data : "", len);
 }
 
+int cos_integrity_content_md5_fd(const cos_client *c, cos_request *r, int fd, int64_t off, int64_t len)
+{
+    if (!c->upload_check_md5 || cos_req_get_header(r, "Content-MD5")) return 0;
+    unsigned char md5[16];
+    if (cos_integrity_hash_range(fd, off, len, md5, NULL) != 0) return -1;
+    return cos_integrity_content_md5_header(r, md5);
+}
+
 int cos_integrity_wants_content_md5(const cos_client *c) { return c->upload_check_md5; }
 
 int cos_integrity_content_md5_header(cos_request *r, const unsigned char md5[16])
@@ -95,6 +103,19 @@ cos_integrity_verdict cos_integrity_check(cos_client *c, const cos_http_result *
                             "x-cos-hash-crc64ecma", *w ? w : "the object",
                             etag && *etag ? "an ETag that is not an MD5: " : "no ETag", etag && *etag ? etag : "");
     return COS_INTEGRITY_UNVERIFIABLE;
+}
+
+cos_integrity_verdict cos_integrity_check_part(cos_client *c, const cos_http_result *res, int64_t expect, int number,
+                                               cos_value **err)
+{
+    char what[24];
+    snprintf(what, sizeof what, "part %d", number);
+    cos_integrity_verdict v = cos_integrity_check(c, res, expect, what, err);
+    const char *etag = cos_obj_get_str(res->headers, "etag");
+    if (v != COS_INTEGRITY_OK || (etag && *etag)) return v;
+    *err = cos_error_newf("InvalidResponse", "part %d: the answer has no ETag, and Complete names every part by "
+                          "its ETag", number);
+    return COS_INTEGRITY_DAMAGED;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -233,28 +254,34 @@ int cos_integrity_hash_range(int fd, int64_t off, int64_t len, unsigned char md5
     return rc;
 }
 
-static void hex16(const unsigned char md5[16], char out[33])
+void cos_integrity_hex(const unsigned char md5[16], char out[33])
 {
     for (int i = 0; i < 16; i++) snprintf(out + 2 * i, 3, "%02x", md5[i]);
 }
 
-int cos_integrity_file_md5_hex(const char *path, char out[33])
+int cos_integrity_file_md5(const char *path, unsigned char md5[16])
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* never blocks on a FIFO */
     struct stat st;
     if (fd < 0) return -1;
-    unsigned char md5[16];
     int rc = fstat(fd, &st) == 0 ? cos_integrity_hash_range(fd, 0, st.st_size, md5, NULL) : -1;
     int e = errno;
     close(fd);
-    if (rc == 0) hex16(md5, out);
     errno = e;
     return rc;
+}
+
+int cos_integrity_file_md5_hex(const char *path, char out[33])
+{
+    unsigned char md5[16];
+    if (cos_integrity_file_md5(path, md5) != 0) return -1;
+    cos_integrity_hex(md5, out);
+    return 0;
 }
 
 void cos_integrity_md5_hex(const void *data, size_t len, char out[33])
 {
     unsigned char md5[16];
     EVP_Digest(data, len, md5, NULL, EVP_md5(), NULL);
-    hex16(md5, out);
+    cos_integrity_hex(md5, out);
 }

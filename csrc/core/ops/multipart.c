@@ -178,7 +178,7 @@ static int64_t param_length(const cos_value *params)
 }
 
 /* An fd body from `offset`: `length` bytes, or (length < 0) to the end of a regular file. */
-static int attach_fd(cos_request *r, int fd, int64_t offset, int64_t length, cos_value **err)
+static int attach_fd(cos_task *t, cos_request *r, int fd, int64_t offset, int64_t length, cos_value **err)
 {
     if (length < 0) {
         struct stat st;
@@ -189,6 +189,9 @@ static int attach_fd(cos_request *r, int fd, int64_t offset, int64_t length, cos
     }
     if (cos_req_body_fd(r, fd, offset, length) != 0)
         return fail(err, cos_validate_error("Body", "cannot read the body"));
+    /* UploadCheckContentMd5: a file body is hashed now, as its header precedes it */
+    if (cos_integrity_content_md5_fd(t->client, r, fd, offset, length) != 0)
+        return fail(err, cos_error_errno(errno, "read", t->body.kind == COS_BODY_PATH ? t->body.path : NULL));
     return 0;
 }
 
@@ -202,17 +205,16 @@ static int attach_body(cos_task *t, cos_request *r, cos_value **err)
     int rc = 0;
     switch (b->kind) {
     case COS_BODY_NONE: return fail(err, cos_validate_error("Body", "missing param Body")); /* as the SDK */
-    case COS_BODY_MEM: return cos_req_body_mem(r, b->data, b->len) == 0 ? 0 : fail(err, NULL);
-    case COS_BODY_FD: rc = attach_fd(r, b->fd, b->offset, b->length >= 0 ? b->length : given, err); break;
+    case COS_BODY_MEM:
+        return cos_req_body_mem(r, b->data, b->len) || cos_integrity_content_md5_mem(t->client, r, b->data, b->len)
+                   ? fail(err, NULL) : 0;
+    case COS_BODY_FD: rc = attach_fd(t, r, b->fd, b->offset, b->length >= 0 ? b->length : given, err); break;
     case COS_BODY_PATH: {
         int fd = open(b->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO never blocks */
         if (fd < 0) {
-            int en = errno;
-            cos_value *e = cos_validate_error("FilePath", "cannot open %s: %s", b->path, strerror(en));
-            if (e && strerrorname_np(en)) cos_obj_set_str(e, "code", strerrorname_np(en));
-            return fail(err, e);
+            return fail(err, cos_error_errno(errno, "open", b->path));
         }
-        rc = attach_fd(r, fd, 0, given, err); /* the request keeps its own dup */
+        rc = attach_fd(t, r, fd, 0, given, err); /* the request keeps its own dup */
         close(fd);
         break;
     }
@@ -265,11 +267,6 @@ int cos_op_multipart_upload(cos_task *t, cos_value **err)
     if (attach_body(t, r, err) != 0) {
         cos_req_free(r);
         return -1;
-    }
-    /* UploadCheckContentMd5 applies to in-memory bodies only, as in the SDK. */
-    if (t->body.kind == COS_BODY_MEM && cos_integrity_content_md5_mem(t->client, r, t->body.data, t->body.len) != 0) {
-        cos_req_free(r);
-        return fail(err, NULL);
     }
     return submit(t, r, upload_done);
 }

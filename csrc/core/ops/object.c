@@ -29,16 +29,6 @@ static int fail(cos_value **err, cos_value *e)
     return -1;
 }
 
-static cos_value *errno_error(int e, const char *what, const char *path)
-{
-    char msg[512];
-    const char *name = strerrorname_np(e);
-    snprintf(msg, sizeof msg, "%s: %s '%s'", strerror(e), what, path ? path : "");
-    cos_value *v = cos_error_new(name ? name : "Error", msg);
-    if (v && path) cos_obj_set_str(v, "path", path);
-    return v;
-}
-
 static int validate_object(cos_task *t, cos_value **err)
 {
     cos_value *e = cos_validate_object_params(t->params, 1);
@@ -58,13 +48,13 @@ static int task_pull(void *ud, const void **chunk, size_t *len)
 static int open_regular(const char *path, struct stat *st, cos_value **err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) return fail(err, errno_error(errno, "open", path));
+    if (fd < 0) return fail(err, cos_error_errno(errno, "open", path));
     if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
         int e = errno;
         int reg = S_ISREG(st->st_mode);
         close(fd);
         if (!reg) return fail(err, cos_validate_error("FilePath", "param FilePath must be a regular file: '%s'", path));
-        return fail(err, errno_error(e, "stat", path));
+        return fail(err, cos_error_errno(e, "stat", path));
     }
     return fd;
 }
@@ -110,11 +100,15 @@ static int attach_body(cos_task *t, cos_request *r, int64_t *size, cos_value **e
         if (rc != 0 || len < 0 || off < 0) {
             int e = rc != 0 ? errno : EINVAL;
             if (b->kind == COS_BODY_PATH) close(fd);
-            return fail(err, errno_error(e, "stat", b->path));
+            return fail(err, cos_error_errno(e, "stat", b->path));
         }
         rc = cos_req_body_fd(r, fd, off, len);
+        /* UploadCheckContentMd5: a file body is hashed now, as its header precedes it */
+        int hashed = rc == 0 ? cos_integrity_content_md5_fd(t->client, r, fd, off, len) : 0;
+        int e = errno;
         if (b->kind == COS_BODY_PATH) close(fd);
         if (rc != 0) return fail(err, NULL);
+        if (hashed != 0) return fail(err, cos_error_errno(e, "read", b->path));
         *size = len;
         file_like = 1;
         break;
@@ -290,11 +284,11 @@ static int body_size(cos_task *t, double *size, cos_value **err)
             *size = (double)t->body.length;
             return 0;
         }
-        if (fstat(t->body.fd, &st) != 0) return fail(err, errno_error(errno, "stat", NULL));
+        if (fstat(t->body.fd, &st) != 0) return fail(err, cos_error_errno(errno, "stat", NULL));
         *size = (double)st.st_size - (double)t->body.offset;
         return 0;
     case COS_BODY_PATH:
-        if (stat(t->body.path, &st) != 0) return fail(err, errno_error(errno, "stat", t->body.path));
+        if (stat(t->body.path, &st) != 0) return fail(err, cos_error_errno(errno, "stat", t->body.path));
         if (!S_ISREG(st.st_mode))
             return fail(err, cos_validate_error("FilePath", "param FilePath must be a regular file: '%s'", t->body.path));
         *size = (double)st.st_size;
@@ -412,7 +406,7 @@ static int open_output(cos_task *t, cos_request *r, cos_value **err)
     if (t->output.kind == COS_BODY_NONE) return 0;
     int fd = t->output.kind == COS_BODY_FD ? t->output.fd
                                            : open(t->output.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return fail(err, errno_error(errno, "open", t->output.path));
+    if (fd < 0) return fail(err, cos_error_errno(errno, "open", t->output.path));
     int rc = cos_req_output_fd(r, fd);
     if (t->output.kind == COS_BODY_PATH) close(fd);
     return rc == 0 ? 0 : fail(err, NULL);

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "base/params.h"
+#include "base/errors.h"
 #include "base/options.h"
 #include "base/url.h"
 #include "cos.h"
@@ -611,9 +612,7 @@ static int post_attach_body(cos_task *t, cos_request *r, cos_value **err)
     /* O_NONBLOCK: a FIFO never blocks the process (validation refused non-regular files). */
     int fd = body->kind == COS_BODY_PATH ? open(body->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) : body->fd;
     if (fd < 0) {
-        *err = cos_validate_error("FilePath", "cannot open %s: %s", body->path ? body->path : "the body",
-                                  strerror(errno));
-        if (*err) cos_obj_set_str(*err, "code", strerrorname_np(errno) ? strerrorname_np(errno) : "Error");
+        *err = cos_error_errno(errno, "open", body->path);
         return -1;
     }
     int64_t offset = body->kind == COS_BODY_FD ? body->offset : 0;

@@ -75,11 +75,12 @@ static int attach_put_body(put_file *pf, cos_request *r)
     if (!pf->path) {
         const void *data = t->body.kind == COS_BODY_MEM ? t->body.data : "";
         size_t len = t->body.kind == COS_BODY_MEM ? t->body.len : 0;
-        return cos_req_body_mem(r, data ? data : "", len); /* a copy: restart sends it again */
+        /* a copy: restart sends it again */
+        return cos_req_body_mem(r, data ? data : "", len) || cos_integrity_content_md5_mem(t->client, r, data, len);
     }
     int rc = 0;
     if (pf->size == 0) {
-        rc = cos_req_body_mem(r, "", 0); /* an empty file */
+        rc = cos_req_body_mem(r, "", 0) || cos_integrity_content_md5_mem(t->client, r, "", 0); /* an empty file */
     } else {
         /* O_NONBLOCK: never hang on a FIFO swapped in since validation. */
         int fd = open(pf->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
@@ -90,8 +91,10 @@ static int attach_put_body(put_file *pf, cos_request *r)
             close(fd);
             return -1;
         }
-        rc = cos_req_body_fd(r, fd, 0, pf->size);
+        rc = cos_req_body_fd(r, fd, 0, pf->size) || cos_integrity_content_md5_fd(t->client, r, fd, 0, pf->size);
+        int e = errno;
         close(fd);
+        errno = e;
     }
     const char *type = mime_lookup_upload(t->client->mime, pf->path, cos_task_key(t));
     if (!type && pf->path) type = "application/octet-stream";

@@ -920,14 +920,8 @@ static void part_done(void *ud, cos_http_result *res)
     }
     /* What counts as verified is integrity.c's decision; a part also needs an ETag for Complete. */
     const char *etag = cos_obj_get_str(res->headers, "etag");
-    char what[24];
-    snprintf(what, sizeof what, "part %d", p->number);
     cos_value *bad = NULL;
-    cos_integrity_verdict v = COS_INTEGRITY_DAMAGED;
-    if (!etag || !*etag)
-        bad = cos_error_newf("IntegrityError", "part %d: the server returned no ETag", p->number);
-    else
-        v = cos_integrity_check(client_of(su), res, p->size, what, &bad);
+    cos_integrity_verdict v = cos_integrity_check_part(client_of(su), res, p->size, p->number, &bad);
     if (v == COS_INTEGRITY_RECHECK) { /* sent again, now hashing MD5: its answer is checked by ETag */
         cos_value_free(bad);
         schedule_parts(su);

@@ -397,16 +397,10 @@ static int read_some(stream_upload *su)
 static cos_integrity_verdict verify_sent(stream_upload *su, cos_http_result *res, int64_t size, int part,
                                          const char **etag_out, cos_value **bad)
 {
-    const char *etag = cos_obj_get_str(res->headers, "etag");
-    char what[32] = "";
-    if (part) snprintf(what, sizeof what, "part %d", part);
-    *etag_out = etag;
+    *etag_out = cos_obj_get_str(res->headers, "etag");
     *bad = NULL;
-    if (part && (!etag || !*etag)) {
-        *bad = cos_error_newf("IntegrityError", "%s: the server returned no ETag", what);
-        return COS_INTEGRITY_DAMAGED;
-    }
-    return cos_integrity_check(client_of(su), res, size, what, bad);
+    if (part) return cos_integrity_check_part(client_of(su), res, size, part, bad);
+    return cos_integrity_check(client_of(su), res, size, "", bad);
 }
 
 static uint64_t combined_crc64(const stream_upload *su)
