@@ -341,4 +341,20 @@ describe("a missing FilePath", function()
     assert.are.equal(0, count(srv, "PUT", "m%.bin"))
     assert.are.equal(1, count(srv, "POST", "m%.bin"))
   end)
+
+  it("getObject's Output: a failed open and a failed write in the same shape", function()
+    assert(cos:putObject(U.params("out.bin", { Body = ("x"):rep(100000) })))
+    local missing = dir .. "/no/such/out.bin"
+    local _, err = cos:getObject(U.params("out.bin", { Output = missing }))
+    assert.are.equal("ENOENT", err.code)
+    assert.are.equal("ENOENT: no such file or directory, open '" .. missing .. "'", err.message)
+    assert.are.same({ 2, "open", missing }, { err.errno, err.syscall, err.path })
+    local f = io.open("/dev/full", "wb")
+    if not f then return end -- no /dev/full here: the open case above still ran
+    f:close()
+    _, err = cos:getObject(U.params("out.bin", { Output = "/dev/full" }))
+    assert.are.equal("EWRITE", err.code) -- the network-table code of a failed output
+    assert.are.equal("ENOSPC: no space left on device, write", err.message)
+    assert.are.same({ 28, "write" }, { err.errno, err.syscall })
+  end)
 end)
