@@ -20,7 +20,7 @@ end
 -- A reader function body (a stream of unknown length) of `total` bytes, also written to `copy`.
 local function stream(copy, total)
   local f = assert(io.open(copy, "rb"))
-  local data = f:read("a")
+  local data = f:read("*a")
   f:close()
   assert(#data == total)
   local pos = 0
@@ -47,8 +47,9 @@ describe("UploadAddMetaMd5", function()
     U.rmdir(dir)
   end)
 
-  -- Every upload path that reads the param: uploadFile's whole-file PUT and its multipart path,
-  -- sliceUploadFile, a stream (sliceUploadFile with a reader), uploadFiles' entries.
+  -- Every upload path that reads the param: putObject (string and file), uploadFile's whole-file
+  -- PUT (file and string) and its multipart path, sliceUploadFile, a stream (sliceUploadFile with a
+  -- reader), uploadFiles' entries.
   local function upload_all(tag, value)
     local md5s = {}
     local function up(name, fn, path, extra)
@@ -60,6 +61,10 @@ describe("UploadAddMetaMd5", function()
       assert.truthy(data)
       md5s[key] = U.md5_file(path)
     end
+    local text = U.read(small)
+    up("put-string", function(p) p.Body = text; return cos:putObject(p) end, small)
+    up("put-file", function(p) p.FilePath = small; return cos:putObject(p) end, small)
+    up("file-string", function(p) p.Body = text; return cos:uploadFile(p) end, small)
     up("file-put", function(p) p.FilePath = small; return cos:uploadFile(p) end, small)
     up("file-multipart", function(p) p.FilePath = big; p.SliceSize = MIB; return cos:uploadFile(p) end, big)
     up("slice", function(p) p.FilePath = big; return cos:sliceUploadFile(p) end, big)
@@ -113,6 +118,11 @@ describe("UploadAddMetaMd5", function()
     local _, err = cos:uploadFiles { files = { U.params("refused.bin", { FilePath = small, UploadAddMetaMd5 = "no" }) } }
     assert.are.equal("UploadAddMetaMd5", err.param)
     assert.truthy(err.message:find("files[1]: ", 1, true), err.message)
+    -- putObject with a function body: its MD5 is not known before the header goes out
+    local given = false
+    local _, perr = cos:putObject(U.params("refused.bin", { UploadAddMetaMd5 = true, ContentLength = 1,
+      Body = function() if given then return nil end given = true return "x" end }))
+    assert.are.equal("UploadAddMetaMd5", perr.param)
     assert.are.equal(before, #U.access_log(srv))
   end)
 

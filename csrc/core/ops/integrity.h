@@ -29,6 +29,13 @@ int cos_integrity_content_md5_mem(const cos_client *c, cos_request *r, const voi
  * header goes before the body). 0 (also when not wanted) or -1 (errno: the read failed). */
 int cos_integrity_content_md5_fd(const cos_client *c, cos_request *r, int fd, int64_t off, int64_t len);
 
+/* The MD5 headers of a whole-object PUT body known before it is sent, from one MD5 pass:
+ * Content-MD5 (UploadCheckContentMd5, unless given) and, when `meta` (UploadAddMetaMd5),
+ * x-cos-meta-md5. The bytes are `len` bytes of fd at `off`, or (fd < 0) `data`.
+ * 0, or -1 (errno: the read failed). */
+int cos_integrity_body_headers(const cos_client *c, cos_request *r, int meta, int fd, int64_t off, int64_t len,
+                               const void *data);
+
 /* Whether bodies carry Content-MD5 (UploadCheckContentMd5), for callers that hash the body
  * themselves (sliceUploadFile hashes each part in slices), and the header from that MD5. */
 int cos_integrity_wants_content_md5(const cos_client *c);

@@ -71,19 +71,21 @@ static int default_content_type(cos_task *t, cos_request *r, int file_like)
     return type ? cos_req_header(r, "Content-Type", type) : 0;
 }
 
-/* Attaches the task's body to the request; *size gets its length. */
-static int attach_body(cos_task *t, cos_request *r, int64_t *size, cos_value **err)
+/* Attaches the task's body to the request; *size gets its length. `meta`: putObject's
+ * UploadAddMetaMd5 (x-cos-meta-md5, hashed with Content-MD5 in one pass). */
+static int attach_body(cos_task *t, cos_request *r, int meta, int64_t *size, cos_value **err)
 {
     cos_body *b = &t->body;
     int file_like = 0;
     switch (b->kind) {
     case COS_BODY_NONE:
         *size = 0;
-        if (cos_req_body_mem(r, "", 0) != 0) return fail(err, NULL);
+        if (cos_req_body_mem(r, "", 0) != 0 || cos_integrity_body_headers(t->client, r, meta, -1, 0, 0, "") != 0)
+            return fail(err, NULL);
         break;
     case COS_BODY_MEM:
         *size = (int64_t)b->len;
-        if (cos_integrity_content_md5_mem(t->client, r, b->data, b->len) != 0) return fail(err, NULL);
+        if (cos_integrity_body_headers(t->client, r, meta, -1, 0, (int64_t)b->len, b->data) != 0) return fail(err, NULL);
         /* The request borrows the task's copy (no second copy of a large body): the task
          * outlives its requests, and a restarted task sends it again. */
         if (cos_req_body_mem_ref(r, b->data, b->len) != 0) return fail(err, NULL);
@@ -103,8 +105,8 @@ static int attach_body(cos_task *t, cos_request *r, int64_t *size, cos_value **e
             return fail(err, cos_error_errno(e, "stat", b->path));
         }
         rc = cos_req_body_fd(r, fd, off, len);
-        /* UploadCheckContentMd5: a file body is hashed now, as its header precedes it */
-        int hashed = rc == 0 ? cos_integrity_content_md5_fd(t->client, r, fd, off, len) : 0;
+        /* Content-MD5 / x-cos-meta-md5: a file body is hashed now, as its headers precede it */
+        int hashed = rc == 0 ? cos_integrity_body_headers(t->client, r, meta, fd, off, len, NULL) : 0;
         int e = errno;
         if (b->kind == COS_BODY_PATH) close(fd);
         if (rc != 0) return fail(err, NULL);
@@ -215,7 +217,8 @@ static cos_request *upload_request(cos_task *t, const char *method, int is_appen
         fail(err, NULL);
         return NULL;
     }
-    if (attach_body(t, r, size, err) != 0) {
+    int meta = !is_append && cos_param_bool(t->params, "UploadAddMetaMd5", 0) == 1;
+    if (attach_body(t, r, meta, size, err) != 0) {
         cos_req_free(r);
         return NULL;
     }
@@ -267,6 +270,9 @@ static int validate_upload(cos_task *t, int is_append, cos_value **err)
     pull_length_from_params(t);
     if (t->body.kind == COS_BODY_PULL && t->body.length < 0)
         return fail(err, cos_validate_error("ContentLength", "ContentLength is required for a pulled body"));
+    if (!is_append && t->body.kind == COS_BODY_PULL && cos_param_bool(t->params, "UploadAddMetaMd5", 0) == 1)
+        return fail(err, cos_validate_error("UploadAddMetaMd5", "UploadAddMetaMd5 needs the body's MD5 before it is "
+                                            "sent: not with a function Body (give a string or FilePath)"));
     return 0;
 }
 
