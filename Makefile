@@ -4,7 +4,7 @@
 # `make test` runs every spec under each interpreter, then again with ASan+UBSan (build-asan/, 5.4).
 # Sources are picked up by folder, one C file per concern:
 #   csrc/common  pure helpers shared by the client and cosd (signing, CRC64, buffers)
-#   csrc/core    the client core: values, engine, operations, upload engine, task queue
+#   csrc/core    the client core, one folder per layer (docs/architecture.md)
 #   csrc/binding the Lua C-API binding (cos.core)
 #   csrc/cosd    the local COS-compatible server
 
