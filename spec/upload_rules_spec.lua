@@ -289,6 +289,18 @@ describe("UploadCheckContentMd5", function()
     end
   end)
 
+  it("the option follows the boolean rule: \"true\" turns it on, anything else is refused", function()
+    local c = COS.new(srv:client_options { Checkpoint = "false", UploadCheckContentMd5 = "true" })
+    assert(c:putObject(U.params("opt-string", { Body = "hello" })))
+    c:close()
+    assert.truthy(uploads_of("opt-string")[1].header["content-md5"])
+    for _, v in ipairs({ "yes", "", 1 }) do
+      local ok, e = pcall(COS.new, srv:client_options { UploadCheckContentMd5 = v })
+      assert.is_false(ok)
+      assert.truthy(tostring(e):find("option UploadCheckContentMd5 must be a boolean", 1, true), tostring(e))
+    end
+  end)
+
   it("the value is the body's MD5: a string body's is checked here", function()
     assert(cos:putObject(U.params("po-check", { Body = "hello" })))
     local e = uploads_of("po-check")[1]
