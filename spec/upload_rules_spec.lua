@@ -301,6 +301,17 @@ describe("UploadCheckContentMd5", function()
     end
   end)
 
+  it("uploadFile's single PUT with UploadAddMetaMd5 too: both headers from one MD5, both right", function()
+    local hashed = {}
+    assert(cos:uploadFile(U.params("uf-both", { FilePath = small, UploadAddMetaMd5 = true,
+      onHashProgress = function(p) hashed[#hashed + 1] = p.loaded end })))
+    local e = uploads_of("uf-both")[1]
+    assert.are.equal(200, e.status) -- cosd checked the Content-MD5
+    assert.truthy(e.header["content-md5"])
+    assert.are.equal(U.md5_file(small), e.header["x-cos-meta-md5"])
+    assert.are.equal(1000, hashed[#hashed]) -- hashed in slices, reported
+  end)
+
   it("the value is the body's MD5: a string body's is checked here", function()
     assert(cos:putObject(U.params("po-check", { Body = "hello" })))
     local e = uploads_of("po-check")[1]

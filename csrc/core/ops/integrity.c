@@ -64,7 +64,7 @@ int cos_integrity_body_headers(const cos_client *c, cos_request *r, int meta, in
         return -1;
     }
     char hex[33];
-    cos_integrity_hex(md5, hex);
+    cos_integrity_md5_hex_of(md5, hex);
     if (meta && cos_req_header(r, "x-cos-meta-md5", hex) != 0) return -1;
     return content ? cos_integrity_content_md5_header(r, md5) : 0;
 }
@@ -271,36 +271,35 @@ int cos_integrity_hash_range(int fd, int64_t off, int64_t len, unsigned char md5
     return rc;
 }
 
-void cos_integrity_hex(const unsigned char md5[16], char out[33])
+static void hex16(const unsigned char md5[16], char out[33])
 {
     for (int i = 0; i < 16; i++) snprintf(out + 2 * i, 3, "%02x", md5[i]);
 }
 
-int cos_integrity_file_md5(const char *path, unsigned char md5[16])
+int cos_integrity_file_md5_hex(const char *path, char out[33])
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* never blocks on a FIFO */
     struct stat st;
     if (fd < 0) return -1;
+    unsigned char md5[16];
     int rc = fstat(fd, &st) == 0 ? cos_integrity_hash_range(fd, 0, st.st_size, md5, NULL) : -1;
     int e = errno;
     close(fd);
+    if (rc == 0) hex16(md5, out);
     errno = e;
     return rc;
 }
 
-int cos_integrity_file_md5_hex(const char *path, char out[33])
+void cos_integrity_md5(const void *data, size_t len, unsigned char md5[16])
 {
-    unsigned char md5[16];
-    if (cos_integrity_file_md5(path, md5) != 0) return -1;
-    cos_integrity_hex(md5, out);
-    return 0;
+    EVP_Digest(data, len, md5, NULL, EVP_md5(), NULL);
 }
 
 void cos_integrity_md5_hex(const void *data, size_t len, char out[33])
 {
     unsigned char md5[16];
     EVP_Digest(data, len, md5, NULL, EVP_md5(), NULL);
-    cos_integrity_hex(md5, out);
+    hex16(md5, out);
 }
 
 void cos_integrity_md5_hex_of(const unsigned char md5[16], char out[33]) { hex16(md5, out); }

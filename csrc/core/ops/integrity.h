@@ -101,10 +101,8 @@ int cos_integrity_header_crc64(const cos_value *headers, uint64_t *out);
 int cos_integrity_hash_range(int fd, int64_t off, int64_t len, unsigned char md5[16], uint64_t *crc);
 /* x-cos-meta-md5 of a whole file (UploadAddMetaMd5): lower-case hex into out[33]. 0 or -1 (errno). */
 int cos_integrity_file_md5_hex(const char *path, char out[33]);
-/* The raw MD5 of a whole file. 0 or -1 (errno). */
-int cos_integrity_file_md5(const char *path, unsigned char md5[16]);
-/* Lower-case hex of an MD5 into out[33] (x-cos-meta-md5's form). */
-void cos_integrity_hex(const unsigned char md5[16], char out[33]);
+/* MD5 of `len` bytes in memory. */
+void cos_integrity_md5(const void *data, size_t len, unsigned char md5[16]);
 /* Lower-case hex MD5 of `len` bytes in memory into out[33]. */
 void cos_integrity_md5_hex(const void *data, size_t len, char out[33]);
 /* The lower-case hex form of an MD5 into out[33]. */

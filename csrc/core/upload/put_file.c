@@ -27,10 +27,13 @@ typedef struct put_file {
     char *path;      /* NULL: the task's memory body */
     int64_t size;
     int integrity_retries;
-    int want_md5;
+    int want_md5;    /* UploadAddMetaMd5: x-cos-meta-md5 */
+    int want_content; /* UploadCheckContentMd5: Content-MD5, from the same MD5 */
+    int have_md5;
+    unsigned char md5[16];
     char meta_md5[33];
-    /* UploadAddMetaMd5 of a file: hashed in slices from cos_poll steps (op_step), so that even a
-     * file of SliceSize (up to 5 GiB) never stalls a step; pause/cancel stop it at once. */
+    /* The body's MD5 (either need above) of a file: hashed in slices from cos_poll steps (op_step),
+     * so that even a file of SliceSize (up to 5 GiB) never stalls a step; pause/cancel stop it at once. */
     cos_integrity_hasher hasher;
     int hash_fd;
 } put_file;
@@ -79,12 +82,11 @@ static int attach_put_body(put_file *pf, cos_request *r)
     if (!pf->path) {
         const void *data = t->body.kind == COS_BODY_MEM ? t->body.data : "";
         size_t len = t->body.kind == COS_BODY_MEM ? t->body.len : 0;
-        /* a copy: restart sends it again */
-        return cos_req_body_mem(r, data ? data : "", len) || cos_integrity_content_md5_mem(t->client, r, data, len);
+        return cos_req_body_mem(r, data ? data : "", len); /* a copy: restart sends it again */
     }
     int rc = 0;
     if (pf->size == 0) {
-        rc = cos_req_body_mem(r, "", 0) || cos_integrity_content_md5_mem(t->client, r, "", 0); /* an empty file */
+        rc = cos_req_body_mem(r, "", 0); /* an empty file */
     } else {
         /* O_NONBLOCK: never hang on a FIFO swapped in since validation. */
         int fd = open(pf->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
@@ -95,10 +97,8 @@ static int attach_put_body(put_file *pf, cos_request *r)
             close(fd);
             return -1;
         }
-        rc = cos_req_body_fd(r, fd, 0, pf->size) || cos_integrity_content_md5_fd(t->client, r, fd, 0, pf->size);
-        int e = errno;
+        rc = cos_req_body_fd(r, fd, 0, pf->size);
         close(fd);
-        errno = e;
     }
     const char *type = mime_lookup_upload(t->client->mime, pf->path, cos_task_key(t));
     if (!type && pf->path) type = "application/octet-stream";
@@ -114,6 +114,7 @@ static int put_submit(put_file *pf)
     if (!r) return -1;
     int rc = cos_req_get_header(r, "Cache-Control") ? 0 : cos_req_header(r, "Cache-Control", "");
     if (!rc && pf->want_md5) rc = cos_req_header(r, "x-cos-meta-md5", pf->meta_md5);
+    if (!rc && pf->want_content) rc = cos_integrity_content_md5_header(r, pf->md5); /* unless given */
     if (!rc) {
         errno = 0;
         rc = attach_put_body(pf, r);
@@ -171,6 +172,8 @@ static void put_hash_step(cos_task *t)
         cos_task_finish(t, cos_error_errno(e, "read", pf->path), NULL);
         return;
     }
+    memcpy(pf->md5, md5, sizeof pf->md5);
+    pf->have_md5 = 1;
     cos_integrity_md5_hex_of(md5, pf->meta_md5);
     cos_task_hash_progress_now(t, (double)pf->size, (double)pf->size);
     put_send(pf);
@@ -206,14 +209,16 @@ static void put_run(cos_task *t)
         if (S_ISREG(st.st_mode)) pf->size = st.st_size;
         cos_queue_set_size(t, (double)pf->size);
     }
-    if (pf->want_md5 && !*pf->meta_md5) {
+    if ((pf->want_md5 || pf->want_content) && !pf->have_md5) {
         if (pf->path && pf->size > 0) {
             put_hash_start(pf);
             return;
         }
         const void *d = !pf->path && t->body.kind == COS_BODY_MEM ? t->body.data : "";
         size_t n = !pf->path && t->body.kind == COS_BODY_MEM ? t->body.len : 0;
-        cos_integrity_md5_hex(d ? d : "", n, pf->meta_md5);
+        cos_integrity_md5(d ? d : "", n, pf->md5);
+        pf->have_md5 = 1;
+        cos_integrity_md5_hex_of(pf->md5, pf->meta_md5);
     }
     put_send(pf);
 }
@@ -250,6 +255,7 @@ int cos_put_file_start(cos_task *t, const char *path, int64_t size, int file_fin
     pf->hash_fd = -1;
     pf->size = size;
     pf->want_md5 = cos_param_bool(t->params, "UploadAddMetaMd5", 0) == 1;
+    pf->want_content = cos_integrity_wants_content_md5(t->client);
     t->op_state = pf;
     t->op_free = put_free;
     t->op_abort = put_abort;
