@@ -80,18 +80,37 @@ static void rkv_free(cos_rkv_list *l)
 /* ---------------------------------------------------------------------------------------- */
 /* Building                                                                                  */
 
-cos_request *cos_req_new(cos_client *c, const char *method, const char *bucket, const char *region,
-                         const char *key)
+/* The HTTP method of each COS API (docs/cos-wire.md#the-cos-apis-the-client-sends). */
+static const char *const API_METHODS[COS_API_COUNT] = {
+    [COS_API_PUT_OBJECT] = "PUT",
+    [COS_API_APPEND_OBJECT] = "POST",
+    [COS_API_POST_OBJECT] = "POST",
+    [COS_API_HEAD_OBJECT] = "HEAD",
+    [COS_API_GET_OBJECT] = "GET",
+    [COS_API_DELETE_OBJECT] = "DELETE",
+    [COS_API_GET_BUCKET] = "GET",
+    [COS_API_HEAD_BUCKET] = "HEAD",
+    [COS_API_INITIATE_MULTIPART_UPLOAD] = "POST",
+    [COS_API_UPLOAD_PART] = "PUT",
+    [COS_API_LIST_PARTS] = "GET",
+    [COS_API_COMPLETE_MULTIPART_UPLOAD] = "POST",
+    [COS_API_ABORT_MULTIPART_UPLOAD] = "DELETE",
+    [COS_API_LIST_MULTIPART_UPLOADS] = "GET",
+};
+
+cos_request *cos_req_new(cos_client *c, cos_api api, const char *bucket, const char *region, const char *key)
 {
+    if (api <= COS_API_NONE || api >= COS_API_COUNT || !API_METHODS[api]) return NULL;
     cos_request *r = calloc(1, sizeof *r);
     if (!r) return NULL;
     r->c = c;
+    r->api = api;
     r->fd = -1;
     r->out_fd = -1;
     r->body_len = -1;
     r->body_limit = COS_RESP_MAX_BODY;
     r->max_retries = -1;
-    r->method = strdup(method ? method : "GET");
+    r->method = strdup(API_METHODS[api]);
     r->bucket = strdup(bucket ? bucket : "");
     r->region = strdup(region ? region : "");
     r->key = key ? strdup(key) : NULL;
@@ -101,9 +120,10 @@ cos_request *cos_req_new(cos_client *c, const char *method, const char *bucket, 
         cos_req_free(r);
         return NULL;
     }
-    for (char *p = r->method; *p; p++) *p = (char)toupper((unsigned char)*p);
     return r;
 }
+
+cos_api cos_req_api(const cos_request *r) { return r->api; }
 
 void cos_req_destroy(cos_request *r)
 {
@@ -671,29 +691,6 @@ static int build_headers(cos_request *r, cos_rkv_list *h)
     return 0;
 }
 
-/* The API name of a request, for the provider's Scope ("name/cos:PutObject",
- * cos-wire.md#temporary-credentials). */
-static const char *action_name(const cos_request *r)
-{
-    int has_upid = rkv_find(&r->query, "uploadId", 0) >= 0;
-    const char *m = r->method;
-    if (!r->key) {
-        if (strcmp(m, "POST") == 0) return "PostObject";
-        if (strcmp(m, "HEAD") == 0) return "HeadBucket";
-        return rkv_find(&r->query, "uploads", 0) >= 0 ? "ListMultipartUploads" : "GetBucket";
-    }
-    if (strcmp(m, "PUT") == 0) return rkv_find(&r->query, "partNumber", 0) >= 0 ? "UploadPart" : "PutObject";
-    if (strcmp(m, "POST") == 0) {
-        if (rkv_find(&r->query, "uploads", 0) >= 0) return "InitiateMultipartUpload";
-        if (has_upid) return "CompleteMultipartUpload";
-        return rkv_find(&r->query, "append", 0) >= 0 ? "AppendObject" : "PostObject";
-    }
-    if (strcmp(m, "GET") == 0) return has_upid ? "ListParts" : "GetObject";
-    if (strcmp(m, "HEAD") == 0) return "HeadObject";
-    if (strcmp(m, "DELETE") == 0) return has_upid ? "AbortMultipartUpload" : "DeleteObject";
-    return m;
-}
-
 cos_value *cos_req_cred_options(cos_request *r)
 {
     cos_rkv_list h = {0};
@@ -706,7 +703,7 @@ cos_value *cos_req_cred_options(cos_request *r)
     if (rc == 0) rc = build_url(r);
     if (rc == 0) rc = base_headers(r, r->attempt + 1, &h); /* the headers of the coming attempt */
     if (rc == 0) rc = sb_putc(&path, '/') || (r->key && sb_puts(&path, r->key));
-    if (rc == 0) rc = sb_printf(&action, "name/cos:%s", action_name(r));
+    if (rc == 0) rc = sb_printf(&action, "name/cos:%s", cos_api_name(r->api)); /* cos-wire.md#temporary-credentials */
     for (size_t i = 0; rc == 0 && i < r->query.len; i++)
         rc = cos_obj_set_str(q, r->query.items[i].name, r->query.items[i].value);
     for (size_t i = 0; rc == 0 && i < h.len; i++) {

@@ -135,10 +135,9 @@ char *cos_task_location(cos_task *t);
 /* The Key of the params, without one leading '/' unless UseRawKey. Points into params. */
 const char *cos_task_key(const cos_task *t);
 
-/* Builds the request for a task: method on Bucket/Region/Key (key NULL: bucket level), params
- * applied (docs/cos-wire.md#parameters-to-headers), task id set, progress wired to the task
- * (`progress` 1: upload bytes, 2: download bytes drive cos_task_progress_update; 0: none). Set its
- * done with cos_req_on_done. */
-cos_request *cos_task_request(cos_task *t, const char *method, const char *key, int progress);
+/* The request's transfer drives t's onProgress: `direction` 1: the bytes it uploads, 2: the
+ * bytes it downloads (cos_task_progress_update). The requests themselves are built by
+ * ops/messages.c, one builder per COS API. */
+void cos_task_track_progress(cos_task *t, cos_request *r, int direction);
 
 #endif
