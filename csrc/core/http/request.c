@@ -1,6 +1,6 @@
 /* request: building a cos_request, and turning one attempt of it into a signed libcurl easy
  * handle (URL, headers, body source, response capture). The libcurl callbacks here are pure C:
- * they only move bytes and record numbers; cos_poll (engine.c) acts on what they record. */
+ * they only move bytes and record numbers; cos_poll (poll.c, through transport.c) acts on what they record. */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -80,27 +80,9 @@ static void rkv_free(cos_rkv_list *l)
 /* ---------------------------------------------------------------------------------------- */
 /* Building                                                                                  */
 
-/* The HTTP method of each COS API (docs/cos-wire.md#the-cos-apis-the-client-sends). */
-static const char *const API_METHODS[COS_API_COUNT] = {
-    [COS_API_PUT_OBJECT] = "PUT",
-    [COS_API_APPEND_OBJECT] = "POST",
-    [COS_API_POST_OBJECT] = "POST",
-    [COS_API_HEAD_OBJECT] = "HEAD",
-    [COS_API_GET_OBJECT] = "GET",
-    [COS_API_DELETE_OBJECT] = "DELETE",
-    [COS_API_GET_BUCKET] = "GET",
-    [COS_API_HEAD_BUCKET] = "HEAD",
-    [COS_API_INITIATE_MULTIPART_UPLOAD] = "POST",
-    [COS_API_UPLOAD_PART] = "PUT",
-    [COS_API_LIST_PARTS] = "GET",
-    [COS_API_COMPLETE_MULTIPART_UPLOAD] = "POST",
-    [COS_API_ABORT_MULTIPART_UPLOAD] = "DELETE",
-    [COS_API_LIST_MULTIPART_UPLOADS] = "GET",
-};
-
 cos_request *cos_req_new(cos_client *c, cos_api api, const char *bucket, const char *region, const char *key)
 {
-    if (api <= COS_API_NONE || api >= COS_API_COUNT || !API_METHODS[api]) return NULL;
+    if (!*cos_api_method(api)) return NULL; /* not one of api.h's */
     cos_request *r = calloc(1, sizeof *r);
     if (!r) return NULL;
     r->c = c;
@@ -110,7 +92,7 @@ cos_request *cos_req_new(cos_client *c, cos_api api, const char *bucket, const c
     r->body_len = -1;
     r->body_limit = COS_RESP_MAX_BODY;
     r->max_retries = -1;
-    r->method = strdup(API_METHODS[api]);
+    r->method = strdup(cos_api_method(api));
     r->bucket = strdup(bucket ? bucket : "");
     r->region = strdup(region ? region : "");
     r->key = key ? strdup(key) : NULL;

@@ -61,7 +61,7 @@ struct cos_task {
     void *op_state;
     void (*op_free)(void *op_state);
     /* Called when the task is canceled/paused/freed with requests in flight: the handler
-     * aborts them (cos_req_abort). May be NULL when the handler keeps no requests. */
+     * aborts them (cos_transport_abort). May be NULL when the handler keeps no requests. */
     void (*op_abort)(cos_task *t);
     /* Stream uploads (stream_upload.c): called by cos_poll at the start of every step to read
      * what the task needs. Returns 1 when it could read more at once (the step must not wait),
