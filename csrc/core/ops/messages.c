@@ -510,7 +510,8 @@ int cos_msg_complete_retryable(const cos_value *err)
     if (status >= 500 || status == 0) return 1;
     const char *code = cos_obj_get_str(err, "code");
     return status == 200 && code &&
-           (strcmp(code, "InternalError") == 0 || strcmp(code, "ServiceUnavailable") == 0 || strcmp(code, "SlowDown") == 0);
+           (strcmp(code, "InternalError") == 0 || strcmp(code, "ServiceUnavailable") == 0 ||
+            strcmp(code, "SlowDown") == 0);
 }
 
 /* ---------------------------------------------------------------------------------------- */

@@ -778,8 +778,8 @@ static void initiate(slice_upload *su)
     /* Init carries every header of the call (ops/messages.h, COS_MSG_PARAMS_UPLOAD); the object's
      * type, unless given, by the file's (or the key's) extension. */
     const char *type = mime_lookup_upload(client_of(su)->mime, su->path, su->key);
-    submit_ctl(su, cos_msg_initiate(&su->ps.to, type ? type : "application/octet-stream", want_meta_md5(su) ? su->meta_md5 : NULL),
-               initiate_done);
+    const char *meta_md5 = want_meta_md5(su) ? su->meta_md5 : NULL;
+    submit_ctl(su, cos_msg_initiate(&su->ps.to, type ? type : "application/octet-stream", meta_md5), initiate_done);
 }
 
 /* ---------------------------------------------------------------------------------------- */
