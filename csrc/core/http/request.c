@@ -105,8 +105,6 @@ cos_request *cos_req_new(cos_client *c, cos_api api, const char *bucket, const c
     return r;
 }
 
-cos_api cos_req_api(const cos_request *r) { return r->api; }
-
 void cos_req_destroy(cos_request *r)
 {
     if (!r) return;
