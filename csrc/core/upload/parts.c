@@ -7,11 +7,24 @@
 #include <string.h>
 
 #include "base/errors.h"
+#include "base/options.h"
 #include "base/url.h"
 #include "client.h"
 #include "crc64.h"
 #include "http/transport.h"
 #include "ops/integrity.h"
+
+void cos_parts_init(cos_parts *ps, const cos_task *t, const char *bucket, const char *region, const char *key,
+                    const char *source, void *owner, const cos_parts_hooks *hooks)
+{
+    double r = cos_options_num(t->client->options, "ChunkRetryTimes");
+    ps->retries = r < 0 ? 0 : r > 100 ? 100 : (int)r;
+    ps->to = (cos_msg_to){.client = t->client, .task = t->id, .bucket = bucket, .region = region, .key = key,
+                          .params = t->params, .share = COS_MSG_PARAMS_UPLOAD};
+    ps->source = source;
+    ps->owner = owner;
+    ps->hooks = hooks;
+}
 
 /* ---------------------------------------------------------------------------------------- */
 /* Parts                                                                                     */

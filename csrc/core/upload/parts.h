@@ -66,6 +66,12 @@ struct cos_parts {
     cos_value *unverified;  /* Complete's data, while a HEAD looks for the object's CRC-64 */
 };
 
+/* Sets up the tracker of task t's upload to bucket/region/key (strings that outlive it): its
+ * messages take the call's params as an upload's (COS_MSG_PARAMS_UPLOAD), a damaged part or a
+ * failed Complete is sent again up to ChunkRetryTimes times, `source` ("file", "stream") names
+ * what the parts come from in messages, the outcomes go to hooks(owner). */
+void cos_parts_init(cos_parts *ps, const cos_task *t, const char *bucket, const char *region, const char *key,
+                    const char *source, void *owner, const cos_parts_hooks *hooks);
 /* Sends part p (state ACTIVE) with `body` to upload_id; its answer comes to hooks->answered.
  * 0, or -1 when the request cannot be built (nothing changed). */
 int cos_parts_send(cos_parts *ps, cos_part *p, const char *upload_id, const cos_msg_body *body);

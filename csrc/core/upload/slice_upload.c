@@ -179,12 +179,6 @@ static int concurrency_of(cos_task *t)
     return n < 1 ? 1 : n > 256 ? 256 : (int)n;
 }
 
-static int retries_of(cos_task *t)
-{
-    double n = cos_options_num(t->client->options, "ChunkRetryTimes");
-    return n < 0 ? 0 : n > 100 ? 100 : (int)n;
-}
-
 /* Lays out the parts for su->size and su->part_size (all still to send). 0 or -1. */
 static int layout(slice_upload *su)
 {
@@ -1085,12 +1079,7 @@ int cos_slice_upload_start(cos_task *t, const char *path, const struct stat *st,
     su->mtime_sec = st->st_mtim.tv_sec;
     su->mtime_nsec = st->st_mtim.tv_nsec;
     su->concurrency = concurrency_of(t);
-    su->ps.retries = retries_of(t);
-    su->ps.to = (cos_msg_to){.client = t->client, .task = t->id, .bucket = su->bucket, .region = su->region,
-                             .key = su->key, .params = t->params, .share = COS_MSG_PARAMS_UPLOAD};
-    su->ps.source = "file";
-    su->ps.owner = su;
-    su->ps.hooks = &PARTS_HOOKS;
+    cos_parts_init(&su->ps, t, su->bucket, su->region, su->key, "file", su, &PARTS_HOOKS);
     char *dir = cos_cp_dir(t->client->options, t->params);
     if (dir) {
         su->cp_file = cos_cp_file(dir, su->bucket, su->region, su->key, su->path);

@@ -623,12 +623,8 @@ int cos_stream_upload_start(cos_task *t, int64_t threshold, int file_finish, cos
     su->chunk = chunk_of(t);
     su->max_parts = max_parts_of(t);
     if (su->expect >= 0) su->fixed_size = fixed_part_size(su->chunk, su->expect, su->max_parts);
-    su->ps.to = (cos_msg_to){.client = t->client, .task = t->id, .bucket = cos_task_str(t, "Bucket"),
-                             .region = cos_task_str(t, "Region"), .key = cos_task_key(t), .params = t->params,
-                             .share = COS_MSG_PARAMS_UPLOAD};
-    su->ps.source = "stream";
-    su->ps.owner = su;
-    su->ps.hooks = &PARTS_HOOKS;
+    cos_parts_init(&su->ps, t, cos_task_str(t, "Bucket"), cos_task_str(t, "Region"), cos_task_key(t), "stream", su,
+                   &PARTS_HOOKS);
     if (!(su->ps.part = calloc((size_t)su->max_parts, sizeof *su->ps.part))) {
         su_free(su);
         *err = cos_error_newf("Error", "out of memory");
@@ -639,8 +635,6 @@ int cos_stream_upload_start(cos_task *t, int64_t threshold, int file_finish, cos
     int64_t n = param_int(t->params, "AsyncLimit", 0);
     if (n <= 0) n = (int64_t)cos_options_num(t->client->options, "ChunkParallelLimit");
     su->concurrency = n < 1 ? 1 : n > 256 ? 256 : (int)n;
-    double r = cos_options_num(t->client->options, "ChunkRetryTimes");
-    su->ps.retries = r < 0 ? 0 : r > 100 ? 100 : (int)r;
     t->op_state = su;
     t->op_free = su_free;
     t->op_abort = su_abort;
