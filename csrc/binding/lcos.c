@@ -1,13 +1,17 @@
 /* lcos: the Lua binding of the lua-cos C core (module `cos.core`).
  *
  * Thin by design: it converts Lua tables to and from cos_value trees, maps request bodies and
- * getObject outputs, and routes the core's C callbacks into Lua.
+ * getObject outputs, and routes the core's C callbacks into Lua. The operations are the core's:
+ * core.operations lists them (cos_operation_name) and the Lua layer makes its methods from it.
+ * Every function that answers "value, or nil plus error" ends in lcos_result.
  *
  * Callbacks (the contract users see: docs/api.md#calling-conventions and #driving-the-engine)
  * - The core calls its callbacks only from cos_poll()/cos_start() (and release() also from
- *   cos_client_free()/cos_task_cancel()). Every entry into the core from Lua records the calling
- *   lua_State in the client (`L`, saved and restored, so nested polls work); a callback runs on
- *   that state and never on a stored coroutine.
+ *   cos_client_free()/cos_task_cancel()). Every call into the core from Lua is bracketed by the
+ *   one pair lcos_enter/lcos_leave: enter records the calling lua_State in the client (`L`; the
+ *   enclosing one is restored on leave, so nested polls work), so a callback runs on that state
+ *   and never on a stored coroutine; leave performs a close() asked for meanwhile and re-raises
+ *   the callback error the call owns (below).
  * - Each delivery is ONE protected call (deliver() -> lua_pcall of a C function that converts the
  *   event and calls the user function) with a traceback message handler, so no Lua error can
  *   unwind through the core.
@@ -374,40 +378,6 @@ static void unref_on(lua_State *L, int *ref)
  * thread only if the core ever released something outside any call. */
 static void unref(lcos_client *cl, int *ref) { unref_on(cl->L ? cl->L : cl->main, ref); }
 
-/* Enter/leave the core: the callbacks it calls meanwhile run on L. */
-#define ENTER(cl, L_)                     \
-    lua_State *saved_L_ = (cl)->L;        \
-    (cl)->L = (L_);                       \
-    (cl)->depth++
-#define LEAVE(cl)        \
-    (cl)->L = saved_L_;  \
-    (cl)->depth--
-
-static void client_free_core(lcos_client *cl, lua_State *L)
-{
-    if (!cl->c) return;
-    ENTER(cl, L);
-    cos_client_free(cl->c); /* calls release() for every pending task */
-    cl->c = NULL;
-    LEAVE(cl);
-    unref_on(L, &cl->list_ref);
-    unref_on(L, &cl->cred_ref);
-    while (cl->errors) {
-        cb_error *e = cl->errors;
-        cl->errors = e->next;
-        unref_on(L, &e->err_ref);
-        unref_on(L, &e->tb_ref);
-        free(e);
-    }
-    unref_on(L, &cl->tb_ref);
-}
-
-/* After the outermost call returns: perform a close() requested from inside a callback. */
-static void finish_pending_close(lcos_client *cl, lua_State *L)
-{
-    if (cl->depth == 0 && cl->close_pending) client_free_core(cl, L);
-}
-
 /* Which pending callback errors a returning call may re-raise: those recorded while it ran and
  * those deferred by earlier calls; `all` (run, poll) any task's, else only task `id`'s. */
 static int raisable(const cb_error *e, unsigned long mark, int all, cos_task_id id)
@@ -444,6 +414,79 @@ static void raise_pending(lcos_client *cl, lua_State *L, unsigned long mark, int
     unref_on(L, &pick->err_ref);
     free(pick);
     lua_error(L);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The one enter/leave pair: every call from Lua into the core goes through it                */
+
+/* One call from Lua into the core, from lcos_enter to lcos_leave. */
+typedef struct lcos_call {
+    lcos_client *cl;
+    lua_State *L;       /* the calling state: callbacks run on it meanwhile */
+    lua_State *outer;   /* the state of the enclosing call (a poll from a callback), or NULL */
+    unsigned long mark; /* cl->err_seq on entry: the callback errors this call may re-raise follow it */
+} lcos_call;
+
+static void client_free_core(lcos_client *cl, lua_State *L);
+
+/* The callbacks the core makes from now on run on L (never on a stored coroutine). */
+static lcos_call lcos_enter(lcos_client *cl, lua_State *L)
+{
+    lcos_call k = {cl, L, cl->L, cl->err_seq};
+    cl->L = L;
+    cl->depth++;
+    return k;
+}
+
+/* The core has returned: the enclosing call's state comes back; once the outermost call is out,
+ * a close() a callback asked for is done; then the oldest callback error this call owns is
+ * raised (all: any task's, as run/poll/socket_action; else only task id's; id 0: none, the errors
+ * recorded meanwhile only wait for a later call). Raises only after the client is consistent. */
+static void lcos_leave(const lcos_call *k, int all, cos_task_id id)
+{
+    lcos_client *cl = k->cl;
+    cl->L = k->outer;
+    cl->depth--;
+    if (cl->depth == 0 && cl->close_pending) client_free_core(cl, k->L);
+    raise_pending(cl, k->L, k->mark, all, id);
+}
+
+/* Frees the core (release() runs for every pending task, on L) and every reference it held. */
+static void client_free_core(lcos_client *cl, lua_State *L)
+{
+    if (!cl->c) return;
+    lcos_call k = lcos_enter(cl, L);
+    cos_client_free(cl->c);
+    cl->c = NULL; /* before lcos_leave, whose pending close then finds nothing left to free */
+    lcos_leave(&k, 0, 0);
+    unref_on(L, &cl->list_ref);
+    unref_on(L, &cl->cred_ref);
+    while (cl->errors) {
+        cb_error *e = cl->errors;
+        cl->errors = e->next;
+        unref_on(L, &e->err_ref);
+        unref_on(L, &e->tb_ref);
+        free(e);
+    }
+    unref_on(L, &cl->tb_ref);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The one result helper                                                                      */
+
+/* The end of every function that returns "value, or nil plus error" (what luaL_fileresult is
+ * to the io library): on success the caller has pushed the value; on failure nil and the core's
+ * error object as a cos.Error table, or `msg` when the core gave none. Takes err (frees it). */
+static int lcos_result(lua_State *L, int ok, cos_value *err, const char *msg)
+{
+    if (ok) {
+        cos_value_free(err);
+        return 1;
+    }
+    lua_pushnil(L);
+    if (err) push_error(L, err); else lua_pushstring(L, msg);
+    cos_value_free(err);
+    return 2;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -886,22 +929,10 @@ static int l_new(lua_State *L)
     return 1;
 }
 
-static int l_gc(lua_State *L)
-{
-    lcos_client **box = luaL_checkudata(L, 1, CLIENT_MT);
-    lcos_client *cl = *box;
-    if (!cl) return 0;
-    if (cl->depth > 0) { /* close() from inside one of our callbacks: done when the call returns */
-        cl->close_pending = 1;
-        return 0;
-    }
-    client_free_core(cl, L);
-    *box = NULL;
-    free(cl);
-    return 0;
-}
-
-static int l_close(lua_State *L)
+/* close() and __gc. From inside one of our callbacks the core is still on the C stack: the
+ * close is done by lcos_leave when the outermost call returns. __gc also frees the box's client
+ * (close() keeps it: the box may be used, and collected, later). */
+static int client_close(lua_State *L, int collect)
 {
     lcos_client **box = luaL_checkudata(L, 1, CLIENT_MT);
     lcos_client *cl = *box;
@@ -911,8 +942,15 @@ static int l_close(lua_State *L)
         return 0;
     }
     client_free_core(cl, L);
+    if (collect) {
+        *box = NULL;
+        free(cl);
+    }
     return 0;
 }
+
+static int l_gc(lua_State *L) { return client_close(L, 1); }
+static int l_close(lua_State *L) { return client_close(L, 0); }
 
 static int l_tostring(lua_State *L)
 {
@@ -1037,6 +1075,70 @@ static void map_output(lua_State *L, int params, cos_output *out)
     lua_pop(L, 1);
 }
 
+/* Pushes the callbacks CB_NAMES[0..CB_PULL-1] (from the callbacks table at 4, else from params
+ * at 3) on the stack, in that order, nil where absent. Raises on a wrong type, before anything
+ * is allocated. */
+static void push_callbacks(lua_State *L)
+{
+    int has_cbs = lua_istable(L, 4);
+    for (int i = 0; i < CB_PULL; i++) {
+        int ty = has_cbs ? lua_getfield(L, 4, CB_NAMES[i]) : LUA_TNIL;
+        if (ty == LUA_TNIL) {
+            if (has_cbs) lua_pop(L, 1);
+            ty = lua_getfield(L, 3, CB_NAMES[i]);
+        }
+        if (ty != LUA_TNIL && ty != LUA_TFUNCTION)
+            luaL_error(L, "%s must be a function, got %s", CB_NAMES[i], lua_typename(L, ty));
+    }
+}
+
+/* A new task of cl, linked in its list, holding the callbacks push_callbacks left on the stack
+ * (popped). NULL when out of memory (the callbacks stay on the stack). */
+static lcos_task *task_new(lcos_client *cl, lua_State *L)
+{
+    lcos_task *t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    t->owner = cl;
+    t->chunk_ref = LUA_NOREF;
+    t->file_ref = LUA_NOREF;
+    for (int i = 0; i < CB_COUNT; i++) t->refs[i] = LUA_NOREF;
+    t->next = cl->tasks;
+    if (cl->tasks) cl->tasks->prev = t;
+    cl->tasks = t;
+    for (int i = CB_PULL - 1; i >= 0; i--) {
+        if (lua_isfunction(L, -1)) t->refs[i] = luaL_ref(L, LUA_REGISTRYINDEX);
+        else lua_pop(L, 1);
+    }
+    return t;
+}
+
+/* The C callbacks of task t: only those the caller gave (so the core skips the rest). */
+static cos_callbacks task_callbacks(lcos_task *t, const cos_body *body)
+{
+    cos_callbacks cbs = {
+        .ud = t,
+        .on_done = cb_done,
+        .on_progress = t->refs[CB_PROGRESS] != LUA_NOREF ? cb_progress : NULL,
+        .on_hash_progress = t->refs[CB_HASH] != LUA_NOREF ? cb_hash_progress : NULL,
+        .on_task_ready = cb_task_ready,
+        .on_file_finish = t->refs[CB_FILE] != LUA_NOREF ? cb_file_finish : NULL,
+        .on_pull = body->kind == COS_BODY_PULL ? cb_pull : NULL,
+        .release = cb_release,
+        .on_file_progress = t->refs[CB_FILEPROG] != LUA_NOREF ? cb_file_progress : NULL,
+        .on_read = body->kind == COS_BODY_STREAM ? cb_read : NULL,
+    };
+    return cbs;
+}
+
+/* Whether operation op takes a stream Body (a reader function, or an io file read through its
+ * FILE, length possibly unknown: COS_BODY_STREAM) instead of a pulled or fd Body of known length.
+ * The core's index of operations should say this (a per-operation flag beside the queue flag);
+ * until it exports one, this is the only place where the binding names operations. */
+static int op_takes_stream(const char *op)
+{
+    return strcmp(op, "sliceUploadFile") == 0 || strcmp(op, "uploadFile") == 0;
+}
+
 /* client:start(op, params[, callbacks]) -> id | nil, err
  * callbacks: {callback, onProgress, onHashProgress, onTaskReady, onFileFinish, onFileProgress}; each may also be
  * given in params (as the Node SDK takes onProgress). Programming errors (wrong types) raise;
@@ -1048,78 +1150,33 @@ static int l_start(lua_State *L)
     luaL_checktype(L, 3, LUA_TTABLE);
     if (!lua_isnoneornil(L, 4)) luaL_checktype(L, 4, LUA_TTABLE);
     lua_settop(L, 4);
-    int has_cbs = lua_istable(L, 4);
-
-    /* Everything that can raise happens before any allocation. Stack 5..10: the callbacks. */
-    for (int i = 0; i < CB_PULL; i++) {
-        int ty = has_cbs ? lua_getfield(L, 4, CB_NAMES[i]) : LUA_TNIL;
-        if (ty == LUA_TNIL) {
-            if (has_cbs) lua_pop(L, 1);
-            ty = lua_getfield(L, 3, CB_NAMES[i]);
-        }
-        if (ty != LUA_TNIL && ty != LUA_TFUNCTION)
-            return luaL_error(L, "%s must be a function, got %s", CB_NAMES[i], lua_typename(L, ty));
-    }
-    int stream_op = strcmp(op, "sliceUploadFile") == 0 || strcmp(op, "uploadFile") == 0;
+    /* Everything that can raise happens before any allocation. */
+    push_callbacks(L); /* 5..10 */
+    int stream_op = op_takes_stream(op);
     check_body_output(L, 3, stream_op);
     static const char *const mapped[] = {"Body", "Output", NULL};
     cos_value *params = check_object_skip(L, 3, "params", mapped);
-
-    lcos_task *t = calloc(1, sizeof *t);
+    lcos_task *t = task_new(cl, L);
     if (!t) {
         cos_value_free(params);
         return luaL_error(L, "out of memory");
     }
-    t->owner = cl;
-    t->chunk_ref = LUA_NOREF;
-    t->file_ref = LUA_NOREF;
-    for (int i = 0; i < CB_COUNT; i++) t->refs[i] = LUA_NOREF;
-    t->next = cl->tasks;
-    if (cl->tasks) cl->tasks->prev = t;
-    cl->tasks = t;
-    for (int i = CB_PULL - 1; i >= 0; i--) { /* pops 10..5 */
-        if (lua_isfunction(L, -1)) t->refs[i] = luaL_ref(L, LUA_REGISTRYINDEX);
-        else lua_pop(L, 1);
-    }
-
     cos_body body;
     cos_output out;
     map_body(L, 3, &body, t, params, stream_op);
     map_output(L, 3, &out);
-
-    cos_callbacks cbs = {
-        .ud = t,
-        .on_done = cb_done,
-        .on_progress = t->refs[CB_PROGRESS] != LUA_NOREF ? cb_progress : NULL,
-        .on_hash_progress = t->refs[CB_HASH] != LUA_NOREF ? cb_hash_progress : NULL,
-        .on_task_ready = cb_task_ready,
-        .on_file_finish = t->refs[CB_FILE] != LUA_NOREF ? cb_file_finish : NULL,
-        .on_pull = body.kind == COS_BODY_PULL ? cb_pull : NULL,
-        .release = cb_release,
-        .on_file_progress = t->refs[CB_FILEPROG] != LUA_NOREF ? cb_file_progress : NULL,
-        .on_read = body.kind == COS_BODY_STREAM ? cb_read : NULL,
-    };
+    cos_callbacks cbs = task_callbacks(t, &body);
     cos_value *err = NULL;
-    cos_task_id id;
-    unsigned long mark = cl->err_seq;
-    {
-        ENTER(cl, L);
-        id = cos_start(cl->c, op, params, body.kind ? &body : NULL, out.kind ? &out : NULL, &cbs, &err);
-        LEAVE(cl);
+    lcos_call k = lcos_enter(cl, L);
+    cos_task_id id = cos_start(cl->c, op, params, body.kind ? &body : NULL, out.kind ? &out : NULL, &cbs, &err);
+    if (id > 0) { /* (on failure release() has freed t) */
+        t->id = id;
+        cos_value_free(err); /* none expected; freed before lcos_leave may raise */
+        err = NULL;
     }
-    if (id > 0) t->id = id; /* on failure release() has freed t */
-    finish_pending_close(cl, L);
-    if (id <= 0) {
-        lua_pushnil(L);
-        if (err) push_error(L, err); else lua_pushstring(L, "cos_start failed");
-        cos_value_free(err);
-        raise_pending(cl, L, mark, 0, 0);
-        return 2;
-    }
-    cos_value_free(err);
-    raise_pending(cl, L, mark, 0, id); /* its onTaskReady raised */
-    lua_pushinteger(L, (lua_Integer)id);
-    return 1;
+    lcos_leave(&k, 0, id > 0 ? id : 0); /* raises what its onTaskReady raised */
+    if (id > 0) lua_pushinteger(L, (lua_Integer)id);
+    return lcos_result(L, id > 0, err, "cos_start failed");
 }
 
 static double mono_ms(void)
@@ -1129,29 +1186,25 @@ static double mono_ms(void)
     return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
-/* One cos_poll step on L. *idle is set when it returned at once without delivering anything:
- * a sign that nothing can progress (e.g. only paused tasks are left). */
-static int poll_once(lcos_client *cl, lua_State *L, int timeout, int *idle)
+/* One cos_poll step, inside a call (lcos_enter). *idle is set when it returned at once without
+ * delivering anything: a sign that nothing can progress (e.g. only paused tasks are left). */
+static int poll_once(lcos_client *cl, int timeout, int *idle)
 {
-    int n;
     unsigned long before = cl->deliveries;
     double t0 = mono_ms();
-    ENTER(cl, L);
-    n = cos_poll(cl->c, timeout);
-    LEAVE(cl);
+    int n = cos_poll(cl->c, timeout);
     if (idle) *idle = cl->deliveries == before && mono_ms() - t0 < 1.0;
     return n;
 }
 
-/* client:poll([timeout_ms]) -> number of unfinished tasks */
+/* client:poll([timeout_ms]) -> number of unfinished tasks; raises any callback's error. */
 static int l_poll(lua_State *L)
 {
     lcos_client *cl = check_client(L, 1);
     int timeout = (int)luaL_optinteger(L, 2, 0);
-    unsigned long mark = cl->err_seq;
-    int n = poll_once(cl, L, timeout, NULL);
-    finish_pending_close(cl, L);
-    raise_pending(cl, L, mark, 1, 0);
+    lcos_call k = lcos_enter(cl, L);
+    int n = poll_once(cl, timeout, NULL);
+    lcos_leave(&k, 1, 0);
     lua_pushinteger(L, n);
     return 1;
 }
@@ -1197,15 +1250,9 @@ static int l_socket_action(lua_State *L)
     int fd = (int)luaL_checkinteger(L, 2);
     const char *ev = luaL_optstring(L, 3, "");
     int events = (strchr(ev, 'r') ? COS_WATCH_IN : 0) | (strchr(ev, 'w') ? COS_WATCH_OUT : 0);
-    unsigned long mark = cl->err_seq;
-    int n;
-    {
-        ENTER(cl, L);
-        n = cos_socket_action(cl->c, fd, events);
-        LEAVE(cl);
-    }
-    finish_pending_close(cl, L);
-    raise_pending(cl, L, mark, 1, 0); /* as poll: any callback error of this step */
+    lcos_call k = lcos_enter(cl, L);
+    int n = cos_socket_action(cl->c, fd, events);
+    lcos_leave(&k, 1, 0); /* as poll: any callback error of this step */
     lua_pushinteger(L, n);
     return 1;
 }
@@ -1216,28 +1263,25 @@ static int l_socket_action(lua_State *L)
  * over to cos_run/cos_wait, which know when nothing can progress (only paused tasks left). */
 static void drive(lcos_client *cl, lua_State *L, cos_task_id id)
 {
-    int idle_steps = 0;
-    unsigned long mark = cl->err_seq;
-    while (cl->c && !cl->close_pending && !has_raisable(cl, mark, id == 0, id)) {
+    int all = id == 0, idle_steps = 0;
+    lcos_call k = lcos_enter(cl, L); /* one call for the whole loop: nothing runs Lua between steps */
+    while (cl->c && !cl->close_pending && !has_raisable(cl, k.mark, all, id)) {
         if (id > 0) {
             lcos_task *t = find_task(cl, id);
             if (!t || t->done) break;
         }
         int idle = 0;
         /* an idle cos_poll sleeps its whole timeout (as poll(2) does): not worth it here */
-        int n = cos_busy(cl->c) ? poll_once(cl, L, 1000, &idle) : (idle = 1, idle_steps = 3, 1);
+        int n = cos_busy(cl->c) ? poll_once(cl, 1000, &idle) : (idle = 1, idle_steps = 3, 1);
         if (n <= 0) break;
         idle_steps = idle ? idle_steps + 1 : 0;
-        if (idle_steps >= 3 && !has_raisable(cl, mark, id == 0, id) && !cl->close_pending) {
-            ENTER(cl, L);
+        if (idle_steps >= 3 && !has_raisable(cl, k.mark, all, id) && !cl->close_pending) {
             if (id > 0) cos_wait(cl->c, id);
             else cos_run(cl->c);
-            LEAVE(cl);
             break;
         }
     }
-    finish_pending_close(cl, L);
-    raise_pending(cl, L, mark, id == 0, id);
+    lcos_leave(&k, all, id);
 }
 
 /* client:run(): until no task is left (or only paused ones); a callback's error is raised here. */
@@ -1279,15 +1323,9 @@ static int task_op(lua_State *L, int (*fn)(cos_client *, cos_task_id))
 {
     lcos_client *cl = check_client(L, 1);
     cos_task_id id = (cos_task_id)luaL_checkinteger(L, 2);
-    int rc;
-    unsigned long mark = cl->err_seq;
-    {
-        ENTER(cl, L);
-        rc = fn(cl->c, id);
-        LEAVE(cl);
-    }
-    finish_pending_close(cl, L);
-    raise_pending(cl, L, mark, 0, 0); /* delivers nothing itself: only defers */
+    lcos_call k = lcos_enter(cl, L);
+    int rc = fn(cl->c, id);
+    lcos_leave(&k, 0, 0); /* delivers nothing itself: only defers */
     lua_pushboolean(L, rc == 0);
     return 1;
 }
@@ -1311,13 +1349,9 @@ static int l_fail_callback(lua_State *L)
         e = NULL;
     }
     if (!e) return luaL_error(L, "out of memory");
-    int rc;
-    {
-        ENTER(cl, L);
-        rc = cos_task_fail(cl->c, id, e);
-        LEAVE(cl);
-    }
-    finish_pending_close(cl, L);
+    lcos_call k = lcos_enter(cl, L);
+    int rc = cos_task_fail(cl->c, id, e);
+    lcos_leave(&k, 0, 0);
     lua_pushboolean(L, rc == 0);
     return 1;
 }
@@ -1362,15 +1396,9 @@ static int l_provide_credentials(lua_State *L)
     cos_value *err = lua_isnoneornil(L, 3) ? NULL : to_value(L, 3, 0, &cv);
     cos_value *creds = lua_isnoneornil(L, 4) ? NULL : to_value(L, 4, 0, &cv);
     if (!lua_isnoneornil(L, 3) && !err) err = cos_cstr_new(cv.err ? cv.err : "getAuthorization failed");
-    int rc;
-    unsigned long mark = cl->err_seq;
-    {
-        ENTER(cl, L);
-        rc = cos_credentials_provide(cl->c, (uint64_t)token, err, creds);
-        LEAVE(cl);
-    }
-    finish_pending_close(cl, L);
-    raise_pending(cl, L, mark, 0, 0);
+    lcos_call k = lcos_enter(cl, L);
+    int rc = cos_credentials_provide(cl->c, (uint64_t)token, err, creds);
+    lcos_leave(&k, 0, 0);
     lua_pushboolean(L, rc == 0);
     return 1;
 }
@@ -1383,16 +1411,10 @@ static int l_get_object_url(lua_State *L)
     cos_value *err = NULL;
     char *url = cos_get_object_url(cl->c, params, &err);
     cos_value_free(params);
-    if (!url) {
-        lua_pushnil(L);
-        if (err) push_error(L, err); else lua_pushstring(L, "getObjectUrl failed");
-        cos_value_free(err);
-        return 2;
-    }
-    cos_value_free(err);
-    lua_pushstring(L, url);
+    int ok = url != NULL;
+    if (ok) lua_pushstring(L, url);
     free(url);
-    return 1;
+    return lcos_result(L, ok, err, "getObjectUrl failed");
 }
 
 /* client:callback_traceback() -> traceback of the last error raised by a user callback, or nil */
@@ -1411,16 +1433,10 @@ static int l_get_authorization(lua_State *L)
     cos_value *err = NULL;
     char *auth = cos_get_authorization(opts, &err);
     cos_value_free(opts);
-    if (!auth) {
-        lua_pushnil(L);
-        if (err) push_error(L, err); else lua_pushstring(L, "getAuthorization failed");
-        cos_value_free(err);
-        return 2;
-    }
-    cos_value_free(err);
-    lua_pushstring(L, auth);
+    int ok = auth != NULL;
+    if (ok) lua_pushstring(L, auth);
     free(auth);
-    return 1;
+    return lcos_result(L, ok, err, "getAuthorization failed");
 }
 
 /* core.post_policy(opts) -> {url, fields, policy, expiration} | nil, err */
@@ -1430,16 +1446,10 @@ static int l_post_policy(lua_State *L)
     cos_value *err = NULL;
     cos_value *res = cos_post_policy(opts, &err);
     cos_value_free(opts);
-    if (!res) {
-        lua_pushnil(L);
-        if (err) push_error(L, err); else lua_pushstring(L, "post_policy failed");
-        cos_value_free(err);
-        return 2;
-    }
-    cos_value_free(err);
-    push_value(L, res, 0);
+    if (res) push_value(L, res, 0);
+    int ok = res != NULL;
     cos_value_free(res);
-    return 1;
+    return lcos_result(L, ok, err, "post_policy failed");
 }
 
 static const luaL_Reg client_methods[] = {
@@ -1472,15 +1482,10 @@ static int l_list_files(lua_State *L)
     const char *links = luaL_optstring(L, 2, NULL);
     cos_value *err = NULL;
     cos_value *files = cos_local_files_list(dir, links, &err);
-    if (!files) {
-        lua_pushnil(L);
-        if (err) push_error(L, err); else lua_pushstring(L, "list_files failed");
-        cos_value_free(err);
-        return 2;
-    }
-    push_value(L, files, 0);
+    if (files) push_value(L, files, 0);
+    int ok = files != NULL;
     cos_value_free(files);
-    return 1;
+    return lcos_result(L, ok, err, "list_files failed");
 }
 
 /* core.file_crc64(path) -> the decimal CRC-64 (x-cos-hash-crc64ecma) | nil, message */
@@ -1488,15 +1493,15 @@ static int l_file_crc64(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
     uint64_t crc = 0;
-    if (cos_local_file_crc64(path, &crc) != 0) {
-        lua_pushnil(L);
-        lua_pushfstring(L, "%s: %s", path, strerror(errno));
-        return 2;
+    int ok = cos_local_file_crc64(path, &crc) == 0;
+    char buf[4200]; /* the decimal CRC, or the message */
+    if (ok) {
+        snprintf(buf, sizeof buf, "%llu", (unsigned long long)crc);
+        lua_pushstring(L, buf);
+    } else {
+        snprintf(buf, sizeof buf, "%.4000s: %s", path, strerror(errno));
     }
-    char s[32];
-    snprintf(s, sizeof s, "%llu", (unsigned long long)crc);
-    lua_pushstring(L, s);
-    return 1;
+    return lcos_result(L, ok, NULL, buf);
 }
 
 static const luaL_Reg module_funcs[] = {
@@ -1507,6 +1512,17 @@ static const luaL_Reg module_funcs[] = {
     {"post_policy", l_post_policy},
     {NULL, NULL},
 };
+
+/* core.operations: the names cos_start runs, in the core's order, read once from the core's
+ * index (cos_operation_name) so that the Lua layer makes one method per name and keeps no list. */
+static void push_operations(lua_State *L)
+{
+    lua_newtable(L);
+    for (size_t i = 0; cos_operation_name(i); i++) {
+        lua_pushstring(L, cos_operation_name(i));
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+}
 
 int luaopen_cos_core(lua_State *L)
 {
@@ -1535,5 +1551,7 @@ int luaopen_cos_core(lua_State *L)
     lua_setfield(L, -2, "VERSION");
     luaL_getmetatable(L, ERROR_MT);
     lua_setfield(L, -2, "error_mt");
+    push_operations(L);
+    lua_setfield(L, -2, "operations");
     return 1;
 }
