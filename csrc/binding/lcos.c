@@ -150,49 +150,30 @@ static void push_error(lua_State *L, const cos_value *err)
     if (lua_istable(L, -1)) luaL_setmetatable(L, ERROR_MT);
 }
 
+/* tostring(err): "cos error <code> (HTTP <statusCode>): <message> (hint: <hint>) [RequestId <id>]",
+ * each part only when the field is there. */
 static int error_tostring(lua_State *L)
 {
+    static const char *const parts[][3] = {{"code", " ", ""}, {"statusCode", " (HTTP ", ")"}, {"message", ": ", ""},
+                                           {"hint", " (hint: ", ")"}, {"RequestId", " [RequestId ", "]"}};
     luaL_checktype(L, 1, LUA_TTABLE);
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    luaL_addstring(&b, "cos error");
-    lua_getfield(L, 1, "code");
-    if (lua_type(L, -1) == LUA_TSTRING) {
-        luaL_addstring(&b, " ");
-        lua_pushvalue(L, -1);
-        luaL_addvalue(&b);
+    lua_settop(L, 1);
+    lua_pushliteral(L, "cos error");
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        int number = i == 1, ty = lua_getfield(L, 1, parts[i][0]);
+        if (ty != (number ? LUA_TNUMBER : LUA_TSTRING)) {
+            lua_pop(L, 1);
+            continue;
+        }
+        if (number) { /* an integer, as the HTTP status it is */
+            lua_pushfstring(L, "%d", (int)lua_tointeger(L, -1));
+            lua_remove(L, -2);
+        }
+        lua_pushstring(L, parts[i][1]);
+        lua_insert(L, -2);
+        lua_pushstring(L, parts[i][2]);
+        lua_concat(L, 4);
     }
-    lua_pop(L, 1);
-    lua_getfield(L, 1, "statusCode");
-    if (lua_type(L, -1) == LUA_TNUMBER) {
-        lua_pushfstring(L, " (HTTP %d)", (int)lua_tointeger(L, -1));
-        luaL_addvalue(&b);
-    }
-    lua_pop(L, 1);
-    lua_getfield(L, 1, "message");
-    if (lua_type(L, -1) == LUA_TSTRING) {
-        luaL_addstring(&b, ": ");
-        lua_pushvalue(L, -1);
-        luaL_addvalue(&b);
-    }
-    lua_pop(L, 1);
-    lua_getfield(L, 1, "hint");
-    if (lua_type(L, -1) == LUA_TSTRING) {
-        luaL_addstring(&b, " (hint: ");
-        lua_pushvalue(L, -1);
-        luaL_addvalue(&b);
-        luaL_addstring(&b, ")");
-    }
-    lua_pop(L, 1);
-    lua_getfield(L, 1, "RequestId");
-    if (lua_type(L, -1) == LUA_TSTRING) {
-        luaL_addstring(&b, " [RequestId ");
-        lua_pushvalue(L, -1);
-        luaL_addvalue(&b);
-        luaL_addstring(&b, "]");
-    }
-    lua_pop(L, 1);
-    luaL_pushresult(&b);
     return 1;
 }
 
@@ -535,73 +516,70 @@ static void push_progress(lua_State *L, const cos_progress *p)
 /* The credentials provider: fn(token, options), delivered like every other callback. */
 #define CB_CREDS (CB_COUNT + 1)
 
-/* Runs inside lua_pcall: converts the event and calls the user's function. */
-static int deliver_k(lua_State *L)
+/* v as a Lua value, or nil; `error`: as an error table. */
+static void push_or_nil(lua_State *L, const cos_value *v, int error)
 {
-    delivery *d = lua_touserdata(L, 1);
-    int nargs = 0;
-    lua_settop(L, 0);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, d->fn_ref);
+    if (!v) lua_pushnil(L);
+    else if (error) push_error(L, v);
+    else push_value(L, v, 0);
+}
+
+/* Pushes the arguments of event d for the user's function; returns their number. */
+static int push_event(lua_State *L, const delivery *d)
+{
     switch (d->kind) {
-    case CB_DONE:
-        if (d->a) push_error(L, d->a); else lua_pushnil(L);
-        if (d->b) push_value(L, d->b, 0); else lua_pushnil(L);
-        nargs = 2;
-        break;
+    case CB_DONE: push_or_nil(L, d->a, 1); push_or_nil(L, d->b, 0); return 2;
     case CB_PROGRESS:
-    case CB_HASH:
-        push_progress(L, d->p);
-        nargs = 1;
-        break;
-    case CB_READY:
-        lua_pushinteger(L, (lua_Integer)d->id);
-        nargs = 1;
-        break;
+    case CB_HASH: push_progress(L, d->p); return 1;
+    case CB_READY: lua_pushinteger(L, (lua_Integer)d->id); return 1;
     case CB_FILEPROG:
         lua_pushinteger(L, (lua_Integer)d->index);
         push_progress(L, d->p);
         lua_pushinteger(L, (lua_Integer)d->id);
-        nargs = 3;
-        break;
-    case CB_FILE:
-        if (d->a) push_error(L, d->a); else lua_pushnil(L);
-        if (d->b) push_value(L, d->b, 0); else lua_pushnil(L);
-        if (d->c) push_value(L, d->c, 0); else lua_pushnil(L);
-        nargs = 3;
-        break;
-    case CB_PULL: {
-        lua_call(L, 0, 1);
-        if (lua_isnil(L, -1)) {
-            d->pull_end = 1;
-            return 0;
-        }
-        if (d->stream && lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1)) {
-            d->pull_again = 1;
-            return 0;
-        }
-        if (lua_type(L, -1) != LUA_TSTRING)
-            return luaL_error(L, d->stream ? "Body function must return a string, nil or false, got %s"
-                                           : "Body function must return a string or nil, got %s", luaL_typename(L, -1));
-        d->chunk = lua_tolstring(L, -1, &d->len);
-        if (d->len == 0) d->pull_end = 1;
-        /* keep the string alive until the next pull: the core copies it after we return */
-        lua_pushvalue(L, -1);
-        int ref = luaL_ref(L, LUA_REGISTRYINDEX);
-        unref(d->cl, &d->t->chunk_ref);
-        d->t->chunk_ref = ref;
+        return 3;
+    case CB_FILE: push_or_nil(L, d->a, 1); push_or_nil(L, d->b, 0); push_or_nil(L, d->c, 0); return 3;
+    case CB_LIST: push_value(L, d->a, 0); return 1;
+    case CB_CREDS: lua_pushinteger(L, (lua_Integer)d->id); push_value(L, d->a, 0); return 2;
+    default: return 0;
+    }
+}
+
+/* A Body function answered (its value on top): the next chunk, the end (nil, ""), or for a
+ * stream's reader "nothing yet" (false). Anything else raises, as a callback error. */
+static int take_chunk(lua_State *L, delivery *d)
+{
+    if (lua_isnil(L, -1)) {
+        d->pull_end = 1;
         return 0;
     }
-    case CB_LIST:
-        push_value(L, d->a, 0);
-        nargs = 1;
-        break;
-    case CB_CREDS:
-        lua_pushinteger(L, (lua_Integer)d->id);
-        push_value(L, d->a, 0);
-        nargs = 2;
-        break;
-    default: break;
+    if (d->stream && lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1)) {
+        d->pull_again = 1;
+        return 0;
     }
+    if (lua_type(L, -1) != LUA_TSTRING)
+        return luaL_error(L, d->stream ? "Body function must return a string, nil or false, got %s"
+                                       : "Body function must return a string or nil, got %s", luaL_typename(L, -1));
+    d->chunk = lua_tolstring(L, -1, &d->len);
+    if (d->len == 0) d->pull_end = 1;
+    /* keep the string alive until the next pull: the core copies it after we return */
+    lua_pushvalue(L, -1);
+    int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    unref(d->cl, &d->t->chunk_ref);
+    d->t->chunk_ref = ref;
+    return 0;
+}
+
+/* Runs inside lua_pcall: converts the event and calls the user's function. */
+static int deliver_k(lua_State *L)
+{
+    delivery *d = lua_touserdata(L, 1);
+    lua_settop(L, 0);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, d->fn_ref);
+    if (d->kind == CB_PULL) {
+        lua_call(L, 0, 1);
+        return take_chunk(L, d);
+    }
+    int nargs = push_event(L, d);
     lua_call(L, nargs, 0);
     return 0;
 }
