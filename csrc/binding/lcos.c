@@ -225,60 +225,57 @@ static int skipped_key(int depth, const char *key, const char *const *skip)
     return 0;
 }
 
-static cos_value *table_to_value_skip(lua_State *L, int idx, int depth, conv *cv, const char *const *skip);
-
-static cos_value *table_to_value(lua_State *L, int idx, int depth, conv *cv)
+/* The array part t[1..n] (t at idx, absolute), skipping values that have no cos_value. */
+static cos_value *array_to_value(lua_State *L, int idx, size_t n, int depth, conv *cv)
 {
-    return table_to_value_skip(L, idx, depth, cv, NULL);
+    cos_value *arr = cos_arr_new();
+    if (!arr) {
+        cv->err = "out of memory";
+        return NULL;
+    }
+    for (size_t i = 1; i <= n; i++) {
+        lua_rawgeti(L, idx, (lua_Integer)i);
+        if (skipped_type(lua_type(L, -1))) {
+            lua_pop(L, 1);
+            continue;
+        }
+        cos_value *item = to_value(L, -1, depth + 1, cv);
+        lua_pop(L, 1);
+        if (!item || cos_arr_push(arr, item) != 0) {
+            if (!item && !cv->err) cv->err = "out of memory";
+            if (item) cos_value_free(item);
+            cos_value_free(arr);
+            return NULL;
+        }
+    }
+    return arr;
 }
 
-static cos_value *table_to_value_skip(lua_State *L, int idx, int depth, conv *cv, const char *const *skip)
+/* The key below the value on top (lua_next's) as a string, or NULL when it cannot be one. A
+ * number is copied into buf: lua_tostring on the key itself would break lua_next. */
+static const char *next_key(lua_State *L, char *buf, size_t cap)
 {
-    size_t n = 0;
-    if (depth >= MAX_DEPTH) {
-        cv->err = "table nested too deeply (a cycle?)";
-        return NULL;
-    }
-    if (!lua_checkstack(L, 6)) {
-        cv->err = "stack overflow";
-        return NULL;
-    }
-    idx = lua_absindex(L, idx);
-    if (is_array(L, idx, &n)) {
-        cos_value *arr = cos_arr_new();
-        if (!arr) goto oom;
-        for (size_t i = 1; i <= n; i++) {
-            lua_rawgeti(L, idx, (lua_Integer)i);
-            if (skipped_type(lua_type(L, -1))) {
-                lua_pop(L, 1);
-                continue;
-            }
-            cos_value *item = to_value(L, -1, depth + 1, cv);
-            lua_pop(L, 1);
-            if (!item || cos_arr_push(arr, item) != 0) {
-                if (!item && !cv->err) cv->err = "out of memory";
-                if (item) cos_value_free(item);
-                cos_value_free(arr);
-                return NULL;
-            }
-        }
-        return arr;
-    }
+    if (lua_type(L, -2) == LUA_TSTRING) return lua_tostring(L, -2);
+    if (lua_type(L, -2) != LUA_TNUMBER) return NULL;
+    if (lua_isinteger(L, -2))
+        snprintf(buf, cap, "%lld", (long long)lua_tointeger(L, -2));
+    else
+        snprintf(buf, cap, "%.17g", (double)lua_tonumber(L, -2));
+    return buf;
+}
+
+/* Every field of t (at idx, absolute) as an object, but the `skip` keys at depth 0. */
+static cos_value *object_to_value(lua_State *L, int idx, int depth, conv *cv, const char *const *skip)
+{
     cos_value *obj = cos_obj_new();
-    if (!obj) goto oom;
+    if (!obj) {
+        cv->err = "out of memory";
+        return NULL;
+    }
     lua_pushnil(L);
     while (lua_next(L, idx) != 0) {
         char numkey[64];
-        const char *key = NULL;
-        if (lua_type(L, -2) == LUA_TSTRING) {
-            key = lua_tostring(L, -2);
-        } else if (lua_type(L, -2) == LUA_TNUMBER) { /* copy: lua_tostring on the key would break lua_next */
-            if (lua_isinteger(L, -2))
-                snprintf(numkey, sizeof numkey, "%lld", (long long)lua_tointeger(L, -2));
-            else
-                snprintf(numkey, sizeof numkey, "%.17g", (double)lua_tonumber(L, -2));
-            key = numkey;
-        }
+        const char *key = next_key(L, numkey, sizeof numkey);
         if (!key || skipped_type(lua_type(L, -1)) || skipped_key(depth, key, skip)) {
             lua_pop(L, 1);
             continue;
@@ -293,9 +290,23 @@ static cos_value *table_to_value_skip(lua_State *L, int idx, int depth, conv *cv
         }
     }
     return obj;
-oom:
-    cv->err = "out of memory";
-    return NULL;
+}
+
+/* A table as an array (keys exactly 1..n) or else an object. */
+static cos_value *table_to_value_skip(lua_State *L, int idx, int depth, conv *cv, const char *const *skip)
+{
+    size_t n = 0;
+    if (depth >= MAX_DEPTH) {
+        cv->err = "table nested too deeply (a cycle?)";
+        return NULL;
+    }
+    if (!lua_checkstack(L, 6)) {
+        cv->err = "stack overflow";
+        return NULL;
+    }
+    idx = lua_absindex(L, idx);
+    if (is_array(L, idx, &n)) return array_to_value(L, idx, n, depth, cv);
+    return object_to_value(L, idx, depth, cv, skip);
 }
 
 static cos_value *to_value(lua_State *L, int idx, int depth, conv *cv)
@@ -308,7 +319,7 @@ static cos_value *to_value(lua_State *L, int idx, int depth, conv *cv)
         const char *s = lua_tolstring(L, idx, &len);
         return cos_str_new(s, len);
     }
-    case LUA_TTABLE: return table_to_value(L, idx, depth, cv);
+    case LUA_TTABLE: return table_to_value_skip(L, idx, depth, cv, NULL);
     default: return cos_nil_new();
     }
 }
@@ -985,6 +996,25 @@ static int64_t content_length(const cos_value *params)
     return -1;
 }
 
+/* An io file Body (on top of L): a stream op reads it through the FILE (its buffer included),
+ * waiting on its fd, and holds the handle; the others send its fd from the current position. */
+static void map_file_body(lua_State *L, cos_body *body, lcos_task *t, const cos_value *pv, int stream_op)
+{
+    FILE *f = NULL;
+    lcos_compat_tofile(L, -1, &f);
+    body->fd = fileno(f);
+    body->length = content_length(pv);
+    if (stream_op) {
+        body->kind = COS_BODY_STREAM;
+        lua_pushvalue(L, -1);
+        t->file_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        return;
+    }
+    long pos = ftell(f);
+    body->kind = COS_BODY_FD;
+    body->offset = pos < 0 ? 0 : (int64_t)pos;
+}
+
 /* Fills body from params.Body (string, io file, function) or params.FilePath. Never raises
  * (check_body_output ran first). A pull function is referenced in t. */
 static void map_body(lua_State *L, int params, cos_body *body, lcos_task *t, const cos_value *pv, int stream_op)
@@ -999,24 +1029,7 @@ static void map_body(lua_State *L, int params, cos_body *body, lcos_task *t, con
         body->data = lua_tolstring(L, -1, &body->len);
         body->length = (int64_t)body->len;
         break;
-    case LUA_TUSERDATA: {
-        FILE *f = NULL;
-        lcos_compat_tofile(L, -1, &f);
-        if (stream_op) { /* read through the FILE (its buffer included), waiting on its fd */
-            body->kind = COS_BODY_STREAM;
-            body->fd = fileno(f);
-            body->length = content_length(pv);
-            lua_pushvalue(L, -1);
-            t->file_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-            break;
-        }
-        long pos = ftell(f);
-        body->kind = COS_BODY_FD;
-        body->fd = fileno(f);
-        body->offset = pos < 0 ? 0 : (int64_t)pos;
-        body->length = content_length(pv);
-        break;
-    }
+    case LUA_TUSERDATA: map_file_body(L, body, t, pv, stream_op); break;
     case LUA_TFUNCTION:
         body->kind = stream_op ? COS_BODY_STREAM : COS_BODY_PULL;
         body->length = content_length(pv);
@@ -1334,19 +1347,23 @@ static int l_fail_callback(lua_State *L)
     return 1;
 }
 
+/* Replaces the function *ref holds by argument 2 (a function, or nil: none). 1 when one is held. */
+static int hold_function(lua_State *L, int *ref)
+{
+    if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_settop(L, 2);
+    int r = lua_isnil(L, 2) ? LUA_NOREF : luaL_ref(L, LUA_REGISTRYINDEX);
+    unref_on(L, ref);
+    *ref = r;
+    return r != LUA_NOREF;
+}
+
 /* client:on_list_update(fn | nil) */
 static int l_on_list_update(lua_State *L)
 {
     lcos_client *cl = check_client(L, 1);
-    if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TFUNCTION);
-    lua_settop(L, 2);
-    int ref = lua_isnil(L, 2) ? LUA_NOREF : luaL_ref(L, LUA_REGISTRYINDEX);
-    unref_on(L, &cl->list_ref);
-    cl->list_ref = ref;
-    if (ref == LUA_NOREF)
-        cos_on_list_update(cl->c, NULL, NULL);
-    else
-        cos_on_list_update(cl->c, cb_list_update, cl);
+    int on = hold_function(L, &cl->list_ref);
+    cos_on_list_update(cl->c, on ? cb_list_update : NULL, on ? cl : NULL);
     return 0;
 }
 
@@ -1355,12 +1372,8 @@ static int l_on_list_update(lua_State *L)
 static int l_on_credentials(lua_State *L)
 {
     lcos_client *cl = check_client(L, 1);
-    if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TFUNCTION);
-    lua_settop(L, 2);
-    int ref = lua_isnil(L, 2) ? LUA_NOREF : luaL_ref(L, LUA_REGISTRYINDEX);
-    unref_on(L, &cl->cred_ref);
-    cl->cred_ref = ref;
-    cos_set_credentials_provider(cl->c, ref == LUA_NOREF ? NULL : cb_credentials, cl);
+    int on = hold_function(L, &cl->cred_ref);
+    cos_set_credentials_provider(cl->c, on ? cb_credentials : NULL, cl);
     return 0;
 }
 
