@@ -6,6 +6,7 @@
 
 #include "ops/ops.h"
 #include "upload/upload.h"
+#include "upload/upload_files.h"
 
 static const cos_operation OPERATIONS[] = {
     {"putObject", cos_op_put_object, 1},

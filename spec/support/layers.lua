@@ -31,7 +31,14 @@ function M.graph(build)
   local dir = build .. "/obj/core/"
   local list = assert(io.popen("find " .. dir .. " -name '*.o' | sort"))
   local objs = {}
-  for path in list:lines() do objs[#objs + 1] = path end
+  for path in list:lines() do
+    -- an object whose source moved or went away is stale: the build no longer links it
+    local src = io.open("csrc/core/" .. path:sub(#dir + 1):gsub("%.o$", ".c"), "r")
+    if src then
+      src:close()
+      objs[#objs + 1] = path
+    end
+  end
   list:close()
   local names = table.concat(objs, " ")
   local function file_of(path) return (path:sub(#dir + 1):gsub("%.o$", "")) end

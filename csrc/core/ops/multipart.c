@@ -9,8 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "http/engine.h" /* cos_error_http: the service error shape for an <Error> inside a 200 */
-#include "upload/integrity.h"
+#include "base/url.h"
+#include "base/errors.h"
+#include "http/transport.h"
+#include "ops/integrity.h"
 #include "ops/ops.h"
 #include "client.h"
 #include "base/validate.h"
@@ -46,7 +48,7 @@ static int submit(cos_task *t, cos_request *r, cos_req_done_fn done)
 {
     cos_req_on_done(r, done, t);
     t->req = r;
-    cos_req_submit(r); /* on failure `done` still runs (with an error) from cos_poll */
+    cos_transport_submit(r); /* on failure `done` still runs (with an error) from cos_poll */
     return 0;
 }
 
@@ -146,7 +148,7 @@ int cos_op_multipart_init(cos_task *t, cos_value **err)
     /* Sent empty (and so unsigned) unless given, so no proxy adds its own. */
     if (!rc && !cos_req_get_header(r, "Cache-Control")) rc = cos_req_header(r, "Cache-Control", "");
     if (!rc && !cos_req_get_header(r, "Content-Type")) { /* by the key's extension, else empty */
-        const char *type = cos_client_content_type(t->client, NULL, cos_task_key(t));
+        const char *type = mime_lookup_upload(t->client->mime, NULL, cos_task_key(t));
         rc = cos_req_header(r, "Content-Type", type ? type : "");
     }
     if (rc) {
@@ -348,7 +350,7 @@ static void complete_done(void *ud, cos_http_result *res)
     }
     cos_value *data = xml_result(res, NULL, &e);
     const char *bucket = cos_task_str(t, "Bucket"), *region = cos_task_str(t, "Region");
-    char *location = data ? cos_client_location(t->client, bucket, region, cos_task_key(t)) : NULL;
+    char *location = data ? cos_url_location(t->client, bucket, region, cos_task_key(t)) : NULL;
     if (data && location) {
         cos_obj_set_str(data, "Location", location); /* replaces the XML's in place */
         shape_upload_result(data, location);

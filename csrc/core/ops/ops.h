@@ -4,20 +4,20 @@
 #define COS_OPS_H
 #include "task/task.h"
 
-/* ops_object.c */
+/* object.c */
 int cos_op_put_object(cos_task *t, cos_value **err);
 int cos_op_append_object(cos_task *t, cos_value **err);
 int cos_op_head_object(cos_task *t, cos_value **err);
 int cos_op_get_object(cos_task *t, cos_value **err);
 int cos_op_delete_object(cos_task *t, cos_value **err);
 
-/* ops_bucket.c */
+/* bucket.c */
 int cos_op_get_bucket(cos_task *t, cos_value **err);
 
-/* postobject.c */
+/* post_object.c */
 int cos_op_post_object(cos_task *t, cos_value **err);
 
-/* ops_multipart.c */
+/* multipart.c */
 int cos_op_multipart_list(cos_task *t, cos_value **err);
 int cos_op_multipart_init(cos_task *t, cos_value **err);
 int cos_op_multipart_upload(cos_task *t, cos_value **err);

@@ -1,5 +1,7 @@
 /* queue: the task queue (queue.h): entries, FileParallelLimit scheduling, pause / restart /
  * cancel, getTaskList and the list-update event. */
+#include "base/options.h"
+#include "base/errors.h"
 #include "task/queue.h"
 
 #include <stdio.h>
@@ -7,7 +9,7 @@
 #include <string.h>
 
 #include "client.h"
-#include "http/engine.h"
+#include "http/transport.h"
 
 #define DEFAULT_FILE_PARALLEL 3
 #define DEFAULT_QUEUE_SIZE 1000
@@ -67,7 +69,7 @@ void cos_queue_touch(cos_client *c)
 
 static int file_parallel_limit(const cos_client *c)
 {
-    double n = cos_client_opt_num(c, "FileParallelLimit", DEFAULT_FILE_PARALLEL);
+    double n = cos_options_num(c->options, "FileParallelLimit");
     return n < 1 ? 1 : n > 1000 ? 1000 : (int)n;
 }
 
@@ -133,7 +135,7 @@ static void entry_unlink(cos_queue *q, qentry *e)
  * task finishes, on_done runs, then release), and trims once it is done with it. */
 static void trim(cos_queue *q)
 {
-    double limit = cos_client_opt_num(q->c, "UploadQueueSize", DEFAULT_QUEUE_SIZE);
+    double limit = cos_options_num(q->c->options, "UploadQueueSize");
     for (qentry *e = q->head, *n; e && (double)q->count > limit; e = n) {
         n = e->next;
         if (e->task || e->held || (e->state != COS_TASK_SUCCESS && e->state != COS_TASK_ERROR && e->state != COS_TASK_CANCELED))
@@ -315,6 +317,8 @@ static qentry *new_entry(cos_queue *q, cos_task *t, const char *file_path)
     return e;
 }
 
+static void queue_op_fail(cos_task *t, cos_value *err);
+
 int cos_queue_add(cos_task *t, const char *file_path, double size, const cos_queue_ops *ops, int file_finish)
 {
     cos_queue *q = queue_of(t->client);
@@ -339,6 +343,7 @@ int cos_queue_add(cos_task *t, const char *file_path, double size, const cos_que
         q->count++;
     }
     e->task = t;
+    t->op_fail = queue_op_fail; /* cos_task_fail goes through the queue */
     e->held = 1;
     e->ops = ops;
     e->size = size;
@@ -443,13 +448,6 @@ int cos_task_restart(cos_client *c, cos_task_id id)
     return -1;
 }
 
-cos_value *cos_queue_canceled_error(cos_task_id id)
-{
-    char msg[96];
-    snprintf(msg, sizeof msg, "task %lld was canceled", (long long)id);
-    return cos_error_new("TaskCanceled", msg);
-}
-
 /* Aborts the multipart upload an errored entry left behind: its own small task (multipartAbort)
  * so that cos_run keeps going until the server has dropped the parts. */
 static void abort_leftover(qentry *e)
@@ -469,7 +467,7 @@ static void stop_requests(qentry *e, cos_task *t, int was_running)
     if (was_running && e->ops->stop) e->ops->stop(t);
     else if (!e->ops->stop) {
         if (t->op_abort) t->op_abort(t);
-        cos_engine_abort_task(t->client, t->id);
+        cos_transport_abort_task(t->client, t->id);
         t->req = NULL;
     }
 }
@@ -505,7 +503,7 @@ int cos_task_cancel(cos_client *c, cos_task_id id)
     e->params = NULL;
     if (t && !t->finished) {
         stop_requests(e, t, was_running);
-        cos_value *err = cos_queue_canceled_error(e->id);
+        cos_value *err = cos_error_canceled(e->id);
         if (e->ops->cancel) e->ops->cancel(t, err);
         else cos_task_finish(t, err, NULL);
     } else if (was == COS_TASK_ERROR) {
@@ -561,4 +559,14 @@ void cos_queue_flush(cos_client *c)
     if (!c->list_update_fn) return;
     cos_value *list = cos_task_list(c);
     if (list) c->list_update_fn(c->list_update_ud, list);
+}
+
+/* cos_task_fail of a queue task (its op_fail). */
+static void queue_op_fail(cos_task *t, cos_value *err)
+{
+    if (cos_queue_fail(t, err) != 0) { /* not listed (cannot happen once added): finish plainly */
+        if (t->op_abort) t->op_abort(t);
+        cos_transport_abort_task(t->client, t->id);
+        cos_task_finish(t, err, NULL);
+    }
 }

@@ -80,7 +80,5 @@ void cos_queue_touch(cos_client *c);
 void cos_queue_flush(cos_client *c);
 void cos_queue_free(cos_client *c);
 
-/* A {code = "TaskCanceled", message} error for task id. */
-cos_value *cos_queue_canceled_error(cos_task_id id);
 
 #endif

@@ -5,7 +5,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "http/engine.h"
+#include "base/clock.h"
+#include "base/errors.h"
+#include "base/url.h"
+#include "client.h"
+#include "http/event.h"
+#include "http/transport.h"
 #include "task/queue.h"
 #include "base/validate.h"
 
@@ -160,8 +165,8 @@ cos_task_id cos_task_start(cos_client *c, const cos_operation *def, const char *
     cos_value_free(params);
     if (t) {
         if (t->op_abort) t->op_abort(t);
-        cos_engine_abort_task(c, t->id);
-        cos_events_drop_task(c, t);
+        cos_transport_abort_task(c, t->id);
+        cos_event_drop_task(c, t);
         if (cb && cb->release) cb->release(cb->ud);
         t->released = 1;
         task_free(t);
@@ -211,7 +216,7 @@ void cos_task_progress_update(cos_task *t, double loaded, double total)
     if (t->finished) return;
     t->prog.loaded = loaded;
     t->prog.total = total;
-    double now = cos_now_mono_ms();
+    double now = cos_clock_mono_ms();
     /* Nothing new to say (e.g. a retry re-sending bytes already reported): no emission. */
     if (t->prog.last_emit_ms >= 0 && (loaded <= t->prog.max_loaded && total == t->prog.emitted_total)) {
         t->prog.pending = 0;
@@ -228,7 +233,7 @@ void cos_task_progress_now(cos_task *t, double loaded, double total)
     if (t->finished) return;
     t->prog.loaded = loaded;
     t->prog.total = total;
-    progress_emit(t, &t->prog, COS_EV_TASK_PROGRESS, cos_now_mono_ms());
+    progress_emit(t, &t->prog, COS_EV_TASK_PROGRESS, cos_clock_mono_ms());
 }
 
 void cos_task_hash_progress_now(cos_task *t, double loaded, double total)
@@ -236,7 +241,7 @@ void cos_task_hash_progress_now(cos_task *t, double loaded, double total)
     if (t->finished) return;
     t->hash_prog.loaded = loaded;
     t->hash_prog.total = total;
-    progress_emit(t, &t->hash_prog, COS_EV_TASK_HASH_PROGRESS, cos_now_mono_ms());
+    progress_emit(t, &t->hash_prog, COS_EV_TASK_HASH_PROGRESS, cos_clock_mono_ms());
 }
 
 int cos_task_steps(cos_client *c)
@@ -283,7 +288,7 @@ void cos_task_finish(cos_task *t, cos_value *err, cos_value *data)
             double total = t->prog.total >= 0 ? t->prog.total : t->prog.loaded;
             cos_task_progress_now(t, total, total);
         } else if (t->prog.pending) {
-            progress_emit(t, &t->prog, COS_EV_TASK_PROGRESS, cos_now_mono_ms());
+            progress_emit(t, &t->prog, COS_EV_TASK_PROGRESS, cos_clock_mono_ms());
         }
     }
     t->finished = 1;
@@ -332,13 +337,12 @@ int cos_task_fail(cos_client *c, cos_task_id id, cos_value *err)
         return -1;
     }
     if (!err) err = cos_error_new("Error", "the task failed");
-    if (cos_queue_fail(t, err) == 0) return 0;
-    if (t->op_fail) {
+    if (t->op_fail) { /* queue tasks: the queue's (cos_queue_add sets it) */
         t->op_fail(t, err);
         return 0;
     }
     if (t->op_abort) t->op_abort(t);
-    cos_engine_abort_task(c, t->id);
+    cos_transport_abort_task(c, t->id);
     t->req = NULL;
     cos_task_finish(t, err, NULL);
     return 0;
@@ -408,3 +412,10 @@ int cos_task_fail_on_error(cos_task *t, cos_http_result *res)
     cos_task_finish(t, e, NULL);
     return 1;
 }
+
+char *cos_task_location(cos_task *t)
+{
+    return cos_url_location(t->client, cos_task_str(t, "Bucket"), cos_task_str(t, "Region"), cos_task_key(t));
+}
+
+void cos_task_wake_streams(cos_client *c) { c->streams_due = 1; }

@@ -12,10 +12,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/errors.h"
 #include "client.h"
-#include "ops/ops.h"
 #include "upload/upload.h"
 #include "base/validate.h"
+#include "upload/upload_files.h"
 
 typedef struct files_state files_state;
 
