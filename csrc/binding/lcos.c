@@ -612,6 +612,19 @@ static const char *callback_name(int kind)
     return kind == CB_LIST ? "the list-update listener" : "getAuthorization";
 }
 
+/* {code = "CallbackError", name, message}: what a task whose callback raised ends with. NULL
+ * when out of memory. */
+static cos_value *callback_error_new(const char *msg)
+{
+    cos_value *e = cos_obj_new();
+    if (e && (cos_obj_set_str(e, "code", "CallbackError") || cos_obj_set_str(e, "name", "CallbackError") ||
+              cos_obj_set_str(e, "message", msg))) {
+        cos_value_free(e);
+        return NULL;
+    }
+    return e;
+}
+
 /* A task's callback raised (the error value on top of L): the task fails now, and its final
  * callback will get a CallbackError naming the callback and the error. */
 static void fail_task(lcos_client *cl, lua_State *L, delivery *d)
@@ -624,12 +637,8 @@ static void fail_task(lcos_client *cl, lua_State *L, delivery *d)
         snprintf(msg, sizeof msg, "%s raised an error: %.400s", callback_name(d->kind), lua_tostring(L, -1));
     else
         snprintf(msg, sizeof msg, "%s raised an error (a %s value)", callback_name(d->kind), lua_typename(L, ty));
-    cos_value *e = cos_obj_new();
-    if (!e || cos_obj_set_str(e, "code", "CallbackError") || cos_obj_set_str(e, "name", "CallbackError") ||
-        cos_obj_set_str(e, "message", msg)) {
-        cos_value_free(e);
-        return;
-    }
+    cos_value *e = callback_error_new(msg);
+    if (!e) return;
     t->cb_error = e;
     /* (A final callback: the task is over. A pull runs inside its request, which fails with it.) */
     if (d->kind != CB_DONE && d->kind != CB_PULL && t->id > 0)
@@ -1333,12 +1342,7 @@ static int l_fail_callback(lua_State *L)
     lcos_client *cl = check_client(L, 1);
     cos_task_id id = (cos_task_id)luaL_checkinteger(L, 2);
     const char *msg = luaL_checkstring(L, 3);
-    cos_value *e = cos_obj_new();
-    if (e && (cos_obj_set_str(e, "code", "CallbackError") || cos_obj_set_str(e, "name", "CallbackError") ||
-              cos_obj_set_str(e, "message", msg))) {
-        cos_value_free(e);
-        e = NULL;
-    }
+    cos_value *e = callback_error_new(msg);
     if (!e) return luaL_error(L, "out of memory");
     lcos_call k = lcos_enter(cl, L);
     int rc = cos_task_fail(cl->c, id, e);
