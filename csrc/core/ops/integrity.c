@@ -258,3 +258,5 @@ void cos_integrity_md5_hex(const void *data, size_t len, char out[33])
     EVP_Digest(data, len, md5, NULL, EVP_md5(), NULL);
     hex16(md5, out);
 }
+
+void cos_integrity_md5_hex_of(const unsigned char md5[16], char out[33]) { hex16(md5, out); }

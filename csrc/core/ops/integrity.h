@@ -84,5 +84,7 @@ int cos_integrity_hash_range(int fd, int64_t off, int64_t len, unsigned char md5
 int cos_integrity_file_md5_hex(const char *path, char out[33]);
 /* Lower-case hex MD5 of `len` bytes in memory into out[33]. */
 void cos_integrity_md5_hex(const void *data, size_t len, char out[33]);
+/* The lower-case hex form of an MD5 into out[33]. */
+void cos_integrity_md5_hex_of(const unsigned char md5[16], char out[33]);
 
 #endif

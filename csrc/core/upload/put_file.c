@@ -34,6 +34,10 @@ typedef struct put_file {
     int integrity_retries;
     int want_md5;
     char meta_md5[33];
+    /* UploadAddMetaMd5 of a file: hashed in slices from cos_poll steps (op_step), so that even a
+     * file of SliceSize (up to 5 GiB) never stalls a step; pause/cancel stop it at once. */
+    cos_integrity_hasher hasher;
+    int hash_fd;
 } put_file;
 
 static int put_submit(put_file *pf);
@@ -131,6 +135,67 @@ static int put_submit(put_file *pf)
     return cos_transport_submit(r);
 }
 
+/* The PUT itself, once the x-cos-meta-md5 (if asked for) is known. */
+static void put_send(put_file *pf)
+{
+    cos_task *t = pf->t;
+    cos_task_progress_now(t, 0, (double)pf->size); /* the start emission: "uploading" */
+    int rc = put_submit(pf);
+    if (rc == -2) cos_task_finish(t, cos_error_errno(errno, "open", pf->path), NULL);
+    else if (rc != 0) cos_task_finish(t, cos_error_newf("Error", "cannot build the PUT request"), NULL);
+}
+
+static void put_hash_stop(put_file *pf)
+{
+    cos_integrity_hasher_stop(&pf->hasher);
+    if (pf->hash_fd >= 0) close(pf->hash_fd);
+    pf->hash_fd = -1;
+    pf->t->op_step = NULL;
+}
+
+/* One cos_poll step of the whole-file MD5: as many bytes as the step budget leaves. */
+static void put_hash_step(cos_task *t)
+{
+    put_file *pf = t->op_state;
+    int64_t room = COS_STEP_MAX_BYTES - t->client->step_bytes, used = 0;
+    if (room <= 0) return;
+    unsigned char md5[16];
+    uint64_t crc = 0;
+    int rc = cos_integrity_hasher_step(&pf->hasher, room, &used, md5, &crc);
+    t->client->step_bytes += used;
+    if (rc == 0) {
+        cos_task_hash_progress_now(t, (double)pf->hasher.done, (double)pf->size);
+        return;
+    }
+    int e = errno;
+    put_hash_stop(pf);
+    if (rc < 0) {
+        cos_task_finish(t, cos_error_errno(e, "read", pf->path), NULL);
+        return;
+    }
+    cos_integrity_md5_hex_of(md5, pf->meta_md5);
+    cos_task_hash_progress_now(t, (double)pf->size, (double)pf->size);
+    put_send(pf);
+}
+
+/* Starts the sliced MD5 of the file (put_hash_step goes on from the next steps). */
+static void put_hash_start(put_file *pf)
+{
+    cos_task *t = pf->t;
+    pf->hash_fd = open(pf->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* never blocks on a FIFO */
+    if (pf->hash_fd < 0) {
+        cos_task_finish(t, cos_error_errno(errno, "open", pf->path), NULL);
+        return;
+    }
+    if (cos_integrity_hasher_start(&pf->hasher, pf->hash_fd, 0, pf->size) != 0) {
+        put_hash_stop(pf);
+        cos_task_finish(t, cos_error_newf("Error", "out of memory"), NULL);
+        return;
+    }
+    cos_task_hash_progress_now(t, 0, (double)pf->size);
+    t->op_step = put_hash_step;
+}
+
 static void put_run(cos_task *t)
 {
     put_file *pf = t->op_state;
@@ -145,32 +210,32 @@ static void put_run(cos_task *t)
     }
     if (pf->want_md5 && !*pf->meta_md5) {
         if (pf->path && pf->size > 0) {
-            if (cos_integrity_file_md5_hex(pf->path, pf->meta_md5) != 0) {
-                cos_task_finish(t, cos_error_errno(errno, "read", pf->path), NULL);
-                return;
-            }
-        } else {
-            const void *d = !pf->path && t->body.kind == COS_BODY_MEM ? t->body.data : "";
-            size_t n = !pf->path && t->body.kind == COS_BODY_MEM ? t->body.len : 0;
-            cos_integrity_md5_hex(d ? d : "", n, pf->meta_md5);
+            put_hash_start(pf);
+            return;
         }
+        const void *d = !pf->path && t->body.kind == COS_BODY_MEM ? t->body.data : "";
+        size_t n = !pf->path && t->body.kind == COS_BODY_MEM ? t->body.len : 0;
+        cos_integrity_md5_hex(d ? d : "", n, pf->meta_md5);
     }
-    cos_task_progress_now(t, 0, (double)pf->size); /* the start emission: "uploading" */
-    int rc = put_submit(pf);
-    if (rc == -2) cos_task_finish(t, cos_error_errno(errno, "open", pf->path), NULL);
-    else if (rc != 0) cos_task_finish(t, cos_error_newf("Error", "cannot build the PUT request"), NULL);
+    put_send(pf);
 }
 
-static void put_stop(cos_task *t) { cos_transport_abort_task(t->client, t->id); }
+static void put_stop(cos_task *t)
+{
+    put_hash_stop(t->op_state);
+    cos_transport_abort_task(t->client, t->id);
+}
 
 static const cos_queue_ops PUT_OPS = {put_run, put_stop, NULL, NULL};
 
-static void put_abort(cos_task *t) { cos_transport_abort_task(t->client, t->id); }
+static void put_abort(cos_task *t) { put_stop(t); }
 
 static void put_free(void *ud)
 {
     put_file *pf = ud;
     if (!pf) return;
+    cos_integrity_hasher_stop(&pf->hasher);
+    if (pf->hash_fd >= 0) close(pf->hash_fd);
     free(pf->path);
     free(pf);
 }
@@ -184,6 +249,7 @@ int cos_put_file_start(cos_task *t, const char *path, int64_t size, int file_fin
         return -1;
     }
     pf->t = t;
+    pf->hash_fd = -1;
     pf->size = size;
     pf->want_md5 = want_meta_md5(t);
     t->op_state = pf;
@@ -199,7 +265,4 @@ int cos_put_file_start(cos_task *t, const char *path, int64_t size, int file_fin
     }
     return 0;
 }
-
-/* ---------------------------------------------------------------------------------------- */
-/* sliceUploadFile and uploadFile                                                            */
 
