@@ -1130,15 +1130,6 @@ static cos_callbacks task_callbacks(lcos_task *t, const cos_body *body)
     return cbs;
 }
 
-/* Whether operation op takes a stream Body (a reader function, or an io file read through its
- * FILE, length possibly unknown: COS_BODY_STREAM) instead of a pulled or fd Body of known length.
- * The core's index of operations should say this (a per-operation flag beside the queue flag);
- * until it exports one, this is the only place where the binding names operations. */
-static int op_takes_stream(const char *op)
-{
-    return strcmp(op, "sliceUploadFile") == 0 || strcmp(op, "uploadFile") == 0;
-}
-
 /* client:start(op, params[, callbacks]) -> id | nil, err
  * callbacks: {callback, onProgress, onHashProgress, onTaskReady, onFileFinish, onFileProgress}; each may also be
  * given in params (as the Node SDK takes onProgress). Programming errors (wrong types) raise;
@@ -1152,7 +1143,7 @@ static int l_start(lua_State *L)
     lua_settop(L, 4);
     /* Everything that can raise happens before any allocation. */
     push_callbacks(L); /* 5..10 */
-    int stream_op = op_takes_stream(op);
+    int stream_op = cos_operation_streams(op); /* a function or file Body becomes a stream */
     check_body_output(L, 3, stream_op);
     static const char *const mapped[] = {"Body", "Output", NULL};
     cos_value *params = check_object_skip(L, 3, "params", mapped);

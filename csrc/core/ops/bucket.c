@@ -3,7 +3,7 @@
  * CommonPrefixes always arrays, then statusCode, headers, RequestId. */
 #include "http/transport.h"
 #include "ops/messages.h"
-#include "ops/ops.h"
+#include "ops/bucket.h"
 #include "base/validate.h"
 
 static void get_bucket_done(void *ud, cos_http_result *res)

@@ -13,7 +13,7 @@
 #include "client.h"
 #include "http/transport.h"
 #include "ops/messages.h"
-#include "ops/ops.h"
+#include "ops/multipart.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* Shared plumbing                                                                             */
@@ -246,7 +246,7 @@ int cos_op_multipart_abort(cos_task *t, cos_value **err)
 
 /* A multipartAbort task of its own (its row of the index, operations.c), for an upload a failed
  * task left on the server: cancelTask of an "error" entry (queue.h, abort_upload). */
-static const cos_operation MULTIPART_ABORT = {"multipartAbort", cos_op_multipart_abort, 0};
+static const cos_operation MULTIPART_ABORT = {"multipartAbort", cos_op_multipart_abort, 0, 0};
 
 void cos_op_multipart_abort_upload(cos_client *c, const char *bucket, const char *region, const char *key,
                                    const char *upload_id)

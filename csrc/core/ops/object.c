@@ -15,7 +15,7 @@
 #include "http/transport.h"
 #include "ops/integrity.h"
 #include "ops/messages.h"
-#include "ops/ops.h"
+#include "ops/object.h"
 #include "task/queue.h"
 #include "upload/upload.h"
 #include "base/validate.h"

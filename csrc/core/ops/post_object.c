@@ -27,7 +27,7 @@
 #include "http/auth.h"
 #include "http/transport.h"
 #include "ops/messages.h"
-#include "ops/ops.h"
+#include "ops/post_object.h"
 #include "sign.h"
 #include "strbuf.h"
 #include "client.h"

@@ -1,6 +1,6 @@
 /* task: one started operation (cos_start) and the pieces every operation handler uses.
  *
- * A handler (see ops.h) receives a task whose params/body/output/callbacks are already copied
+ * A handler (ops/object.h, upload/upload.h, ...) receives a task whose params/body/output/callbacks are already copied
  * into it. It validates synchronously (returning -1 and *err on bad input: nothing is queued),
  * then submits requests (request.h) and eventually calls cos_task_finish exactly once. All user
  * callbacks (on_done, on_progress, on_pull, ...) are delivered from cos_poll via the client's
@@ -88,6 +88,7 @@ typedef struct cos_operation {
     const char *name;        /* "putObject", as in the Node SDK */
     cos_op_start_fn start;
     int queue_task;          /* putObject / sliceUploadFile / uploadFile(s) */
+    int stream_body;         /* takes a COS_BODY_STREAM (a reader of unknown length) */
 } cos_operation;
 
 /* cos_start for one operation: the task record is made, params/body/output/callbacks copied into

@@ -37,7 +37,7 @@
 #include "base/options.h"
 #include "base/clock.h"
 #include "base/errors.h"
-#include "ops/ops.h"
+#include "ops/multipart.h"
 #include "upload/checkpoint.h"
 #include "client.h"
 #include "ops/integrity.h"

@@ -36,7 +36,7 @@
 
 #include "client.h"
 #include "crc64.h"
-#include "ops/ops.h"
+#include "ops/multipart.h"
 #include "ops/integrity.h"
 #include "ops/messages.h"
 #include "task/queue.h"
