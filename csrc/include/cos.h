@@ -214,6 +214,9 @@ typedef struct cos_callbacks {
 /* The name of operation number `index` (0, 1, ...: "putObject", "appendObject", ...), NULL past
  * the last: the list of what cos_start runs (the Lua binding builds its methods from it). */
 COS_API const char *cos_operation_name(size_t index);
+/* 1 when operation `name` takes a COS_BODY_STREAM body (a reader or descriptor of unknown
+ * length: sliceUploadFile, uploadFile), else 0. */
+COS_API int cos_operation_streams(const char *name);
 
 /* Starts operation `op`, one of the names cos_operation_name lists (the Node SDK's names:
  * "putObject", "sliceUploadFile", "multipartComplete", ...).

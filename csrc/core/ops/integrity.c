@@ -44,29 +44,11 @@ int cos_integrity_content_md5_mem(const cos_client *c, cos_request *r, const voi
     return cos_integrity_body_md5(r, data ? data : "", len);
 }
 
-int cos_integrity_content_md5_fd(const cos_client *c, cos_request *r, int fd, int64_t off, int64_t len)
+int cos_integrity_md5_of(int fd, int64_t off, int64_t len, const void *data, unsigned char md5[16])
 {
-    if (!c->upload_check_md5 || cos_req_get_header(r, "Content-MD5")) return 0;
-    unsigned char md5[16];
-    if (cos_integrity_hash_range(fd, off, len, md5, NULL) != 0) return -1;
-    return cos_integrity_content_md5_header(r, md5);
-}
-
-int cos_integrity_body_headers(const cos_client *c, cos_request *r, int meta, int fd, int64_t off, int64_t len,
-                               const void *data)
-{
-    int content = c->upload_check_md5 && !cos_req_get_header(r, "Content-MD5");
-    if (!content && !meta) return 0;
-    unsigned char md5[16];
-    if (fd >= 0 && cos_integrity_hash_range(fd, off, len, md5, NULL) != 0) return -1;
-    if (fd < 0 && EVP_Digest(data ? data : "", (size_t)len, md5, NULL, EVP_md5(), NULL) != 1) {
-        errno = ENOMEM;
-        return -1;
-    }
-    char hex[33];
-    cos_integrity_md5_hex_of(md5, hex);
-    if (meta && cos_req_header(r, "x-cos-meta-md5", hex) != 0) return -1;
-    return content ? cos_integrity_content_md5_header(r, md5) : 0;
+    if (fd >= 0) return cos_integrity_hash_range(fd, off, len, md5, NULL);
+    cos_integrity_md5(data ? data : "", (size_t)len, md5);
+    return 0;
 }
 
 int cos_integrity_wants_content_md5(const cos_client *c) { return c->upload_check_md5; }

@@ -25,16 +25,12 @@ int cos_integrity_stream_hashes(const cos_client *c, int resendable);
  * UploadCheckContentMd5 asks for it (and no Content-MD5 was given). 0 (also when not wanted) or -1. */
 int cos_integrity_content_md5_mem(const cos_client *c, cos_request *r, const void *data, size_t len);
 
-/* The same for `len` bytes of a file at `off` (hashed here, before the request is sent: the
- * header goes before the body). 0 (also when not wanted) or -1 (errno: the read failed). */
-int cos_integrity_content_md5_fd(const cos_client *c, cos_request *r, int fd, int64_t off, int64_t len);
-
-/* The MD5 headers of a whole-object PUT body known before it is sent, from one MD5 pass:
- * Content-MD5 (UploadCheckContentMd5, unless given) and, when `meta` (UploadAddMetaMd5),
- * x-cos-meta-md5. The bytes are `len` bytes of fd at `off`, or (fd < 0) `data`.
+/* The MD5 of a body whose bytes are known before it is sent, for its Content-MD5
+ * (cos_msg_body.content_md5: UploadCheckContentMd5 on a file body, which messages.c cannot hash
+ * by itself) and x-cos-meta-md5 (putObject's UploadAddMetaMd5): `len` bytes of fd at `off`, or
+ * (fd < 0) `len` bytes of data. Hashed now, in one go: the headers precede the body.
  * 0, or -1 (errno: the read failed). */
-int cos_integrity_body_headers(const cos_client *c, cos_request *r, int meta, int fd, int64_t off, int64_t len,
-                               const void *data);
+int cos_integrity_md5_of(int fd, int64_t off, int64_t len, const void *data, unsigned char md5[16]);
 
 /* Whether bodies carry Content-MD5 (UploadCheckContentMd5), for callers that hash the body
  * themselves (sliceUploadFile hashes each part in slices), and the header from that MD5. */
