@@ -211,6 +211,7 @@ cos_request *cos_msg_append_object(const cos_msg_to *to, const char *position, c
     int rc = header_default(r, "Cache-Control", "");
     if (!rc) rc = cos_req_query(r, "append", "") || cos_req_query(r, "position", position);
     if (!rc) rc = attach_body(to, r, body);
+    if (!rc) cos_req_hash(r, cos_integrity_append_hashes());
     if (!rc) rc = header_default(r, "Content-Type", default_type);
     return built(r, rc);
 }

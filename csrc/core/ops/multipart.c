@@ -162,17 +162,38 @@ static int part_body(cos_task *t, cos_msg_body *mb, unsigned char md5[16], int *
     return fail(err, NULL);
 }
 
+static int upload_send(cos_task *t, cos_value **err);
+
+/* Verified before it is reported, as sliceUploadFile's parts are (ops/integrity.c): a damaged
+ * or unverifiable answer is an error; the first answer without CRC-64 this client meets is
+ * sent again with MD5 on (a part sent again replaces the previous one). */
 static void upload_done(void *ud, cos_http_result *res)
 {
+    cos_task *t = ud;
+    t->req = NULL;
+    cos_value *bad = NULL;
+    int64_t pn = 0;
+    cos_param_integer(cos_obj_get(t->params, "PartNumber"), &pn); /* validated: 1..10000 */
+    cos_integrity_verdict v = res->error ? COS_INTEGRITY_OK : cos_integrity_check_part(t->client, res, -1, (int)pn, &bad);
+    if (v == COS_INTEGRITY_RECHECK && t->body.kind != COS_BODY_PULL) {
+        cos_value_free(bad);
+        cos_value *e = NULL;
+        if (upload_send(t, &e) != 0) cos_task_finish(t, e, NULL);
+        return;
+    }
+    if (bad) {
+        if (res->request_id) cos_obj_set_str(bad, "RequestId", res->request_id);
+        cos_obj_set_num(bad, "statusCode", res->status_code);
+        cos_task_finish(t, bad, NULL);
+        return;
+    }
     cos_value *err = NULL, *data = cos_msg_upload_part_read(res, &err);
-    finish_read(ud, data, err);
+    finish_read(t, data, err);
 }
 
-int cos_op_multipart_upload(cos_task *t, cos_value **err)
+/* Builds the Upload Part request from the task's body and submits it. */
+static int upload_send(cos_task *t, cos_value **err)
 {
-    cos_value *e = check_object(t, 1);
-    if (!e) e = cos_validate_part_number(t->params);
-    if (e) return fail(err, e);
     cos_msg_body body;
     unsigned char md5[16];
     int fd = -1;
@@ -187,6 +208,14 @@ int cos_op_multipart_upload(cos_task *t, cos_value **err)
     if (fd >= 0) close(fd);
     if (r) cos_task_track_progress(t, r, 1);
     return submit(t, r, upload_done, err);
+}
+
+int cos_op_multipart_upload(cos_task *t, cos_value **err)
+{
+    cos_value *e = check_object(t, 1);
+    if (!e) e = cos_validate_part_number(t->params);
+    if (e) return fail(err, e);
+    return upload_send(t, err);
 }
 
 /* ------------------------------------------------------------------------------------------ */

@@ -154,10 +154,11 @@ static void put_done(void *ud, cos_http_result *res)
  * (UploadCheckContentMd5: every body whose bytes are known now, strings and files alike) and,
  * for putObject, x-cos-meta-md5 (UploadAddMetaMd5) into meta_hex[33] (else ""). One pass for
  * both. 0, or -1 and *err (the file's read failed). */
-static int body_md5(cos_task *t, cos_msg_body *mb, int meta, unsigned char md5[16], char meta_hex[33],
-                    cos_value **err)
+static int body_md5(cos_task *t, cos_msg_body *mb, int is_append, int meta, unsigned char md5[16],
+                    char meta_hex[33], cos_value **err)
 {
-    int content = cos_integrity_wants_content_md5(t->client) && mb->kind != COS_MSG_BODY_PULL;
+    int wanted = is_append ? cos_integrity_append_content_md5() : cos_integrity_wants_content_md5(t->client);
+    int content = wanted && mb->kind != COS_MSG_BODY_PULL;
     *meta_hex = '\0';
     if (!content && !meta) return 0;
     int fd = mb->kind == COS_MSG_BODY_FD ? mb->fd : -1;
@@ -180,7 +181,7 @@ static cos_request *upload_request(cos_task *t, int is_append, int64_t *size, co
     unsigned char md5[16];
     char meta_hex[33];
     int meta = !is_append && cos_param_bool(t->params, "UploadAddMetaMd5", 0) == 1;
-    if (task_body(t, &body, size, &fd_open, &file_like, err) != 0 || body_md5(t, &body, meta, md5, meta_hex, err) != 0) {
+    if (task_body(t, &body, size, &fd_open, &file_like, err) != 0 || body_md5(t, &body, is_append, meta, md5, meta_hex, err) != 0) {
         if (fd_open >= 0) close(fd_open);
         return NULL;
     }
@@ -316,10 +317,22 @@ int cos_op_put_object(cos_task *t, cos_value **err)
 /* ---------------------------------------------------------------------------------------- */
 /* appendObject                                                                              */
 
+/* Verified before it is reported: an appended chunk cannot be sent again, so a damaged one is
+ * an error for the caller (the object holds it), never a success. */
 static void append_done(void *ud, cos_http_result *res)
 {
+    cos_task *t = ud;
+    cos_value *bad = NULL;
+    int64_t position = 0;
+    cos_param_integer(cos_obj_get(t->params, "Position"), &position); /* validated */
+    if (!res->error && cos_integrity_check_append(res, position, t->body.kind != COS_BODY_PULL, &bad) != COS_INTEGRITY_OK) {
+        if (res->request_id) cos_obj_set_str(bad, "RequestId", res->request_id);
+        cos_obj_set_num(bad, "statusCode", res->status_code);
+        cos_task_finish(t, bad, NULL);
+        return;
+    }
     cos_value *err = NULL, *data = cos_msg_append_object_read(res, &err);
-    cos_task_finish(ud, data ? NULL : err, data);
+    cos_task_finish(t, data ? NULL : err, data);
 }
 
 int cos_op_append_object(cos_task *t, cos_value **err)

@@ -28,6 +28,7 @@
 #include "cos.h"
 #include "http/auth.h"
 #include "http/transport.h"
+#include "ops/integrity.h"
 #include "ops/messages.h"
 #include "ops/post_object.h"
 #include "sign.h"
@@ -469,9 +470,29 @@ static int apply_user_headers(cos_request *r, const cos_value *params)
     return 0;
 }
 
+static int post_send(cos_task *t, cos_value **err);
+
+/* Verified before it is reported (ops/integrity.c): the file part's CRC-64 (or MD5, against the
+ * ETag) must match what the server stored; the first answer without CRC-64 this client meets
+ * is sent again with MD5 on (a form upload replaces the object). */
 static void post_done(void *ud, cos_http_result *res)
 {
     cos_task *t = ud;
+    t->req = NULL;
+    cos_value *bad = NULL;
+    cos_integrity_verdict v = res->error ? COS_INTEGRITY_OK : cos_integrity_check(t->client, res, -1, "", &bad);
+    if (v == COS_INTEGRITY_RECHECK && t->body.kind != COS_BODY_PULL) {
+        cos_value_free(bad);
+        cos_value *e = NULL;
+        if (post_send(t, &e) != 0) cos_task_finish(t, e, NULL);
+        return;
+    }
+    if (bad) {
+        if (res->request_id) cos_obj_set_str(bad, "RequestId", res->request_id);
+        cos_obj_set_num(bad, "statusCode", res->status_code);
+        cos_task_finish(t, bad, NULL);
+        return;
+    }
     cos_msg_to to = cos_msg_to_task(t);
     cos_value *err = NULL, *data = cos_msg_post_object_read(&to, res, &err);
     cos_task_finish(t, data ? NULL : err, data);
@@ -606,9 +627,9 @@ static int post_attach_body(cos_task *t, cos_request *r, cos_value **err)
     return 0;
 }
 
-int cos_op_post_object(cos_task *t, cos_value **err)
+/* Builds the form request (fields signed again on every attempt) and submits it. */
+static int post_send(cos_task *t, cos_value **err)
 {
-    if (post_check(t, err) != 0) return -1;
     post_state *s = calloc(1, sizeof *s);
     cos_msg_to to = cos_msg_to_task(t);
     cos_request *r = cos_msg_post_object(&to);
@@ -632,7 +653,8 @@ int cos_op_post_object(cos_task *t, cos_value **err)
         cos_req_free(r);
         return -1;
     }
-    if (t->op_free && t->op_state) t->op_free(t->op_state); /* a restarted task's previous state */
+    cos_req_hash(r, cos_integrity_stream_hashes(t->client, t->body.kind != COS_BODY_PULL));
+    if (t->op_free && t->op_state) t->op_free(t->op_state); /* the state of the answer just checked */
     t->op_state = s; /* freed with the task, after the request is gone */
     t->op_free = post_state_free;
     cos_task_track_progress(t, r, 1);
@@ -640,4 +662,10 @@ int cos_op_post_object(cos_task *t, cos_value **err)
     t->req = r;
     cos_transport_submit(r);
     return 0;
+}
+
+int cos_op_post_object(cos_task *t, cos_value **err)
+{
+    if (post_check(t, err) != 0) return -1;
+    return post_send(t, err);
 }
