@@ -63,6 +63,8 @@ typedef int (*cos_req_pull_fn)(void *ud, const void **chunk, size_t *len);
  * UseRawKey). The builders of ops/messages.c are its callers: one per COS API. NULL when out of
  * memory or `api` is not one of api.h's. */
 cos_request *cos_req_new(cos_client *c, cos_api api, const char *bucket, const char *region, const char *key);
+/* The COS API the request was built for. */
+cos_api cos_req_api(const cos_request *r);
 /* Frees a request that was never submitted. */
 void cos_req_free(cos_request *r);
 

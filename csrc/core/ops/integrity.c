@@ -40,7 +40,7 @@ int cos_integrity_body_md5(cos_request *r, const void *data, size_t len)
 
 int cos_integrity_content_md5_mem(const cos_client *c, cos_request *r, const void *data, size_t len)
 {
-    if (!c->upload_check_md5 || cos_req_get_header(r, "Content-MD5")) return 0;
+    if (!cos_integrity_wants_content_md5(c, cos_req_api(r)) || cos_req_get_header(r, "Content-MD5")) return 0;
     return cos_integrity_body_md5(r, data ? data : "", len);
 }
 
@@ -51,11 +51,17 @@ int cos_integrity_md5_of(int fd, int64_t off, int64_t len, const void *data, uns
     return 0;
 }
 
-int cos_integrity_wants_content_md5(const cos_client *c) { return c->upload_check_md5; }
+int cos_integrity_wants_content_md5(const cos_client *c, cos_api api)
+{
+    switch (api) {
+    case COS_API_APPEND_OBJECT: return 1;
+    case COS_API_PUT_OBJECT: return c->upload_check_md5;
+    case COS_API_UPLOAD_PART: return c->upload_check_md5;
+    default: return 0; /* Complete's XML gets its own (cos_integrity_body_md5); forms are not the object */
+    }
+}
 
 int cos_integrity_append_hashes(void) { return COS_HASH_MD5 | COS_HASH_CRC64; }
-
-int cos_integrity_append_content_md5(void) { return 1; }
 
 int cos_integrity_content_md5_header(cos_request *r, const unsigned char md5[16])
 {

@@ -32,15 +32,15 @@ int cos_integrity_content_md5_mem(const cos_client *c, cos_request *r, const voi
  * 0, or -1 (errno: the read failed). */
 int cos_integrity_md5_of(int fd, int64_t off, int64_t len, const void *data, unsigned char md5[16]);
 
-/* Whether bodies carry Content-MD5 (UploadCheckContentMd5), for callers that hash the body
- * themselves (sliceUploadFile hashes each part in slices), and the header from that MD5. */
-int cos_integrity_wants_content_md5(const cos_client *c);
-/* appendObject: its body always hashes MD5 (the answer's x-cos-content-sha1 is the appended
- * chunk's MD5; the object's CRC-64 covers the whole object) and carries Content-MD5 whenever its
- * bytes are known before sending, so that COS itself refuses a damaged chunk: an append cannot
- * be sent again once stored. */
+/* Whether a body of COS API `api` (its bytes known before it is sent) carries Content-MD5: with
+ * UploadCheckContentMd5 every upload body does; an APPEND always does (a stored chunk cannot be
+ * sent again, so COS itself must refuse a damaged one). The one rule for every path: callers that
+ * hash the body themselves (sliceUploadFile hashes each part in slices) ask it with their API;
+ * in-memory bodies are asked through cos_integrity_content_md5_mem. */
+int cos_integrity_wants_content_md5(const cos_client *c, cos_api api);
+/* appendObject's body always hashes MD5 as it streams: the answer's x-cos-content-sha1 is the
+ * appended chunk's MD5 (the object's CRC-64 covers the whole object). */
 int cos_integrity_append_hashes(void);
-int cos_integrity_append_content_md5(void);
 int cos_integrity_content_md5_header(cos_request *r, const unsigned char md5[16]);
 
 /* Content-MD5 of a small request body COS asks it for (Complete's XML, Delete Multiple): always. */

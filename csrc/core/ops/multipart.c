@@ -126,7 +126,7 @@ static int fd_body(const cos_task *t, cos_msg_body *mb, unsigned char md5[16], i
         length = st.st_size > offset ? (int64_t)st.st_size - offset : 0;
     }
     *mb = (cos_msg_body){.kind = COS_MSG_BODY_FD, .fd = fd, .offset = offset, .length = length};
-    if (!cos_integrity_wants_content_md5(t->client)) return 0;
+    if (!cos_integrity_wants_content_md5(t->client, COS_API_UPLOAD_PART)) return 0;
     if (cos_integrity_md5_of(fd, offset, length, NULL, md5) != 0)
         return fail(err, cos_error_errno(errno, "read", t->body.kind == COS_BODY_PATH ? t->body.path : NULL));
     mb->content_md5 = md5;

@@ -157,7 +157,7 @@ static void put_done(void *ud, cos_http_result *res)
 static int body_md5(cos_task *t, cos_msg_body *mb, int is_append, int meta, unsigned char md5[16],
                     char meta_hex[33], cos_value **err)
 {
-    int wanted = is_append ? cos_integrity_append_content_md5() : cos_integrity_wants_content_md5(t->client);
+    int wanted = cos_integrity_wants_content_md5(t->client, is_append ? COS_API_APPEND_OBJECT : COS_API_PUT_OBJECT);
     int content = wanted && mb->kind != COS_MSG_BODY_PULL;
     *meta_hex = '\0';
     if (!content && !meta) return 0;
