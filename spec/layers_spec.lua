@@ -28,6 +28,10 @@ describe("csrc/core layering", function()
     assert.are.same({}, layers.misnamed(os.getenv("COS_BUILD") or "build", public))
   end)
 
+  it("each header declares only its own file's functions", function()
+    assert.are.same({}, layers.stray_declarations(os.getenv("COS_BUILD") or "build"))
+  end)
+
   it("the check itself sees a circle and an upward call", function()
     local g = layers.from_edges({
       ["base/a"] = { ["base/b"] = "f" }, ["base/b"] = { ["base/a"] = "g" },

@@ -181,11 +181,38 @@ function M.misnamed(build, public)
   return bad
 end
 
+-- Headers whose .c file has another name: request_state.h is request.c's internal header.
+M.header_owner = { ["http/request_state"] = "http/request" }
+
+-- "header: function" for every function a csrc/core header declares that its own file does not
+-- define (each header declares only its own file's functions).
+function M.stray_declarations(build)
+  local bad = {}
+  local list = assert(io.popen(TOOL .. "find csrc/core -name '*.h'"))
+  for h in list:lines() do
+    local rel = h:sub(#"csrc/core/" + 1):gsub("%.h$", "")
+    local obj = build .. "/obj/core/" .. (M.header_owner[rel] or rel) .. ".o"
+    local defined = {}
+    for line in nm_lines("-g --defined-only " .. obj):gmatch("[^\n]+") do
+      local sym = line:match(" %u (%S+)$")
+      if sym then defined[sym] = true end
+    end
+    for line in assert(io.open(h)):lines() do
+      local name = line:match("^[%a_][%w_%s%*]-[%s%*](cos_[%w_]+)%(")
+      if name and not line:match("^%s*typedef") and not defined[name] then bad[#bad + 1] = rel .. ".h: " .. name end
+    end
+  end
+  list:close()
+  table.sort(bad)
+  return bad
+end
+
 if arg and arg[0] and arg[0]:match("layers%.lua$") then
   local g = M.graph(arg[1] or "build")
   print(string.format("%d files, %d calls between them", g.files, g.edges))
   for _, s in ipairs(M.upward(g)) do print("upward: " .. s) end
   for _, s in ipairs(M.circles(g)) do print("circle: " .. s) end
   for _, s in ipairs(M.misnamed(arg[1] or "build", M.public_names("csrc/include/cos.h"))) do print("misnamed: " .. s) end
+  for _, s in ipairs(M.stray_declarations(arg[1] or "build")) do print("declared elsewhere: " .. s) end
 end
 return M
