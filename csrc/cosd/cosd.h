@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
+#include "api.h"
 #include "mime.h"
 #include "sign.h"
 #include "strbuf.h"
@@ -19,19 +20,16 @@
 #define COSD_DEFAULT_ID "AKIDcosdTESTsecretid0000000000000000"
 #define COSD_DEFAULT_KEY "cosdTESTsecretkey000000000000000"
 
-/* Operation ids, also the names faults match on. */
-enum cosd_op {
-    OP_NONE = 0, OP_PutObject, OP_AppendObject, OP_PostObject, OP_HeadObject, OP_GetObject, OP_DeleteObject,
-    OP_GetBucket, OP_InitiateMultipartUpload, OP_UploadPart, OP_ListParts, OP_CompleteMultipartUpload,
-    OP_AbortMultipartUpload, OP_ListMultipartUploads, OP_HeadBucket, OP_Unsupported, OP__COUNT
-};
-const char *cosd_op_name(int op);
-int cosd_op_from_name(const char *name); /* -1 if unknown; "any" is OP__COUNT */
+/* A request is routed to one of the shared COS APIs (api.h: enum cos_api, COS's names, which are
+ * also the names fault rules match on). Two notions are cosd's own and stay outside that enum:
+ * a request COS knows but cosd does not implement (ACL, tagging, copy, ...: cosd_req.unsupported,
+ * answered 501 after auth) and a fault rule for every request (op=any: cosd_fault.any_api). */
 
 typedef struct cosd_cred { char *id; char *key; } cosd_cred;
 
 typedef struct cosd_fault {
-    int op;              /* OP__COUNT = any */
+    cos_api api;         /* the API the rule matches (op=NAME) */
+    int any_api;         /* op=any: every request, whatever its API */
     long nth;            /* 0 = not set */
     double rate;         /* < 0 = not set */
     uint64_t seed;       /* PRNG state (xorshift64*) */
@@ -100,7 +98,8 @@ typedef struct cosd_req {
     char *key; size_t keylen;   /* decoded key (no leading '/') */
     char *sign_path;            /* decoded path that was signed */
     cos_kv *q; size_t nq;       /* decoded query parameters */
-    int op;
+    cos_api api;                /* route(): COS_API_NONE when the method does not apply (405) */
+    int unsupported;            /* a COS request cosd does not implement: 501 after auth */
     int is_head;
     /* body */
     int body_mode;

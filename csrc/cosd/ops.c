@@ -74,13 +74,13 @@ static int need_length(cosd_req *r) {
 }
 
 int op_begin(cosd_req *r) {
-    switch (r->op) {
-    case OP_PutObject:
+    switch (r->api) {
+    case COS_API_PUT_OBJECT:
         if (upload_prechecks(r) || need_length(r)) return MHD_YES;
         r->body_max = COSD_MAX_PUT;
         if (body_open_file(r) != 0) return req_error(r, 500, "InternalError", "cosd could not create a temp file.", NULL);
         return MHD_YES;
-    case OP_AppendObject: {
+    case COS_API_APPEND_OBJECT: {
         const char *pos = req_query(r, "position", NULL);
         char *end;
         if (!pos || !*pos) return req_error(r, 400, "InvalidArgument", "The position parameter is required.", NULL);
@@ -107,7 +107,7 @@ int op_begin(cosd_req *r) {
         if (body_open_file(r) != 0) return req_error(r, 500, "InternalError", "cosd could not create a temp file.", NULL);
         return MHD_YES;
     }
-    case OP_GetBucket: {
+    case COS_API_GET_BUCKET: {
         const char *et = req_query(r, "encoding-type", NULL);
         if (et && *et && strcmp(et, "url") != 0) return req_error(r, 400, "InvalidArgument", "encoding-type must be url.", NULL);
         const char *mk = req_query(r, "max-keys", NULL);
@@ -119,7 +119,7 @@ int op_begin(cosd_req *r) {
     }
     /* fall through */
     default:
-        if (r->op == OP_GetObject && traffic_limit(r)) return MHD_YES; /* COS paces downloads too */
+        if (r->api == COS_API_GET_OBJECT && traffic_limit(r)) return MHD_YES; /* COS paces downloads too */
         r->body_mode = BODY_DISCARD;
         r->body_max = UINT64_MAX;
         return MHD_YES;
@@ -411,15 +411,15 @@ static int finish_list(cosd_req *r) {
 }
 
 int op_finish(cosd_req *r) {
-    switch (r->op) {
-    case OP_PutObject: return finish_put(r);
-    case OP_AppendObject: return finish_append(r);
-    case OP_GetObject: case OP_HeadObject: return finish_get(r);
-    case OP_DeleteObject:
+    switch (r->api) {
+    case COS_API_PUT_OBJECT: return finish_put(r);
+    case COS_API_APPEND_OBJECT: return finish_append(r);
+    case COS_API_GET_OBJECT: case COS_API_HEAD_OBJECT: return finish_get(r);
+    case COS_API_DELETE_OBJECT:
         store_delete(r->srv, r->bucket, r->key, r->keylen);
         return req_send_empty(r, 204);
-    case OP_GetBucket: return finish_list(r);
-    case OP_HeadBucket: return req_send_empty(r, 200);
+    case COS_API_GET_BUCKET: return finish_list(r);
+    case COS_API_HEAD_BUCKET: return req_send_empty(r, 200);
     default: return req_error(r, 501, "NotImplemented", "This operation is not implemented by cosd.", NULL);
     }
 }
