@@ -346,6 +346,22 @@ if C.node_defaults then
         run = function(port) return run_client(node_cmd(files_args(port, true))) end }
 end
 
+-- BENCH_MEASURE=id,id,...: run only these measurements (e.g. lua_files,node_files while working on
+-- one figure); the poll step is skipped and bench/results.md is left alone.
+local ONLY = os.getenv("BENCH_MEASURE")
+if ONLY and ONLY ~= "" then
+  local want = {}
+  for id in ONLY:gmatch("[^,%s]+") do
+    if not M[id] then error("BENCH_MEASURE: no measurement '" .. id .. "'") end
+    want[id] = true
+  end
+  for i = #M, 1, -1 do
+    if not want[M[i].id] then M[M[i].id] = nil; table.remove(M, i) end
+  end
+else
+  ONLY = nil
+end
+
 local function size_label(m)
   if m.nfiles then return ("%d x %d KiB"):format(m.nfiles, C.file_kb) end
   return ("%d MiB"):format(m.bytes // MiB)
@@ -443,7 +459,7 @@ for round = 1, C.runs do
 end
 -- the poll step (bench/poll_step.c via bench/poll_step.sh): cos_run() and cos_poll(c, 0) + 1 ms
 local POLL = {}
-do
+if not ONLY then
   local bin = ROOT .. "/" .. (os.getenv("BUILD") or "build") .. "/bin/poll_step"
   if io.open(bin) then
     log("poll step: 256 MiB, 8 MiB parts, 4 in flight: cos_run() and cos_poll(c, 0) + 1 ms sleep")
@@ -696,5 +712,9 @@ local report = table.concat(out, "\n") .. "\n"
 
 log("")
 io.stdout:write(report)
-writefile(ROOT .. "/bench/results.md", report)
-log("\nwritten to bench/results.md")
+if ONLY then
+  log("\nBENCH_MEASURE=%s: a partial run, bench/results.md left alone", ONLY)
+else
+  writefile(ROOT .. "/bench/results.md", report)
+  log("\nwritten to bench/results.md")
+end

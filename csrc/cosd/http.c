@@ -14,14 +14,19 @@
 #include <unistd.h>
 #include "crc64.h"
 
-void req_unique(cosd_server *srv, char *out, size_t n) {
+/* Unique names (request ids, temp files) cost no syscall and no lock: the process's pid and 48 random
+ * bits, drawn once at start (req_unique_init), tell servers apart; an atomic counter tells the
+ * names of one server apart; the time keeps them apart across restarts. */
+void req_unique_init(cosd_server *srv) {
     unsigned char rnd[6] = {0};
     RAND_bytes(rnd, sizeof rnd);
-    pthread_mutex_lock(&srv->id_lock);
-    unsigned long long c = ++srv->counter;
-    pthread_mutex_unlock(&srv->id_lock);
-    snprintf(out, n, "%08lx_%llx_%x_%02x%02x%02x%02x%02x%02x", (unsigned long)time(NULL), c, (unsigned)getpid(),
+    snprintf(srv->unique_tail, sizeof srv->unique_tail, "%x_%02x%02x%02x%02x%02x%02x", (unsigned)getpid(),
              rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
+}
+
+void req_unique(cosd_server *srv, char *out, size_t n) {
+    unsigned long long c = __atomic_add_fetch(&srv->counter, 1, __ATOMIC_RELAXED);
+    snprintf(out, n, "%08lx_%llx_%s", (unsigned long)time(NULL), c, srv->unique_tail);
 }
 
 const char *req_header(cosd_req *r, const char *name) {
@@ -196,6 +201,7 @@ int req_send_body(cosd_req *r, unsigned status, store_body *b, uint64_t off, uin
     struct MHD_Response *resp;
     if (b->n == 1) {
         int fd = b->fd[0];
+        off += b->start[0]; /* an inline object's bytes follow its meta */
         b->fd[0] = -1;
         store_body_free(b);
         resp = shape_fd_response(r, fd, off, len); /* x-cos-traffic-limit, --bandwidth */
@@ -247,9 +253,18 @@ int body_open_file(cosd_req *r) {
     r->fd = store_tmp_file(r->srv, &r->tmp_path);
     if (r->fd < 0) return -1;
     r->md5 = EVP_MD_CTX_new();
-    if (!r->md5 || !EVP_DigestInit_ex(r->md5, EVP_md5(), NULL)) return -1;
+    if (!r->md5 || !EVP_DigestInit_ex(r->md5, r->srv->md5, NULL)) return -1;
     r->crc = 0;
     r->body_mode = BODY_FILE;
+    return 0;
+}
+
+/* A small PUT's body in memory (expected bytes: len), hashed on the way like a file body. */
+int body_open_mem(cosd_req *r, size_t len) {
+    r->md5 = EVP_MD_CTX_new();
+    if (!r->md5 || !EVP_DigestInit_ex(r->md5, r->srv->md5, NULL) || sb_reserve(&r->mem, len) != 0) return -1;
+    r->crc = 0;
+    r->body_mode = BODY_MEM;
     return 0;
 }
 
@@ -259,9 +274,11 @@ int body_write(cosd_req *r, const char *data, size_t n) {
         return 0; /* keep draining; refused at the end */
     }
     r->body_len += n;
-    if (r->body_mode == BODY_FILE) {
+    if (r->md5) { /* an object's body (file or memory); XML bodies are not hashed */
         EVP_DigestUpdate(r->md5, data, n);
         r->crc = cos_crc64_update(r->crc, data, n);
+    }
+    if (r->body_mode == BODY_FILE) {
         size_t off = 0;
         while (off < n) {
             ssize_t w = write(r->fd, data + off, n - off);

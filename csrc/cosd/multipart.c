@@ -387,7 +387,7 @@ static int finish_complete(cosd_req *r) {
         /* No byte is copied: the claimed upload directory becomes the object's data directory and
          * the meta lists its part files in order (store.c). ETag and CRC-64 come from the parts. */
         EVP_MD_CTX *c = EVP_MD_CTX_new();
-        EVP_DigestInit_ex(c, EVP_md5(), NULL);
+        EVP_DigestInit_ex(c, r->srv->md5, NULL);
         uint64_t crc = 0, size = 0;
         for (size_t i = 0; i < nwant; i++) {
             unsigned char bin[16];

@@ -73,12 +73,26 @@ static int need_length(cosd_req *r) {
     return 0;
 }
 
+/* A PUT whose Content-Length announces at most COSD_INLINE_MAX bytes is kept in memory and stored
+ * as one file (store_commit_inline); body_max becomes that length (the framing allows no more). */
+static int small_body(cosd_req *r) {
+    const char *cl = req_header(r, "Content-Length");
+    char *end;
+    if (!cl || !*cl) return 0;
+    unsigned long long n = strtoull(cl, &end, 10);
+    if (*end || n > COSD_INLINE_MAX) return 0;
+    r->body_max = n;
+    return 1;
+}
+
 int op_begin(cosd_req *r) {
     switch (r->api) {
     case COS_API_PUT_OBJECT:
         if (upload_prechecks(r) || need_length(r)) return MHD_YES;
         r->body_max = COSD_MAX_PUT;
-        if (body_open_file(r) != 0) return req_error(r, 500, "InternalError", "cosd could not create a temp file.", NULL);
+        if (small_body(r)) {
+            if (body_open_mem(r, (size_t)r->body_max) != 0) return req_error(r, 500, "InternalError", "out of memory", NULL);
+        } else if (body_open_file(r) != 0) return req_error(r, 500, "InternalError", "cosd could not create a temp file.", NULL);
         return MHD_YES;
     case COS_API_APPEND_OBJECT: {
         const char *pos = req_query(r, "position", NULL);
@@ -148,10 +162,15 @@ static int finish_put(cosd_req *r) {
     m.crc = r->crc;
     m.mtime = time(NULL);
     meta_copy_request_headers(&m, r);
-    close(r->fd);
-    r->fd = -1;
-    int rc = store_commit(r->srv, r->bucket, r->tmp_path, &m);
-    if (rc == 0) { free(r->tmp_path); r->tmp_path = NULL; }
+    int rc;
+    if (r->body_mode == BODY_MEM) {
+        rc = store_commit_inline(r->srv, r->bucket, &m, r->mem.data, r->mem.len);
+    } else {
+        close(r->fd);
+        r->fd = -1;
+        rc = store_commit(r->srv, r->bucket, r->tmp_path, &m);
+        if (rc == 0) { free(r->tmp_path); r->tmp_path = NULL; }
+    }
     req_add_header(r, "ETag", m.etag);
     add_u64(r, "x-cos-hash-crc64ecma", m.crc);
     meta_free(&m);
