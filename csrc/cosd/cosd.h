@@ -72,7 +72,7 @@ typedef struct cosd_server {
     pthread_mutex_t fault_lock;
     unsigned long long counter; /* unique names (req_unique), atomically incremented */
     char unique_tail[32];      /* "<pid>_<48 random bits, hex>", set by req_unique_init */
-    EVP_MD *md5;               /* fetched once: an implicit fetch per digest costs a lock and a lookup */
+    EVP_MD *md5, *sha1;        /* fetched once: an implicit fetch per digest costs a lock and a lookup */
     int stopping;              /* set (atomically) on SIGTERM/SIGINT: stalls and pauses end early */
     struct MHD_Daemon *daemon;
 } cosd_server;

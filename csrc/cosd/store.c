@@ -176,11 +176,17 @@ int store_tmp_file(cosd_server *srv, char **path) {
     return fd;
 }
 
-static void key_hash(const char *key, size_t keylen, char out[41]) { cos_sha1_hex(key, keylen, out); }
+/* hex(SHA1(key)), with the digest fetched once (srv->sha1) */
+static void key_hash(cosd_server *srv, const char *key, size_t keylen, char out[41]) {
+    unsigned char md[20];
+    unsigned int n = 0;
+    if (!EVP_Digest(key, keylen, md, &n, srv->sha1, NULL) || n != sizeof md) memset(md, 0, sizeof md);
+    hex_encode(md, sizeof md, out);
+}
 
 static char *meta_path(cosd_server *srv, const char *bucket, const char *key, size_t keylen) {
     char h[41];
-    key_hash(key, keylen, h);
+    key_hash(srv, key, keylen, h);
     char *p = NULL;
     if (asprintf(&p, "%s/b/%s/o/%s.meta", srv->data_dir, bucket, h) < 0) return NULL;
     return p;
@@ -324,13 +330,37 @@ static int rename_in_bucket(cosd_server *srv, const char *bucket, const char *fr
     return made ? rename(from, to) : -1;
 }
 
+static int read_meta_at(const char *path, const char *key, size_t keylen, obj_meta *m) {
+    int rc = parse_meta_file(path, m);
+    if (rc == 0 && (m->keylen != keylen || memcmp(m->key, key, keylen) != 0)) { meta_free(m); rc = -1; }
+    return rc;
+}
+
 int store_read_meta(cosd_server *srv, const char *bucket, const char *key, size_t keylen, obj_meta *m) {
     char *p = meta_path(srv, bucket, key, keylen);
     if (!p) return -1;
-    int rc = parse_meta_file(p, m);
+    int rc = read_meta_at(p, key, keylen, m);
     free(p);
-    if (rc == 0 && (m->keylen != keylen || memcmp(m->key, key, keylen) != 0)) { meta_free(m); rc = -1; }
     return rc;
+}
+
+/* The data file named by the meta at path (its "file" line, which follows the key near the top),
+ * without parsing the rest: 1 found, 0 none (no meta, or an inline object). */
+static int meta_datafile(const char *path, char out[128]) {
+    char buf[4096];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t n;
+    do n = read(fd, buf, sizeof buf - 1); while (n < 0 && errno == EINTR);
+    close(fd);
+    if (n <= 0) return 0;
+    buf[n] = 0;
+    for (char *line = buf, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
+        *nl = 0;
+        if (!strncmp(line, "data ", 5)) return 0;
+        if (!strncmp(line, "file ", 5)) return snprintf(out, 128, "%s", line + 5) < 128;
+    }
+    return 0;
 }
 
 void store_body_free(store_body *b) {
@@ -344,7 +374,7 @@ void store_body_free(store_body *b) {
 
 /* Opens m's data: its file, every part file of its manifest, or (inline) the meta file itself
  * (dir is the bucket's o/). */
-static store_body *body_open(const char *dir, const obj_meta *m) {
+static store_body *body_open(cosd_server *srv, const char *dir, const obj_meta *m) {
     size_t n = m->nparts ? m->nparts : 1;
     store_body *b = calloc(1, sizeof *b);
     if (!b || !(b->fd = malloc(n * sizeof *b->fd)) || !(b->size = malloc(n * sizeof *b->size)) ||
@@ -353,7 +383,7 @@ static store_body *body_open(const char *dir, const obj_meta *m) {
         return NULL;
     }
     char h[41];
-    if (m->inline_off) key_hash(m->key, m->keylen, h);
+    if (m->inline_off) key_hash(srv, m->key, m->keylen, h);
     for (size_t i = 0; i < n; i++) {
         char *full = NULL;
         int ok = m->nparts ? asprintf(&full, "%s%s/%s", dir, m->datafile, m->parts[i].file) >= 0
@@ -385,7 +415,7 @@ int store_open(cosd_server *srv, const char *bucket, const char *key, size_t key
     int rc = store_read_meta(srv, bucket, key, keylen, m);
     if (rc == 0) {
         char *dp = store_bucket_dir(srv, bucket, "o/");
-        *body = dp ? body_open(dp, m) : NULL;
+        *body = dp ? body_open(srv, dp, m) : NULL;
         free(dp);
         if (!*body) { meta_free(m); rc = -1; }
     }
@@ -398,7 +428,7 @@ static int commit_locked(cosd_server *srv, const char *bucket, const char *tmp_p
     char *odir = store_bucket_dir(srv, bucket, "o");
     if (!odir) return -1;
     char h[41], u[96];
-    key_hash(m->key, m->keylen, h);
+    key_hash(srv, m->key, m->keylen, h);
     req_unique(srv, u, sizeof u);
     obj_meta old;
     int had_old = store_read_meta(srv, bucket, m->key, m->keylen, &old) == 0;
@@ -430,22 +460,20 @@ int store_commit(cosd_server *srv, const char *bucket, const char *tmp_path, obj
 
 int store_commit_inline(cosd_server *srv, const char *bucket, obj_meta *m, const char *body, size_t len) {
     m->datafile[0] = 0;
-    char *tmp = NULL, *mpath = meta_path(srv, bucket, m->key, m->keylen);
+    char *tmp = NULL, *mpath = meta_path(srv, bucket, m->key, m->keylen), old[128];
     if (!mpath || meta_tmp_write(srv, m, 1, body, len, &tmp) != 0) { free(mpath); return -1; }
     /* the lock orders this rename with other commits and readers of the key: each old data file
      * is seen by exactly one commit, which removes it (outside the lock: readers hold their fds) */
     pthread_mutex_lock(&srv->lock);
-    obj_meta old;
-    int had_old = store_read_meta(srv, bucket, m->key, m->keylen, &old) == 0;
+    int had_old = meta_datafile(mpath, old);
     int rc = rename_in_bucket(srv, bucket, tmp, mpath);
     pthread_mutex_unlock(&srv->lock);
     if (rc != 0) unlink(tmp);
-    else if (had_old && old.datafile[0]) {
+    else if (had_old) {
         char *dp = store_bucket_dir(srv, bucket, "o/"), *op = NULL;
-        if (dp && asprintf(&op, "%s%s", dp, old.datafile) >= 0) { rm_rf(op); free(op); }
+        if (dp && asprintf(&op, "%s%s", dp, old) >= 0) { rm_rf(op); free(op); }
         free(dp);
     }
-    if (had_old) meta_free(&old);
     free(tmp);
     free(mpath);
     return rc == 0 ? 0 : -1;
