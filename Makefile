@@ -4,7 +4,7 @@
 # `make test` runs every spec under each interpreter, then again with ASan+UBSan (build-asan/, 5.4).
 # Sources are picked up by folder, one C file per concern:
 #   csrc/common  pure helpers shared by the client and cosd (signing, CRC64, buffers)
-#   csrc/core    the client core: values, engine, operations, upload engine, task queue
+#   csrc/core    the client core, one folder per layer (docs/architecture.md)
 #   csrc/binding the Lua C-API binding (cos.core)
 #   csrc/cosd    the local COS-compatible server
 
@@ -110,13 +110,15 @@ deps:
 # spec/run.sh takes <build tree>:<interpreter> pairs. The fuzz corpora are replayed in build/ and
 # build-asan/ (the harnesses are C only: one plain and one sanitizer tree are enough).
 test: deps test-builds
-	@$(MAKE) --no-print-directory fuzz-replay
-	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 all fuzz-replay
+	@$(MAKE) --no-print-directory -j$(NPROC) fuzz-replay
+	@$(MAKE) --no-print-directory -j$(NPROC) BUILD=build-asan SAN=1 all fuzz-replay
 	@sh spec/run.sh $(foreach l,$(TEST_LUAS),$(call tree_of,$(l)):$(l)) build-asan:lua5.4
 
+# Builds compile in parallel, one job per core.
+NPROC := $(shell nproc 2>/dev/null || echo 2)
 tree_of = $(if $(filter lua5.4,$(1)),build,build-$(1))
 test-builds:
-	@for l in $(TEST_LUAS); do $(MAKE) --no-print-directory LUA=$$l all || exit 1; done
+	@for l in $(TEST_LUAS); do $(MAKE) --no-print-directory -j$(NPROC) LUA=$$l all || exit 1; done
 
 # One interpreter's pass: make test-plain LUA=lua5.1
 test-plain: deps all fuzz-replay

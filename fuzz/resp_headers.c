@@ -1,9 +1,10 @@
 /* Harness: the client's reading of response header lines (cos_resp_header_line, what libcurl's
  * header callback feeds), then of the error built from them (cos_error_http takes the headers,
  * as the engine does for a refused request). Lines are split at '\n' and handed over with it. */
+#include "base/errors.h"
 #include "fuzz.h"
 
-#include "http/engine.h"
+#include "http/request_state.h"
 #include "http/request.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

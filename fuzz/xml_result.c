@@ -1,10 +1,11 @@
 /* Harness: the client's reading of COS XML answers. The first byte picks the array fields of one
- * of the list operations (as ops_bucket.c / ops_multipart.c pass them); the rest is the body, read
+ * of the list operations (as ops/bucket.c / ops/multipart.c pass them); the rest is the body, read
  * as a result document (cos_xml_to_value_root), as an <Error> document (cos_xml_parse_error) and
  * as an HTTP error answer (cos_error_http, which does both). Every tree is cloned and freed. */
+#include "base/errors.h"
 #include "fuzz.h"
 
-#include "http/engine.h"
+#include "http/request_state.h"
 #include "base/xml.h"
 
 static const char *const BUCKET[] = {"Contents", "CommonPrefixes", NULL};

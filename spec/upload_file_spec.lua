@@ -103,3 +103,69 @@ describe("uploadFile", function()
     assert.truthy(err.message:find("Key"))
   end)
 end)
+
+-- A file under SliceSize goes out in one PUT; its UploadAddMetaMd5 is hashed in slices too (SliceSize
+-- may be up to 5 GiB): a cos:poll step never hashes more than the step budget, and pause or cancel
+-- in the middle act at once.
+describe("uploadFile's whole-file PUT hashes x-cos-meta-md5 in slices", function()
+  local srv, cos, dir, path
+  local SIZE = 24 * MIB
+  setup(function()
+    dir = U.tmpdir()
+    srv = cosd.start()
+    cos = COS.new(srv:client_options { Checkpoint = false, ProgressInterval = 0, SliceSize = 64 * MIB })
+    path = U.random_file(dir .. "/w.bin", SIZE)
+  end)
+  teardown(function()
+    if cos then cos:close() end
+    U.shutdown(srv)
+    U.rmdir(dir)
+  end)
+
+  local function start(key, on_first_hash)
+    local st = { hashes = {} }
+    st.id = cos:uploadFile(U.params(key, { FilePath = path, UploadAddMetaMd5 = true,
+      onHashProgress = function(p)
+        st.hashes[#st.hashes + 1] = p.loaded
+        if on_first_hash and not st.acted and p.loaded > 0 then st.acted = #st.hashes; on_first_hash(st) end
+      end }), function(e, d) st.err, st.data = e, d; st.done = true end)
+    return st
+  end
+
+  it("spreads the MD5 over many steps, then PUTs once with the whole file's MD5", function()
+    local st = start("w.bin")
+    cos:run()
+    assert.is_nil(st.err, st.err and st.err.message)
+    -- 24 MiB at most 1 MiB (COS_STEP_MAX_BYTES) a step: at least 24 slices after the start emission
+    assert.is_true(#st.hashes >= 24, "hash progress emissions: " .. #st.hashes)
+    for i = 2, #st.hashes do
+      assert.is_true(st.hashes[i] - st.hashes[i - 1] <= MIB, "a step hashed more than 1 MiB")
+    end
+    assert.are.equal(SIZE, st.hashes[#st.hashes])
+    assert.are.equal(1, #U.log_matching(srv, "PUT", "w%.bin"))
+    assert.are.equal(0, #U.log_matching(srv, "POST", "w%.bin%?uploads"))
+    assert.are.equal(U.md5_file(path), U.head(cos, "w.bin").headers["x-cos-meta-md5"])
+  end)
+
+  it("a pause while hashing stops at once; restart hashes again and PUTs", function()
+    local st = start("wp.bin", function(s) assert.is_true(cos:pauseTask(s.id)) end)
+    cos:run()
+    assert.is_nil(st.done)
+    assert.are.equal("paused", U.state(cos, st.id))
+    assert.are.equal(st.acted, #st.hashes)
+    assert.are.equal(0, #U.log_matching(srv, "PUT", "wp%.bin"))
+    assert.is_true(cos:restartTask(st.id))
+    cos:run()
+    assert.is_nil(st.err, st.err and st.err.message)
+    assert.are.equal(U.md5_file(path), U.head(cos, "wp.bin").headers["x-cos-meta-md5"])
+  end)
+
+  it("a cancel while hashing ends the task at once, before any request", function()
+    local st = start("wc.bin", function(s) assert.is_true(cos:cancelTask(s.id)) end)
+    cos:run()
+    assert.is_true(st.done)
+    assert.truthy(st.err)
+    assert.are.equal(st.acted, #st.hashes)
+    assert.are.equal(0, #U.log_matching(srv, "PUT", "wc%.bin"))
+  end)
+end)

@@ -144,3 +144,9 @@ const char *mime_type_or_default(const cos_mime *m, const char *name)
     const char *t = mime_lookup(m, name);
     return t ? t : COS_MIME_DEFAULT;
 }
+
+const char *mime_lookup_upload(const cos_mime *m, const char *path, const char *key)
+{
+    const char *type = path ? mime_lookup(m, path) : NULL;
+    return type ? type : key ? mime_lookup(m, key) : NULL;
+}

@@ -22,6 +22,10 @@ void mime_free(cos_mime *m);
  * the table. */
 const char *mime_lookup(const cos_mime *m, const char *name);
 
+/* The Content-Type of an upload without one: by the extension of the file's name, else of the
+ * key (either may be NULL); NULL when neither extension is known. */
+const char *mime_lookup_upload(const cos_mime *m, const char *path, const char *key);
+
 /* mime_lookup, falling back to COS_MIME_DEFAULT. */
 const char *mime_type_or_default(const cos_mime *m, const char *name);
 

@@ -8,7 +8,7 @@
 #include "mime.h"
 #include "task/task.h"
 
-typedef struct cos_event cos_event;
+struct cos_event;
 
 struct cos_client {
     cos_value *options;      /* a clone of the constructor options (later lookups: cos_client_opt) */
@@ -49,7 +49,7 @@ struct cos_client {
     int streams_reading;     /* stream uploads that read or wait on their source (last step) */
     int streams_due;         /* a stream wants a step: 1 at once, 2 soon (a few ms), 0 no */
     /* Events recorded for delivery by cos_poll */
-    cos_event *ev_head, *ev_tail;
+    struct cos_event *ev_head, *ev_tail;
     /* Tasks */
     cos_task *task_head, *task_tail;
     cos_task_id next_task_id;
@@ -57,7 +57,7 @@ struct cos_client {
     void (*list_update_fn)(void *ud, cos_value *list);
     void *list_update_ud;
     struct cos_queue *queue; /* the task queue (queue.c), created on first use */
-    /* Credentials provider (cos_set_credentials_provider) and its STS cache (engine.c) */
+    /* Credentials provider (http/credentials.c) and its STS cache (http/sts.c) */
     cos_credentials_fn cred_fn;
     void *cred_ud;
     struct cos_request *cred_head;                   /* requests waiting for credentials */
@@ -66,52 +66,5 @@ struct cos_client {
     long long sts_start, sts_expired;                /* Unix s; sts_start 0: not given */
     int freeing;
 };
-
-/* Option lookups on the stored options (numbers accept numeric strings). */
-double cos_client_opt_num(const cos_client *c, const char *name, double dflt);
-const char *cos_client_opt_str(const cos_client *c, const char *name);
-int cos_client_opt_bool(const cos_client *c, const char *name, int dflt);
-
-/* The Content-Type for an upload without one: by the extension of the file's name, else of the
- * key (either may be NULL); NULL when neither extension is in the MIME table. */
-const char *cos_client_content_type(const cos_client *c, const char *path, const char *key);
-
-/* Monotonic and wall clocks in ms. */
-double cos_now_mono_ms(void);
-double cos_now_wall_ms(void);
-
-/* Events (engine.c). The queue takes the values it is given. */
-typedef enum cos_event_kind {
-    COS_EV_REQ_DONE = 1,   /* request finished: call its done */
-    COS_EV_REQ_PULL,       /* request needs the next body chunk */
-    COS_EV_REQ_CREDS,      /* request needs credentials: call the provider */
-    COS_EV_TASK_PROGRESS,  /* on_progress */
-    COS_EV_TASK_HASH_PROGRESS,
-    COS_EV_TASK_DONE       /* on_done, then release, then the task is freed */
-} cos_event_kind;
-
-struct cos_event {
-    cos_event_kind kind;
-    struct cos_request *req;
-    cos_task *task;
-    cos_progress progress;
-    cos_value *err, *data;
-    cos_event *next;
-};
-int cos_event_push(cos_client *c, cos_event_kind kind, struct cos_request *req, cos_task *t,
-                   const cos_progress *p, cos_value *err, cos_value *data);
-
-/* task.c: the hooks cos_poll and cos_client_free need. */
-void cos_task_deliver(cos_client *c, cos_event *ev);      /* TASK_* events */
-void cos_task_timers(cos_client *c, double now, double *next_deadline);
-void cos_tasks_free_all(cos_client *c);
-int cos_task_is_done(cos_client *c, cos_task_id id);
-
-/* engine.c */
-int cos_engine_init(cos_client *c);
-void cos_engine_free(cos_client *c);
-void cos_engine_abort_task(cos_client *c, cos_task_id id); /* every request of the task */
-void cos_engine_wake_streams(cos_client *c); /* a stream upload can read again: step soon */
-void cos_events_drop_task(cos_client *c, cos_task *t);        /* its queued TASK_* events */
 
 #endif

@@ -211,10 +211,12 @@ typedef struct cos_callbacks {
     long (*on_read)(void *ud, cos_task_id id, void *buf, size_t cap, cos_value **err);
 } cos_callbacks;
 
-/* Starts operation `op` ("putObject", "appendObject", "headObject", "getObject",
- * "deleteObject", "getBucket", "postObject", "multipartList", "multipartInit",
- * "multipartUpload", "multipartListPart", "multipartComplete", "multipartAbort",
- * "sliceUploadFile", "uploadFile", "uploadFiles").
+/* The name of operation number `index` (0, 1, ...: "putObject", "appendObject", ...), NULL past
+ * the last: the list of what cos_start runs (the Lua binding builds its methods from it). */
+COS_API const char *cos_operation_name(size_t index);
+
+/* Starts operation `op`, one of the names cos_operation_name lists (the Node SDK's names:
+ * "putObject", "sliceUploadFile", "multipartComplete", ...).
  * Takes ownership of `params` (an object). `body` may be NULL; `output` may be NULL.
  * Validation happens before anything is queued (unknown param names, control characters in
  * anything that becomes a header, out-of-range numbers, a Key addressing the bucket, a FilePath

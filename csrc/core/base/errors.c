@@ -15,12 +15,15 @@
  *   anything else                  ENETWORK
  * Retryable: ECONNREFUSED, ENETUNREACH, EHOSTUNREACH, ENOTFOUND, ETIMEDOUT, ECONNRESET, ENETWORK.
  * Never retried: ECERT, ETLS (configuration problems), EBODYREAD, EWRITE, ENOMEM, EINVALIDURL. */
+#include "base/errors.h"
+
+#include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "http/engine.h"
 #include "base/xml.h"
 
 cos_value *cos_error_new(const char *code, const char *message)
@@ -33,7 +36,40 @@ cos_value *cos_error_new(const char *code, const char *message)
     return e;
 }
 
-const char *cos_network_code(CURLcode rc, long os_errno)
+cos_value *cos_error_newf(const char *code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    return cos_error_new(code, msg);
+}
+
+cos_value *cos_error_errno(int e, const char *syscall, const char *path)
+{
+    if (e == 0) e = EIO;
+    char text[128], lower[128];
+    const char *name = strerrorname_np(e);
+    const char *s = strerror_r(e, text, sizeof text); /* GNU: thread-safe, returns the text */
+    size_t i = 0;
+    for (; s[i] && i + 1 < sizeof lower; i++) lower[i] = (char)tolower((unsigned char)s[i]);
+    lower[i] = '\0';
+    cos_value *v = path ? cos_error_newf(name ? name : "Error", "%s: %s, %s '%s'", name ? name : "Error", lower, syscall, path)
+                        : cos_error_newf(name ? name : "Error", "%s: %s, %s", name ? name : "Error", lower, syscall);
+    if (!v) return NULL;
+    cos_obj_set_num(v, "errno", e);
+    cos_obj_set_str(v, "syscall", syscall);
+    if (path) cos_obj_set_str(v, "path", path);
+    return v;
+}
+
+cos_value *cos_error_canceled(cos_task_id id)
+{
+    return cos_error_newf("TaskCanceled", "task %lld was canceled", (long long)id);
+}
+
+const char *cos_error_network_code(CURLcode rc, long os_errno)
 {
     switch (rc) {
     case CURLE_COULDNT_CONNECT:
@@ -72,7 +108,7 @@ const char *cos_network_code(CURLcode rc, long os_errno)
     }
 }
 
-int cos_network_retryable(const char *code)
+int cos_error_retryable(const char *code)
 {
     static const char *const retry[] = {"ECONNREFUSED", "ENETUNREACH", "EHOSTUNREACH", "ENOTFOUND",
                                         "ETIMEDOUT",    "ECONNRESET",  "ENETWORK",     NULL};
@@ -113,7 +149,7 @@ static void set_where(cos_value *e, const char *method, const char *url)
 
 cos_value *cos_error_network(CURLcode rc, long os_errno, const char *detail, const char *method, const char *url)
 {
-    const char *code = cos_network_code(rc, os_errno);
+    const char *code = cos_error_network_code(rc, os_errno);
     char msg[CURL_ERROR_SIZE + 64];
     /* libcurl's error text names the host and port, never credentials. */
     /* The message is libcurl's text alone: the code is a field of its own (printing both would

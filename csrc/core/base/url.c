@@ -4,8 +4,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "base/url.h"
 #include "client.h"
-#include "http/request.h"
 #include "sign.h"
 
 static const char *const OLD_REGIONS[] = {"cn-south", "cn-south-2", "cn-north", "cn-east", "cn-southwest", "sg",
@@ -67,8 +67,8 @@ char *cos_url_build(const cos_client *c, const char *protocol, const char *domai
     strbuf d, url;
     sb_init(&d);
     sb_init(&url);
-    if (!domain || !*domain) domain = c->domain;
-    if (!protocol || !*protocol) protocol = c->protocol;
+    if ((!domain || !*domain) && c) domain = c->domain;
+    if (!protocol || !*protocol) protocol = c ? c->protocol : "https:";
     const char *tpl = domain && *domain ? domain
                       : is_old_region(region) ? "{Bucket}.{Region}.myqcloud.com"
                                               : "{Bucket}.cos.{Region}.myqcloud.com";
@@ -102,7 +102,7 @@ char *cos_url_host(const char *url)
     return strndup(p, n);
 }
 
-char *cos_client_host(cos_client *c, const char *bucket, const char *region, const char *domain_override)
+char *cos_url_bucket_host(const cos_client *c, const char *bucket, const char *region, const char *domain_override)
 {
     char *url = cos_url_build(c, NULL, domain_override, bucket, region, NULL);
     if (!url) return NULL;
@@ -111,7 +111,7 @@ char *cos_client_host(cos_client *c, const char *bucket, const char *region, con
     return host;
 }
 
-char *cos_client_location(cos_client *c, const char *bucket, const char *region, const char *key)
+char *cos_url_location(const cos_client *c, const char *bucket, const char *region, const char *key)
 {
     char *url = cos_url_build(c, NULL, NULL, bucket, region, key);
     if (!url) return NULL;
@@ -119,4 +119,11 @@ char *cos_client_location(cos_client *c, const char *bucket, const char *region,
     char *loc = strdup(p ? p + 3 : url);
     free(url);
     return loc;
+}
+
+const char *cos_url_protocol(const char *option)
+{
+    if (!option || strcmp(option, "https") == 0 || strcmp(option, "https:") == 0) return "https:";
+    if (strcmp(option, "http") == 0 || strcmp(option, "http:") == 0) return "http:";
+    return NULL;
 }

@@ -7,13 +7,16 @@
 #include <string.h>
 #include <strings.h>
 
-#include "http/engine.h"
+#include "base/url.h"
+#include "base/clock.h"
+#include "base/errors.h"
+#include "http/auth.h"
 #include "base/validate.h"
 
 void cos_auth_key_time(double offset_ms, long expires, char out[64])
 {
     /* The Node SDK: start = round((now + offset) / 1000) - 1, end = start + Expires. */
-    long long start = (long long)llround((cos_now_wall_ms() + offset_ms) / 1000.0) - 1;
+    long long start = (long long)llround((cos_clock_wall_ms() + offset_ms) / 1000.0) - 1;
     snprintf(out, 64, "%lld;%lld", start, start + expires);
 }
 

@@ -1,6 +1,6 @@
 /* request: building a cos_request, and turning one attempt of it into a signed libcurl easy
  * handle (URL, headers, body source, response capture). The libcurl callbacks here are pure C:
- * they only move bytes and record numbers; cos_poll (engine.c) acts on what they record. */
+ * they only move bytes and record numbers; cos_poll (poll.c, through transport.c) acts on what they record. */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -9,8 +9,10 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "base/url.h"
 #include "crc64.h"
-#include "http/engine.h"
+#include "http/auth.h"
+#include "http/request_state.h"
 #include "base/xml.h"
 
 /* ---------------------------------------------------------------------------------------- */

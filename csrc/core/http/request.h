@@ -2,20 +2,20 @@
  *
  * An operation describes one HTTP exchange with COS as a cos_request: method, Bucket/Region/Key
  * (or bucket level), ordered query parameters, ordered headers, a body source and where the
- * response body goes. cos_req_submit() hands it to the client's engine, which signs it (again on
+ * response body goes. cos_transport_submit() hands it to the client's engine, which signs it (again on
  * every attempt), schedules it on the client's CURLM when a connection slot is free, retries it
  * (bounded, exponential backoff with jitter, 5xx / network errors / timeouts only, plus one
  * clock-skew correction) and finally calls `done` FROM cos_poll (never from inside libcurl), so
  * `done` may submit further requests or finish the task.
  *
  * Lifecycle / ownership
- * - cos_req_new() returns a request owned by the caller until cos_req_submit(), which takes it
+ * - cos_req_new() returns a request owned by the caller until cos_transport_submit(), which takes it
  *   (even when it fails: then `done` still runs from the next cos_poll with an error).
  * - All strings passed in are copied. Memory bodies are copied (or taken with _take).
  * - `done` receives a cos_http_result that lives only during the call; the callee may take
  *   `headers`, `error` or the body (set the pointer to NULL / use sb_detach) to keep them.
  * - After `done` returns, the engine frees the request. Never touch it again.
- * - cos_req_abort() on a submitted request: libcurl stops, `done` is NOT called, the request
+ * - cos_transport_abort() on a submitted request: libcurl stops, `done` is NOT called, the request
  *   is freed at the next safe point. Use it for pause/cancel.
  */
 #ifndef COS_REQUEST_H
@@ -142,9 +142,9 @@ void cos_req_on_progress(cos_request *r, cos_req_progress_fn fn, void *ud);
 
 /* Hands the request to the engine (see the lifecycle notes above). Returns 0, or -1 when the
  * request cannot even be built (then `done` runs from cos_poll with an error anyway). */
-int cos_req_submit(cos_request *r);
+int cos_transport_submit(cos_request *r);
 /* Stops a submitted request; `done` will not be called. */
-void cos_req_abort(cos_request *r);
+void cos_transport_abort(cos_request *r);
 
 /* One response header line as libcurl delivers it (CRLF included or not) into *headers (object,
  * lower-case names, repeated headers joined with ", "); a status line ("HTTP/...") starts a new
@@ -160,23 +160,6 @@ cos_value *cos_result_data(cos_http_result *r);
  * (so statusCode/headers/RequestId set afterwards win). No-op for an empty body. */
 int cos_result_merge_xml(cos_value *data, const cos_http_result *r, const char *const *array_fields);
 
-/* The error object of an HTTP error response (docs/cos-wire.md#errors): {code, name,
- * message, error?, statusCode, headers (taken), url, method, RequestId?}. */
-cos_value *cos_error_http(int status, const char *reason, cos_value *headers, const char *body, size_t len,
-                          const char *method, const char *url);
 
-/* URL parts, as the SDK builds them (docs/cos-wire.md#urls-and-hosts).
- * Malloc'd strings, NULL on bad Domain / OOM.
- * cos_client_host: "host[:port]" without scheme, e.g. "examplebucket-1250000000.cos.ap-guangzhou.myqcloud.com"
- * (Domain template expanded, scheme and trailing '/' removed; a Domain path part is kept).
- * cos_client_location: host + "/" + encoded key (the SDK's Location field). */
-/* The full URL without query: protocol/domain NULL use the client's; key NULL or "" gives the
- * bucket URL ending in '/'. */
-char *cos_url_build(const cos_client *c, const char *protocol, const char *domain, const char *bucket,
-                    const char *region, const char *key);
-/* "host[:port]" of a URL (malloc'd). */
-char *cos_url_host(const char *url);
-char *cos_client_host(cos_client *c, const char *bucket, const char *region, const char *domain_override);
-char *cos_client_location(cos_client *c, const char *bucket, const char *region, const char *key);
 
 #endif

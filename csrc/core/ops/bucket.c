@@ -3,6 +3,7 @@
  * statusCode, headers, RequestId. */
 #include <string.h>
 
+#include "http/transport.h"
 #include "ops/ops.h"
 #include "base/validate.h"
 
@@ -61,6 +62,6 @@ int cos_op_get_bucket(cos_task *t, cos_value **err)
     }
     cos_req_on_done(r, get_bucket_done, t);
     t->req = r;
-    cos_req_submit(r);
+    cos_transport_submit(r);
     return 0;
 }

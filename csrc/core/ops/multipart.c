@@ -9,8 +9,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "http/engine.h" /* cos_error_http: the service error shape for an <Error> inside a 200 */
-#include "upload/integrity.h"
+#include "base/url.h"
+#include "base/errors.h"
+#include "http/transport.h"
+#include "ops/integrity.h"
 #include "ops/ops.h"
 #include "client.h"
 #include "base/validate.h"
@@ -46,7 +48,7 @@ static int submit(cos_task *t, cos_request *r, cos_req_done_fn done)
 {
     cos_req_on_done(r, done, t);
     t->req = r;
-    cos_req_submit(r); /* on failure `done` still runs (with an error) from cos_poll */
+    cos_transport_submit(r); /* on failure `done` still runs (with an error) from cos_poll */
     return 0;
 }
 
@@ -146,7 +148,7 @@ int cos_op_multipart_init(cos_task *t, cos_value **err)
     /* Sent empty (and so unsigned) unless given, so no proxy adds its own. */
     if (!rc && !cos_req_get_header(r, "Cache-Control")) rc = cos_req_header(r, "Cache-Control", "");
     if (!rc && !cos_req_get_header(r, "Content-Type")) { /* by the key's extension, else empty */
-        const char *type = cos_client_content_type(t->client, NULL, cos_task_key(t));
+        const char *type = mime_lookup_upload(t->client->mime, NULL, cos_task_key(t));
         rc = cos_req_header(r, "Content-Type", type ? type : "");
     }
     if (rc) {
@@ -348,7 +350,7 @@ static void complete_done(void *ud, cos_http_result *res)
     }
     cos_value *data = xml_result(res, NULL, &e);
     const char *bucket = cos_task_str(t, "Bucket"), *region = cos_task_str(t, "Region");
-    char *location = data ? cos_client_location(t->client, bucket, region, cos_task_key(t)) : NULL;
+    char *location = data ? cos_url_location(t->client, bucket, region, cos_task_key(t)) : NULL;
     if (data && location) {
         cos_obj_set_str(data, "Location", location); /* replaces the XML's in place */
         shape_upload_result(data, location);
@@ -407,4 +409,24 @@ int cos_op_multipart_abort(cos_task *t, cos_value **err)
         return fail(err, NULL);
     }
     return submit(t, r, abort_done);
+}
+
+/* A multipartAbort task of its own (its row of the index, operations.c), for an upload a failed
+ * task left on the server: cancelTask of an "error" entry (queue.h, abort_upload). */
+static const cos_operation MULTIPART_ABORT = {"multipartAbort", cos_op_multipart_abort, 0};
+
+void cos_op_multipart_abort_upload(cos_client *c, const char *bucket, const char *region, const char *key,
+                                   const char *upload_id)
+{
+    cos_value *p = cos_obj_new();
+    if (!p) return;
+    if (cos_obj_set_str(p, "Bucket", bucket) || cos_obj_set_str(p, "Region", region) || cos_obj_set_str(p, "Key", key) ||
+        cos_obj_set_str(p, "UploadId", upload_id)) {
+        cos_value_free(p);
+        return;
+    }
+    cos_callbacks none = {0};
+    cos_value *err = NULL;
+    cos_task_start(c, &MULTIPART_ABORT, MULTIPART_ABORT.name, p, NULL, NULL, &none, NULL, &err);
+    cos_value_free(err);
 }

@@ -9,9 +9,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/url.h"
+#include "base/errors.h"
 #include "client.h"
-#include "http/engine.h"
-#include "upload/integrity.h"
+#include "http/transport.h"
+#include "ops/integrity.h"
 #include "ops/ops.h"
 #include "task/queue.h"
 #include "upload/upload.h"
@@ -73,7 +75,7 @@ static int default_content_type(cos_task *t, cos_request *r, int file_like)
 {
     if (cos_req_get_header(r, "Content-Type")) return 0;
     const char *path = t->body.kind == COS_BODY_PATH ? t->body.path : NULL;
-    const char *type = cos_client_content_type(t->client, path, cos_task_key(t));
+    const char *type = mime_lookup_upload(t->client->mime, path, cos_task_key(t));
     if (!type && file_like) type = "application/octet-stream";
     return type ? cos_req_header(r, "Content-Type", type) : 0;
 }
@@ -158,7 +160,7 @@ static int submit(cos_task *t, cos_request *r, cos_req_done_fn done)
 {
     cos_req_on_done(r, done, t);
     t->req = r;
-    return cos_req_submit(r);
+    return cos_transport_submit(r);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -167,7 +169,7 @@ static int submit(cos_task *t, cos_request *r, cos_req_done_fn done)
 static void put_shape(cos_task *t, cos_http_result *res, cos_value *data)
 {
     cos_result_merge_xml(data, res, NULL);
-    char *loc = cos_client_location(t->client, cos_task_str(t, "Bucket"), cos_task_str(t, "Region"), cos_task_key(t));
+    char *loc = cos_url_location(t->client, cos_task_str(t, "Bucket"), cos_task_str(t, "Region"), cos_task_key(t));
     cos_obj_set_str(data, "Location", loc ? loc : "");
     free(loc);
     add_etag(data);
@@ -318,14 +320,14 @@ static void put_run(cos_task *t)
 
 static void put_stop(cos_task *t)
 {
-    if (t->req) cos_req_abort(t->req);
+    if (t->req) cos_transport_abort(t->req);
     t->req = NULL;
 }
 
 static void put_abort(cos_task *t) { put_stop(t); }
 
-static const cos_queue_ops PUT_OPS = {put_run, put_stop, NULL};
-static const cos_queue_ops PUT_PULL_OPS = {put_run, NULL, NULL}; /* a pulled body cannot be replayed */
+static const cos_queue_ops PUT_OPS = {put_run, put_stop, NULL, NULL};
+static const cos_queue_ops PUT_PULL_OPS = {put_run, NULL, NULL, NULL}; /* a pulled body cannot be replayed */
 
 int cos_op_put_object(cos_task *t, cos_value **err)
 {

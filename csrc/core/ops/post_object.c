@@ -21,8 +21,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/options.h"
+#include "base/url.h"
 #include "cos.h"
-#include "http/engine.h" /* cos_auth_key_time, the client's credentials and clock offset */
+#include "http/auth.h"
+#include "http/transport.h"
 #include "ops/ops.h"
 #include "sign.h"
 #include "strbuf.h"
@@ -298,8 +301,8 @@ static void policy_key_time(const cos_value *opts, char out[64])
     snprintf(out, 64, "%lld;%lld", now - 1, now + (long long)expires);
 }
 
-/* The bucket URL ("https://bucket.cos.region.myqcloud.com/"), built by the client's own URL
- * code so Domain and Protocol behave as for every other request. */
+/* The bucket URL ("https://bucket.cos.region.myqcloud.com/"), built by the same URL code as every
+ * request so that Domain and Protocol behave alike; the options are checked as COS.new checks them. */
 static char *policy_url(const cos_value *opts, cos_value **err)
 {
     cos_value *copts = cos_obj_new();
@@ -308,12 +311,16 @@ static char *policy_url(const cos_value *opts, cos_value **err)
         const cos_value *v = cos_obj_get(opts, copy[i]);
         if (v) cos_obj_set(copts, copy[i], cos_value_clone(v));
     }
-    cos_client *c = copts ? cos_client_new(copts, err) : NULL;
+    int ok = copts && cos_options_check(copts, err) == 0;
     cos_value_free(copts);
-    if (!c) return NULL;
-    char *url = cos_url_build(c, NULL, NULL, cos_obj_get_str(opts, "Bucket"), cos_obj_get_str(opts, "Region"), NULL);
-    cos_client_free(c);
-    return url;
+    if (!ok) return NULL;
+    const char *protocol = cos_url_protocol(cos_options_str(opts, "Protocol"));
+    if (!protocol) {
+        *err = cos_options_error("Protocol", "option Protocol must be 'http:' or 'https:'");
+        return NULL;
+    }
+    return cos_url_build(NULL, protocol, cos_options_str(opts, "Domain"), cos_obj_get_str(opts, "Bucket"),
+                         cos_obj_get_str(opts, "Region"), NULL);
 }
 
 cos_value *cos_post_policy(const cos_value *opts, cos_value **err)
@@ -411,7 +418,7 @@ static cos_value *form_fields(const cos_task *t)
     if (rc == 0 && !cos_obj_get(f, "Content-Type")) { /* no ContentType: by the file's or key's extension */
         const char *name = cos_task_str(t, "FileName");
         if (!name && t->body.kind == COS_BODY_PATH) name = t->body.path;
-        const char *type = cos_client_content_type(t->client, name, cos_task_key(t));
+        const char *type = mime_lookup_upload(t->client->mime, name, cos_task_key(t));
         if (type) rc = cos_obj_set_str(f, "Content-Type", type);
     }
     for (size_t i = 0; rc == 0 && i < cos_value_len(t->params); i++) {
@@ -476,7 +483,7 @@ static void post_done(void *ud, cos_http_result *res)
     /* A 201 may carry a PostResponse document; its fields come first, as for other XML results. */
     if (data && cos_result_merge_xml(data, res, NULL) != 0) { /* keep the data, drop bad XML */ }
     char *location =
-        cos_client_location(t->client, cos_task_str(t, "Bucket"), cos_task_str(t, "Region"), cos_task_key(t));
+        cos_url_location(t->client, cos_task_str(t, "Bucket"), cos_task_str(t, "Region"), cos_task_key(t));
     if (data && etag_copy && location) {
         cos_obj_set_str(data, "ETag", etag_copy);
         cos_obj_set_str(data, "Location", location);
@@ -655,6 +662,6 @@ int cos_op_post_object(cos_task *t, cos_value **err)
     cos_req_on_progress(r, post_progress, t);
     cos_req_on_done(r, post_done, t);
     t->req = r;
-    cos_req_submit(r);
+    cos_transport_submit(r);
     return 0;
 }

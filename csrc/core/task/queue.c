@@ -1,5 +1,7 @@
 /* queue: the task queue (queue.h): entries, FileParallelLimit scheduling, pause / restart /
  * cancel, getTaskList and the list-update event. */
+#include "base/options.h"
+#include "base/errors.h"
 #include "task/queue.h"
 
 #include <stdio.h>
@@ -7,7 +9,7 @@
 #include <string.h>
 
 #include "client.h"
-#include "http/engine.h"
+#include "http/transport.h"
 
 #define DEFAULT_FILE_PARALLEL 3
 #define DEFAULT_QUEUE_SIZE 1000
@@ -22,7 +24,7 @@ struct qentry {
     cos_callbacks user;      /* the caller's callbacks (t->cb before wrapping) */
     int file_finish;         /* uploadFile: on_file_finish before on_done */
     cos_value *options;      /* on_file_finish's options */
-    const char *op;          /* static op name, to run the task again after an error */
+    const cos_operation *operation; /* to run the task again after an error (restartTask) */
     cos_value *params;       /* clone, for restart after an error (file uploads only) */
     char *bucket, *region, *key, *file_path;
     cos_task_state state;
@@ -41,7 +43,6 @@ struct cos_queue {
     size_t count;
     int running;
     int dirty;
-    qentry *adopt;           /* restart after error: the entry the new task joins */
     char **in_use;           /* UploadIds of live tasks */
     size_t nin_use, in_use_cap;
 };
@@ -68,7 +69,7 @@ void cos_queue_touch(cos_client *c)
 
 static int file_parallel_limit(const cos_client *c)
 {
-    double n = cos_client_opt_num(c, "FileParallelLimit", DEFAULT_FILE_PARALLEL);
+    double n = cos_options_num(c->options, "FileParallelLimit");
     return n < 1 ? 1 : n > 1000 ? 1000 : (int)n;
 }
 
@@ -134,7 +135,7 @@ static void entry_unlink(cos_queue *q, qentry *e)
  * task finishes, on_done runs, then release), and trims once it is done with it. */
 static void trim(cos_queue *q)
 {
-    double limit = cos_client_opt_num(q->c, "UploadQueueSize", DEFAULT_QUEUE_SIZE);
+    double limit = cos_options_num(q->c->options, "UploadQueueSize");
     for (qentry *e = q->head, *n; e && (double)q->count > limit; e = n) {
         n = e->next;
         if (e->task || e->held || (e->state != COS_TASK_SUCCESS && e->state != COS_TASK_ERROR && e->state != COS_TASK_CANCELED))
@@ -316,17 +317,19 @@ static qentry *new_entry(cos_queue *q, cos_task *t, const char *file_path)
     return e;
 }
 
+static void queue_op_fail(cos_task *t, cos_value *err);
+
 int cos_queue_add(cos_task *t, const char *file_path, double size, const cos_queue_ops *ops, int file_finish)
 {
     cos_queue *q = queue_of(t->client);
     if (!q) return -1;
-    qentry *e = q->adopt;
+    qentry *e = t->queue_entry;
     if (e) {
         /* restartTask after an error: a new task carries on the listed one. */
-        q->adopt = NULL;
+        t->queue_entry = NULL;
     } else {
         if (!(e = new_entry(q, t, file_path))) return -1;
-        e->op = t->op;
+        e->operation = t->operation;
         e->file_finish = file_finish;
         if (file_finish && !(e->options = primitive_params(t->params, t->id))) {
             entry_free(e);
@@ -340,6 +343,7 @@ int cos_queue_add(cos_task *t, const char *file_path, double size, const cos_que
         q->count++;
     }
     e->task = t;
+    t->op_fail = queue_op_fail; /* cos_task_fail goes through the queue */
     e->held = 1;
     e->ops = ops;
     e->size = size;
@@ -412,7 +416,7 @@ int cos_task_pause(cos_client *c, cos_task_id id)
  * the error, so the new run reports through the list only. */
 static int restart_errored(qentry *e)
 {
-    if (!e->params || !e->op) return -1;
+    if (!e->params || !e->operation) return -1;
     cos_queue *q = e->q;
     const char *path = cos_obj_get_str(e->params, "FilePath");
     if (!path) return -1;
@@ -420,12 +424,9 @@ static int restart_errored(qentry *e)
     cos_value *params = cos_value_clone(e->params);
     cos_value *err = NULL;
     cos_callbacks none = {0};
-    q->adopt = e;
-    cos_task_id nid = cos_start(q->c, e->op, params, &body, NULL, &none, &err);
-    int adopted = q->adopt == NULL;
-    q->adopt = NULL;
+    cos_task_id nid = cos_task_start(q->c, e->operation, e->operation->name, params, &body, NULL, &none, e, &err);
     cos_value_free(err);
-    if (!nid || !adopted) return -1;
+    if (!nid || e->task == NULL || e->task->id != nid) return -1; /* not adopted */
     e->delivered = 1; /* the caller had its callback: the new run only updates the list */
     return 0;
 }
@@ -447,29 +448,12 @@ int cos_task_restart(cos_client *c, cos_task_id id)
     return -1;
 }
 
-cos_value *cos_queue_canceled_error(cos_task_id id)
-{
-    char msg[96];
-    snprintf(msg, sizeof msg, "task %lld was canceled", (long long)id);
-    return cos_error_new("TaskCanceled", msg);
-}
-
 /* Aborts the multipart upload an errored entry left behind: its own small task (multipartAbort)
  * so that cos_run keeps going until the server has dropped the parts. */
 static void abort_leftover(qentry *e)
 {
     if (!e->upload_id || !e->bucket || !e->region || !e->key) return;
-    cos_value *p = cos_obj_new();
-    if (p) {
-        cos_obj_set_str(p, "Bucket", e->bucket);
-        cos_obj_set_str(p, "Region", e->region);
-        cos_obj_set_str(p, "Key", e->key);
-        cos_obj_set_str(p, "UploadId", e->upload_id);
-        cos_callbacks none = {0};
-        cos_value *err = NULL;
-        cos_start(e->q->c, "multipartAbort", p, NULL, NULL, &none, &err);
-        cos_value_free(err);
-    }
+    if (e->ops && e->ops->abort_upload) e->ops->abort_upload(e->q->c, e->bucket, e->region, e->key, e->upload_id);
     if (e->cp_file) remove(e->cp_file);
     free(e->upload_id);
     free(e->cp_file);
@@ -483,7 +467,7 @@ static void stop_requests(qentry *e, cos_task *t, int was_running)
     if (was_running && e->ops->stop) e->ops->stop(t);
     else if (!e->ops->stop) {
         if (t->op_abort) t->op_abort(t);
-        cos_engine_abort_task(t->client, t->id);
+        cos_transport_abort_task(t->client, t->id);
         t->req = NULL;
     }
 }
@@ -519,7 +503,7 @@ int cos_task_cancel(cos_client *c, cos_task_id id)
     e->params = NULL;
     if (t && !t->finished) {
         stop_requests(e, t, was_running);
-        cos_value *err = cos_queue_canceled_error(e->id);
+        cos_value *err = cos_error_canceled(e->id);
         if (e->ops->cancel) e->ops->cancel(t, err);
         else cos_task_finish(t, err, NULL);
     } else if (was == COS_TASK_ERROR) {
@@ -575,4 +559,14 @@ void cos_queue_flush(cos_client *c)
     if (!c->list_update_fn) return;
     cos_value *list = cos_task_list(c);
     if (list) c->list_update_fn(c->list_update_ud, list);
+}
+
+/* cos_task_fail of a queue task (its op_fail). */
+static void queue_op_fail(cos_task *t, cos_value *err)
+{
+    if (cos_queue_fail(t, err) != 0) { /* not listed (cannot happen once added): finish plainly */
+        if (t->op_abort) t->op_abort(t);
+        cos_transport_abort_task(t->client, t->id);
+        cos_task_finish(t, err, NULL);
+    }
 }

@@ -40,6 +40,10 @@ typedef struct cos_queue_ops {
      * remove the checkpoint), then cos_task_finish(t, err, NULL) with the given error, which the
      * callee owns. NULL: the queue finishes the task itself. */
     void (*cancel)(cos_task *t, cos_value *canceled_err);
+    /* cancelTask of an "error" entry whose task is gone: abort the multipart upload it left on the
+     * server (a task of its own, so cos_run waits for it). NULL when the task has none. */
+    void (*abort_upload)(cos_client *c, const char *bucket, const char *region, const char *key,
+                         const char *upload_id);
 } cos_queue_ops;
 
 /* Joins task t: entry listed with FilePath (may be NULL) and size (-1 unknown), state waiting;
@@ -76,7 +80,5 @@ void cos_queue_touch(cos_client *c);
 void cos_queue_flush(cos_client *c);
 void cos_queue_free(cos_client *c);
 
-/* A {code = "TaskCanceled", message} error for task id. */
-cos_value *cos_queue_canceled_error(cos_task_id id);
 
 #endif

@@ -1,39 +1,18 @@
-/* task: cos_start dispatch, the task record, result/progress event delivery. */
+/* task: starting a task (cos_task_start), the task record, result/progress event delivery. */
 #include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "http/engine.h"
-#include "ops/ops.h"
+#include "base/clock.h"
+#include "base/errors.h"
+#include "base/url.h"
+#include "client.h"
+#include "http/event.h"
+#include "http/transport.h"
 #include "task/queue.h"
 #include "base/validate.h"
-
-typedef struct op_def {
-    const char *name;
-    cos_op_start_fn start;
-    int queue_task; /* a task of the task queue */
-} op_def;
-
-static const op_def OPS[] = {
-    {"putObject", cos_op_put_object, 1},
-    {"appendObject", cos_op_append_object, 0},
-    {"headObject", cos_op_head_object, 0},
-    {"getObject", cos_op_get_object, 0},
-    {"deleteObject", cos_op_delete_object, 0},
-    {"getBucket", cos_op_get_bucket, 0},
-    {"postObject", cos_op_post_object, 0},
-    {"multipartList", cos_op_multipart_list, 0},
-    {"multipartInit", cos_op_multipart_init, 0},
-    {"multipartUpload", cos_op_multipart_upload, 0},
-    {"multipartListPart", cos_op_multipart_list_part, 0},
-    {"multipartComplete", cos_op_multipart_complete, 0},
-    {"multipartAbort", cos_op_multipart_abort, 0},
-    {"sliceUploadFile", cos_op_slice_upload_file, 1},
-    {"uploadFile", cos_op_upload_file, 1},
-    {"uploadFiles", cos_op_upload_files, 1},
-};
 
 const char *cos_task_state_name(cos_task_state s)
 {
@@ -136,20 +115,13 @@ static int copy_output(cos_task *t, const cos_output *o, cos_value **err)
     return -1;
 }
 
-static const op_def *find_op(const char *name)
-{
-    for (size_t i = 0; name && i < sizeof OPS / sizeof OPS[0]; i++)
-        if (strcmp(OPS[i].name, name) == 0) return &OPS[i];
-    return NULL;
-}
-
-cos_task_id cos_start(cos_client *c, const char *op, cos_value *params, const cos_body *body,
-                      const cos_output *output, const cos_callbacks *cb, cos_value **err)
+cos_task_id cos_task_start(cos_client *c, const cos_operation *def, const char *name, cos_value *params,
+                           const cos_body *body, const cos_output *output, const cos_callbacks *cb,
+                           void *queue_entry, cos_value **err)
 {
     cos_value *e = NULL;
     if (err) *err = NULL;
     cos_task *t = calloc(1, sizeof *t);
-    const op_def *def = find_op(op);
     if (t) {
         t->client = c;
         t->params = params && cos_value_type(params) == COS_OBJ ? params : cos_obj_new();
@@ -168,10 +140,12 @@ cos_task_id cos_start(cos_client *c, const char *op, cos_value *params, const co
         e = cos_error_new("Error", "out of memory");
     } else if (!def) {
         char msg[160];
-        snprintf(msg, sizeof msg, "unsupported operation: %.100s", op ? op : "(null)");
+        snprintf(msg, sizeof msg, "unsupported operation: %.100s", name ? name : "(null)");
         e = cos_error_new("Error", msg);
     } else {
         t->op = def->name;
+        t->operation = def;
+        t->queue_entry = queue_entry;
         t->is_queue_task = def->queue_task;
         t->id = c->next_task_id++;
         t->state = COS_TASK_CHECKING;
@@ -191,8 +165,8 @@ cos_task_id cos_start(cos_client *c, const char *op, cos_value *params, const co
     cos_value_free(params);
     if (t) {
         if (t->op_abort) t->op_abort(t);
-        cos_engine_abort_task(c, t->id);
-        cos_events_drop_task(c, t);
+        cos_transport_abort_task(c, t->id);
+        cos_event_drop_task(c, t);
         if (cb && cb->release) cb->release(cb->ud);
         t->released = 1;
         task_free(t);
@@ -242,7 +216,7 @@ void cos_task_progress_update(cos_task *t, double loaded, double total)
     if (t->finished) return;
     t->prog.loaded = loaded;
     t->prog.total = total;
-    double now = cos_now_mono_ms();
+    double now = cos_clock_mono_ms();
     /* Nothing new to say (e.g. a retry re-sending bytes already reported): no emission. */
     if (t->prog.last_emit_ms >= 0 && (loaded <= t->prog.max_loaded && total == t->prog.emitted_total)) {
         t->prog.pending = 0;
@@ -259,7 +233,7 @@ void cos_task_progress_now(cos_task *t, double loaded, double total)
     if (t->finished) return;
     t->prog.loaded = loaded;
     t->prog.total = total;
-    progress_emit(t, &t->prog, COS_EV_TASK_PROGRESS, cos_now_mono_ms());
+    progress_emit(t, &t->prog, COS_EV_TASK_PROGRESS, cos_clock_mono_ms());
 }
 
 void cos_task_hash_progress_now(cos_task *t, double loaded, double total)
@@ -267,7 +241,7 @@ void cos_task_hash_progress_now(cos_task *t, double loaded, double total)
     if (t->finished) return;
     t->hash_prog.loaded = loaded;
     t->hash_prog.total = total;
-    progress_emit(t, &t->hash_prog, COS_EV_TASK_HASH_PROGRESS, cos_now_mono_ms());
+    progress_emit(t, &t->hash_prog, COS_EV_TASK_HASH_PROGRESS, cos_clock_mono_ms());
 }
 
 int cos_task_steps(cos_client *c)
@@ -314,7 +288,7 @@ void cos_task_finish(cos_task *t, cos_value *err, cos_value *data)
             double total = t->prog.total >= 0 ? t->prog.total : t->prog.loaded;
             cos_task_progress_now(t, total, total);
         } else if (t->prog.pending) {
-            progress_emit(t, &t->prog, COS_EV_TASK_PROGRESS, cos_now_mono_ms());
+            progress_emit(t, &t->prog, COS_EV_TASK_PROGRESS, cos_clock_mono_ms());
         }
     }
     t->finished = 1;
@@ -363,13 +337,12 @@ int cos_task_fail(cos_client *c, cos_task_id id, cos_value *err)
         return -1;
     }
     if (!err) err = cos_error_new("Error", "the task failed");
-    if (cos_queue_fail(t, err) == 0) return 0;
-    if (t->op_fail) {
+    if (t->op_fail) { /* queue tasks: the queue's (cos_queue_add sets it) */
         t->op_fail(t, err);
         return 0;
     }
     if (t->op_abort) t->op_abort(t);
-    cos_engine_abort_task(c, t->id);
+    cos_transport_abort_task(c, t->id);
     t->req = NULL;
     cos_task_finish(t, err, NULL);
     return 0;
@@ -439,3 +412,10 @@ int cos_task_fail_on_error(cos_task *t, cos_http_result *res)
     cos_task_finish(t, e, NULL);
     return 1;
 }
+
+char *cos_task_location(cos_task *t)
+{
+    return cos_url_location(t->client, cos_task_str(t, "Bucket"), cos_task_str(t, "Region"), cos_task_key(t));
+}
+
+void cos_task_wake_streams(cos_client *c) { c->streams_due = 1; }

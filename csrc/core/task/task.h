@@ -43,7 +43,9 @@ typedef struct cos_task_progress {
 struct cos_task {
     cos_client *client;
     cos_task_id id;
-    const char *op;          /* static op name */
+    const char *op;          /* static op name (operation->name) */
+    const struct cos_operation *operation; /* what started it (restartTask runs it again) */
+    void *queue_entry;       /* restartTask: the queue entry this task carries on (queue.c), else NULL */
     cos_value *params;       /* owned */
     cos_body body;           /* copied: MEM data malloc'd, FD dup'ed (fd), PATH strdup'ed */
     cos_output output;       /* PATH strdup'ed, FD dup'ed */
@@ -59,7 +61,7 @@ struct cos_task {
     void *op_state;
     void (*op_free)(void *op_state);
     /* Called when the task is canceled/paused/freed with requests in flight: the handler
-     * aborts them (cos_req_abort). May be NULL when the handler keeps no requests. */
+     * aborts them (cos_transport_abort). May be NULL when the handler keeps no requests. */
     void (*op_abort)(cos_task *t);
     /* Stream uploads (stream_upload.c): called by cos_poll at the start of every step to read
      * what the task needs. Returns 1 when it could read more at once (the step must not wait),
@@ -79,6 +81,31 @@ struct cos_task {
 
 /* Operation entry point: validate, then start. 0, or -1 with *err (a validation error). */
 typedef int (*cos_op_start_fn)(cos_task *t, cos_value **err);
+
+/* An operation as the index (operations.c) lists it: its public name, its entry point, and
+ * whether its tasks join the task queue. Rows are static: tasks and queue entries point at them. */
+typedef struct cos_operation {
+    const char *name;        /* "putObject", as in the Node SDK */
+    cos_op_start_fn start;
+    int queue_task;          /* putObject / sliceUploadFile / uploadFile(s) */
+} cos_operation;
+
+/* cos_start for one operation: the task record is made, params/body/output/callbacks copied into
+ * it, every operation's common checks run (cos_validate_call), then def->start. `name` is what the
+ * caller asked for (in the error when def is NULL). `queue_entry`: NULL, or the queue entry a
+ * restarted task carries on (queue.c only). Same result as cos_start. */
+cos_task_id cos_task_start(cos_client *c, const cos_operation *def, const char *name, cos_value *params,
+                           const cos_body *body, const cos_output *output, const cos_callbacks *cb,
+                           void *queue_entry, cos_value **err);
+
+/* The hooks poll.c and cos_client_free need. */
+struct cos_event;
+void cos_task_deliver(cos_client *c, struct cos_event *ev); /* TASK_* events */
+void cos_task_timers(cos_client *c, double now, double *next_deadline);
+void cos_tasks_free_all(cos_client *c);
+int cos_task_is_done(cos_client *c, cos_task_id id);
+/* A stream upload can read again: the next step should come soon (cos_next_timeout 0). */
+void cos_task_wake_streams(cos_client *c);
 
 /* Runs the op_step of every task that has one; returns how many still have one afterwards. */
 int cos_task_steps(cos_client *c);
@@ -103,10 +130,10 @@ const char *cos_task_str(const cos_task *t, const char *name);          /* strin
 /* A param as a string: strings as is, numbers formatted like JS (integers without ".0"); writes
  * into buf (n bytes); NULL when absent/nil/other type. */
 const char *cos_param_string(const cos_value *params, const char *name, char *buf, size_t n);
+/* The SDK's Location field for t's Bucket/Region/Key (host + "/" + encoded key; malloc'd). */
+char *cos_task_location(cos_task *t);
 /* The Key of the params, without one leading '/' unless UseRawKey. Points into params. */
 const char *cos_task_key(const cos_task *t);
-/* A cos.h-shaped validation error {code:"Error", name:"Error", message}. */
-cos_value *cos_error_new(const char *code, const char *message);
 
 /* Builds the request for a task: method on Bucket/Region/Key (key NULL: bucket level), params
  * applied (docs/cos-wire.md#parameters-to-headers), task id set, progress wired to the task

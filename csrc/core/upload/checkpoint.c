@@ -400,3 +400,12 @@ int cos_cp_load(const char *file, cos_checkpoint *cp)
     free(text);
     return rc;
 }
+
+char *cos_cp_abspath(const char *path)
+{
+    char buf[PATH_MAX];
+    if (realpath(path, buf)) return strdup(buf);
+    if (path[0] == '/' || !getcwd(buf, sizeof buf)) return strdup(path);
+    char *s = NULL; /* a path that does not exist (yet): cwd/path, unnormalised */
+    return asprintf(&s, "%s/%s", buf, path) < 0 ? NULL : s;
+}

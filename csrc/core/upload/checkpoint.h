@@ -81,4 +81,8 @@ const cos_cp_part *cos_cp_find_part(const cos_checkpoint *cp, int number);
 void cos_cp_clear_parts(cos_checkpoint *cp);
 void cos_cp_free(cos_checkpoint *cp); /* frees the members, not cp itself */
 
+/* The absolute form of a path (malloc'd; cwd/path when it does not exist yet): the file a
+ * checkpoint belongs to. NULL on out of memory. */
+char *cos_cp_abspath(const char *path);
+
 #endif

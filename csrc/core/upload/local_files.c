@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/errors.h"
 #include "cos.h"
 #include "crc64.h"
 #include "task/task.h"

@@ -33,14 +33,19 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "http/transport.h"
+#include "base/options.h"
+#include "base/clock.h"
+#include "base/errors.h"
+#include "ops/ops.h"
 #include "upload/checkpoint.h"
 #include "client.h"
 #include "crc64.h"
-#include "upload/integrity.h"
+#include "ops/integrity.h"
 #include "task/queue.h"
-#include "upload/upload.h"
 #include "base/validate.h"
 #include "base/xml.h"
+#include "upload/slice_upload.h"
 
 #define MIB (1024.0 * 1024.0)
 #define MAX_PARTS 10000
@@ -167,12 +172,12 @@ static int64_t choose_part_size(cos_task *t, int64_t size)
     cos_client *c = t->client;
     /* Default 8 MiB, not the Node SDK's 1 MiB: a GiB then takes 128 requests instead of 1024,
      * which measured ~1.6x faster on loopback (bench/results.md). Explicit values still win. */
-    double opt = cos_client_opt_num(c, "ChunkSize", DEFAULT_CHUNK_SIZE);
+    double opt = cos_options_num(c->options, "ChunkSize");
     if (opt < MIB) opt = MIB;
     int64_t chunk = param_int(t->params, "ChunkSize", 0);
     if (chunk <= 0 && strcmp(t->op, "sliceUploadFile") == 0) chunk = param_int(t->params, "SliceSize", 0);
     if (chunk <= 0) chunk = (int64_t)opt;
-    double maxp = cos_client_opt_num(c, "MaxPartNumber", MAX_PARTS);
+    double maxp = cos_options_num(c->options, "MaxPartNumber");
     maxp = maxp < 1024 ? 1024 : maxp > MAX_PARTS ? MAX_PARTS : maxp;
     static const int ladder[] = {1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 5120};
     int64_t fit = (int64_t)5120 * 1024 * 1024;
@@ -191,13 +196,13 @@ static int64_t choose_part_size(cos_task *t, int64_t size)
 static int concurrency_of(cos_task *t)
 {
     int64_t n = param_int(t->params, "AsyncLimit", 0);
-    if (n <= 0) n = (int64_t)cos_client_opt_num(t->client, "ChunkParallelLimit", 3);
+    if (n <= 0) n = (int64_t)cos_options_num(t->client->options, "ChunkParallelLimit");
     return n < 1 ? 1 : n > 256 ? 256 : (int)n;
 }
 
 static int retries_of(cos_task *t)
 {
-    double n = cos_client_opt_num(t->client, "ChunkRetryTimes", 2);
+    double n = cos_options_num(t->client->options, "ChunkRetryTimes");
     return n < 0 ? 0 : n > 100 ? 100 : (int)n;
 }
 
@@ -291,7 +296,7 @@ static int cp_fill_identity(slice_upload *su)
 static void cp_save(slice_upload *su, int force)
 {
     if (!su->cp_file || !su->upload_id || su->ph != PH_PARTS) return; /* only an upload we own */
-    double now = cos_now_mono_ms();
+    double now = cos_clock_mono_ms();
     if (!force && !su->cp_dirty) return;
     if (!force && su->cp.nparts > CP_SMALL_PARTS && now - su->cp_saved_ms < CP_SAVE_INTERVAL_MS) return;
     if (cp_fill_identity(su) == 0 && cos_cp_save(su->cp_file, &su->cp, force) == 0) {
@@ -323,12 +328,12 @@ static void submit_ctl(slice_upload *su, cos_request *r, int rc, cos_req_done_fn
 {
     if (!r || rc != 0) {
         cos_req_free(r);
-        fail(su, cos_upload_error("Error", "out of memory"));
+        fail(su, cos_error_newf("Error", "out of memory"));
         return;
     }
     cos_req_on_done(r, done, su);
     su->ctl = r;
-    cos_req_submit(r);
+    cos_transport_submit(r);
 }
 
 /* The XML body of a result as an object (root's children); NULL for an empty/non-XML body. */
@@ -362,7 +367,7 @@ static void stop_hashing(slice_upload *su)
 /* Aborts everything in flight and forgets it (the engine calls no `done` for aborted requests). */
 static void abort_inflight(slice_upload *su)
 {
-    cos_engine_abort_task(client_of(su), su->t->id);
+    cos_transport_abort_task(client_of(su), su->t->id);
     su->ctl = NULL;
     for (int i = 0; i < su->nparts && su->active; i++) {
         su_part *p = &su->parts[i];
@@ -391,7 +396,7 @@ static void fail(slice_upload *su, cos_value *err)
     abort_inflight(su);
     cp_save(su, 1);
     const char *owned = su->ph == PH_PARTS ? su->upload_id : NULL; /* not a candidate being checked */
-    if (!err) err = cos_upload_error("Error", "out of memory");
+    if (!err) err = cos_error_newf("Error", "out of memory");
     if (err) cos_obj_set_str(err, "UploadId", owned ? owned : "");
     if (err && owned && su->done_bytes > 0 && !cos_obj_get(err, "hint"))
         cos_obj_set_str(err, "hint", "the parts sent stay on the server: run the same upload again to resume it");
@@ -411,7 +416,7 @@ static int open_file(slice_upload *su)
     struct stat st;
     if (su->fd < 0) su->fd = open(su->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* never blocks on a FIFO */
     if (su->fd < 0 || fstat(su->fd, &st) != 0) {
-        fail(su, cos_upload_errno(errno, "open", su->path));
+        fail(su, cos_error_errno(errno, "open", su->path));
         return -1;
     }
     int changed = st.st_size != su->size || st.st_mtim.tv_sec != su->mtime_sec || st.st_mtim.tv_nsec != su->mtime_nsec;
@@ -429,7 +434,7 @@ static int open_file(slice_upload *su)
 
 static void emit_hash_progress(slice_upload *su, int force)
 {
-    double now = cos_now_mono_ms();
+    double now = cos_clock_mono_ms();
     if (!force && now - su->hash_emit_ms < client_of(su)->progress_interval_ms) return;
     su->hash_emit_ms = now;
     cos_task_hash_progress_now(su->t, su->hashed, (double)su->size);
@@ -444,7 +449,7 @@ static void su_step(cos_task *t);
 static int start_hashing(slice_upload *su, int kind, int64_t off, int64_t len)
 {
     if (cos_integrity_hasher_start(&su->hasher, su->fd, off, len) != 0) {
-        fail(su, cos_upload_error("Error", "out of memory"));
+        fail(su, cos_error_newf("Error", "out of memory"));
         return -1;
     }
     su->hash_kind = kind;
@@ -483,7 +488,7 @@ static void su_step(cos_task *t)
     t->op_step = NULL;
     if (rc < 0) {
         if (kind == HASH_CONTENT && !file_unchanged(su)) file_modified(su);
-        else fail(su, cos_upload_errno(errno, "read", su->path));
+        else fail(su, cos_error_errno(errno, "read", su->path));
         return;
     }
     if (kind == HASH_CONTENT) { /* the part goes out now, with its Content-MD5 */
@@ -500,7 +505,7 @@ static void su_step(cos_task *t)
     }
     const cos_value *lp;
     su_part *p = listed_part(su, &lp);
-    if (cos_upload_etag_matches(xml_text(lp, "ETag"), md5) == 1) {
+    if (cos_integrity_etag_matches(xml_text(lp, "ETag"), md5) == 1) {
         p->crc64 = crc;
         if (su->mode == LIST_CHECKPOINT) mark_done(su, p, xml_text(lp, "ETag"), crc);
         su->verify_i++;
@@ -575,7 +580,7 @@ static void begin_checking(slice_upload *su)
     cos_cp_free(&su->disk);
     su->part_size = choose_part_size(su->t, su->size);
     if (layout(su) != 0) {
-        fail(su, cos_upload_error("Error", "cannot lay out %" PRId64 " bytes in parts", su->size));
+        fail(su, cos_error_newf("Error", "cannot lay out %" PRId64 " bytes in parts", su->size));
         return;
     }
     list_uploads(su, NULL, NULL);
@@ -593,11 +598,11 @@ static cos_value *uploads_page_error(slice_upload *su, const cos_value *x)
     const char *km = xml_text(x, "NextKeyMarker"), *im = xml_text(x, "NextUploadIdMarker");
     if (su->page_key_marker && strcmp(km, su->page_key_marker) == 0 &&
         strcmp(im, su->page_id_marker ? su->page_id_marker : "") == 0)
-        return cos_upload_error("InvalidResponse", "List Multipart Uploads answered IsTruncated=true with the markers "
+        return cos_error_newf("InvalidResponse", "List Multipart Uploads answered IsTruncated=true with the markers "
                                 "it was asked for (NextKeyMarker %.200s, NextUploadIdMarker %.200s): the listing "
                                 "does not advance", km, im);
     if (su->uploads_listed > MAX_LISTED_UPLOADS)
-        return cos_upload_error("InvalidResponse", "List Multipart Uploads listed more than %d uploads for this Key "
+        return cos_error_newf("InvalidResponse", "List Multipart Uploads listed more than %d uploads for this Key "
                                 "and is still truncated; giving up", MAX_LISTED_UPLOADS);
     return NULL;
 }
@@ -745,11 +750,11 @@ static cos_value *parts_page_error(slice_upload *su, const char *next)
     errno = 0;
     long n = strtol(next, &end, 10);
     if (errno || !end || *end || n <= su->page_part_marker)
-        return cos_upload_error("InvalidResponse", "List Parts answered IsTruncated=true with NextPartNumberMarker "
+        return cos_error_newf("InvalidResponse", "List Parts answered IsTruncated=true with NextPartNumberMarker "
                                 "%.40s after part-number-marker %ld: the listing does not advance", next,
                                 su->page_part_marker);
     if (n >= MAX_PARTS)
-        return cos_upload_error("InvalidResponse", "List Parts answered IsTruncated=true after part %ld: more "
+        return cos_error_newf("InvalidResponse", "List Parts answered IsTruncated=true after part %ld: more "
                                 "parts than the %d an upload can have", n, MAX_PARTS);
     return NULL;
 }
@@ -772,7 +777,7 @@ static void list_parts_done(void *ud, cos_http_result *res)
             cos_cp_free(&su->disk);
             cp_forget(su);
             su->part_size = choose_part_size(su->t, su->size);
-            if (layout(su) != 0) fail(su, cos_upload_error("Error", "cannot lay out the parts"));
+            if (layout(su) != 0) fail(su, cos_error_newf("Error", "cannot lay out the parts"));
             else list_uploads(su, NULL, NULL);
         } else {
             fail(su, e);
@@ -787,7 +792,7 @@ static void list_parts_done(void *ud, cos_http_result *res)
     int more = strcmp(xml_text(x, "IsTruncated"), "true") == 0 && *xml_text(x, "NextPartNumberMarker");
     cos_value *bad = more ? parts_page_error(su, xml_text(x, "NextPartNumberMarker")) : NULL;
     if (!bad && cos_value_len(su->listed) > MAX_PARTS)
-        bad = cos_upload_error("InvalidResponse", "List Parts listed more than %d parts", MAX_PARTS);
+        bad = cos_error_newf("InvalidResponse", "List Parts listed more than %d parts", MAX_PARTS);
     if (bad) {
         cos_value_free(x);
         fail(su, bad);
@@ -837,7 +842,7 @@ static void initiate_done(void *ud, cos_http_result *res)
     const char *id = xml_text(x, "UploadId");
     if (!*id || take_upload_id(su, id) != 0) {
         cos_value_free(x);
-        fail(su, cos_upload_error("Error", "InitiateMultipartUpload returned no usable UploadId"));
+        fail(su, cos_error_newf("Error", "InitiateMultipartUpload returned no usable UploadId"));
         return;
     }
     cos_value_free(x);
@@ -860,7 +865,7 @@ static void initiate(slice_upload *su)
     su->candidates = NULL;
     drop_upload_id(su);
     if (layout(su) != 0) {
-        fail(su, cos_upload_error("Error", "cannot lay out the parts"));
+        fail(su, cos_error_newf("Error", "cannot lay out the parts"));
         return;
     }
     cos_request *r = new_request(su, "POST", 0);
@@ -870,7 +875,7 @@ static void initiate(slice_upload *su)
     if (!rc && want_meta_md5(su)) rc = cos_req_header(r, "x-cos-meta-md5", su->meta_md5);
     if (!rc && !cos_req_get_header(r, "Cache-Control")) rc = cos_req_header(r, "Cache-Control", "");
     if (!rc && !cos_req_get_header(r, "Content-Type")) { /* the object's type, by extension */
-        const char *type = cos_client_content_type(client_of(su), su->path, su->key);
+        const char *type = mime_lookup_upload(client_of(su)->mime, su->path, su->key);
         rc = cos_req_header(r, "Content-Type", type ? type : "application/octet-stream");
     }
     submit_ctl(su, r, rc, initiate_done);
@@ -920,7 +925,7 @@ static void part_done(void *ud, cos_http_result *res)
     cos_value *bad = NULL;
     cos_integrity_verdict v = COS_INTEGRITY_DAMAGED;
     if (!etag || !*etag)
-        bad = cos_upload_error("IntegrityError", "part %d: the server returned no ETag", p->number);
+        bad = cos_error_newf("IntegrityError", "part %d: the server returned no ETag", p->number);
     else
         v = cos_integrity_check(client_of(su), res, p->size, what, &bad);
     if (v == COS_INTEGRITY_RECHECK) { /* sent again, now hashing MD5: its answer is checked by ETag */
@@ -971,7 +976,7 @@ static int submit_part(slice_upload *su, su_part *p)
     p->state = PART_ACTIVE;
     p->sent = 0;
     su->active++;
-    cos_req_submit(r);
+    cos_transport_submit(r);
     return 0;
 }
 
@@ -994,7 +999,7 @@ static void schedule_parts(slice_upload *su)
             continue;
         }
         if (submit_part(su, p) != 0) {
-            fail(su, cos_upload_error("Error", "cannot build the request of part %d", p->number));
+            fail(su, cos_error_newf("Error", "cannot build the request of part %d", p->number));
             return;
         }
     }
@@ -1030,7 +1035,7 @@ static cos_value *complete_data(slice_upload *su, cos_http_result *res, cos_valu
 {
     cos_value *data = cos_result_data(res);
     if (!data) return NULL;
-    char *loc = cos_upload_location(su->t);
+    char *loc = cos_task_location(su->t);
     cos_obj_set_str(data, "Location", loc ? loc : "");
     free(loc);
     cos_obj_set_str(data, "Bucket", cos_obj_get_str(x, "Bucket") ? cos_obj_get_str(x, "Bucket") : su->bucket);
@@ -1049,7 +1054,7 @@ static cos_value *error_in_body(cos_http_result *res, const cos_value *x, int *r
     const char *code = cos_obj_get_str(fields, "Code");
     *retryable = code && (strcmp(code, "InternalError") == 0 || strcmp(code, "ServiceUnavailable") == 0 ||
                           strcmp(code, "SlowDown") == 0);
-    cos_value *e = cos_upload_error(code ? code : "Error", "%s", cos_obj_get_str(fields, "Message") ? cos_obj_get_str(fields, "Message") : "");
+    cos_value *e = cos_error_newf(code ? code : "Error", "%s", cos_obj_get_str(fields, "Message") ? cos_obj_get_str(fields, "Message") : "");
     if (e) {
         cos_obj_set_num(e, "statusCode", res->status_code);
         cos_obj_set(e, "error", fields);
@@ -1079,7 +1084,7 @@ static void head_after_complete_done(void *ud, cos_http_result *res)
     su->cancel_err = NULL;
     uint64_t crc;
     const char *len = cos_obj_get_str(res->headers, "content-length");
-    if (!res->error && cos_upload_header_crc64(res->headers, &crc) && crc == combined_crc64(su) && len &&
+    if (!res->error && cos_integrity_header_crc64(res->headers, &crc) && crc == combined_crc64(su) && len &&
         strtoll(len, NULL, 10) == su->size) {
         cos_value *data = complete_data(su, res, NULL);
         if (data) {
@@ -1111,25 +1116,25 @@ static void verified_head_done(void *ud, cos_http_result *res)
     su->unverified = NULL;
     uint64_t crc, ours = combined_crc64(su);
     const char *len = cos_obj_get_str(res->headers, "content-length");
-    int has_crc = !res->error && cos_upload_header_crc64(res->headers, &crc);
+    int has_crc = !res->error && cos_integrity_header_crc64(res->headers, &crc);
     if (has_crc && crc == ours && len && strtoll(len, NULL, 10) == su->size) {
         succeed(su, data);
         return;
     }
     cos_value_free(data);
     if (res->error)
-        fail(su, cos_upload_error("UnverifiedUpload", "Complete Multipart Upload answered 200 without "
+        fail(su, cos_error_newf("UnverifiedUpload", "Complete Multipart Upload answered 200 without "
                                   "x-cos-hash-crc64ecma, and the object could not be checked: HEAD answered %d %.100s",
                                   res->status_code, cos_obj_get_str(res->error, "code") ? cos_obj_get_str(res->error, "code") : ""));
     else if (!has_crc)
-        fail(su, cos_upload_error("UnverifiedUpload", "Complete Multipart Upload answered 200 without "
+        fail(su, cos_error_newf("UnverifiedUpload", "Complete Multipart Upload answered 200 without "
                                   "x-cos-hash-crc64ecma, and a HEAD of the object gives none either: the object "
                                   "could not be verified"));
     else if (crc != ours)
-        fail(su, cos_upload_error("IntegrityError", "the object's x-cos-hash-crc64ecma %" PRIu64 " (from HEAD) is not "
+        fail(su, cos_error_newf("IntegrityError", "the object's x-cos-hash-crc64ecma %" PRIu64 " (from HEAD) is not "
                                   "the CRC-64 %" PRIu64 " of the file's parts", crc, ours));
     else
-        fail(su, cos_upload_error("IntegrityError", "the object's size %.40s (from HEAD) is not the file's %" PRId64,
+        fail(su, cos_error_newf("IntegrityError", "the object's size %.40s (from HEAD) is not the file's %" PRId64,
                                   len ? len : "(none)", su->size));
 }
 
@@ -1170,10 +1175,10 @@ static void complete_done(void *ud, cos_http_result *res)
         return;
     }
     uint64_t server_crc, ours = combined_crc64(su);
-    int has_crc = cos_upload_header_crc64(res->headers, &server_crc);
+    int has_crc = cos_integrity_header_crc64(res->headers, &server_crc);
     if (has_crc && server_crc != ours) {
         cos_value_free(x);
-        fail(su, cos_upload_error("IntegrityError", "the object's x-cos-hash-crc64ecma %" PRIu64
+        fail(su, cos_error_newf("IntegrityError", "the object's x-cos-hash-crc64ecma %" PRIu64
                                   " is not the CRC-64 %" PRIu64 " of the file's parts", server_crc, ours));
         return;
     }
@@ -1225,7 +1230,7 @@ static void file_modified(slice_upload *su)
     su->aborting = su->upload_id;
     su->upload_id = NULL;
     cos_value_free(su->after_abort_err);
-    su->after_abort_err = cos_upload_error("FileModified", "%s changed while it was being uploaded; restart the upload",
+    su->after_abort_err = cos_error_newf("FileModified", "%s changed while it was being uploaded; restart the upload",
                                            su->path);
     abort_stale(su);
 }
@@ -1378,10 +1383,10 @@ static void su_cancel(cos_task *t, cos_value *err)
     }
     cos_req_on_done(r, cancel_done, su);
     su->ctl = r;
-    cos_req_submit(r);
+    cos_transport_submit(r);
 }
 
-static const cos_queue_ops SLICE_OPS = {su_run, su_stop, su_cancel};
+static const cos_queue_ops SLICE_OPS = {su_run, su_stop, su_cancel, cos_op_multipart_abort_upload};
 
 static void su_abort(cos_task *t)
 {
@@ -1421,7 +1426,7 @@ int cos_slice_upload_start(cos_task *t, const char *path, const struct stat *st,
     if (!su) goto oom;
     su->t = t;
     su->fd = -1;
-    su->path = cos_upload_abspath(path);
+    su->path = cos_cp_abspath(path);
     su->bucket = strdup(cos_task_str(t, "Bucket"));
     su->region = strdup(cos_task_str(t, "Region"));
     su->key = strdup(cos_task_key(t));
@@ -1450,6 +1455,6 @@ int cos_slice_upload_start(cos_task *t, const char *path, const struct stat *st,
     return 0;
 oom:
     su_free(su);
-    *err = cos_upload_error("Error", "out of memory");
+    *err = cos_error_newf("Error", "out of memory");
     return -1;
 }

@@ -1,4 +1,5 @@
 /* stream_source: reading a stream body, and the part-size rule (stream_source.h). */
+#include "base/errors.h"
 #include "upload/stream_source.h"
 
 #include <errno.h>
@@ -7,7 +8,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "upload/upload.h"
 
 #define MAX_PART_SIZE ((int64_t)5 * 1024 * 1024 * 1024) /* COS: a part holds at most 5 GiB */
 
@@ -45,7 +45,7 @@ static long read_fd(cos_stream *s, void *buf, size_t cap, cos_value **err)
     ssize_t got = n < 0 ? -1 : read(s->fd, buf, cap);
     if (got >= 0) return (long)got;
     if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return COS_READ_AGAIN;
-    *err = cos_upload_errno(errno, "read", "Body");
+    *err = cos_error_errno(errno, "read", "Body");
     return COS_READ_ERROR;
 }
 
@@ -55,7 +55,7 @@ long cos_stream_read(cos_stream *s, void *buf, size_t cap, cos_value **err)
     if (!s->read) return read_fd(s, buf, cap, err);
     long n = s->read(s->ud, s->t->id, buf, cap, err);
     if (n > (long)cap || n < COS_READ_AGAIN) n = COS_READ_ERROR; /* a broken callback */
-    if (n == COS_READ_ERROR && !*err) *err = cos_upload_error("EBODYREAD", "the Body stream failed to read");
+    if (n == COS_READ_ERROR && !*err) *err = cos_error_newf("EBODYREAD", "the Body stream failed to read");
     if (n != COS_READ_ERROR && *err) {
         cos_value_free(*err);
         *err = NULL;

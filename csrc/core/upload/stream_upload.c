@@ -22,6 +22,9 @@
  * Nothing here can be resumed by another process (the bytes are gone once sent): there is no
  * checkpoint, a failure aborts the multipart upload on the server, and restartTask after an
  * error is refused (the queue keeps no params for a stream). Pause keeps the buffers. */
+#include "http/transport.h"
+#include "base/options.h"
+#include "base/errors.h"
 #include "upload/stream_upload.h"
 
 #include <inttypes.h>
@@ -33,10 +36,10 @@
 
 #include "client.h"
 #include "crc64.h"
-#include "upload/integrity.h"
+#include "ops/ops.h"
+#include "ops/integrity.h"
 #include "task/queue.h"
 #include "upload/stream_source.h"
-#include "upload/upload.h"
 #include "base/validate.h"
 #include "base/xml.h"
 
@@ -116,13 +119,13 @@ static int64_t chunk_of(cos_task *t)
 {
     int64_t c = param_int(t->params, "ChunkSize", 0);
     if (c <= 0 && strcmp(t->op, "sliceUploadFile") == 0) c = param_int(t->params, "SliceSize", 0);
-    if (c <= 0) c = (int64_t)cos_client_opt_num(t->client, "ChunkSize", (double)DEFAULT_CHUNK_SIZE);
+    if (c <= 0) c = (int64_t)cos_options_num(t->client->options, "ChunkSize");
     return c < MIB ? MIB : c;
 }
 
 static int max_parts_of(cos_task *t)
 {
-    double m = cos_client_opt_num(t->client, "MaxPartNumber", MAX_PARTS);
+    double m = cos_options_num(t->client->options, "MaxPartNumber");
     return m < 1024 ? 1024 : m > MAX_PARTS ? MAX_PARTS : (int)m;
 }
 
@@ -208,7 +211,7 @@ static void free_buffers(stream_upload *su)
 /* Stops every request of the task; parts in flight become ready to be sent again. */
 static void abort_inflight(stream_upload *su)
 {
-    cos_engine_abort_task(client_of(su), su->t->id);
+    cos_transport_abort_task(client_of(su), su->t->id);
     for (int i = 0; i < su->nparts; i++)
         if (su->parts[i].state == P_ACTIVE) {
             su->parts[i].state = P_READY;
@@ -248,7 +251,7 @@ static void abort_then_finish(stream_upload *su)
     }
     cos_req_task(r, 0);
     cos_req_on_done(r, aborted, su);
-    cos_req_submit(r);
+    cos_transport_submit(r);
 }
 
 /* A stream cannot be resumed: whatever failed (or a cancel), the multipart upload is aborted on
@@ -262,7 +265,7 @@ static void fail(stream_upload *su, cos_value *err)
         return;
     }
     abort_inflight(su);
-    su->pending_err = err ? err : cos_upload_error("Error", "out of memory");
+    su->pending_err = err ? err : cos_error_newf("Error", "out of memory");
     int initiating = su->ph == ST_INIT;
     su->ph = ST_CANCELING;
     su->running = 0;
@@ -293,7 +296,7 @@ static int at_end(stream_upload *su)
 {
     su->eof = 1;
     if (su->expect >= 0 && su->read_total != su->expect) {
-        fail(su, cos_upload_error("EntitySizeNotMatch", "the Body stream ended after %" PRId64
+        fail(su, cos_error_newf("EntitySizeNotMatch", "the Body stream ended after %" PRId64
                                   " bytes, ContentLength is %" PRId64, su->read_total, su->expect));
         return -1;
     }
@@ -316,7 +319,7 @@ static int at_end(stream_upload *su)
 static int took(stream_upload *su, long n)
 {
     if (su->expect >= 0 && su->read_total + n > su->expect) {
-        fail(su, cos_upload_error("EntitySizeNotMatch", "the Body stream is longer than ContentLength %" PRId64,
+        fail(su, cos_error_newf("EntitySizeNotMatch", "the Body stream is longer than ContentLength %" PRId64,
                                   su->expect));
         return -1;
     }
@@ -374,7 +377,7 @@ static int read_some(stream_upload *su)
             return 0;
         }
         if (su->nparts >= su->max_parts) {
-            fail(su, cos_upload_error("EntityTooLarge", "the Body stream needs more than MaxPartNumber (%d) parts; "
+            fail(su, cos_error_newf("EntityTooLarge", "the Body stream needs more than MaxPartNumber (%d) parts; "
                                       "give ContentLength, or a larger ChunkSize", su->max_parts));
             return 0;
         }
@@ -399,7 +402,7 @@ static cos_integrity_verdict verify_sent(stream_upload *su, cos_http_result *res
     *etag_out = etag;
     *bad = NULL;
     if (part && (!etag || !*etag)) {
-        *bad = cos_upload_error("IntegrityError", "%s: the server returned no ETag", what);
+        *bad = cos_error_newf("IntegrityError", "%s: the server returned no ETag", what);
         return COS_INTEGRITY_DAMAGED;
     }
     return cos_integrity_check(client_of(su), res, size, what, bad);
@@ -439,10 +442,10 @@ static void put_done(void *ud, cos_http_result *res)
     }
     cos_value *data = cos_result_data(res);
     if (!data) {
-        finish(su, cos_upload_error("Error", "out of memory"), NULL);
+        finish(su, cos_error_newf("Error", "out of memory"), NULL);
         return;
     }
-    char *loc = cos_upload_location(su->t);
+    char *loc = cos_task_location(su->t);
     cos_obj_set_str(data, "Location", loc ? loc : "");
     free(loc);
     cos_obj_set_str(data, "ETag", etag ? etag : "");
@@ -466,7 +469,7 @@ static int put_submit(stream_upload *su)
     }
     cos_req_hash(r, cos_integrity_stream_hashes(client_of(su), 1)); /* the buffer can be sent again */
     cos_req_on_done(r, put_done, su);
-    return cos_req_submit(r);
+    return cos_transport_submit(r);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -488,7 +491,7 @@ static void initiate_done(void *ud, cos_http_result *res)
         return;
     }
     if (!su->upload_id) {
-        fail(su, cos_upload_error("Error", "InitiateMultipartUpload returned no usable UploadId"));
+        fail(su, cos_error_newf("Error", "InitiateMultipartUpload returned no usable UploadId"));
         return;
     }
     su->ph = ST_PARTS;
@@ -507,11 +510,11 @@ static void initiate(stream_upload *su)
     if (!rc && !cos_req_get_header(r, "Cache-Control")) rc = cos_req_header(r, "Cache-Control", "");
     if (rc) {
         cos_req_free(r);
-        fail(su, cos_upload_error("Error", "cannot build InitiateMultipartUpload"));
+        fail(su, cos_error_newf("Error", "cannot build InitiateMultipartUpload"));
         return;
     }
     cos_req_on_done(r, initiate_done, su);
-    cos_req_submit(r);
+    cos_transport_submit(r);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -591,7 +594,7 @@ static int submit_part(stream_upload *su, st_part *p)
     p->state = P_ACTIVE;
     p->sent = 0;
     su->active++;
-    cos_req_submit(r);
+    cos_transport_submit(r);
     return 0;
 }
 
@@ -604,7 +607,7 @@ static cos_value *complete_data(stream_upload *su, cos_http_result *res, const c
 {
     cos_value *data = cos_result_data(res);
     if (!data) return NULL;
-    char *loc = cos_upload_location(su->t);
+    char *loc = cos_task_location(su->t);
     cos_obj_set_str(data, "Location", loc ? loc : "");
     free(loc);
     const char *b = cos_obj_get_str(x, "Bucket"), *k = cos_obj_get_str(x, "Key");
@@ -624,7 +627,7 @@ static void head_done(void *ud, cos_http_result *res)
     su->pending_err = NULL;
     uint64_t crc;
     const char *len = cos_obj_get_str(res->headers, "content-length");
-    if (!res->error && cos_upload_header_crc64(res->headers, &crc) && crc == combined_crc64(su) && len &&
+    if (!res->error && cos_integrity_header_crc64(res->headers, &crc) && crc == combined_crc64(su) && len &&
         strtoll(len, NULL, 10) == su->read_total) {
         cos_value *data = complete_data(su, res, NULL);
         if (data) {
@@ -650,7 +653,7 @@ static cos_value *complete_error(cos_http_result *res, int *retryable)
     const char *code = cos_obj_get_str(fields, "Code"), *msg = cos_obj_get_str(fields, "Message");
     *retryable = code && (strcmp(code, "InternalError") == 0 || strcmp(code, "ServiceUnavailable") == 0 ||
                           strcmp(code, "SlowDown") == 0);
-    cos_value *e = cos_upload_error(code ? code : "Error", "%s", msg ? msg : "");
+    cos_value *e = cos_error_newf(code ? code : "Error", "%s", msg ? msg : "");
     if (e) {
         cos_obj_set_num(e, "statusCode", res->status_code);
         if (res->request_id) cos_obj_set_str(e, "RequestId", res->request_id);
@@ -676,7 +679,7 @@ static void complete_done(void *ud, cos_http_result *res)
             cos_request *r = new_request(su, "HEAD");
             if (r) {
                 cos_req_on_done(r, head_done, su);
-                cos_req_submit(r);
+                cos_transport_submit(r);
             } else {
                 su->pending_err = NULL;
                 fail(su, err);
@@ -687,8 +690,8 @@ static void complete_done(void *ud, cos_http_result *res)
         return;
     }
     uint64_t server_crc, ours = combined_crc64(su);
-    if (cos_upload_header_crc64(res->headers, &server_crc) && server_crc != ours) {
-        fail(su, cos_upload_error("IntegrityError", "the object's x-cos-hash-crc64ecma %" PRIu64
+    if (cos_integrity_header_crc64(res->headers, &server_crc) && server_crc != ours) {
+        fail(su, cos_error_newf("IntegrityError", "the object's x-cos-hash-crc64ecma %" PRIu64
                                   " is not the CRC-64 %" PRIu64 " of the stream's parts", server_crc, ours));
         return;
     }
@@ -742,12 +745,12 @@ static void complete(stream_upload *su)
     if (rc) {
         free(xml);
         cos_req_free(r);
-        fail(su, cos_upload_error("Error", "cannot build CompleteMultipartUpload"));
+        fail(su, cos_error_newf("Error", "cannot build CompleteMultipartUpload"));
         return;
     }
     su->complete_attempts++;
     cos_req_on_done(r, complete_done, su);
-    cos_req_submit(r);
+    cos_transport_submit(r);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -764,11 +767,11 @@ static int all_confirmed(stream_upload *su)
 static void step(stream_upload *su)
 {
     if (!su->running) return;
-    cos_engine_wake_streams(client_of(su)); /* a host's own loop: take a step to read on */
+    cos_task_wake_streams(client_of(su)); /* a host's own loop: take a step to read on */
     if (su->ph == ST_READING) {
         if (su->eof && su->read_total <= su->threshold) {
             su->ph = ST_PUT;
-            if (put_submit(su) != 0) fail(su, cos_upload_error("Error", "cannot build the PUT request"));
+            if (put_submit(su) != 0) fail(su, cos_error_newf("Error", "cannot build the PUT request"));
             return;
         }
         if (su->read_total > su->threshold || (su->fill && su->fill_len == su->fill_cap)) {
@@ -782,7 +785,7 @@ static void step(stream_upload *su)
     for (int i = su->lo; !done && i < su->nparts && su->active < su->concurrency; i++) {
         st_part *p = &su->parts[i];
         if (p->state == P_READY && submit_part(su, p) != 0) {
-            fail(su, cos_upload_error("Error", "cannot build the request of part %d", p->number));
+            fail(su, cos_error_newf("Error", "cannot build the request of part %d", p->number));
             return;
         }
     }
@@ -832,7 +835,7 @@ static void su_stop(cos_task *t)
 /* Cancel (after stop): abort the multipart upload, then finish with the canceled error. */
 static void su_cancel(cos_task *t, cos_value *err) { fail(t->op_state, err); }
 
-static const cos_queue_ops STREAM_OPS = {su_run, su_stop, su_cancel};
+static const cos_queue_ops STREAM_OPS = {su_run, su_stop, su_cancel, cos_op_multipart_abort_upload};
 
 static void su_abort(cos_task *t)
 {
@@ -866,7 +869,7 @@ int cos_stream_upload_start(cos_task *t, int64_t threshold, int file_finish, cos
     if (!su || !(su->src = cos_stream_new(t)) || (want_meta_md5(t) && !(su->whole_md5 = EVP_MD_CTX_new())) ||
         (su->whole_md5 && EVP_DigestInit_ex(su->whole_md5, EVP_md5(), NULL) != 1)) {
         su_free(su);
-        *err = cos_upload_error("Error", "out of memory");
+        *err = cos_error_newf("Error", "out of memory");
         return -1;
     }
     su->t = t;
@@ -876,15 +879,15 @@ int cos_stream_upload_start(cos_task *t, int64_t threshold, int file_finish, cos
     if (su->expect >= 0) su->fixed_size = fixed_part_size(su->chunk, su->expect, su->max_parts);
     if (!(su->parts = calloc((size_t)su->max_parts, sizeof *su->parts))) {
         su_free(su);
-        *err = cos_upload_error("Error", "out of memory");
+        *err = cos_error_newf("Error", "out of memory");
         return -1;
     }
     int64_t first = next_part_size(su);
     su->threshold = threshold < first ? threshold : first; /* the PUT is sent from one buffer */
     int64_t n = param_int(t->params, "AsyncLimit", 0);
-    if (n <= 0) n = (int64_t)cos_client_opt_num(t->client, "ChunkParallelLimit", 3);
+    if (n <= 0) n = (int64_t)cos_options_num(t->client->options, "ChunkParallelLimit");
     su->concurrency = n < 1 ? 1 : n > 256 ? 256 : (int)n;
-    double r = cos_client_opt_num(t->client, "ChunkRetryTimes", 2);
+    double r = cos_options_num(t->client->options, "ChunkRetryTimes");
     su->retries = r < 0 ? 0 : r > 100 ? 100 : (int)r;
     t->op_state = su;
     t->op_free = su_free;
@@ -896,7 +899,7 @@ int cos_stream_upload_start(cos_task *t, int64_t threshold, int file_finish, cos
         t->op_abort = NULL;
         t->op_pump = NULL;
         su_free(su);
-        *err = cos_upload_error("Error", "out of memory");
+        *err = cos_error_newf("Error", "out of memory");
         return -1;
     }
     return 0;
@@ -933,7 +936,7 @@ int cos_stream_upload_op(cos_task *t, int upload_file, cos_value **err)
     int64_t threshold = 0; /* sliceUploadFile: only an empty stream goes as one PUT, as an empty file */
     if (upload_file) {
         threshold = param_int(t->params, "SliceSize", -1);
-        if (threshold < 0) threshold = (int64_t)cos_client_opt_num(t->client, "SliceSize", (double)MIB);
+        if (threshold < 0) threshold = (int64_t)cos_options_num(t->client->options, "SliceSize");
     }
     return cos_stream_upload_start(t, threshold, upload_file, err);
 }

@@ -12,10 +12,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "base/errors.h"
 #include "client.h"
-#include "ops/ops.h"
 #include "upload/upload.h"
 #include "base/validate.h"
+#include "upload/upload_files.h"
 
 typedef struct files_state files_state;
 
@@ -35,6 +36,9 @@ struct files_state {
     double total;
     file_slot *slots;
 };
+
+/* Each file is an uploadFile task of its own (its row of the index, operations.c). */
+static const cos_operation UPLOAD_FILE = {"uploadFile", cos_op_upload_file, 1};
 
 static void fs_unref(void *ud)
 {
@@ -208,7 +212,7 @@ static void start_child(cos_task *parent, files_state *fs, size_t i, const cos_v
                         .on_task_ready = child_ready, .release = child_release};
     fs->refs++;
     cos_value *err = NULL;
-    cos_task_id id = cos_start(parent->client, "uploadFile", p, &body, NULL, &cb, &err);
+    cos_task_id id = cos_task_start(parent->client, &UPLOAD_FILE, UPLOAD_FILE.name, p, &body, NULL, &cb, NULL, &err);
     if (!id) { /* validated above, so out of memory: the file is reported as failed */
         slot->done = 1;
         slot->error = err ? err : cos_error_new("Error", "cannot start the upload");

@@ -1,8 +1,8 @@
-/* engine: the layout of a cos_request, shared by request.c (building, signing, libcurl setup and
- * callbacks) and engine.c (scheduling, retries, completion, cos_poll). Not for operations: they
- * use request.h. */
-#ifndef COS_ENGINE_H
-#define COS_ENGINE_H
+/* request_state: request.c's internal header: the layout of a cos_request, shared by the http/ files: request.c builds, signs
+ * and configures it, transport.c schedules, retries and completes it, credentials.c and sts.c
+ * give it keys. Operations never see it: they use request.h. */
+#ifndef COS_HTTP_REQUEST_STATE_H
+#define COS_HTTP_REQUEST_STATE_H
 #include <curl/curl.h>
 #include <openssl/evp.h>
 #include "client.h"
@@ -107,35 +107,15 @@ struct cos_request {
     cos_request *next, *prev;
 };
 
-/* request.c */
+/* request.c's functions for the rest of http/ (transport.c, credentials.c, sts.c) */
 int cos_req_prepare_attempt(cos_request *r, CURL *easy); /* signs and configures; 0 or -1 */
 void cos_req_reset_attempt(cos_request *r);              /* clears per-attempt response state */
 int cos_req_replayable(const cos_request *r);
-void cos_req_destroy(cos_request *r);                    /* frees everything (engine side) */
+void cos_req_destroy(cos_request *r);                    /* frees everything (transport side) */
 /* Adds the bytes of a pulled chunk and resumes the transfer. */
 int cos_req_feed_pull(cos_request *r);
-
-/* auth.c: the Authorization for one request, signing what the Node SDK signs
- * (docs/cos-wire.md#what-the-client-signs), with
- * these keys; key_time NULL or "": now .. now + 900 s (clock offset applied). */
-char *cos_auth_for_request(cos_client *c, const char *sid, const char *skey, const char *key_time,
-                           const char *method, const char *pathname, const cos_rkv_list *query,
-                           const cos_rkv_list *headers);
-/* request.c: the provider's options for the next attempt of r (cos_credentials_fn). */
+/* The provider's options for the next attempt of r (cos_credentials_fn). */
 cos_value *cos_req_cred_options(cos_request *r);
 void cos_req_clear_creds(cos_request *r);
-/* "start;end" key time from now + clock offset (docs/cos-wire.md#key-time). */
-void cos_auth_key_time(double offset_ms, long expires, char out[64]);
-
-/* Error objects (errors.c) */
-cos_value *cos_error_network(CURLcode rc, long os_errno, const char *detail, const char *method,
-                             const char *url);
-const char *cos_network_code(CURLcode rc, long os_errno);
-int cos_network_retryable(const char *code);
-/* The final error of a request that was tried `attempts` times (> 1): says so in the message. */
-void cos_error_note_attempts(cos_value *e, int attempts);
-/* A hint where the cause of an error is obvious (bad keys, clock, plain HTTP on a TLS port):
- * sets e.hint, which the error's printed form shows. */
-void cos_error_add_hint(cos_value *e);
 
 #endif

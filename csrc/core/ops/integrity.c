@@ -1,16 +1,19 @@
 /* integrity: what an upload hashes, sends and verifies (the policy is described in integrity.h
  * and docs/upload-engine.md, "Integrity"). Every upload path asks this file; none decides alone. */
-#include "upload/integrity.h"
+#include "base/errors.h"
+#include "ops/integrity.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "crc64.h"
-#include "upload/upload.h"
 
 int cos_integrity_stream_hashes(const cos_client *c, int resendable)
 {
@@ -61,20 +64,20 @@ cos_integrity_verdict cos_integrity_check(cos_client *c, const cos_http_result *
     const char *etag = cos_obj_get_str(res->headers, "etag");
     *err = NULL;
     if (expect >= 0 && res->bytes_sent != expect) {
-        *err = cos_upload_error("IntegrityError", "%s%s%" PRId64 " bytes sent, %" PRId64 " expected", w, sep(w),
+        *err = cos_error_newf("IntegrityError", "%s%s%" PRId64 " bytes sent, %" PRId64 " expected", w, sep(w),
                                 res->bytes_sent, expect);
         return COS_INTEGRITY_DAMAGED;
     }
     uint64_t crc;
-    int has_crc = cos_upload_header_crc64(res->headers, &crc);
+    int has_crc = cos_integrity_header_crc64(res->headers, &crc);
     int hashed_md5 = (res->hashes & COS_HASH_MD5) != 0;
-    int md5 = etag && hashed_md5 ? cos_upload_etag_matches(etag, res->md5) : -1;
+    int md5 = etag && hashed_md5 ? cos_integrity_etag_matches(etag, res->md5) : -1;
     if (md5 == 0) {
-        *err = cos_upload_error("IntegrityError", "%s%sETag %.80s is not the MD5 of the bytes sent", w, sep(w), etag);
+        *err = cos_error_newf("IntegrityError", "%s%sETag %.80s is not the MD5 of the bytes sent", w, sep(w), etag);
         return COS_INTEGRITY_DAMAGED;
     }
     if (has_crc && (res->hashes & COS_HASH_CRC64) && crc != res->crc64) {
-        *err = cos_upload_error("IntegrityError", "%s%sx-cos-hash-crc64ecma %" PRIu64 " is not the CRC-64 %" PRIu64
+        *err = cos_error_newf("IntegrityError", "%s%sx-cos-hash-crc64ecma %" PRIu64 " is not the CRC-64 %" PRIu64
                                 " of the bytes sent", w, sep(w), crc, res->crc64);
         return COS_INTEGRITY_DAMAGED;
     }
@@ -85,10 +88,10 @@ cos_integrity_verdict cos_integrity_check(cos_client *c, const cos_http_result *
          * From now on every upload body of the client hashes MD5 while it streams, and this one
          * is sent again (a part or a PUT replaces its previous copy), so no part goes unverified. */
         c->server_lacks_crc64 = 1;
-        *err = cos_upload_error("UnverifiedUpload", "%s%sthe answer has no x-cos-hash-crc64ecma", w, sep(w));
+        *err = cos_error_newf("UnverifiedUpload", "%s%sthe answer has no x-cos-hash-crc64ecma", w, sep(w));
         return COS_INTEGRITY_RECHECK;
     }
-    *err = cos_upload_error("UnverifiedUpload", "%s could not be verified: the answer has %s%.80s and no "
+    *err = cos_error_newf("UnverifiedUpload", "%s could not be verified: the answer has %s%.80s and no "
                             "x-cos-hash-crc64ecma", *w ? w : "the object",
                             etag && *etag ? "an ETag that is not an MD5: " : "no ETag", etag && *etag ? etag : "");
     return COS_INTEGRITY_UNVERIFIABLE;
@@ -155,3 +158,105 @@ void cos_integrity_hasher_stop(cos_integrity_hasher *h)
     h->md5 = NULL;
     h->buf = NULL;
 }
+
+/* ---------------------------------------------------------------------------------------- */
+/* Reading the server's hashes                                                              */
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+int cos_integrity_etag_matches(const char *etag, const unsigned char md5[16])
+{
+    if (!etag) return -1;
+    size_t n = strlen(etag);
+    if (n >= 2 && etag[0] == '"' && etag[n - 1] == '"') {
+        etag++;
+        n -= 2;
+    }
+    if (n != 32) return -1;
+    unsigned char got[16];
+    for (int i = 0; i < 16; i++) {
+        int h = hexval(etag[2 * i]), l = hexval(etag[2 * i + 1]);
+        if (h < 0 || l < 0) return -1;
+        got[i] = (unsigned char)(h * 16 + l);
+    }
+    return memcmp(got, md5, 16) == 0 ? 1 : 0;
+}
+
+int cos_integrity_header_crc64(const cos_value *headers, uint64_t *out)
+{
+    const char *s = cos_obj_get_str(headers, "x-cos-hash-crc64ecma");
+    if (!s || !*s) return 0;
+    char *end = NULL;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || !end || *end) return 0;
+    *out = (uint64_t)v;
+    return 1;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Whole-range hashing (small bodies: the sliced hasher above serves large ones)             */
+
+#define HASH_BUF (256 * 1024)
+
+int cos_integrity_hash_range(int fd, int64_t off, int64_t len, unsigned char md5[16], uint64_t *crc)
+{
+    unsigned char *buf = malloc(HASH_BUF);
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    int rc = buf && ctx && EVP_DigestInit_ex(ctx, EVP_md5(), NULL) == 1 ? 0 : -1;
+    uint64_t c = 0;
+    while (rc == 0 && len > 0) {
+        size_t want = len < HASH_BUF ? (size_t)len : HASH_BUF;
+        ssize_t n = pread(fd, buf, want, (off_t)off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            if (n == 0) errno = EIO; /* the file shrank */
+            rc = -1;
+            break;
+        }
+        EVP_DigestUpdate(ctx, buf, (size_t)n);
+        c = cos_crc64_update(c, buf, (size_t)n);
+        off += n;
+        len -= n;
+    }
+    unsigned int mdlen = 0;
+    if (rc == 0 && EVP_DigestFinal_ex(ctx, md5, &mdlen) != 1) rc = -1;
+    if (crc) *crc = c;
+    EVP_MD_CTX_free(ctx);
+    free(buf);
+    return rc;
+}
+
+static void hex16(const unsigned char md5[16], char out[33])
+{
+    for (int i = 0; i < 16; i++) snprintf(out + 2 * i, 3, "%02x", md5[i]);
+}
+
+int cos_integrity_file_md5_hex(const char *path, char out[33])
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* never blocks on a FIFO */
+    struct stat st;
+    if (fd < 0) return -1;
+    unsigned char md5[16];
+    int rc = fstat(fd, &st) == 0 ? cos_integrity_hash_range(fd, 0, st.st_size, md5, NULL) : -1;
+    int e = errno;
+    close(fd);
+    if (rc == 0) hex16(md5, out);
+    errno = e;
+    return rc;
+}
+
+void cos_integrity_md5_hex(const void *data, size_t len, char out[33])
+{
+    unsigned char md5[16];
+    EVP_Digest(data, len, md5, NULL, EVP_md5(), NULL);
+    hex16(md5, out);
+}
+
+void cos_integrity_md5_hex_of(const unsigned char md5[16], char out[33]) { hex16(md5, out); }

@@ -1,26 +1,26 @@
-/* engine: one CURLM per client, our own scheduler (a request is added to the multi only when a
- * connection slot is free, so timeouts never include queue time), an easy-handle pool, bounded
- * retries with exponential backoff and jitter, clock-skew correction, and cos_poll, which runs
- * libcurl and then delivers the events recorded meanwhile, one at a time. */
+/* transport: one CURLM per client, driven through libcurl's socket interface, with our own
+ * scheduler (a request is added to the multi only when a connection slot is free, so timeouts
+ * never include queue time), an easy-handle pool, bounded retries with exponential backoff and
+ * jitter, clock-skew correction, and the step budget's pausing of transfers. It records what
+ * happens as events (event.c); poll.c delivers them. */
+#include "http/transport.h"
+
 #include <errno.h>
 #include <math.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "http/engine.h"
-#include "task/queue.h"
+#include "base/clock.h"
+#include "base/errors.h"
 #include "base/xml.h"
+#include "http/event.h"
+#include "http/request_state.h"
+#include "http/sts.h"
 
 #define RETRY_BASE_MS 100.0
 #define RETRY_CAP_MS 5000.0
 #define SKEW_MIN_MS 30000.0
-/* How long a request waits for the credentials provider when the client has no Timeout. */
-#define CRED_WAIT_DEFAULT_MS 60000.0
-/* STS credentials are reused until they expire within this many seconds
- * (docs/cos-wire.md#temporary-credentials). */
-#define STS_MARGIN_S 60
 
 /* ---------------------------------------------------------------------------------------- */
 /* Lists                                                                                     */
@@ -52,80 +52,6 @@ static void active_push(cos_client *c, cos_request *r)
     c->active_head = r;
     r->state = COS_RQ_ACTIVE;
     c->nactive++;
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* Events                                                                                    */
-
-int cos_event_push(cos_client *c, cos_event_kind kind, cos_request *req, cos_task *t, const cos_progress *p,
-                   cos_value *err, cos_value *data)
-{
-    cos_event *ev = calloc(1, sizeof *ev);
-    if (!ev) {
-        cos_value_free(err);
-        cos_value_free(data);
-        return -1;
-    }
-    ev->kind = kind;
-    ev->req = req;
-    ev->task = t;
-    if (p) ev->progress = *p;
-    ev->err = err;
-    ev->data = data;
-    if (c->ev_tail) c->ev_tail->next = ev;
-    else c->ev_head = ev;
-    c->ev_tail = ev;
-    return 0;
-}
-
-static cos_event *event_pop(cos_client *c)
-{
-    cos_event *ev = c->ev_head;
-    if (!ev) return NULL;
-    c->ev_head = ev->next;
-    if (!c->ev_head) c->ev_tail = NULL;
-    ev->next = NULL;
-    return ev;
-}
-
-static void event_free(cos_event *ev)
-{
-    cos_value_free(ev->err);
-    cos_value_free(ev->data);
-    free(ev);
-}
-
-/* Drops the queued events of one request (it is going away). */
-static void events_drop_req(cos_client *c, cos_request *r)
-{
-    cos_event **pp = &c->ev_head;
-    c->ev_tail = NULL;
-    while (*pp) {
-        cos_event *ev = *pp;
-        if (ev->req == r) {
-            *pp = ev->next;
-            event_free(ev);
-        } else {
-            c->ev_tail = ev;
-            pp = &ev->next;
-        }
-    }
-}
-
-void cos_events_drop_task(cos_client *c, cos_task *t)
-{
-    cos_event **pp = &c->ev_head;
-    c->ev_tail = NULL;
-    while (*pp) {
-        cos_event *ev = *pp;
-        if (ev->task == t) {
-            *pp = ev->next;
-            event_free(ev);
-        } else {
-            c->ev_tail = ev;
-            pp = &ev->next;
-        }
-    }
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -207,11 +133,11 @@ static int timer_cb(CURLM *m, long timeout_ms, void *ud)
 {
     cos_client *c = ud;
     (void)m;
-    c->curl_due = timeout_ms < 0 ? -1 : cos_now_mono_ms() + (double)timeout_ms;
+    c->curl_due = timeout_ms < 0 ? -1 : cos_clock_mono_ms() + (double)timeout_ms;
     return 0;
 }
 
-int cos_engine_init(cos_client *c)
+int cos_transport_init(cos_client *c)
 {
     c->multi = curl_multi_init();
     if (!c->multi) return -1;
@@ -229,7 +155,7 @@ int cos_engine_init(cos_client *c)
     return 0;
 }
 
-void cos_engine_free(cos_client *c)
+void cos_transport_free(cos_client *c)
 {
     while (c->active_head) {
         cos_request *r = c->active_head;
@@ -246,14 +172,11 @@ void cos_engine_free(cos_client *c)
         list_unlink(&c->cred_head, NULL, r);
         cos_req_destroy(r);
     }
-    free(c->sts_id);
-    free(c->sts_key);
-    free(c->sts_token);
-    c->sts_id = c->sts_key = c->sts_token = NULL;
+    cos_sts_clear(c);
     cos_event *ev;
-    while ((ev = event_pop(c))) {
+    while ((ev = cos_event_pop(c))) {
         if (ev->kind == COS_EV_REQ_DONE) cos_req_destroy(ev->req);
-        event_free(ev);
+        cos_event_free(ev);
     }
     for (size_t i = 0; i < c->nidle; i++) curl_easy_cleanup(c->idle[i]);
     free(c->idle);
@@ -269,7 +192,7 @@ void cos_engine_free(cos_client *c)
 /* ---------------------------------------------------------------------------------------- */
 /* Submission and abort                                                                      */
 
-static void finish(cos_client *c, cos_request *r, int status, cos_value *error)
+void cos_transport_finish(cos_client *c, cos_request *r, int status, cos_value *error)
 {
     r->final_status = status;
     r->final_error = error;
@@ -281,7 +204,7 @@ static void finish(cos_client *c, cos_request *r, int status, cos_value *error)
     if (cos_event_push(c, COS_EV_REQ_DONE, r, NULL, NULL, NULL, NULL) != 0) cos_req_destroy(r);
 }
 
-int cos_req_submit(cos_request *r)
+int cos_transport_submit(cos_request *r)
 {
     if (!r) return -1;
     if (r->max_retries < 0) r->max_retries = r->c->retry_times;
@@ -289,7 +212,7 @@ int cos_req_submit(cos_request *r)
     return 0;
 }
 
-void cos_req_abort(cos_request *r)
+void cos_transport_abort(cos_request *r)
 {
     if (!r) return;
     cos_client *c = r->c;
@@ -313,24 +236,24 @@ void cos_req_abort(cos_request *r)
         r->aborted = 1;
         return;
     }
-    events_drop_req(c, r);
+    cos_event_drop_request(c, r);
     cos_req_destroy(r);
 }
 
-void cos_engine_abort_task(cos_client *c, cos_task_id id)
+void cos_transport_abort_task(cos_client *c, cos_task_id id)
 {
     if (!id) return;
     for (cos_request *r = c->pending_head, *n; r; r = n) {
         n = r->next;
-        if (r->task == id) cos_req_abort(r);
+        if (r->task == id) cos_transport_abort(r);
     }
     for (cos_request *r = c->active_head, *n; r; r = n) {
         n = r->next;
-        if (r->task == id) cos_req_abort(r);
+        if (r->task == id) cos_transport_abort(r);
     }
     for (cos_request *r = c->cred_head, *n; r; r = n) {
         n = r->next;
-        if (r->task == id) cos_req_abort(r);
+        if (r->task == id) cos_transport_abort(r);
     }
     for (cos_event *ev = c->ev_head; ev; ev = ev->next)
         if (ev->kind == COS_EV_REQ_DONE && ev->req->task == id) ev->req->aborted = 1;
@@ -347,7 +270,7 @@ static void fail_to_start(cos_client *c, cos_request *r, const char *what)
     r->last_error = NULL;
     if (err) cos_error_note_attempts(err, r->attempt - 1);
     else err = cos_error_new("Error", what);
-    finish(c, r, 0, err);
+    cos_transport_finish(c, r, 0, err);
 }
 
 static void start_attempt(cos_client *c, cos_request *r)
@@ -378,55 +301,13 @@ static void start_attempt(cos_client *c, cos_request *r)
     active_push(c, r);
 }
 
-/* ---------------------------------------------------------------------------------------- */
-/* Credentials provider                                                                      */
-
-void cos_set_credentials_provider(cos_client *c, cos_credentials_fn fn, void *ud)
-{
-    if (!c) return;
-    c->cred_fn = fn;
-    c->cred_ud = ud;
-}
-
-/* The cached STS credential still has more than STS_MARGIN_S seconds to live. */
-static int sts_valid(const cos_client *c)
-{
-    return c->sts_id && c->sts_key && (double)c->sts_expired - cos_now_wall_ms() / 1000.0 > STS_MARGIN_S;
-}
-
-static char *dup_or_null(const char *s) { return s && *s ? strdup(s) : NULL; }
-
-/* This attempt signs with a snapshot of the cached STS credential (the cache may be replaced
- * while the request is in flight). */
-static int use_sts(cos_client *c, cos_request *r)
-{
-    cos_req_clear_creds(r);
-    r->cred_id = strdup(c->sts_id);
-    r->cred_key = strdup(c->sts_key);
-    r->cred_token_str = dup_or_null(c->sts_token);
-    if (c->sts_start > 0) snprintf(r->cred_key_time, sizeof r->cred_key_time, "%lld;%lld", c->sts_start, c->sts_expired);
-    r->has_creds = 1;
-    return r->cred_id && r->cred_key && (!c->sts_token || r->cred_token_str) ? 0 : -1;
-}
-
-static void finish(cos_client *c, cos_request *r, int status, cos_value *error);
-
-static cos_value *cred_error(const cos_request *r, const char *code, const char *msg)
-{
-    cos_value *e = cos_error_new(code, msg);
-    if (e) {
-        cos_obj_set_str(e, "url", r->url_noquery ? r->url_noquery : "");
-        cos_obj_set_str(e, "method", r->method);
-    }
-    return e;
-}
-
-/* Parks r until the provider answers: the call itself is made from event delivery, so the
- * provider never runs inside scheduling (it may answer synchronously and re-enter). */
+/* Parks r until the provider answers: the call itself is made from event delivery
+ * (cos_credentials_deliver), so the provider never runs inside scheduling (it may answer
+ * synchronously and re-enter). */
 static void ask_credentials(cos_client *c, cos_request *r)
 {
     r->cred_token = ++c->next_cred_token;
-    r->cred_deadline = cos_now_mono_ms() + (c->timeout_ms > 0 ? (double)c->timeout_ms : CRED_WAIT_DEFAULT_MS);
+    r->cred_deadline = cos_clock_mono_ms() + (c->timeout_ms > 0 ? (double)c->timeout_ms : COS_CRED_WAIT_DEFAULT_MS);
     r->state = COS_RQ_CREDS;
     r->prev = NULL;
     r->next = c->cred_head;
@@ -435,149 +316,34 @@ static void ask_credentials(cos_client *c, cos_request *r)
     cos_event_push(c, COS_EV_REQ_CREDS, r, NULL, NULL, NULL, NULL);
 }
 
-static void deliver_creds(cos_client *c, cos_request *r)
+void cos_transport_unpark(cos_client *c, cos_request *r)
 {
-    if (r->state != COS_RQ_CREDS || r->aborted || !c->cred_fn) return; /* answered meanwhile */
-    cos_value *opts = cos_req_cred_options(r);
-    if (!opts) {
-        list_unlink(&c->cred_head, NULL, r);
-        finish(c, r, 0, cred_error(r, "Error", "out of memory"));
-        return;
-    }
-    c->cred_fn(c->cred_ud, c, r->cred_token, opts);
+    list_unlink(&c->cred_head, NULL, r);
 }
 
-/* A 10-digit Unix time given as a number or a numeric string; -1 otherwise. */
-static long long unix_time(const cos_value *v)
-{
-    double d = -1;
-    if (cos_value_type(v) == COS_NUM) d = cos_value_num(v);
-    else if (cos_value_type(v) == COS_STR) {
-        char *end = NULL;
-        const char *s = cos_value_str(v, NULL);
-        d = strtod(s, &end);
-        if (!*s || *end) d = -1;
-    }
-    return d >= 1e9 && d < 1e10 ? (long long)d : -1;
-}
-
-/* Applies an answer to r; returns the error that fails r, or NULL. */
-static cos_value *apply_creds(cos_client *c, cos_request *r, const cos_value *creds)
-{
-    const char *auth = cos_obj_get_str(creds, "Authorization");
-    const char *token = cos_obj_get_str(creds, "SecurityToken");
-    if (!token || !*token) token = cos_obj_get_str(creds, "XCosSecurityToken");
-    if (auth && *auth) {
-        cos_req_clear_creds(r);
-        r->cred_auth = strdup(auth);
-        r->cred_token_str = dup_or_null(token);
-        r->has_creds = 1;
-        return r->cred_auth ? NULL : cred_error(r, "Error", "out of memory");
-    }
-    const char *id = cos_obj_get_str(creds, "TmpSecretId");
-    const char *key = cos_obj_get_str(creds, "TmpSecretKey");
-    long long expired = unix_time(cos_obj_get(creds, "ExpiredTime"));
-    const cos_value *startv = cos_obj_get(creds, "StartTime");
-    long long start = cos_value_type(startv) == COS_NIL ? 0 : unix_time(startv);
-    if (!id || !*id || !key || !*key || expired < 0 || start < 0)
-        return cred_error(r, "CredentialsError",
-                          "getAuthorization must give {Authorization, SecurityToken?} or {TmpSecretId, "
-                          "TmpSecretKey, SecurityToken, StartTime?, ExpiredTime} (10-digit Unix times)");
-    char *nid = strdup(id), *nkey = strdup(key), *ntok = dup_or_null(token);
-    if (!nid || !nkey || (token && *token && !ntok)) {
-        free(nid);
-        free(nkey);
-        free(ntok);
-        return cred_error(r, "Error", "out of memory");
-    }
-    free(c->sts_id);
-    free(c->sts_key);
-    free(c->sts_token);
-    c->sts_id = nid;
-    c->sts_key = nkey;
-    c->sts_token = ntok;
-    c->sts_start = start;
-    c->sts_expired = expired;
-    return use_sts(c, r) == 0 ? NULL : cred_error(r, "Error", "out of memory");
-}
-
-static void resume_after_creds(cos_client *c, cos_request *r)
+void cos_transport_resume(cos_client *c, cos_request *r)
 {
     r->cred_token = 0;
     r->retry_at = 0;
     pending_append(c, r);
 }
 
-int cos_credentials_provide(cos_client *c, uint64_t token, cos_value *err, cos_value *creds)
-{
-    cos_request *r = c ? c->cred_head : NULL;
-    while (r && r->cred_token != token) r = r->next;
-    if (!r || !token) {
-        cos_value_free(err);
-        cos_value_free(creds);
-        return -1;
-    }
-    list_unlink(&c->cred_head, NULL, r);
-    if (err) {
-        cos_value *e = err;
-        if (cos_value_type(err) != COS_OBJ) {
-            const char *msg = cos_value_str(err, NULL);
-            e = cred_error(r, "CredentialsError", msg && *msg ? msg : "getAuthorization failed");
-            cos_value_free(err);
-        }
-        cos_value_free(creds);
-        finish(c, r, 0, e);
-        return 0;
-    }
-    cos_value *e = apply_creds(c, r, creds);
-    cos_value_free(creds);
-    if (e) {
-        finish(c, r, 0, e);
-        return 0;
-    }
-    resume_after_creds(c, r);
-    /* A fresh STS credential serves every request still waiting for one. */
-    if (!r->cred_auth && sts_valid(c)) {
-        for (cos_request *w = c->cred_head, *n; w; w = n) {
-            n = w->next;
-            list_unlink(&c->cred_head, NULL, w);
-            if (use_sts(c, w) != 0) finish(c, w, 0, cred_error(w, "Error", "out of memory"));
-            else resume_after_creds(c, w);
-        }
-    }
-    return 0;
-}
-
-/* Requests whose provider did not answer in time fail (so cos_run never waits forever). */
-static void expire_creds(cos_client *c, double now)
-{
-    for (cos_request *r = c->cred_head, *n; r; r = n) {
-        n = r->next;
-        if (r->cred_deadline > now) continue;
-        list_unlink(&c->cred_head, NULL, r);
-        char msg[128];
-        snprintf(msg, sizeof msg, "getAuthorization did not answer within %.0f ms",
-                 c->timeout_ms > 0 ? (double)c->timeout_ms : CRED_WAIT_DEFAULT_MS);
-        finish(c, r, 0, cred_error(r, "ETIMEDOUT", msg));
-    }
-}
-
 /* Starts the pending requests that are due, while slots are free, in submission order. With a
  * credentials provider, a request first needs a valid cached STS credential or an answer. */
-static void schedule(cos_client *c)
+void cos_transport_schedule(cos_client *c)
 {
-    double now = cos_now_mono_ms();
+    double now = cos_clock_mono_ms();
     for (cos_request *r = c->pending_head, *n; r && c->nactive < c->max_connections; r = n) {
         n = r->next;
         if (r->retry_at > now) continue;
         list_unlink(&c->pending_head, &c->pending_tail, r);
         if (c->cred_fn && !r->has_creds) {
-            if (!sts_valid(c)) {
+            if (!cos_sts_valid(c)) {
                 ask_credentials(c, r);
                 continue;
             }
-            if (use_sts(c, r) != 0) {
-                finish(c, r, 0, cred_error(r, "Error", "out of memory"));
+            if (cos_sts_use(c, r) != 0) {
+                cos_transport_finish(c, r, 0, cos_error_new("Error", "out of memory"));
                 continue;
             }
         }
@@ -638,7 +404,7 @@ static int fix_clock_skew(cos_client *c, cos_request *r, const cos_value *err)
         return 0;
     double server = server_time_ms(r, err);
     if (server < 0) return 0;
-    double now = cos_now_wall_ms();
+    double now = cos_clock_wall_ms();
     if (fabs(server - (now + c->clock_offset_ms)) < SKEW_MIN_MS) return 0;
     c->clock_offset_ms = server - now;
     r->skew_retried = 1;
@@ -704,7 +470,7 @@ static cos_value *attempt_error(cos_request *r, CURLcode rc, long status, int *r
         curl_easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &os_errno);
         if (rc == CURLE_WRITE_ERROR && r->out_error) os_errno = r->out_error;
         cos_value *e = cos_error_network(rc, os_errno, r->errbuf, r->method, r->url_noquery);
-        *retryable = cos_network_retryable(cos_network_code(rc, os_errno));
+        *retryable = cos_error_retryable(cos_error_network_code(rc, os_errno));
         return e;
     }
     if (accepted(r, status)) return NULL;
@@ -722,7 +488,7 @@ static void complete(cos_client *c, cos_request *r, CURLcode rc)
     cos_value *err = r->aborted ? NULL : attempt_error(r, rc, status, &retryable);
     detach_active(c, r);
     if (r->aborted) {
-        events_drop_req(c, r);
+        cos_event_drop_request(c, r);
         cos_req_destroy(r);
         return;
     }
@@ -732,13 +498,13 @@ static void complete(cos_client *c, cos_request *r, CURLcode rc)
     if (skew || (err && retryable && cos_req_replayable(r) && retries_used < r->max_retries)) {
         cos_value_free(r->last_error);
         r->last_error = err;
-        r->retry_at = skew ? 0 : cos_now_mono_ms() + backoff_ms(c, retries_used + 1);
+        r->retry_at = skew ? 0 : cos_clock_mono_ms() + backoff_ms(c, retries_used + 1);
         pending_append(c, r);
         return;
     }
     if (err && r->attempt > 1) cos_error_note_attempts(err, r->attempt);
     if (err) cos_error_add_hint(err);
-    finish(c, r, (int)status, err);
+    cos_transport_finish(c, r, (int)status, err);
 }
 
 static void read_completions(cos_client *c)
@@ -772,7 +538,7 @@ static void collect_activity(cos_client *c)
 /* ---------------------------------------------------------------------------------------- */
 /* Delivery                                                                                  */
 
-static void deliver_done(cos_request *r)
+void cos_transport_deliver_done(cos_request *r)
 {
     if (r->aborted || !r->done) {
         cos_req_destroy(r);
@@ -802,67 +568,32 @@ static void deliver_done(cos_request *r)
     cos_req_destroy(r);
 }
 
-static void deliver(cos_client *c, cos_event *ev)
+void cos_transport_collect(cos_client *c)
 {
-    switch (ev->kind) {
-    case COS_EV_REQ_DONE: deliver_done(ev->req); break;
-    case COS_EV_REQ_PULL:
-        if (ev->req->state == COS_RQ_ACTIVE && !ev->req->aborted) cos_req_feed_pull(ev->req);
-        break;
-    case COS_EV_REQ_CREDS: deliver_creds(c, ev->req); break;
-    default: cos_task_deliver(c, ev); break;
-    }
-    event_free(ev);
+    read_completions(c);
+    collect_activity(c);
 }
 
-/* ---------------------------------------------------------------------------------------- */
-/* cos_poll                                                                                  */
-
-static int stepping(const cos_client *c)
-{
-    for (const cos_task *t = c->task_head; t; t = t->next)
-        if (t->op_step && !t->finished) return 1;
-    return 0;
-}
-
-static int step_due(const cos_client *c);
-
-/* ms until the next thing we must do without network activity; -1 when nothing is due. */
-static double next_deadline(cos_client *c, double now)
+double cos_transport_next_due(const cos_client *c, double now)
 {
     double next = -1;
-    for (cos_request *r = c->pending_head; r; r = r->next) {
+    for (const cos_request *r = c->pending_head; r; r = r->next) {
         if (c->nactive >= c->max_connections) break;
         double d = r->retry_at > now ? r->retry_at - now : 0;
         if (next < 0 || d < next) next = d;
     }
-    for (cos_request *r = c->cred_head; r; r = r->next) {
+    for (const cos_request *r = c->cred_head; r; r = r->next) {
         double d = r->cred_deadline > now ? r->cred_deadline - now : 0;
         if (next < 0 || d < next) next = d;
     }
-    double t = -1;
-    cos_task_timers(c, now, &t);
-    if (t >= 0 && (next < 0 || t < next)) next = t;
     if (c->curl_due >= 0) {
-        t = c->curl_due > now ? c->curl_due - now : 0;
+        double t = c->curl_due > now ? c->curl_due - now : 0;
         if (next < 0 || t < next) next = t;
     }
-    if (step_due(c)) next = 0; /* the step budget paused a transfer, or hashing goes on */
     return next;
 }
 
-static int busy(const cos_client *c)
-{
-    /* streams_due: a stream upload became able to read during this step (a part was confirmed,
-     * its buffer is free again) after the pump had found nothing to do: one more step. */
-    return c->nactive || c->pending_head || c->ev_head || c->cred_head || c->streams_reading || c->streams_due ||
-           stepping(c);
-}
-
-/* A new step (cos_poll, cos_socket_action): the byte budget starts again, the transfers it
- * paused go on (before waiting, so that their sockets are watched again), and work done in
- * slices (hashing) takes its share. Returns how many tasks still have such work. */
-static int step_begin(cos_client *c)
+void cos_transport_step_begin(cos_client *c)
 {
     c->step_bytes = 0;
     for (cos_request *r = c->active_head; r; r = r->next) {
@@ -870,47 +601,16 @@ static int step_begin(cos_client *c)
         r->budget_paused = 0;
         curl_easy_pause(r->easy, CURLPAUSE_CONT);
     }
-    return cos_task_steps(c);
 }
 
-/* Something the next step must do at once: a transfer the budget paused, or hashing in slices. */
-static int step_due(const cos_client *c)
+int cos_transport_budget_paused(const cos_client *c)
 {
     for (const cos_request *r = c->active_head; r; r = r->next)
         if (r->budget_paused) return 1;
-    return stepping(c);
+    return 0;
 }
 
-#define MAX_STREAM_FDS 16
-#define STREAM_RETRY_MS 5
-
-/* Stream uploads read from here, at the start of every step (cos_poll, cos_run, cos_wait,
- * cos_socket_action), outside libcurl (a Lua reader is a callback like any other). Returns the
- * longest the step may wait: 0 when a stream has more to read at once, STREAM_RETRY_MS when one
- * wants to be asked again soon, else -1 (also kept in c->streams_due for cos_next_timeout).
- * The descriptors streams wait on go to fds (the step's poll wakes up on them); with fds NULL
- * (a host's own loop), or when they are too many, those streams are asked again soon. */
-static int pump_streams(cos_client *c, struct pollfd *fds, size_t *nfds)
-{
-    int limit = -1;
-    c->streams_reading = 0;
-    if (nfds) *nfds = 0;
-    for (cos_task *t = c->task_head; t; t = t->next) {
-        if (!t->op_pump || t->finished) continue;
-        int fd = -1, more = t->op_pump(t, &fd);
-        if (more == 1) limit = 0;
-        else if (more == 2 && limit != 0) limit = STREAM_RETRY_MS;
-        if (fd >= 0 && fds && *nfds < MAX_STREAM_FDS) fds[(*nfds)++] = (struct pollfd){.fd = fd, .events = POLLIN};
-        else if (fd >= 0 && limit != 0) limit = STREAM_RETRY_MS;
-        if (more || fd >= 0) c->streams_reading++;
-    }
-    c->streams_due = limit == 0 ? 1 : limit > 0 ? 2 : 0;
-    return limit;
-}
-
-void cos_engine_wake_streams(cos_client *c) { c->streams_due = 1; }
-
-static void socket_action(cos_client *c, curl_socket_t fd, int curl_events)
+void cos_transport_socket_action(cos_client *c, int fd, int curl_events)
 {
     int running = 0;
     c->in_perform = 1;
@@ -918,138 +618,10 @@ static void socket_action(cos_client *c, curl_socket_t fd, int curl_events)
     c->in_perform = 0;
 }
 
-/* libcurl's timer is due: let it act on its timeouts (and start newly added transfers). */
-static void run_curl_timer(cos_client *c)
+void cos_transport_timer(cos_client *c)
 {
-    if (c->curl_due >= 0 && c->curl_due <= cos_now_mono_ms()) {
+    if (c->curl_due >= 0 && c->curl_due <= cos_clock_mono_ms()) {
         c->curl_due = -1;
-        socket_action(c, CURL_SOCKET_TIMEOUT, 0);
-    }
-}
-
-/* Waits up to wait_ms for a watched socket (or a stream's descriptor, `extra`: readable only
- * wakes the wait; the next step reads), then lets libcurl act on the ready sockets. */
-static void wait_sockets(cos_client *c, int wait_ms, const struct pollfd *extra, size_t nextra)
-{
-    struct pollfd small[16 + MAX_STREAM_FDS], *pfd = small;
-    size_t n = c->nsocks;
-    if (n > 16 && !(pfd = malloc((n + nextra) * sizeof *pfd))) {
-        pfd = small;
-        n = 16; /* out of memory: watch some now, the rest next step */
-    }
-    for (size_t i = 0; i < n; i++) {
-        pfd[i].fd = c->socks[i].fd;
-        pfd[i].events = (short)((c->socks[i].events & COS_WATCH_IN ? POLLIN : 0) |
-                                (c->socks[i].events & COS_WATCH_OUT ? POLLOUT : 0));
-        pfd[i].revents = 0;
-    }
-    for (size_t i = 0; i < nextra; i++) pfd[n + i] = extra[i];
-    int ready = poll(pfd, (nfds_t)(n + nextra), wait_ms);
-    for (size_t i = 0; ready > 0 && i < n; i++) {
-        short r = pfd[i].revents;
-        if (!r) continue;
-        int ev = (r & (POLLIN | POLLHUP) ? CURL_CSELECT_IN : 0) | (r & POLLOUT ? CURL_CSELECT_OUT : 0) |
-                 (r & (POLLERR | POLLNVAL) ? CURL_CSELECT_ERR : 0);
-        socket_action(c, pfd[i].fd, ev);
-    }
-    if (pfd != small) free(pfd);
-    run_curl_timer(c);
-}
-
-static void after_io(cos_client *c);
-
-/* One step. An idle client (nothing in flight, nothing due) sleeps the whole wait only when
- * sleep_idle is set (cos_poll, like poll(2)); cos_run and cos_wait return instead. */
-static int step(cos_client *c, int timeout_ms, int sleep_idle)
-{
-    int slices = step_begin(c); /* hashing in slices goes on: do not wait */
-    struct pollfd sfds[MAX_STREAM_FDS];
-    size_t nsfds = 0;
-    int stream_wait = pump_streams(c, sfds, &nsfds);
-    schedule(c);
-    double now = cos_now_mono_ms();
-    double due = next_deadline(c, now); /* also emits throttled progress that is due */
-    int wait = timeout_ms < 0 ? 0 : timeout_ms;
-    if (c->ev_head || slices) wait = 0;
-    if (due >= 0 && due < wait) wait = (int)ceil(due);
-    if (stream_wait >= 0 && stream_wait < wait) wait = stream_wait;
-    if (!sleep_idle && !c->nactive && due < 0 && !nsfds && stream_wait < 0) wait = 0; /* nothing can happen */
-    wait_sockets(c, wait, sfds, nsfds);
-    after_io(c);
-    return c->unfinished;
-}
-
-int cos_poll(cos_client *c, int timeout_ms) { return c ? step(c, timeout_ms, 1) : 0; }
-
-int cos_socket_action(cos_client *c, int fd, int events)
-{
-    if (!c) return 0;
-    step_begin(c);
-    pump_streams(c, NULL, NULL);
-    schedule(c);
-    if (fd >= 0)
-        socket_action(c, fd, (events & COS_WATCH_IN ? CURL_CSELECT_IN : 0) | (events & COS_WATCH_OUT ? CURL_CSELECT_OUT : 0));
-    run_curl_timer(c);
-    after_io(c);
-    return c->unfinished;
-}
-
-size_t cos_watch_sockets(cos_client *c, cos_watch *out, size_t n)
-{
-    if (!c) return 0;
-    for (size_t i = 0; i < n && i < c->nsocks; i++) out[i] = c->socks[i];
-    return c->nsocks;
-}
-
-long cos_next_timeout(cos_client *c)
-{
-    if (!c) return -1;
-    if (c->ev_head) return 0;
-    double due = next_deadline(c, cos_now_mono_ms());
-    if (c->ev_head) return 0; /* progress that fell due meanwhile */
-    double sdue = c->streams_due == 1 ? 0 : c->streams_due == 2 ? STREAM_RETRY_MS : -1;
-    if (sdue >= 0 && (due < 0 || sdue < due)) due = sdue;
-    return due < 0 ? -1 : (long)ceil(due);
-}
-
-static void after_io(cos_client *c)
-{
-    read_completions(c);
-    collect_activity(c);
-    expire_creds(c, cos_now_mono_ms());
-    next_deadline(c, cos_now_mono_ms());
-    schedule(c);
-    cos_event *ev;
-    while ((ev = event_pop(c))) deliver(c, ev);
-    schedule(c);
-    cos_queue_flush(c); /* list-update, at most once per step */
-}
-
-int cos_busy(cos_client *c)
-{
-    double t = -1;
-    if (!c) return 0;
-    cos_task_timers(c, cos_now_mono_ms(), &t);
-    return busy(c) || t >= 0;
-}
-
-void cos_run(cos_client *c)
-{
-    while (c && c->unfinished > 0) {
-        step(c, 1000, 0);
-        /* Nothing in flight and nothing queued: the remaining tasks wait for the caller (paused). */
-        double t = -1;
-        cos_task_timers(c, cos_now_mono_ms(), &t);
-        if (!busy(c) && t < 0) break;
-    }
-}
-
-void cos_wait(cos_client *c, cos_task_id id)
-{
-    while (c && !cos_task_is_done(c, id)) {
-        step(c, 1000, 0);
-        double t = -1;
-        cos_task_timers(c, cos_now_mono_ms(), &t);
-        if (!busy(c) && t < 0 && !cos_task_is_done(c, id)) break;
+        cos_transport_socket_action(c, CURL_SOCKET_TIMEOUT, 0);
     }
 }
