@@ -78,7 +78,7 @@ static int need_length(cosd_req *r) {
 static int small_body(cosd_req *r) {
     const char *cl = req_header(r, "Content-Length");
     char *end;
-    if (!cl || !*cl) return 0;
+    if (!cl || !*cl || req_header(r, "Transfer-Encoding")) return 0; /* chunked: the length is not known */
     unsigned long long n = strtoull(cl, &end, 10);
     if (*end || n > COSD_INLINE_MAX) return 0;
     r->body_max = n;
