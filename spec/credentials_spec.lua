@@ -127,6 +127,45 @@ describe("temporary credentials", function()
     assert.are.equal("auth-token", puts[1].header["x-cos-security-token"])
   end)
 
+  it("names each request's own COS API in the Scope (name/cos:<API>), for operations and the upload engine", function()
+    local actions = {}
+    local cos = COS.new(keyless(srv, { ChunkSize = 1024 * 1024, ChunkParallelLimit = 1,
+      getAuthorization = function(opts, cb)
+        actions[#actions + 1] = opts.Scope[1].action:gsub("^name/cos:", "")
+        cb { Authorization = COS.getAuthorization { SecretId = cosd.SECRET_ID, SecretKey = cosd.SECRET_KEY,
+          Method = opts.Method, Pathname = opts.Pathname, Query = opts.Query, Headers = opts.Headers } }
+      end }))
+    local function p(key, extra)
+      local t = { Bucket = BUCKET, Region = REGION, Key = key }
+      for k, v in pairs(extra or {}) do t[k] = v end
+      return t
+    end
+    local dir = files.tmpdir()
+    local ok, err = pcall(function()
+      local path = files.random_file(dir .. "/two.bin", 1024 * 1024 + 7)
+      assert(cos:sliceUploadFile(p("t/two.bin", { FilePath = path })))
+      local id = assert(cos:multipartInit(p("t/mp.bin"))).UploadId
+      assert(cos:multipartUpload(p("t/mp.bin", { UploadId = id, PartNumber = 1, Body = "x" })))
+      assert(cos:multipartListPart(p("t/mp.bin", { UploadId = id })))
+      assert(cos:multipartList { Bucket = BUCKET, Region = REGION })
+      assert(cos:multipartAbort(p("t/mp.bin", { UploadId = id })))
+      assert(put(cos, "t/o.txt", "o"))
+      assert(cos:appendObject(p("t/a.txt", { Position = 0, Body = "a" })))
+      assert(cos:headObject(p("t/o.txt")))
+      assert(cos:getObject(p("t/o.txt")))
+      assert(cos:deleteObject(p("t/o.txt")))
+      assert(cos:getBucket { Bucket = BUCKET, Region = REGION })
+    end)
+    cos:close()
+    cosd.exec("rm -rf " .. cosd.sh_quote(dir))
+    if not ok then error(err, 0) end
+    assert.are.same({
+      "ListMultipartUploads", "InitiateMultipartUpload", "UploadPart", "UploadPart", "CompleteMultipartUpload",
+      "InitiateMultipartUpload", "UploadPart", "ListParts", "ListMultipartUploads", "AbortMultipartUpload",
+      "PutObject", "AppendObject", "HeadObject", "GetObject", "DeleteObject", "GetBucket",
+    }, actions)
+  end)
+
   it("refreshes STS credentials that expire within 60 s", function()
     local calls = 0
     local cos = COS.new(keyless(srv, { getAuthorization = function(_, cb)

@@ -494,6 +494,64 @@ describe("multipartComplete on the wire (cosd request log and faults)", function
     end)
   end)
 
+  -- One reader decides what Complete's 200 + <Error> is (ops/messages.c, cos_msg_complete_read):
+  -- multipartComplete, sliceUploadFile of a file and of a stream report the same, complete error.
+  for _, case in ipairs {
+    { code = "InvalidPart", completes = 1 },   -- a client-side kind: never sent again
+    { code = "InternalError", completes = 2 }, -- a server-side kind: the engine sends it again (ChunkRetryTimes 1)
+  } do
+    it("gives the same complete error from multipartComplete and sliceUploadFile for 200 + <Error> " .. case.code, function()
+      local srv = cosd.start { faults = { "op=CompleteMultipartUpload,complete-error,code=" .. case.code } }
+      local cos = COS.new(srv:client_options { RetryTimes = 0, ChunkRetryTimes = 1 })
+      local dir = files.tmpdir()
+      local ok, perr = pcall(function()
+        local function completes()
+          local n = 0
+          for _, e in ipairs(srv:request_log()) do
+            if e.method == "POST" and e.target:find("uploadId=", 1, true) then n = n + 1 end
+          end
+          return n
+        end
+        local key = "drift/c.bin"
+        local id = mp_init(cos, key)
+        local e1 = mp_upload(cos, key, id, 1, "one")
+        local _, single = cos:multipartComplete { Bucket = BUCKET, Region = REGION, Key = key, UploadId = id,
+          Parts = { { PartNumber = 1, ETag = e1 } } }
+        local path = files.random_file(dir .. "/c.bin", 2 * MiB + 5)
+        local before = completes()
+        local _, sliced = cos:sliceUploadFile { Bucket = BUCKET, Region = REGION, Key = key, FilePath = path,
+          ChunkSize = MiB }
+        assert.are.equal(case.completes, completes() - before)
+        local fh = assert(io.open(path, "rb"))
+        local _, streamed = cos:sliceUploadFile { Bucket = BUCKET, Region = REGION, Key = key, Body = fh,
+          ChunkSize = MiB }
+        fh:close()
+        for name, err in pairs { multipartComplete = single, sliceUploadFile = sliced, stream = streamed } do
+          assert.is_table(err, name)
+          assert.are.equal(case.code, err.code, name)
+          assert.are.equal(case.code, err.name, name)
+          assert.are.equal(200, err.statusCode, name)
+          assert.are.equal(single.message, err.message, name)
+          assert.is_true(#err.message > 0, name)
+          assert.are.equal("POST", err.method, name)
+          assert.are.equal(single.url, err.url, name)
+          assert.are.equal(case.code, err.error.Code, name)
+          assert.is_table(err.headers, name)
+          assert.are.equal("string", type(err.RequestId), name)
+          assert.are.equal(err.headers["x-cos-request-id"], err.RequestId, name)
+          local req = logged(srv, err.RequestId)
+          assert.are.equal(200, req.status, name)
+          assert.truthy(req.target:find("uploadId=", 1, true), name)
+        end
+        assert.truthy(single.url:find("/drift/c.bin", 1, true))
+      end)
+      cos:close()
+      srv:cleanup()
+      cosd.exec("rm -rf " .. cosd.sh_quote(dir))
+      if not ok then error(perr, 0) end
+    end)
+  end
+
   it("parses a result streamed after keep-alive spaces", function()
     with_cosd({ faults = { "op=CompleteMultipartUpload,keepalive-spaces=300" } }, function(cos)
       local key = "k/spaces.bin"

@@ -377,4 +377,42 @@ describe("stream uploads under faults", function()
     assert.equal(404, herr.statusCode)
     assert.is_truthy(U.poll_until(c2, function() return #U.pending_uploads(c2, "stream/etag.bin") == 0 end))
   end)
+
+  -- Complete and what follows it are the file upload's (upload/parts.c): an answer without
+  -- CRC-64 is checked by a HEAD of the object; a lost answer is found by a HEAD after NoSuchUpload.
+  local function heads(s) return #U.log_matching(s, "HEAD", "^/stream/") end
+
+  it("checks a Complete answered without CRC-64 by a HEAD of the object", function()
+    local s2 = cosd.start { faults = { "op=CompleteMultipartUpload,no-crc64" } }
+    local c2 = COS.new(s2:client_options { ChunkSize = MIB })
+    finally(function() cosd.close(s2, c2) end)
+    local copy = dir .. "/nocrc.src"
+    local data, err = c2:sliceUploadFile(U.params("stream/nocrc.bin", { Body = reader(copy, 2 * MIB + 7, { 131072 }) }))
+    assert.is_nil(err)
+    assert.is_truthy(data.UploadId)
+    assert.equal(1, heads(s2))
+    assert.is_true((U.object_equals_file(c2, "stream/nocrc.bin", copy)))
+  end)
+
+  it("fails UnverifiedUpload when neither Complete nor a HEAD gives a CRC-64, and leaves no upload", function()
+    local s2 = cosd.start { faults = { "op=CompleteMultipartUpload,no-crc64", "op=HeadObject,no-crc64" } }
+    local c2 = COS.new(s2:client_options { ChunkSize = MIB })
+    finally(function() cosd.close(s2, c2) end)
+    local data, err = c2:sliceUploadFile(U.params("stream/unverified.bin", { Body = reader(dir .. "/unv.src", 2 * MIB + 7, { 131072 }) }))
+    assert.is_nil(data)
+    assert.equal("UnverifiedUpload", err.code)
+    assert.truthy(err.message:find("could not be verified", 1, true))
+  end)
+
+  it("succeeds when Complete's answer was lost and the retry finds NoSuchUpload (a HEAD finds the object)", function()
+    local s2 = cosd.start { faults = { "op=CompleteMultipartUpload,nth=1,drop-response" } }
+    local c2 = COS.new(s2:client_options { ChunkSize = MIB, RetryTimes = 0 })
+    finally(function() cosd.close(s2, c2) end)
+    local copy = dir .. "/lost.src"
+    local data, err = c2:sliceUploadFile(U.params("stream/lost.bin", { Body = reader(copy, 2 * MIB + 7, { 131072 }) }))
+    assert.is_nil(err)
+    assert.equal(1, heads(s2))
+    assert.is_truthy(data.ETag ~= "")
+    assert.is_true((U.object_equals_file(c2, "stream/lost.bin", copy)))
+  end)
 end)

@@ -1,13 +1,17 @@
 /* lcos: the Lua binding of the lua-cos C core (module `cos.core`).
  *
  * Thin by design: it converts Lua tables to and from cos_value trees, maps request bodies and
- * getObject outputs, and routes the core's C callbacks into Lua.
+ * getObject outputs, and routes the core's C callbacks into Lua. The operations are the core's:
+ * core.operations lists them (cos_operation_name) and the Lua layer makes its methods from it.
+ * Every function that answers "value, or nil plus error" ends in lcos_result.
  *
  * Callbacks (the contract users see: docs/api.md#calling-conventions and #driving-the-engine)
  * - The core calls its callbacks only from cos_poll()/cos_start() (and release() also from
- *   cos_client_free()/cos_task_cancel()). Every entry into the core from Lua records the calling
- *   lua_State in the client (`L`, saved and restored, so nested polls work); a callback runs on
- *   that state and never on a stored coroutine.
+ *   cos_client_free()/cos_task_cancel()). Every call into the core from Lua is bracketed by the
+ *   one pair lcos_enter/lcos_leave: enter records the calling lua_State in the client (`L`; the
+ *   enclosing one is restored on leave, so nested polls work), so a callback runs on that state
+ *   and never on a stored coroutine; leave performs a close() asked for meanwhile and re-raises
+ *   the callback error the call owns (below).
  * - Each delivery is ONE protected call (deliver() -> lua_pcall of a C function that converts the
  *   event and calls the user function) with a traceback message handler, so no Lua error can
  *   unwind through the core.
@@ -146,49 +150,30 @@ static void push_error(lua_State *L, const cos_value *err)
     if (lua_istable(L, -1)) luaL_setmetatable(L, ERROR_MT);
 }
 
+/* tostring(err): "cos error <code> (HTTP <statusCode>): <message> (hint: <hint>) [RequestId <id>]",
+ * each part only when the field is there. */
 static int error_tostring(lua_State *L)
 {
+    static const char *const parts[][3] = {{"code", " ", ""}, {"statusCode", " (HTTP ", ")"}, {"message", ": ", ""},
+                                           {"hint", " (hint: ", ")"}, {"RequestId", " [RequestId ", "]"}};
     luaL_checktype(L, 1, LUA_TTABLE);
-    luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    luaL_addstring(&b, "cos error");
-    lua_getfield(L, 1, "code");
-    if (lua_type(L, -1) == LUA_TSTRING) {
-        luaL_addstring(&b, " ");
-        lua_pushvalue(L, -1);
-        luaL_addvalue(&b);
+    lua_settop(L, 1);
+    lua_pushliteral(L, "cos error");
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        int number = i == 1, ty = lua_getfield(L, 1, parts[i][0]);
+        if (ty != (number ? LUA_TNUMBER : LUA_TSTRING)) {
+            lua_pop(L, 1);
+            continue;
+        }
+        if (number) { /* an integer, as the HTTP status it is */
+            lua_pushfstring(L, "%d", (int)lua_tointeger(L, -1));
+            lua_remove(L, -2);
+        }
+        lua_pushstring(L, parts[i][1]);
+        lua_insert(L, -2);
+        lua_pushstring(L, parts[i][2]);
+        lua_concat(L, 4);
     }
-    lua_pop(L, 1);
-    lua_getfield(L, 1, "statusCode");
-    if (lua_type(L, -1) == LUA_TNUMBER) {
-        lua_pushfstring(L, " (HTTP %d)", (int)lua_tointeger(L, -1));
-        luaL_addvalue(&b);
-    }
-    lua_pop(L, 1);
-    lua_getfield(L, 1, "message");
-    if (lua_type(L, -1) == LUA_TSTRING) {
-        luaL_addstring(&b, ": ");
-        lua_pushvalue(L, -1);
-        luaL_addvalue(&b);
-    }
-    lua_pop(L, 1);
-    lua_getfield(L, 1, "hint");
-    if (lua_type(L, -1) == LUA_TSTRING) {
-        luaL_addstring(&b, " (hint: ");
-        lua_pushvalue(L, -1);
-        luaL_addvalue(&b);
-        luaL_addstring(&b, ")");
-    }
-    lua_pop(L, 1);
-    lua_getfield(L, 1, "RequestId");
-    if (lua_type(L, -1) == LUA_TSTRING) {
-        luaL_addstring(&b, " [RequestId ");
-        lua_pushvalue(L, -1);
-        luaL_addvalue(&b);
-        luaL_addstring(&b, "]");
-    }
-    lua_pop(L, 1);
-    luaL_pushresult(&b);
     return 1;
 }
 
@@ -240,60 +225,57 @@ static int skipped_key(int depth, const char *key, const char *const *skip)
     return 0;
 }
 
-static cos_value *table_to_value_skip(lua_State *L, int idx, int depth, conv *cv, const char *const *skip);
-
-static cos_value *table_to_value(lua_State *L, int idx, int depth, conv *cv)
+/* The array part t[1..n] (t at idx, absolute), skipping values that have no cos_value. */
+static cos_value *array_to_value(lua_State *L, int idx, size_t n, int depth, conv *cv)
 {
-    return table_to_value_skip(L, idx, depth, cv, NULL);
+    cos_value *arr = cos_arr_new();
+    if (!arr) {
+        cv->err = "out of memory";
+        return NULL;
+    }
+    for (size_t i = 1; i <= n; i++) {
+        lua_rawgeti(L, idx, (lua_Integer)i);
+        if (skipped_type(lua_type(L, -1))) {
+            lua_pop(L, 1);
+            continue;
+        }
+        cos_value *item = to_value(L, -1, depth + 1, cv);
+        lua_pop(L, 1);
+        if (!item || cos_arr_push(arr, item) != 0) {
+            if (!item && !cv->err) cv->err = "out of memory";
+            if (item) cos_value_free(item);
+            cos_value_free(arr);
+            return NULL;
+        }
+    }
+    return arr;
 }
 
-static cos_value *table_to_value_skip(lua_State *L, int idx, int depth, conv *cv, const char *const *skip)
+/* The key below the value on top (lua_next's) as a string, or NULL when it cannot be one. A
+ * number is copied into buf: lua_tostring on the key itself would break lua_next. */
+static const char *next_key(lua_State *L, char *buf, size_t cap)
 {
-    size_t n = 0;
-    if (depth >= MAX_DEPTH) {
-        cv->err = "table nested too deeply (a cycle?)";
-        return NULL;
-    }
-    if (!lua_checkstack(L, 6)) {
-        cv->err = "stack overflow";
-        return NULL;
-    }
-    idx = lua_absindex(L, idx);
-    if (is_array(L, idx, &n)) {
-        cos_value *arr = cos_arr_new();
-        if (!arr) goto oom;
-        for (size_t i = 1; i <= n; i++) {
-            lua_rawgeti(L, idx, (lua_Integer)i);
-            if (skipped_type(lua_type(L, -1))) {
-                lua_pop(L, 1);
-                continue;
-            }
-            cos_value *item = to_value(L, -1, depth + 1, cv);
-            lua_pop(L, 1);
-            if (!item || cos_arr_push(arr, item) != 0) {
-                if (!item && !cv->err) cv->err = "out of memory";
-                if (item) cos_value_free(item);
-                cos_value_free(arr);
-                return NULL;
-            }
-        }
-        return arr;
-    }
+    if (lua_type(L, -2) == LUA_TSTRING) return lua_tostring(L, -2);
+    if (lua_type(L, -2) != LUA_TNUMBER) return NULL;
+    if (lua_isinteger(L, -2))
+        snprintf(buf, cap, "%lld", (long long)lua_tointeger(L, -2));
+    else
+        snprintf(buf, cap, "%.17g", (double)lua_tonumber(L, -2));
+    return buf;
+}
+
+/* Every field of t (at idx, absolute) as an object, but the `skip` keys at depth 0. */
+static cos_value *object_to_value(lua_State *L, int idx, int depth, conv *cv, const char *const *skip)
+{
     cos_value *obj = cos_obj_new();
-    if (!obj) goto oom;
+    if (!obj) {
+        cv->err = "out of memory";
+        return NULL;
+    }
     lua_pushnil(L);
     while (lua_next(L, idx) != 0) {
         char numkey[64];
-        const char *key = NULL;
-        if (lua_type(L, -2) == LUA_TSTRING) {
-            key = lua_tostring(L, -2);
-        } else if (lua_type(L, -2) == LUA_TNUMBER) { /* copy: lua_tostring on the key would break lua_next */
-            if (lua_isinteger(L, -2))
-                snprintf(numkey, sizeof numkey, "%lld", (long long)lua_tointeger(L, -2));
-            else
-                snprintf(numkey, sizeof numkey, "%.17g", (double)lua_tonumber(L, -2));
-            key = numkey;
-        }
+        const char *key = next_key(L, numkey, sizeof numkey);
         if (!key || skipped_type(lua_type(L, -1)) || skipped_key(depth, key, skip)) {
             lua_pop(L, 1);
             continue;
@@ -308,9 +290,23 @@ static cos_value *table_to_value_skip(lua_State *L, int idx, int depth, conv *cv
         }
     }
     return obj;
-oom:
-    cv->err = "out of memory";
-    return NULL;
+}
+
+/* A table as an array (keys exactly 1..n) or else an object. */
+static cos_value *table_to_value_skip(lua_State *L, int idx, int depth, conv *cv, const char *const *skip)
+{
+    size_t n = 0;
+    if (depth >= MAX_DEPTH) {
+        cv->err = "table nested too deeply (a cycle?)";
+        return NULL;
+    }
+    if (!lua_checkstack(L, 6)) {
+        cv->err = "stack overflow";
+        return NULL;
+    }
+    idx = lua_absindex(L, idx);
+    if (is_array(L, idx, &n)) return array_to_value(L, idx, n, depth, cv);
+    return object_to_value(L, idx, depth, cv, skip);
 }
 
 static cos_value *to_value(lua_State *L, int idx, int depth, conv *cv)
@@ -323,7 +319,7 @@ static cos_value *to_value(lua_State *L, int idx, int depth, conv *cv)
         const char *s = lua_tolstring(L, idx, &len);
         return cos_str_new(s, len);
     }
-    case LUA_TTABLE: return table_to_value(L, idx, depth, cv);
+    case LUA_TTABLE: return table_to_value_skip(L, idx, depth, cv, NULL);
     default: return cos_nil_new();
     }
 }
@@ -374,40 +370,6 @@ static void unref_on(lua_State *L, int *ref)
  * thread only if the core ever released something outside any call. */
 static void unref(lcos_client *cl, int *ref) { unref_on(cl->L ? cl->L : cl->main, ref); }
 
-/* Enter/leave the core: the callbacks it calls meanwhile run on L. */
-#define ENTER(cl, L_)                     \
-    lua_State *saved_L_ = (cl)->L;        \
-    (cl)->L = (L_);                       \
-    (cl)->depth++
-#define LEAVE(cl)        \
-    (cl)->L = saved_L_;  \
-    (cl)->depth--
-
-static void client_free_core(lcos_client *cl, lua_State *L)
-{
-    if (!cl->c) return;
-    ENTER(cl, L);
-    cos_client_free(cl->c); /* calls release() for every pending task */
-    cl->c = NULL;
-    LEAVE(cl);
-    unref_on(L, &cl->list_ref);
-    unref_on(L, &cl->cred_ref);
-    while (cl->errors) {
-        cb_error *e = cl->errors;
-        cl->errors = e->next;
-        unref_on(L, &e->err_ref);
-        unref_on(L, &e->tb_ref);
-        free(e);
-    }
-    unref_on(L, &cl->tb_ref);
-}
-
-/* After the outermost call returns: perform a close() requested from inside a callback. */
-static void finish_pending_close(lcos_client *cl, lua_State *L)
-{
-    if (cl->depth == 0 && cl->close_pending) client_free_core(cl, L);
-}
-
 /* Which pending callback errors a returning call may re-raise: those recorded while it ran and
  * those deferred by earlier calls; `all` (run, poll) any task's, else only task `id`'s. */
 static int raisable(const cb_error *e, unsigned long mark, int all, cos_task_id id)
@@ -444,6 +406,79 @@ static void raise_pending(lcos_client *cl, lua_State *L, unsigned long mark, int
     unref_on(L, &pick->err_ref);
     free(pick);
     lua_error(L);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The one enter/leave pair: every call from Lua into the core goes through it                */
+
+/* One call from Lua into the core, from lcos_enter to lcos_leave. */
+typedef struct lcos_call {
+    lcos_client *cl;
+    lua_State *L;       /* the calling state: callbacks run on it meanwhile */
+    lua_State *outer;   /* the state of the enclosing call (a poll from a callback), or NULL */
+    unsigned long mark; /* cl->err_seq on entry: the callback errors this call may re-raise follow it */
+} lcos_call;
+
+static void client_free_core(lcos_client *cl, lua_State *L);
+
+/* The callbacks the core makes from now on run on L (never on a stored coroutine). */
+static lcos_call lcos_enter(lcos_client *cl, lua_State *L)
+{
+    lcos_call k = {cl, L, cl->L, cl->err_seq};
+    cl->L = L;
+    cl->depth++;
+    return k;
+}
+
+/* The core has returned: the enclosing call's state comes back; once the outermost call is out,
+ * a close() a callback asked for is done; then the oldest callback error this call owns is
+ * raised (all: any task's, as run/poll/socket_action; else only task id's; id 0: none, the errors
+ * recorded meanwhile only wait for a later call). Raises only after the client is consistent. */
+static void lcos_leave(const lcos_call *k, int all, cos_task_id id)
+{
+    lcos_client *cl = k->cl;
+    cl->L = k->outer;
+    cl->depth--;
+    if (cl->depth == 0 && cl->close_pending) client_free_core(cl, k->L);
+    raise_pending(cl, k->L, k->mark, all, id);
+}
+
+/* Frees the core (release() runs for every pending task, on L) and every reference it held. */
+static void client_free_core(lcos_client *cl, lua_State *L)
+{
+    if (!cl->c) return;
+    lcos_call k = lcos_enter(cl, L);
+    cos_client_free(cl->c);
+    cl->c = NULL; /* before lcos_leave, whose pending close then finds nothing left to free */
+    lcos_leave(&k, 0, 0);
+    unref_on(L, &cl->list_ref);
+    unref_on(L, &cl->cred_ref);
+    while (cl->errors) {
+        cb_error *e = cl->errors;
+        cl->errors = e->next;
+        unref_on(L, &e->err_ref);
+        unref_on(L, &e->tb_ref);
+        free(e);
+    }
+    unref_on(L, &cl->tb_ref);
+}
+
+/* ------------------------------------------------------------------------------------------ */
+/* The one result helper                                                                      */
+
+/* The end of every function that returns "value, or nil plus error" (what luaL_fileresult is
+ * to the io library): on success the caller has pushed the value; on failure nil and the core's
+ * error object as a cos.Error table, or `msg` when the core gave none. Takes err (frees it). */
+static int lcos_result(lua_State *L, int ok, cos_value *err, const char *msg)
+{
+    if (ok) {
+        cos_value_free(err);
+        return 1;
+    }
+    lua_pushnil(L);
+    if (err) push_error(L, err); else lua_pushstring(L, msg);
+    cos_value_free(err);
+    return 2;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -492,73 +527,70 @@ static void push_progress(lua_State *L, const cos_progress *p)
 /* The credentials provider: fn(token, options), delivered like every other callback. */
 #define CB_CREDS (CB_COUNT + 1)
 
-/* Runs inside lua_pcall: converts the event and calls the user's function. */
-static int deliver_k(lua_State *L)
+/* v as a Lua value, or nil; `error`: as an error table. */
+static void push_or_nil(lua_State *L, const cos_value *v, int error)
 {
-    delivery *d = lua_touserdata(L, 1);
-    int nargs = 0;
-    lua_settop(L, 0);
-    lua_rawgeti(L, LUA_REGISTRYINDEX, d->fn_ref);
+    if (!v) lua_pushnil(L);
+    else if (error) push_error(L, v);
+    else push_value(L, v, 0);
+}
+
+/* Pushes the arguments of event d for the user's function; returns their number. */
+static int push_event(lua_State *L, const delivery *d)
+{
     switch (d->kind) {
-    case CB_DONE:
-        if (d->a) push_error(L, d->a); else lua_pushnil(L);
-        if (d->b) push_value(L, d->b, 0); else lua_pushnil(L);
-        nargs = 2;
-        break;
+    case CB_DONE: push_or_nil(L, d->a, 1); push_or_nil(L, d->b, 0); return 2;
     case CB_PROGRESS:
-    case CB_HASH:
-        push_progress(L, d->p);
-        nargs = 1;
-        break;
-    case CB_READY:
-        lua_pushinteger(L, (lua_Integer)d->id);
-        nargs = 1;
-        break;
+    case CB_HASH: push_progress(L, d->p); return 1;
+    case CB_READY: lua_pushinteger(L, (lua_Integer)d->id); return 1;
     case CB_FILEPROG:
         lua_pushinteger(L, (lua_Integer)d->index);
         push_progress(L, d->p);
         lua_pushinteger(L, (lua_Integer)d->id);
-        nargs = 3;
-        break;
-    case CB_FILE:
-        if (d->a) push_error(L, d->a); else lua_pushnil(L);
-        if (d->b) push_value(L, d->b, 0); else lua_pushnil(L);
-        if (d->c) push_value(L, d->c, 0); else lua_pushnil(L);
-        nargs = 3;
-        break;
-    case CB_PULL: {
-        lua_call(L, 0, 1);
-        if (lua_isnil(L, -1)) {
-            d->pull_end = 1;
-            return 0;
-        }
-        if (d->stream && lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1)) {
-            d->pull_again = 1;
-            return 0;
-        }
-        if (lua_type(L, -1) != LUA_TSTRING)
-            return luaL_error(L, d->stream ? "Body function must return a string, nil or false, got %s"
-                                           : "Body function must return a string or nil, got %s", luaL_typename(L, -1));
-        d->chunk = lua_tolstring(L, -1, &d->len);
-        if (d->len == 0) d->pull_end = 1;
-        /* keep the string alive until the next pull: the core copies it after we return */
-        lua_pushvalue(L, -1);
-        int ref = luaL_ref(L, LUA_REGISTRYINDEX);
-        unref(d->cl, &d->t->chunk_ref);
-        d->t->chunk_ref = ref;
+        return 3;
+    case CB_FILE: push_or_nil(L, d->a, 1); push_or_nil(L, d->b, 0); push_or_nil(L, d->c, 0); return 3;
+    case CB_LIST: push_value(L, d->a, 0); return 1;
+    case CB_CREDS: lua_pushinteger(L, (lua_Integer)d->id); push_value(L, d->a, 0); return 2;
+    default: return 0;
+    }
+}
+
+/* A Body function answered (its value on top): the next chunk, the end (nil, ""), or for a
+ * stream's reader "nothing yet" (false). Anything else raises, as a callback error. */
+static int take_chunk(lua_State *L, delivery *d)
+{
+    if (lua_isnil(L, -1)) {
+        d->pull_end = 1;
         return 0;
     }
-    case CB_LIST:
-        push_value(L, d->a, 0);
-        nargs = 1;
-        break;
-    case CB_CREDS:
-        lua_pushinteger(L, (lua_Integer)d->id);
-        push_value(L, d->a, 0);
-        nargs = 2;
-        break;
-    default: break;
+    if (d->stream && lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1)) {
+        d->pull_again = 1;
+        return 0;
     }
+    if (lua_type(L, -1) != LUA_TSTRING)
+        return luaL_error(L, d->stream ? "Body function must return a string, nil or false, got %s"
+                                       : "Body function must return a string or nil, got %s", luaL_typename(L, -1));
+    d->chunk = lua_tolstring(L, -1, &d->len);
+    if (d->len == 0) d->pull_end = 1;
+    /* keep the string alive until the next pull: the core copies it after we return */
+    lua_pushvalue(L, -1);
+    int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    unref(d->cl, &d->t->chunk_ref);
+    d->t->chunk_ref = ref;
+    return 0;
+}
+
+/* Runs inside lua_pcall: converts the event and calls the user's function. */
+static int deliver_k(lua_State *L)
+{
+    delivery *d = lua_touserdata(L, 1);
+    lua_settop(L, 0);
+    lua_rawgeti(L, LUA_REGISTRYINDEX, d->fn_ref);
+    if (d->kind == CB_PULL) {
+        lua_call(L, 0, 1);
+        return take_chunk(L, d);
+    }
+    int nargs = push_event(L, d);
     lua_call(L, nargs, 0);
     return 0;
 }
@@ -580,6 +612,19 @@ static const char *callback_name(int kind)
     return kind == CB_LIST ? "the list-update listener" : "getAuthorization";
 }
 
+/* {code = "CallbackError", name, message}: what a task whose callback raised ends with. NULL
+ * when out of memory. */
+static cos_value *callback_error_new(const char *msg)
+{
+    cos_value *e = cos_obj_new();
+    if (e && (cos_obj_set_str(e, "code", "CallbackError") || cos_obj_set_str(e, "name", "CallbackError") ||
+              cos_obj_set_str(e, "message", msg))) {
+        cos_value_free(e);
+        return NULL;
+    }
+    return e;
+}
+
 /* A task's callback raised (the error value on top of L): the task fails now, and its final
  * callback will get a CallbackError naming the callback and the error. */
 static void fail_task(lcos_client *cl, lua_State *L, delivery *d)
@@ -592,12 +637,8 @@ static void fail_task(lcos_client *cl, lua_State *L, delivery *d)
         snprintf(msg, sizeof msg, "%s raised an error: %.400s", callback_name(d->kind), lua_tostring(L, -1));
     else
         snprintf(msg, sizeof msg, "%s raised an error (a %s value)", callback_name(d->kind), lua_typename(L, ty));
-    cos_value *e = cos_obj_new();
-    if (!e || cos_obj_set_str(e, "code", "CallbackError") || cos_obj_set_str(e, "name", "CallbackError") ||
-        cos_obj_set_str(e, "message", msg)) {
-        cos_value_free(e);
-        return;
-    }
+    cos_value *e = callback_error_new(msg);
+    if (!e) return;
     t->cb_error = e;
     /* (A final callback: the task is over. A pull runs inside its request, which fails with it.) */
     if (d->kind != CB_DONE && d->kind != CB_PULL && t->id > 0)
@@ -886,22 +927,10 @@ static int l_new(lua_State *L)
     return 1;
 }
 
-static int l_gc(lua_State *L)
-{
-    lcos_client **box = luaL_checkudata(L, 1, CLIENT_MT);
-    lcos_client *cl = *box;
-    if (!cl) return 0;
-    if (cl->depth > 0) { /* close() from inside one of our callbacks: done when the call returns */
-        cl->close_pending = 1;
-        return 0;
-    }
-    client_free_core(cl, L);
-    *box = NULL;
-    free(cl);
-    return 0;
-}
-
-static int l_close(lua_State *L)
+/* close() and __gc. From inside one of our callbacks the core is still on the C stack: the
+ * close is done by lcos_leave when the outermost call returns. __gc also frees the box's client
+ * (close() keeps it: the box may be used, and collected, later). */
+static int client_close(lua_State *L, int collect)
 {
     lcos_client **box = luaL_checkudata(L, 1, CLIENT_MT);
     lcos_client *cl = *box;
@@ -911,8 +940,15 @@ static int l_close(lua_State *L)
         return 0;
     }
     client_free_core(cl, L);
+    if (collect) {
+        *box = NULL;
+        free(cl);
+    }
     return 0;
 }
+
+static int l_gc(lua_State *L) { return client_close(L, 1); }
+static int l_close(lua_State *L) { return client_close(L, 0); }
 
 static int l_tostring(lua_State *L)
 {
@@ -969,6 +1005,25 @@ static int64_t content_length(const cos_value *params)
     return -1;
 }
 
+/* An io file Body (on top of L): a stream op reads it through the FILE (its buffer included),
+ * waiting on its fd, and holds the handle; the others send its fd from the current position. */
+static void map_file_body(lua_State *L, cos_body *body, lcos_task *t, const cos_value *pv, int stream_op)
+{
+    FILE *f = NULL;
+    lcos_compat_tofile(L, -1, &f);
+    body->fd = fileno(f);
+    body->length = content_length(pv);
+    if (stream_op) {
+        body->kind = COS_BODY_STREAM;
+        lua_pushvalue(L, -1);
+        t->file_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+        return;
+    }
+    long pos = ftell(f);
+    body->kind = COS_BODY_FD;
+    body->offset = pos < 0 ? 0 : (int64_t)pos;
+}
+
 /* Fills body from params.Body (string, io file, function) or params.FilePath. Never raises
  * (check_body_output ran first). A pull function is referenced in t. */
 static void map_body(lua_State *L, int params, cos_body *body, lcos_task *t, const cos_value *pv, int stream_op)
@@ -983,24 +1038,7 @@ static void map_body(lua_State *L, int params, cos_body *body, lcos_task *t, con
         body->data = lua_tolstring(L, -1, &body->len);
         body->length = (int64_t)body->len;
         break;
-    case LUA_TUSERDATA: {
-        FILE *f = NULL;
-        lcos_compat_tofile(L, -1, &f);
-        if (stream_op) { /* read through the FILE (its buffer included), waiting on its fd */
-            body->kind = COS_BODY_STREAM;
-            body->fd = fileno(f);
-            body->length = content_length(pv);
-            lua_pushvalue(L, -1);
-            t->file_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-            break;
-        }
-        long pos = ftell(f);
-        body->kind = COS_BODY_FD;
-        body->fd = fileno(f);
-        body->offset = pos < 0 ? 0 : (int64_t)pos;
-        body->length = content_length(pv);
-        break;
-    }
+    case LUA_TUSERDATA: map_file_body(L, body, t, pv, stream_op); break;
     case LUA_TFUNCTION:
         body->kind = stream_op ? COS_BODY_STREAM : COS_BODY_PULL;
         body->length = content_length(pv);
@@ -1037,6 +1075,61 @@ static void map_output(lua_State *L, int params, cos_output *out)
     lua_pop(L, 1);
 }
 
+/* Pushes the callbacks CB_NAMES[0..CB_PULL-1] (from the callbacks table at 4, else from params
+ * at 3) on the stack, in that order, nil where absent. Raises on a wrong type, before anything
+ * is allocated. */
+static void push_callbacks(lua_State *L)
+{
+    int has_cbs = lua_istable(L, 4);
+    for (int i = 0; i < CB_PULL; i++) {
+        int ty = has_cbs ? lua_getfield(L, 4, CB_NAMES[i]) : LUA_TNIL;
+        if (ty == LUA_TNIL) {
+            if (has_cbs) lua_pop(L, 1);
+            ty = lua_getfield(L, 3, CB_NAMES[i]);
+        }
+        if (ty != LUA_TNIL && ty != LUA_TFUNCTION)
+            luaL_error(L, "%s must be a function, got %s", CB_NAMES[i], lua_typename(L, ty));
+    }
+}
+
+/* A new task of cl, linked in its list, holding the callbacks push_callbacks left on the stack
+ * (popped). NULL when out of memory (the callbacks stay on the stack). */
+static lcos_task *task_new(lcos_client *cl, lua_State *L)
+{
+    lcos_task *t = calloc(1, sizeof *t);
+    if (!t) return NULL;
+    t->owner = cl;
+    t->chunk_ref = LUA_NOREF;
+    t->file_ref = LUA_NOREF;
+    for (int i = 0; i < CB_COUNT; i++) t->refs[i] = LUA_NOREF;
+    t->next = cl->tasks;
+    if (cl->tasks) cl->tasks->prev = t;
+    cl->tasks = t;
+    for (int i = CB_PULL - 1; i >= 0; i--) {
+        if (lua_isfunction(L, -1)) t->refs[i] = luaL_ref(L, LUA_REGISTRYINDEX);
+        else lua_pop(L, 1);
+    }
+    return t;
+}
+
+/* The C callbacks of task t: only those the caller gave (so the core skips the rest). */
+static cos_callbacks task_callbacks(lcos_task *t, const cos_body *body)
+{
+    cos_callbacks cbs = {
+        .ud = t,
+        .on_done = cb_done,
+        .on_progress = t->refs[CB_PROGRESS] != LUA_NOREF ? cb_progress : NULL,
+        .on_hash_progress = t->refs[CB_HASH] != LUA_NOREF ? cb_hash_progress : NULL,
+        .on_task_ready = cb_task_ready,
+        .on_file_finish = t->refs[CB_FILE] != LUA_NOREF ? cb_file_finish : NULL,
+        .on_pull = body->kind == COS_BODY_PULL ? cb_pull : NULL,
+        .release = cb_release,
+        .on_file_progress = t->refs[CB_FILEPROG] != LUA_NOREF ? cb_file_progress : NULL,
+        .on_read = body->kind == COS_BODY_STREAM ? cb_read : NULL,
+    };
+    return cbs;
+}
+
 /* client:start(op, params[, callbacks]) -> id | nil, err
  * callbacks: {callback, onProgress, onHashProgress, onTaskReady, onFileFinish, onFileProgress}; each may also be
  * given in params (as the Node SDK takes onProgress). Programming errors (wrong types) raise;
@@ -1048,78 +1141,33 @@ static int l_start(lua_State *L)
     luaL_checktype(L, 3, LUA_TTABLE);
     if (!lua_isnoneornil(L, 4)) luaL_checktype(L, 4, LUA_TTABLE);
     lua_settop(L, 4);
-    int has_cbs = lua_istable(L, 4);
-
-    /* Everything that can raise happens before any allocation. Stack 5..10: the callbacks. */
-    for (int i = 0; i < CB_PULL; i++) {
-        int ty = has_cbs ? lua_getfield(L, 4, CB_NAMES[i]) : LUA_TNIL;
-        if (ty == LUA_TNIL) {
-            if (has_cbs) lua_pop(L, 1);
-            ty = lua_getfield(L, 3, CB_NAMES[i]);
-        }
-        if (ty != LUA_TNIL && ty != LUA_TFUNCTION)
-            return luaL_error(L, "%s must be a function, got %s", CB_NAMES[i], lua_typename(L, ty));
-    }
-    int stream_op = strcmp(op, "sliceUploadFile") == 0 || strcmp(op, "uploadFile") == 0;
+    /* Everything that can raise happens before any allocation. */
+    push_callbacks(L); /* 5..10 */
+    int stream_op = cos_operation_streams(op); /* a function or file Body becomes a stream */
     check_body_output(L, 3, stream_op);
     static const char *const mapped[] = {"Body", "Output", NULL};
     cos_value *params = check_object_skip(L, 3, "params", mapped);
-
-    lcos_task *t = calloc(1, sizeof *t);
+    lcos_task *t = task_new(cl, L);
     if (!t) {
         cos_value_free(params);
         return luaL_error(L, "out of memory");
     }
-    t->owner = cl;
-    t->chunk_ref = LUA_NOREF;
-    t->file_ref = LUA_NOREF;
-    for (int i = 0; i < CB_COUNT; i++) t->refs[i] = LUA_NOREF;
-    t->next = cl->tasks;
-    if (cl->tasks) cl->tasks->prev = t;
-    cl->tasks = t;
-    for (int i = CB_PULL - 1; i >= 0; i--) { /* pops 10..5 */
-        if (lua_isfunction(L, -1)) t->refs[i] = luaL_ref(L, LUA_REGISTRYINDEX);
-        else lua_pop(L, 1);
-    }
-
     cos_body body;
     cos_output out;
     map_body(L, 3, &body, t, params, stream_op);
     map_output(L, 3, &out);
-
-    cos_callbacks cbs = {
-        .ud = t,
-        .on_done = cb_done,
-        .on_progress = t->refs[CB_PROGRESS] != LUA_NOREF ? cb_progress : NULL,
-        .on_hash_progress = t->refs[CB_HASH] != LUA_NOREF ? cb_hash_progress : NULL,
-        .on_task_ready = cb_task_ready,
-        .on_file_finish = t->refs[CB_FILE] != LUA_NOREF ? cb_file_finish : NULL,
-        .on_pull = body.kind == COS_BODY_PULL ? cb_pull : NULL,
-        .release = cb_release,
-        .on_file_progress = t->refs[CB_FILEPROG] != LUA_NOREF ? cb_file_progress : NULL,
-        .on_read = body.kind == COS_BODY_STREAM ? cb_read : NULL,
-    };
+    cos_callbacks cbs = task_callbacks(t, &body);
     cos_value *err = NULL;
-    cos_task_id id;
-    unsigned long mark = cl->err_seq;
-    {
-        ENTER(cl, L);
-        id = cos_start(cl->c, op, params, body.kind ? &body : NULL, out.kind ? &out : NULL, &cbs, &err);
-        LEAVE(cl);
+    lcos_call k = lcos_enter(cl, L);
+    cos_task_id id = cos_start(cl->c, op, params, body.kind ? &body : NULL, out.kind ? &out : NULL, &cbs, &err);
+    if (id > 0) { /* (on failure release() has freed t) */
+        t->id = id;
+        cos_value_free(err); /* none expected; freed before lcos_leave may raise */
+        err = NULL;
     }
-    if (id > 0) t->id = id; /* on failure release() has freed t */
-    finish_pending_close(cl, L);
-    if (id <= 0) {
-        lua_pushnil(L);
-        if (err) push_error(L, err); else lua_pushstring(L, "cos_start failed");
-        cos_value_free(err);
-        raise_pending(cl, L, mark, 0, 0);
-        return 2;
-    }
-    cos_value_free(err);
-    raise_pending(cl, L, mark, 0, id); /* its onTaskReady raised */
-    lua_pushinteger(L, (lua_Integer)id);
-    return 1;
+    lcos_leave(&k, 0, id > 0 ? id : 0); /* raises what its onTaskReady raised */
+    if (id > 0) lua_pushinteger(L, (lua_Integer)id);
+    return lcos_result(L, id > 0, err, "cos_start failed");
 }
 
 static double mono_ms(void)
@@ -1129,29 +1177,25 @@ static double mono_ms(void)
     return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
 }
 
-/* One cos_poll step on L. *idle is set when it returned at once without delivering anything:
- * a sign that nothing can progress (e.g. only paused tasks are left). */
-static int poll_once(lcos_client *cl, lua_State *L, int timeout, int *idle)
+/* One cos_poll step, inside a call (lcos_enter). *idle is set when it returned at once without
+ * delivering anything: a sign that nothing can progress (e.g. only paused tasks are left). */
+static int poll_once(lcos_client *cl, int timeout, int *idle)
 {
-    int n;
     unsigned long before = cl->deliveries;
     double t0 = mono_ms();
-    ENTER(cl, L);
-    n = cos_poll(cl->c, timeout);
-    LEAVE(cl);
+    int n = cos_poll(cl->c, timeout);
     if (idle) *idle = cl->deliveries == before && mono_ms() - t0 < 1.0;
     return n;
 }
 
-/* client:poll([timeout_ms]) -> number of unfinished tasks */
+/* client:poll([timeout_ms]) -> number of unfinished tasks; raises any callback's error. */
 static int l_poll(lua_State *L)
 {
     lcos_client *cl = check_client(L, 1);
     int timeout = (int)luaL_optinteger(L, 2, 0);
-    unsigned long mark = cl->err_seq;
-    int n = poll_once(cl, L, timeout, NULL);
-    finish_pending_close(cl, L);
-    raise_pending(cl, L, mark, 1, 0);
+    lcos_call k = lcos_enter(cl, L);
+    int n = poll_once(cl, timeout, NULL);
+    lcos_leave(&k, 1, 0);
     lua_pushinteger(L, n);
     return 1;
 }
@@ -1197,15 +1241,9 @@ static int l_socket_action(lua_State *L)
     int fd = (int)luaL_checkinteger(L, 2);
     const char *ev = luaL_optstring(L, 3, "");
     int events = (strchr(ev, 'r') ? COS_WATCH_IN : 0) | (strchr(ev, 'w') ? COS_WATCH_OUT : 0);
-    unsigned long mark = cl->err_seq;
-    int n;
-    {
-        ENTER(cl, L);
-        n = cos_socket_action(cl->c, fd, events);
-        LEAVE(cl);
-    }
-    finish_pending_close(cl, L);
-    raise_pending(cl, L, mark, 1, 0); /* as poll: any callback error of this step */
+    lcos_call k = lcos_enter(cl, L);
+    int n = cos_socket_action(cl->c, fd, events);
+    lcos_leave(&k, 1, 0); /* as poll: any callback error of this step */
     lua_pushinteger(L, n);
     return 1;
 }
@@ -1216,28 +1254,25 @@ static int l_socket_action(lua_State *L)
  * over to cos_run/cos_wait, which know when nothing can progress (only paused tasks left). */
 static void drive(lcos_client *cl, lua_State *L, cos_task_id id)
 {
-    int idle_steps = 0;
-    unsigned long mark = cl->err_seq;
-    while (cl->c && !cl->close_pending && !has_raisable(cl, mark, id == 0, id)) {
+    int all = id == 0, idle_steps = 0;
+    lcos_call k = lcos_enter(cl, L); /* one call for the whole loop: nothing runs Lua between steps */
+    while (cl->c && !cl->close_pending && !has_raisable(cl, k.mark, all, id)) {
         if (id > 0) {
             lcos_task *t = find_task(cl, id);
             if (!t || t->done) break;
         }
         int idle = 0;
         /* an idle cos_poll sleeps its whole timeout (as poll(2) does): not worth it here */
-        int n = cos_busy(cl->c) ? poll_once(cl, L, 1000, &idle) : (idle = 1, idle_steps = 3, 1);
+        int n = cos_busy(cl->c) ? poll_once(cl, 1000, &idle) : (idle = 1, idle_steps = 3, 1);
         if (n <= 0) break;
         idle_steps = idle ? idle_steps + 1 : 0;
-        if (idle_steps >= 3 && !has_raisable(cl, mark, id == 0, id) && !cl->close_pending) {
-            ENTER(cl, L);
+        if (idle_steps >= 3 && !has_raisable(cl, k.mark, all, id) && !cl->close_pending) {
             if (id > 0) cos_wait(cl->c, id);
             else cos_run(cl->c);
-            LEAVE(cl);
             break;
         }
     }
-    finish_pending_close(cl, L);
-    raise_pending(cl, L, mark, id == 0, id);
+    lcos_leave(&k, all, id);
 }
 
 /* client:run(): until no task is left (or only paused ones); a callback's error is raised here. */
@@ -1279,15 +1314,9 @@ static int task_op(lua_State *L, int (*fn)(cos_client *, cos_task_id))
 {
     lcos_client *cl = check_client(L, 1);
     cos_task_id id = (cos_task_id)luaL_checkinteger(L, 2);
-    int rc;
-    unsigned long mark = cl->err_seq;
-    {
-        ENTER(cl, L);
-        rc = fn(cl->c, id);
-        LEAVE(cl);
-    }
-    finish_pending_close(cl, L);
-    raise_pending(cl, L, mark, 0, 0); /* delivers nothing itself: only defers */
+    lcos_call k = lcos_enter(cl, L);
+    int rc = fn(cl->c, id);
+    lcos_leave(&k, 0, 0); /* delivers nothing itself: only defers */
     lua_pushboolean(L, rc == 0);
     return 1;
 }
@@ -1304,37 +1333,32 @@ static int l_fail_callback(lua_State *L)
     lcos_client *cl = check_client(L, 1);
     cos_task_id id = (cos_task_id)luaL_checkinteger(L, 2);
     const char *msg = luaL_checkstring(L, 3);
-    cos_value *e = cos_obj_new();
-    if (e && (cos_obj_set_str(e, "code", "CallbackError") || cos_obj_set_str(e, "name", "CallbackError") ||
-              cos_obj_set_str(e, "message", msg))) {
-        cos_value_free(e);
-        e = NULL;
-    }
+    cos_value *e = callback_error_new(msg);
     if (!e) return luaL_error(L, "out of memory");
-    int rc;
-    {
-        ENTER(cl, L);
-        rc = cos_task_fail(cl->c, id, e);
-        LEAVE(cl);
-    }
-    finish_pending_close(cl, L);
+    lcos_call k = lcos_enter(cl, L);
+    int rc = cos_task_fail(cl->c, id, e);
+    lcos_leave(&k, 0, 0);
     lua_pushboolean(L, rc == 0);
     return 1;
+}
+
+/* Replaces the function *ref holds by argument 2 (a function, or nil: none). 1 when one is held. */
+static int hold_function(lua_State *L, int *ref)
+{
+    if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_settop(L, 2);
+    int r = lua_isnil(L, 2) ? LUA_NOREF : luaL_ref(L, LUA_REGISTRYINDEX);
+    unref_on(L, ref);
+    *ref = r;
+    return r != LUA_NOREF;
 }
 
 /* client:on_list_update(fn | nil) */
 static int l_on_list_update(lua_State *L)
 {
     lcos_client *cl = check_client(L, 1);
-    if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TFUNCTION);
-    lua_settop(L, 2);
-    int ref = lua_isnil(L, 2) ? LUA_NOREF : luaL_ref(L, LUA_REGISTRYINDEX);
-    unref_on(L, &cl->list_ref);
-    cl->list_ref = ref;
-    if (ref == LUA_NOREF)
-        cos_on_list_update(cl->c, NULL, NULL);
-    else
-        cos_on_list_update(cl->c, cb_list_update, cl);
+    int on = hold_function(L, &cl->list_ref);
+    cos_on_list_update(cl->c, on ? cb_list_update : NULL, on ? cl : NULL);
     return 0;
 }
 
@@ -1343,12 +1367,8 @@ static int l_on_list_update(lua_State *L)
 static int l_on_credentials(lua_State *L)
 {
     lcos_client *cl = check_client(L, 1);
-    if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TFUNCTION);
-    lua_settop(L, 2);
-    int ref = lua_isnil(L, 2) ? LUA_NOREF : luaL_ref(L, LUA_REGISTRYINDEX);
-    unref_on(L, &cl->cred_ref);
-    cl->cred_ref = ref;
-    cos_set_credentials_provider(cl->c, ref == LUA_NOREF ? NULL : cb_credentials, cl);
+    int on = hold_function(L, &cl->cred_ref);
+    cos_set_credentials_provider(cl->c, on ? cb_credentials : NULL, cl);
     return 0;
 }
 
@@ -1362,15 +1382,9 @@ static int l_provide_credentials(lua_State *L)
     cos_value *err = lua_isnoneornil(L, 3) ? NULL : to_value(L, 3, 0, &cv);
     cos_value *creds = lua_isnoneornil(L, 4) ? NULL : to_value(L, 4, 0, &cv);
     if (!lua_isnoneornil(L, 3) && !err) err = cos_cstr_new(cv.err ? cv.err : "getAuthorization failed");
-    int rc;
-    unsigned long mark = cl->err_seq;
-    {
-        ENTER(cl, L);
-        rc = cos_credentials_provide(cl->c, (uint64_t)token, err, creds);
-        LEAVE(cl);
-    }
-    finish_pending_close(cl, L);
-    raise_pending(cl, L, mark, 0, 0);
+    lcos_call k = lcos_enter(cl, L);
+    int rc = cos_credentials_provide(cl->c, (uint64_t)token, err, creds);
+    lcos_leave(&k, 0, 0);
     lua_pushboolean(L, rc == 0);
     return 1;
 }
@@ -1383,16 +1397,10 @@ static int l_get_object_url(lua_State *L)
     cos_value *err = NULL;
     char *url = cos_get_object_url(cl->c, params, &err);
     cos_value_free(params);
-    if (!url) {
-        lua_pushnil(L);
-        if (err) push_error(L, err); else lua_pushstring(L, "getObjectUrl failed");
-        cos_value_free(err);
-        return 2;
-    }
-    cos_value_free(err);
-    lua_pushstring(L, url);
+    int ok = url != NULL;
+    if (ok) lua_pushstring(L, url);
     free(url);
-    return 1;
+    return lcos_result(L, ok, err, "getObjectUrl failed");
 }
 
 /* client:callback_traceback() -> traceback of the last error raised by a user callback, or nil */
@@ -1411,16 +1419,10 @@ static int l_get_authorization(lua_State *L)
     cos_value *err = NULL;
     char *auth = cos_get_authorization(opts, &err);
     cos_value_free(opts);
-    if (!auth) {
-        lua_pushnil(L);
-        if (err) push_error(L, err); else lua_pushstring(L, "getAuthorization failed");
-        cos_value_free(err);
-        return 2;
-    }
-    cos_value_free(err);
-    lua_pushstring(L, auth);
+    int ok = auth != NULL;
+    if (ok) lua_pushstring(L, auth);
     free(auth);
-    return 1;
+    return lcos_result(L, ok, err, "getAuthorization failed");
 }
 
 /* core.post_policy(opts) -> {url, fields, policy, expiration} | nil, err */
@@ -1430,16 +1432,10 @@ static int l_post_policy(lua_State *L)
     cos_value *err = NULL;
     cos_value *res = cos_post_policy(opts, &err);
     cos_value_free(opts);
-    if (!res) {
-        lua_pushnil(L);
-        if (err) push_error(L, err); else lua_pushstring(L, "post_policy failed");
-        cos_value_free(err);
-        return 2;
-    }
-    cos_value_free(err);
-    push_value(L, res, 0);
+    if (res) push_value(L, res, 0);
+    int ok = res != NULL;
     cos_value_free(res);
-    return 1;
+    return lcos_result(L, ok, err, "post_policy failed");
 }
 
 static const luaL_Reg client_methods[] = {
@@ -1472,15 +1468,10 @@ static int l_list_files(lua_State *L)
     const char *links = luaL_optstring(L, 2, NULL);
     cos_value *err = NULL;
     cos_value *files = cos_local_files_list(dir, links, &err);
-    if (!files) {
-        lua_pushnil(L);
-        if (err) push_error(L, err); else lua_pushstring(L, "list_files failed");
-        cos_value_free(err);
-        return 2;
-    }
-    push_value(L, files, 0);
+    if (files) push_value(L, files, 0);
+    int ok = files != NULL;
     cos_value_free(files);
-    return 1;
+    return lcos_result(L, ok, err, "list_files failed");
 }
 
 /* core.file_crc64(path) -> the decimal CRC-64 (x-cos-hash-crc64ecma) | nil, message */
@@ -1488,15 +1479,15 @@ static int l_file_crc64(lua_State *L)
 {
     const char *path = luaL_checkstring(L, 1);
     uint64_t crc = 0;
-    if (cos_local_file_crc64(path, &crc) != 0) {
-        lua_pushnil(L);
-        lua_pushfstring(L, "%s: %s", path, strerror(errno));
-        return 2;
+    int ok = cos_local_file_crc64(path, &crc) == 0;
+    char buf[4200]; /* the decimal CRC, or the message */
+    if (ok) {
+        snprintf(buf, sizeof buf, "%llu", (unsigned long long)crc);
+        lua_pushstring(L, buf);
+    } else {
+        snprintf(buf, sizeof buf, "%.4000s: %s", path, strerror(errno));
     }
-    char s[32];
-    snprintf(s, sizeof s, "%llu", (unsigned long long)crc);
-    lua_pushstring(L, s);
-    return 1;
+    return lcos_result(L, ok, NULL, buf);
 }
 
 static const luaL_Reg module_funcs[] = {
@@ -1507,6 +1498,17 @@ static const luaL_Reg module_funcs[] = {
     {"post_policy", l_post_policy},
     {NULL, NULL},
 };
+
+/* core.operations: the names cos_start runs, in the core's order, read once from the core's
+ * index (cos_operation_name) so that the Lua layer makes one method per name and keeps no list. */
+static void push_operations(lua_State *L)
+{
+    lua_newtable(L);
+    for (size_t i = 0; cos_operation_name(i); i++) {
+        lua_pushstring(L, cos_operation_name(i));
+        lua_rawseti(L, -2, (lua_Integer)i + 1);
+    }
+}
 
 int luaopen_cos_core(lua_State *L)
 {
@@ -1535,5 +1537,7 @@ int luaopen_cos_core(lua_State *L)
     lua_setfield(L, -2, "VERSION");
     luaL_getmetatable(L, ERROR_MT);
     lua_setfield(L, -2, "error_mt");
+    push_operations(L);
+    lua_setfield(L, -2, "operations");
     return 1;
 }

@@ -1,7 +1,8 @@
 /* api: the COS APIs lua-cos speaks, one enum shared by the client (every request names its API
  * when it is built: cos_req_new) and cosd (route() maps a request to one). The names are COS's own
  * ("PutObject", "UploadPart", ...): they appear in STS policies (name/cos:<API>), cosd's fault
- * rules and logs, and docs/cos-wire.md's sections. Adding an API: a value here, its name in api.c. */
+ * rules and logs, and docs/cos-wire.md's sections. Adding an API: a value here, its name and
+ * method in api.c. */
 #ifndef COS_COMMON_API_H
 #define COS_COMMON_API_H
 
@@ -26,6 +27,8 @@ typedef enum cos_api {
 
 /* COS's name of an API ("UploadPart"); "" for COS_API_NONE or a value out of range. */
 const char *cos_api_name(cos_api api);
+/* Its HTTP method ("PUT"); "" for COS_API_NONE or a value out of range. */
+const char *cos_api_method(cos_api api);
 /* The API of a name (exact case); COS_API_NONE when unknown. */
 cos_api cos_api_from_name(const char *name);
 

@@ -214,6 +214,9 @@ typedef struct cos_callbacks {
 /* The name of operation number `index` (0, 1, ...: "putObject", "appendObject", ...), NULL past
  * the last: the list of what cos_start runs (the Lua binding builds its methods from it). */
 COS_API const char *cos_operation_name(size_t index);
+/* 1 when operation `name` takes a COS_BODY_STREAM body (a reader or descriptor of unknown
+ * length: sliceUploadFile, uploadFile), else 0. */
+COS_API int cos_operation_streams(const char *name);
 
 /* Starts operation `op`, one of the names cos_operation_name lists (the Node SDK's names:
  * "putObject", "sliceUploadFile", "multipartComplete", ...).
@@ -252,9 +255,10 @@ COS_API cos_task_id cos_start(cos_client *c, const char *op, cos_value *params, 
  *   in microseconds.
  * - A stream upload (COS_BODY_STREAM) reads at most 2 MiB and calls on_read at most 512 times per
  *   step, only while a part buffer is free; a source with nothing to give costs one call.
- * - Still done whole inside one step: the MD5 of an in-memory body (putObject with
- *   UploadCheckContentMd5) and UploadAddMetaMd5 of uploadFile's single PUT (at most SliceSize
- *   bytes): about 1.4 ms per MiB. Keep those small in a frame loop.
+ * - Still done whole inside one step: the MD5 of a putObject, appendObject or multipartUpload
+ *   body (strings and files alike) for UploadCheckContentMd5 or putObject's UploadAddMetaMd5:
+ *   about 1.4 ms per MiB. Keep those small in a frame loop, or use uploadFile, whose single PUT
+ *   hashes a file in slices (one MD5 pass for both options).
  * - Sizing work to a frame: one step per 60 Hz frame moves at most 60 x COS_STEP_MAX_BYTES =
  *   60 MiB/s whatever the transfers in flight; keep callbacks cheap (copy the figures, draw
  *   later; ProgressInterval throttles on_progress); a host with time left in a frame may call

@@ -20,13 +20,6 @@ COS.VERSION = core.VERSION
 -- The metatable of every error table lua-cos hands out (readable tostring: code, status, message).
 COS.Error = core.error_mt
 
--- Operations run by the C core, named as the Node SDK names them.
-local OPERATIONS = {
-  "putObject", "appendObject", "headObject", "getObject", "deleteObject", "getBucket", "postObject",
-  "multipartList", "multipartInit", "multipartUpload", "multipartListPart", "multipartComplete",
-  "multipartAbort", "sliceUploadFile", "uploadFile", "uploadFiles",
-}
-
 local EVENTS = { ["list-update"] = true, ["task-list-update"] = true }
 
 -- Inside nginx (OpenResty's ngx_lua) --------------------------------------------------------
@@ -197,7 +190,10 @@ local function call(self, op, params, callback, after_start)
   return rdata
 end
 
-for _, op in ipairs(OPERATIONS) do
+-- One method per operation of the C core's index (core.operations, the Node SDK's names): an
+-- operation added to the core is a method here with no change to this file. Methods defined
+-- below (uploadFiles) add what only Lua does on top of the core's operation.
+for _, op in ipairs(core.operations) do
   COS[op] = function(self, params, callback) return call(self, op, params, callback) end
 end
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/errors.h"
+#include "base/params.h"
 #include "base/validate.h"
 
 typedef enum { OPT_STR, OPT_INT, OPT_NUM, OPT_BOOL, OPT_IGNORED } opt_kind;
@@ -156,7 +157,9 @@ int cos_options_check(const cos_value *o, cos_value **err)
             if (options_check_number(d, v, err) != 0) return -1;
             break;
         case OPT_BOOL:
-            if (cos_value_type(v) != COS_BOOL) return options_errorf(err, name, "option %s must be a boolean", name);
+            if (cos_param_bool(o, name, 0) < 0) /* the one rule of boolean params (base/params.h) */
+                return options_errorf(err, name, "option %s must be a boolean (true, false, \"true\" or \"false\")",
+                                      name);
             break;
         case OPT_IGNORED: break;
         }
@@ -181,8 +184,8 @@ double cos_options_num(const cos_value *options, const char *name)
 
 int cos_options_bool(const cos_value *options, const char *name)
 {
-    const cos_value *v = cos_obj_get(options, name);
-    return cos_value_type(v) == COS_BOOL ? cos_value_bool(v) : options_default(name) != 0;
+    int b = cos_param_bool(options, name, options_default(name) != 0);
+    return b < 0 ? options_default(name) != 0 : b;
 }
 
 const char *cos_options_str(const cos_value *options, const char *name)

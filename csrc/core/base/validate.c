@@ -1,5 +1,6 @@
 /* validate: synchronous parameter checks (see validate.h). Pure functions of the params. */
 #include "base/validate.h"
+#include "base/params.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -86,25 +87,6 @@ static cos_value *require_string(const cos_value *params, const char *name)
     if (is_missing(v)) return cos_validate_error(name, "missing param %s", name);
     if (!is_clean_string(v)) return cos_validate_error(name, "param %s must be a string", name);
     return NULL;
-}
-
-int cos_param_integer(const cos_value *v, int64_t *out)
-{
-    if (cos_value_type(v) == COS_NUM) {
-        double n = cos_value_num(v);
-        if (!isfinite(n) || n != floor(n) || fabs(n) > 9007199254740992.0) return -1;
-        *out = (int64_t)n;
-        return 0;
-    }
-    const char *s = cos_value_str(v, NULL);
-    if (!s || !is_clean_string(v)) return -1;
-    const char *digits = s[0] == '-' ? s + 1 : s;
-    if (!*digits || !only_chars(digits, DIGITS)) return -1;
-    errno = 0;
-    long long n = strtoll(s, NULL, 10);
-    if (errno == ERANGE) return -1;
-    *out = (int64_t)n;
-    return 0;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -429,6 +411,18 @@ static cos_value *check_numbers(const cos_value *params)
     return e;
 }
 
+/* The boolean params, by cos_param_bool's one rule: a value it cannot read is refused here, so
+ * no operation ever guesses (JS would read "false" as true). */
+static cos_value *check_bools(const cos_value *params)
+{
+    static const char *const names[] = {"UploadAddMetaMd5", "Checkpoint", NULL};
+    for (size_t i = 0; names[i]; i++)
+        if (cos_param_bool(params, names[i], 0) < 0)
+            return cos_validate_error(names[i], "param %s must be a boolean (true, false, \"true\" or \"false\")",
+                                      names[i]);
+    return NULL;
+}
+
 /* Operations that address the bucket, not an object. */
 static int bucket_op(const char *op)
 {
@@ -465,6 +459,7 @@ static cos_value *check_one(const char *op, const cos_value *params, const char 
     cos_value *e = check_param_names(params);
     if (!e) e = check_header_safety(params);
     if (!e) e = check_numbers(params);
+    if (!e) e = check_bools(params);
     if (!e && !bucket_op(op)) e = check_key(params, raw_key);
     if (!e) e = check_file(path);
     return e;

@@ -42,10 +42,6 @@ cos_value *cos_validate_parts(const cos_value *params);
  * (numbers are accepted where `allow_numbers`, e.g. MaxKeys). */
 cos_value *cos_validate_optional_strings(const cos_value *params, const char *const *names, int allow_numbers);
 
-/* An integer-valued param: an integral finite number, or a string of decimal digits (optional
- * leading '-'), within int64. 0 and *out set, or -1. */
-int cos_param_integer(const cos_value *v, int64_t *out);
-
 #endif
 
 /* ------------------------------------------------------------------------------------------ */
@@ -69,6 +65,7 @@ int cos_validate_param_known(const char *name);
  *   any byte but NUL), in Headers names and values, in param names; no NUL in Query; header
  *   values at most COS_HEADER_VALUE_MAX bytes;
  * - ChunkSize, SliceSize, AsyncLimit, ContentLength: integers in range when given;
+ * - UploadAddMetaMd5, Checkpoint: booleans by cos_param_bool's rule when given;
  * - Key: not empty once the leading '/' is dropped (raw_key 0), for operations on an object;
  * - the file to upload (body PATH or FilePath) is a regular file when it exists;
  * - uploadFiles: the same for every entry of files, the message prefixed with "files[i]: ".

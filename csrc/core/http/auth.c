@@ -11,6 +11,7 @@
 #include "base/clock.h"
 #include "base/errors.h"
 #include "http/auth.h"
+#include "base/params.h"
 #include "base/validate.h"
 
 void cos_auth_key_time(double offset_ms, long expires, char out[64])
@@ -18,27 +19,6 @@ void cos_auth_key_time(double offset_ms, long expires, char out[64])
     /* The Node SDK: start = round((now + offset) / 1000) - 1, end = start + Expires. */
     long long start = (long long)llround((cos_clock_wall_ms() + offset_ms) / 1000.0) - 1;
     snprintf(out, 64, "%lld;%lld", start, start + expires);
-}
-
-/* A cos_value scalar as the string JS's String(v) would give; NULL for nil/containers. */
-static const char *scalar_string(const cos_value *v, char *buf, size_t n)
-{
-    switch (cos_value_type(v)) {
-    case COS_STR: return cos_value_str(v, NULL);
-    case COS_BOOL: return cos_value_bool(v) ? "true" : "false";
-    case COS_NUM: {
-        double d = cos_value_num(v);
-        if (d == floor(d) && fabs(d) < 1e15) snprintf(buf, n, "%.0f", d);
-        else snprintf(buf, n, "%.17g", d);
-        return buf;
-    }
-    default: return NULL;
-    }
-}
-
-const char *cos_param_string(const cos_value *params, const char *name, char *buf, size_t n)
-{
-    return scalar_string(cos_obj_get(params, name), buf, n);
 }
 
 char *cos_auth_for_request(cos_client *c, const char *sid, const char *skey, const char *kt, const char *method,
@@ -90,7 +70,7 @@ static int kv_set_from(kv_set *s, const cos_value *obj, int headers)
     if (cos_value_type(obj) != COS_OBJ) return 0;
     for (size_t i = 0; i < n; i++) {
         const char *name = cos_obj_key(obj, i);
-        const char *v = scalar_string(cos_obj_at(obj, i), s->bufs[i], sizeof s->bufs[i]);
+        const char *v = cos_param_to_string(cos_obj_at(obj, i), s->bufs[i], sizeof s->bufs[i]);
         if (headers) {
             /* getAuth keeps empty values (the request path drops them before it gets here). */
             if (!v || (headers == 2 && !*v) || !cos_sign_header_eligible(name)) continue;
@@ -170,6 +150,11 @@ static cos_value *check_sign_options(const cos_value *o, const char *const *know
             if ((unsigned char)k[j] < 0x20 || k[j] == 0x7f)
                 return cos_validate_error(keys[i], "param %s must not contain NUL or control characters", keys[i]);
     }
+    static const char *const bools[] = {"ForceSignHost", "Sign", NULL};
+    for (size_t i = 0; bools[i]; i++)
+        if (cos_param_bool(o, bools[i], 1) < 0)
+            return cos_validate_error(bools[i], "param %s must be a boolean (true, false, \"true\" or \"false\")",
+                                      bools[i]);
     const cos_value *m = cos_obj_get(o, "Method");
     if (cos_value_type(m) != COS_NIL) {
         const char *s = cos_value_str(m, NULL);
@@ -266,8 +251,7 @@ char *cos_get_authorization(const cos_value *o, cos_value **err)
         headers = cos_obj_new();
     }
     const char *bucket = cos_obj_get_str(o, "Bucket"), *region = cos_obj_get_str(o, "Region");
-    const cos_value *fsh = cos_obj_get(o, "ForceSignHost");
-    int sign_host = !(cos_value_type(fsh) == COS_BOOL && !cos_value_bool(fsh));
+    int sign_host = cos_param_bool(o, "ForceSignHost", 1) != 0;
     if (headers && bucket && *bucket && region && *region && sign_host && !cos_obj_get(headers, "Host") &&
         !cos_obj_get(headers, "host")) {
         strbuf host;
@@ -298,7 +282,7 @@ static int query_string(strbuf *out, const cos_value *query)
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         char buf[40];
-        const char *v = scalar_string(cos_obj_get(query, keys[i]), buf, sizeof buf);
+        const char *v = cos_param_to_string(cos_obj_get(query, keys[i]), buf, sizeof buf);
         if (!v) v = "";
         rc = (i && sb_putc(out, '&')) || cos_url_encode(out, keys[i], strlen(keys[i]), 0) || sb_putc(out, '=') ||
              cos_url_encode(out, v, strlen(v), 0);
@@ -335,8 +319,7 @@ char *cos_get_object_url(cos_client *c, const cos_value *params, cos_value **err
     const char *raw_qs = cos_obj_get_str(params, "QueryString");
     if (rc == 0 && raw_qs && *raw_qs) rc = (qs.len && sb_putc(&qs, '&')) || sb_puts(&qs, raw_qs);
     if (rc == 0) rc = sb_puts(&out, url);
-    const cos_value *sign = cos_obj_get(params, "Sign");
-    if (rc == 0 && cos_value_type(sign) != COS_NIL && !cos_value_bool(sign)) {
+    if (rc == 0 && cos_param_bool(params, "Sign", 1) == 0) {
         if (qs.len) rc = sb_putc(&out, '?') || sb_puts(&out, qs.data);
         goto done;
     }

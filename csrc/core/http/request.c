@@ -9,6 +9,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "base/params.h"
 #include "base/url.h"
 #include "crc64.h"
 #include "http/auth.h"
@@ -80,18 +81,19 @@ static void rkv_free(cos_rkv_list *l)
 /* ---------------------------------------------------------------------------------------- */
 /* Building                                                                                  */
 
-cos_request *cos_req_new(cos_client *c, const char *method, const char *bucket, const char *region,
-                         const char *key)
+cos_request *cos_req_new(cos_client *c, cos_api api, const char *bucket, const char *region, const char *key)
 {
+    if (!*cos_api_method(api)) return NULL; /* not one of api.h's */
     cos_request *r = calloc(1, sizeof *r);
     if (!r) return NULL;
     r->c = c;
+    r->api = api;
     r->fd = -1;
     r->out_fd = -1;
     r->body_len = -1;
     r->body_limit = COS_RESP_MAX_BODY;
     r->max_retries = -1;
-    r->method = strdup(method ? method : "GET");
+    r->method = strdup(cos_api_method(api));
     r->bucket = strdup(bucket ? bucket : "");
     r->region = strdup(region ? region : "");
     r->key = key ? strdup(key) : NULL;
@@ -101,7 +103,6 @@ cos_request *cos_req_new(cos_client *c, const char *method, const char *bucket, 
         cos_req_free(r);
         return NULL;
     }
-    for (char *p = r->method; *p; p++) *p = (char)toupper((unsigned char)*p);
     return r;
 }
 
@@ -671,29 +672,6 @@ static int build_headers(cos_request *r, cos_rkv_list *h)
     return 0;
 }
 
-/* The API name of a request, for the provider's Scope ("name/cos:PutObject",
- * cos-wire.md#temporary-credentials). */
-static const char *action_name(const cos_request *r)
-{
-    int has_upid = rkv_find(&r->query, "uploadId", 0) >= 0;
-    const char *m = r->method;
-    if (!r->key) {
-        if (strcmp(m, "POST") == 0) return "PostObject";
-        if (strcmp(m, "HEAD") == 0) return "HeadBucket";
-        return rkv_find(&r->query, "uploads", 0) >= 0 ? "ListMultipartUploads" : "GetBucket";
-    }
-    if (strcmp(m, "PUT") == 0) return rkv_find(&r->query, "partNumber", 0) >= 0 ? "UploadPart" : "PutObject";
-    if (strcmp(m, "POST") == 0) {
-        if (rkv_find(&r->query, "uploads", 0) >= 0) return "InitiateMultipartUpload";
-        if (has_upid) return "CompleteMultipartUpload";
-        return rkv_find(&r->query, "append", 0) >= 0 ? "AppendObject" : "PostObject";
-    }
-    if (strcmp(m, "GET") == 0) return has_upid ? "ListParts" : "GetObject";
-    if (strcmp(m, "HEAD") == 0) return "HeadObject";
-    if (strcmp(m, "DELETE") == 0) return has_upid ? "AbortMultipartUpload" : "DeleteObject";
-    return m;
-}
-
 cos_value *cos_req_cred_options(cos_request *r)
 {
     cos_rkv_list h = {0};
@@ -706,7 +684,7 @@ cos_value *cos_req_cred_options(cos_request *r)
     if (rc == 0) rc = build_url(r);
     if (rc == 0) rc = base_headers(r, r->attempt + 1, &h); /* the headers of the coming attempt */
     if (rc == 0) rc = sb_putc(&path, '/') || (r->key && sb_puts(&path, r->key));
-    if (rc == 0) rc = sb_printf(&action, "name/cos:%s", action_name(r));
+    if (rc == 0) rc = sb_printf(&action, "name/cos:%s", cos_api_name(r->api)); /* cos-wire.md#temporary-credentials */
     for (size_t i = 0; rc == 0 && i < r->query.len; i++)
         rc = cos_obj_set_str(q, r->query.items[i].name, r->query.items[i].value);
     for (size_t i = 0; rc == 0 && i < h.len; i++) {

@@ -22,6 +22,7 @@
 #define COS_REQUEST_H
 #include <stddef.h>
 #include <stdint.h>
+#include "api.h"
 #include "cos.h"
 #include "strbuf.h"
 
@@ -56,10 +57,12 @@ typedef void (*cos_req_progress_fn)(void *ud, int64_t sent, int64_t send_total, 
  * Return 0, or -1 to fail the request (code "EBODYREAD"). Called from cos_poll only. */
 typedef int (*cos_req_pull_fn)(void *ud, const void **chunk, size_t *len);
 
-/* A new request for `method` ("GET", "PUT", ...) on Bucket/Region; key NULL means bucket level
- * (path "/"). `key` is used as given (the caller strips the leading '/' unless UseRawKey). */
-cos_request *cos_req_new(cos_client *c, const char *method, const char *bucket, const char *region,
-                         const char *key);
+/* A new request of COS API `api` (api.h; its HTTP method follows from it, and it names the request
+ * in the credentials provider's STS scope "name/cos:<API>") on Bucket/Region; key NULL means
+ * bucket level (path "/"). `key` is used as given (the caller strips the leading '/' unless
+ * UseRawKey). The builders of ops/messages.c are its callers: one per COS API. NULL when out of
+ * memory or `api` is not one of api.h's. */
+cos_request *cos_req_new(cos_client *c, cos_api api, const char *bucket, const char *region, const char *key);
 /* Frees a request that was never submitted. */
 void cos_req_free(cos_request *r);
 

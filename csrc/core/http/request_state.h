@@ -31,6 +31,7 @@ typedef enum cos_req_state {
 
 struct cos_request {
     cos_client *c;
+    cos_api api;            /* the COS API this request is (cos_req_new): its method and STS scope */
     char *method, *bucket, *region, *key; /* key NULL: bucket level */
     cos_rkv_list query, headers;
     /* Body */

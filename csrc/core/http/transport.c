@@ -444,6 +444,18 @@ static cos_value *too_large_error(cos_request *r)
     return e;
 }
 
+/* EWRITE (getObject's output failed): the failed write(2) in the one errno shape of base/errors.h
+ * (errno, syscall, its message), the code staying EWRITE. */
+static void write_failure(cos_value *e, int out_error)
+{
+    cos_value *sys = cos_error_errno(out_error, "write", NULL);
+    const char *m = cos_obj_get_str(sys, "message");
+    if (m) cos_obj_set_str(e, "message", m);
+    cos_obj_set_num(e, "errno", out_error);
+    cos_obj_set_str(e, "syscall", "write");
+    cos_value_free(sys);
+}
+
 static cos_value *attempt_error(cos_request *r, CURLcode rc, long status, int *retryable)
 {
     *retryable = 0;
@@ -456,10 +468,17 @@ static cos_value *attempt_error(cos_request *r, CURLcode rc, long status, int *r
             else if (r->body_error == EPIPE) /* a pulled body, or a file, shorter than announced */
                 snprintf(msg, sizeof msg, "EBODYREAD: the body ended after %lld of the %lld bytes announced "
                          "(ContentLength or the file's size)", (long long)r->sent, (long long)r->body_len);
-            else
-                snprintf(msg, sizeof msg, "EBODYREAD: cannot read the request body: %s",
-                         strerror(r->body_error ? r->body_error : EIO));
+            else { /* the read's errno in errors.c's words (cos_error_errno: strerror_r, thread-safe) */
+                cos_value *sys = cos_error_errno(r->body_error, "read", NULL);
+                const char *m = cos_obj_get_str(sys, "message");
+                snprintf(msg, sizeof msg, "EBODYREAD: cannot read the request body: %s", m ? m : "EIO");
+                cos_value_free(sys);
+            }
             cos_value *e = cos_error_new("EBODYREAD", msg);
+            if (e && r->body_error) {
+                cos_obj_set_num(e, "errno", r->body_error);
+                cos_obj_set_str(e, "syscall", "read");
+            }
             if (e) {
                 cos_obj_set_str(e, "url", r->url_noquery);
                 cos_obj_set_str(e, "method", r->method);
@@ -470,6 +489,7 @@ static cos_value *attempt_error(cos_request *r, CURLcode rc, long status, int *r
         curl_easy_getinfo(r->easy, CURLINFO_OS_ERRNO, &os_errno);
         if (rc == CURLE_WRITE_ERROR && r->out_error) os_errno = r->out_error;
         cos_value *e = cos_error_network(rc, os_errno, r->errbuf, r->method, r->url_noquery);
+        if (e && rc == CURLE_WRITE_ERROR && r->out_error) write_failure(e, r->out_error);
         *retryable = cos_error_retryable(cos_error_network_code(rc, os_errno));
         return e;
     }

@@ -1,38 +1,15 @@
-/* ops_bucket: getBucket (GET Bucket, list objects), shaped as the Node SDK shapes it: the
- * children of <ListBucketResult> as strings, Contents and CommonPrefixes always arrays, then
- * statusCode, headers, RequestId. */
-#include <string.h>
-
+/* bucket: getBucket (GET Bucket, list objects; its request and answer: ops/messages.c), shaped
+ * as the Node SDK shapes it: the children of <ListBucketResult> as strings, Contents and
+ * CommonPrefixes always arrays, then statusCode, headers, RequestId. */
 #include "http/transport.h"
-#include "ops/ops.h"
+#include "ops/messages.h"
+#include "ops/bucket.h"
 #include "base/validate.h"
-
-static const char *const LIST_BUCKET_ARRAYS[] = {"Contents", "CommonPrefixes", NULL};
 
 static void get_bucket_done(void *ud, cos_http_result *res)
 {
-    cos_task *t = ud;
-    if (cos_task_fail_on_error(t, res)) return;
-    cos_value *data = cos_result_data(res), *err = NULL;
-    if (!data) {
-        err = cos_validate_error(NULL, "out of memory");
-    } else if (cos_result_merge_xml(data, res, LIST_BUCKET_ARRAYS) != 0) {
-        err = cos_validate_error(NULL, "malformed XML in the response body");
-        if (err) cos_obj_set_num(err, "statusCode", res->status_code);
-        cos_value_free(data);
-        data = NULL;
-    } else {
-        for (size_t i = 0; LIST_BUCKET_ARRAYS[i]; i++)
-            if (!cos_obj_get(data, LIST_BUCKET_ARRAYS[i])) cos_obj_set(data, LIST_BUCKET_ARRAYS[i], cos_arr_new());
-    }
-    cos_task_finish(t, err, data);
-}
-
-static int query_from_param(cos_request *r, const cos_value *params, const char *param, const char *name)
-{
-    char buf[64];
-    const char *v = cos_param_string(params, param, buf, sizeof buf);
-    return v ? cos_req_query(r, name, v) : 0;
+    cos_value *err = NULL, *data = cos_msg_get_bucket_read(res, &err);
+    cos_task_finish(ud, data ? NULL : err, data);
 }
 
 int cos_op_get_bucket(cos_task *t, cos_value **err)
@@ -46,17 +23,9 @@ int cos_op_get_bucket(cos_task *t, cos_value **err)
         *err = e;
         return -1;
     }
-    cos_request *r = cos_task_request(t, "GET", NULL, 0);
-    const cos_value *p = t->params;
-    const char *prefix = cos_obj_get_str(p, "Prefix");
-    /* The SDK's reqParams order; prefix is always sent, even empty. */
-    int rc = r ? cos_req_query(r, "prefix", prefix ? prefix : "") : -1;
-    rc = rc || query_from_param(r, p, "Delimiter", "delimiter");
-    rc = rc || query_from_param(r, p, "Marker", "marker");
-    rc = rc || query_from_param(r, p, "MaxKeys", "max-keys");
-    rc = rc || query_from_param(r, p, "EncodingType", "encoding-type");
-    if (rc) {
-        cos_req_free(r);
+    cos_msg_to to = cos_msg_to_task(t);
+    cos_request *r = cos_msg_get_bucket(&to);
+    if (!r) {
         *err = cos_validate_error(NULL, "cannot build the getBucket request");
         return -1;
     }

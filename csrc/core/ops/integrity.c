@@ -44,6 +44,13 @@ int cos_integrity_content_md5_mem(const cos_client *c, cos_request *r, const voi
     return cos_integrity_body_md5(r, data ? data : "", len);
 }
 
+int cos_integrity_md5_of(int fd, int64_t off, int64_t len, const void *data, unsigned char md5[16])
+{
+    if (fd >= 0) return cos_integrity_hash_range(fd, off, len, md5, NULL);
+    cos_integrity_md5(data ? data : "", (size_t)len, md5);
+    return 0;
+}
+
 int cos_integrity_wants_content_md5(const cos_client *c) { return c->upload_check_md5; }
 
 int cos_integrity_content_md5_header(cos_request *r, const unsigned char md5[16])
@@ -95,6 +102,19 @@ cos_integrity_verdict cos_integrity_check(cos_client *c, const cos_http_result *
                             "x-cos-hash-crc64ecma", *w ? w : "the object",
                             etag && *etag ? "an ETag that is not an MD5: " : "no ETag", etag && *etag ? etag : "");
     return COS_INTEGRITY_UNVERIFIABLE;
+}
+
+cos_integrity_verdict cos_integrity_check_part(cos_client *c, const cos_http_result *res, int64_t expect, int number,
+                                               cos_value **err)
+{
+    char what[24];
+    snprintf(what, sizeof what, "part %d", number);
+    cos_integrity_verdict v = cos_integrity_check(c, res, expect, what, err);
+    const char *etag = cos_obj_get_str(res->headers, "etag");
+    if (v != COS_INTEGRITY_OK || (etag && *etag)) return v;
+    *err = cos_error_newf("InvalidResponse", "part %d: the answer has no ETag, and Complete names every part by "
+                          "its ETag", number);
+    return COS_INTEGRITY_DAMAGED;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -250,6 +270,11 @@ int cos_integrity_file_md5_hex(const char *path, char out[33])
     if (rc == 0) hex16(md5, out);
     errno = e;
     return rc;
+}
+
+void cos_integrity_md5(const void *data, size_t len, unsigned char md5[16])
+{
+    EVP_Digest(data, len, md5, NULL, EVP_md5(), NULL);
 }
 
 void cos_integrity_md5_hex(const void *data, size_t len, char out[33])

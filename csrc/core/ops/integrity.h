@@ -25,6 +25,13 @@ int cos_integrity_stream_hashes(const cos_client *c, int resendable);
  * UploadCheckContentMd5 asks for it (and no Content-MD5 was given). 0 (also when not wanted) or -1. */
 int cos_integrity_content_md5_mem(const cos_client *c, cos_request *r, const void *data, size_t len);
 
+/* The MD5 of a body whose bytes are known before it is sent, for its Content-MD5
+ * (cos_msg_body.content_md5: UploadCheckContentMd5 on a file body, which messages.c cannot hash
+ * by itself) and x-cos-meta-md5 (putObject's UploadAddMetaMd5): `len` bytes of fd at `off`, or
+ * (fd < 0) `len` bytes of data. Hashed now, in one go: the headers precede the body.
+ * 0, or -1 (errno: the read failed). */
+int cos_integrity_md5_of(int fd, int64_t off, int64_t len, const void *data, unsigned char md5[16]);
+
 /* Whether bodies carry Content-MD5 (UploadCheckContentMd5), for callers that hash the body
  * themselves (sliceUploadFile hashes each part in slices), and the header from that MD5. */
 int cos_integrity_wants_content_md5(const cos_client *c);
@@ -48,9 +55,17 @@ typedef enum {
 /* Checks the answer to an upload of `expect` bytes (a part, a PUT) against what was sent.
  * `what` names it in messages ("part 3", or "" for an object). On anything but OK, *err gets
  * the error to report (IntegrityError, UnverifiedUpload) should the caller stop. */
-/* `expect` < 0: the length is not checked (a pulled body's length is the caller's word). */
+/* `expect` < 0: the length is not checked (a pulled body's length is the caller's word).
+ * A missing ETag is judged the same for a PUT and a part: a matching CRC-64 vouches alone;
+ * without a CRC-64 either it is UNVERIFIABLE (UnverifiedUpload; the same server would answer
+ * the same again, so nothing is resent). */
 cos_integrity_verdict cos_integrity_check(cos_client *c, const cos_http_result *res, int64_t expect, const char *what,
                                           cos_value **err);
+/* cos_integrity_check for the answer to part `number` of a multipart upload. A part verified by
+ * its CRC-64 whose answer lacks the ETag cannot be named in Complete: DAMAGED (send it again,
+ * bounded), with *err InvalidResponse should the caller stop. */
+cos_integrity_verdict cos_integrity_check_part(cos_client *c, const cos_http_result *res, int64_t expect, int number,
+                                               cos_value **err);
 
 /* MD5 and CRC-64 of a file range computed in slices, so that hashing a whole part or file
  * (resuming, UploadAddMetaMd5) never stalls a cos_poll step: each step hashes what the step
@@ -82,6 +97,8 @@ int cos_integrity_header_crc64(const cos_value *headers, uint64_t *out);
 int cos_integrity_hash_range(int fd, int64_t off, int64_t len, unsigned char md5[16], uint64_t *crc);
 /* x-cos-meta-md5 of a whole file (UploadAddMetaMd5): lower-case hex into out[33]. 0 or -1 (errno). */
 int cos_integrity_file_md5_hex(const char *path, char out[33]);
+/* MD5 of `len` bytes in memory. */
+void cos_integrity_md5(const void *data, size_t len, unsigned char md5[16]);
 /* Lower-case hex MD5 of `len` bytes in memory into out[33]. */
 void cos_integrity_md5_hex(const void *data, size_t len, char out[33]);
 /* The lower-case hex form of an MD5 into out[33]. */

@@ -1,5 +1,5 @@
-/* ops_object: the simple object operations putObject, appendObject, headObject, getObject,
- * deleteObject (docs/cos-wire.md#the-cos-apis-the-client-sends). One request each, on the engine. */
+/* object: the simple object operations putObject, appendObject, headObject, getObject,
+ * deleteObject: one request each (built and read by ops/messages.c), on the engine. */
 #include <errno.h>
 #include <inttypes.h>
 #include <fcntl.h>
@@ -10,11 +10,13 @@
 #include <unistd.h>
 
 #include "base/url.h"
+#include "base/params.h"
 #include "base/errors.h"
 #include "client.h"
 #include "http/transport.h"
 #include "ops/integrity.h"
-#include "ops/ops.h"
+#include "ops/messages.h"
+#include "ops/object.h"
 #include "task/queue.h"
 #include "upload/upload.h"
 #include "base/validate.h"
@@ -26,16 +28,6 @@ static int fail(cos_value **err, cos_value *e)
 {
     *err = e ? e : cos_error_new("Error", "out of memory");
     return -1;
-}
-
-static cos_value *errno_error(int e, const char *what, const char *path)
-{
-    char msg[512];
-    const char *name = strerrorname_np(e);
-    snprintf(msg, sizeof msg, "%s: %s '%s'", strerror(e), what, path ? path : "");
-    cos_value *v = cos_error_new(name ? name : "Error", msg);
-    if (v && path) cos_obj_set_str(v, "path", path);
-    return v;
 }
 
 static int validate_object(cos_task *t, cos_value **err)
@@ -57,76 +49,60 @@ static int task_pull(void *ud, const void **chunk, size_t *len)
 static int open_regular(const char *path, struct stat *st, cos_value **err)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) return fail(err, errno_error(errno, "open", path));
+    if (fd < 0) return fail(err, cos_error_errno(errno, "open", path));
     if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
         int e = errno;
         int reg = S_ISREG(st->st_mode);
         close(fd);
         if (!reg) return fail(err, cos_validate_error("FilePath", "param FilePath must be a regular file: '%s'", path));
-        return fail(err, errno_error(e, "stat", path));
+        return fail(err, cos_error_errno(e, "stat", path));
     }
     return fd;
 }
 
-/* No ContentType given: the type of the file's extension, else of the key's (the MIME table);
- * file-like bodies fall back to application/octet-stream, strings to none (COS then decides,
- * as the Node SDK leaves it). */
-static int default_content_type(cos_task *t, cos_request *r, int file_like)
-{
-    if (cos_req_get_header(r, "Content-Type")) return 0;
-    const char *path = t->body.kind == COS_BODY_PATH ? t->body.path : NULL;
-    const char *type = mime_lookup_upload(t->client->mime, path, cos_task_key(t));
-    if (!type && file_like) type = "application/octet-stream";
-    return type ? cos_req_header(r, "Content-Type", type) : 0;
-}
-
-/* Attaches the task's body to the request; *size gets its length. */
-static int attach_body(cos_task *t, cos_request *r, int64_t *size, cos_value **err)
+/* The task's body as a message body (ops/messages.h); *size gets its length, *fd_open a
+ * descriptor opened here (closed by the caller once the request is built; the request keeps
+ * its own dup) or -1, *file_like whether it is a file or a pulled stream (rather than a string). */
+static int task_body(cos_task *t, cos_msg_body *mb, int64_t *size, int *fd_open, int *file_like, cos_value **err)
 {
     cos_body *b = &t->body;
-    int file_like = 0;
+    *fd_open = -1;
+    *file_like = 0;
     switch (b->kind) {
     case COS_BODY_NONE:
         *size = 0;
-        if (cos_req_body_mem(r, "", 0) != 0) return fail(err, NULL);
-        break;
+        *mb = (cos_msg_body){.kind = COS_MSG_BODY_NONE};
+        return 0;
     case COS_BODY_MEM:
         *size = (int64_t)b->len;
-        if (cos_integrity_content_md5_mem(t->client, r, b->data, b->len) != 0) return fail(err, NULL);
         /* The request borrows the task's copy (no second copy of a large body): the task
          * outlives its requests, and a restarted task sends it again. */
-        if (cos_req_body_mem_ref(r, b->data, b->len) != 0) return fail(err, NULL);
-        break;
+        *mb = (cos_msg_body){.kind = COS_MSG_BODY_MEM, .data = b->data, .len = b->len};
+        return 0;
     case COS_BODY_FD:
     case COS_BODY_PATH: {
         struct stat st;
         int fd = b->kind == COS_BODY_FD ? b->fd : open_regular(b->path, &st, err);
         if (fd < 0) return -1;
+        if (b->kind == COS_BODY_PATH) *fd_open = fd;
         int64_t off = b->kind == COS_BODY_FD ? b->offset : 0;
         int64_t len = b->kind == COS_BODY_FD ? b->length : -1;
         int rc = b->kind == COS_BODY_FD ? fstat(fd, &st) : 0;
         if (rc == 0 && len < 0) len = (int64_t)st.st_size - off;
-        if (rc != 0 || len < 0 || off < 0) {
-            int e = rc != 0 ? errno : EINVAL;
-            if (b->kind == COS_BODY_PATH) close(fd);
-            return fail(err, errno_error(e, "stat", b->path));
-        }
-        rc = cos_req_body_fd(r, fd, off, len);
-        if (b->kind == COS_BODY_PATH) close(fd);
-        if (rc != 0) return fail(err, NULL);
+        if (rc != 0 || len < 0 || off < 0) return fail(err, cos_error_errno(rc != 0 ? errno : EINVAL, "stat", b->path));
+        *mb = (cos_msg_body){.kind = COS_MSG_BODY_FD, .fd = fd, .offset = off, .length = len};
         *size = len;
-        file_like = 1;
-        break;
+        *file_like = 1;
+        return 0;
     }
     case COS_BODY_PULL:
-        if (cos_req_body_pull(r, b->length, task_pull, t) != 0) return fail(err, NULL);
+        *mb = (cos_msg_body){.kind = COS_MSG_BODY_PULL, .length = b->length, .pull = task_pull, .pull_ud = t};
         *size = b->length;
-        file_like = 1;
-        break;
+        *file_like = 1;
+        return 0;
     case COS_BODY_STREAM: return fail(err, cos_validate_error("Body", "a stream Body (no known length) is accepted by sliceUploadFile and uploadFile only"));
     }
-    if (default_content_type(t, r, file_like) != 0) return fail(err, NULL);
-    return 0;
+    return fail(err, NULL);
 }
 
 /* The body length the caller announced for pulled bodies (ContentLength param). */
@@ -135,25 +111,6 @@ static void pull_length_from_params(cos_task *t)
     if (t->body.kind != COS_BODY_PULL || t->body.length >= 0) return;
     int64_t n;
     if (cos_param_integer(cos_obj_get(t->params, "ContentLength"), &n) == 0) t->body.length = n;
-}
-
-static void add_etag(cos_value *data)
-{
-    const char *etag = cos_obj_get_str(cos_obj_get(data, "headers"), "etag");
-    cos_obj_set_str(data, "ETag", etag ? etag : "");
-}
-
-/* Takes the result's error or shapes the success data with `shape`. */
-static void finish_simple(cos_task *t, cos_http_result *res, void (*shape)(cos_task *, cos_http_result *, cos_value *))
-{
-    if (cos_task_fail_on_error(t, res)) return;
-    cos_value *data = cos_result_data(res);
-    if (!data) {
-        cos_task_finish(t, cos_error_new("Error", "out of memory"), NULL);
-        return;
-    }
-    if (shape) shape(t, res, data);
-    cos_task_finish(t, NULL, data);
 }
 
 static int submit(cos_task *t, cos_request *r, cos_req_done_fn done)
@@ -165,15 +122,6 @@ static int submit(cos_task *t, cos_request *r, cos_req_done_fn done)
 
 /* ---------------------------------------------------------------------------------------- */
 /* putObject                                                                                 */
-
-static void put_shape(cos_task *t, cos_http_result *res, cos_value *data)
-{
-    cos_result_merge_xml(data, res, NULL);
-    char *loc = cos_url_location(t->client, cos_task_str(t, "Bucket"), cos_task_str(t, "Region"), cos_task_key(t));
-    cos_obj_set_str(data, "Location", loc ? loc : "");
-    free(loc);
-    add_etag(data);
-}
 
 static void put_run(cos_task *t);
 
@@ -197,33 +145,55 @@ static void put_done(void *ud, cos_http_result *res)
         cos_task_finish(t, bad, NULL);
         return;
     }
-    finish_simple(t, res, put_shape);
+    cos_msg_to to = cos_msg_to_task(t);
+    cos_value *err = NULL, *data = cos_msg_put_object_read(&to, res, &err);
+    cos_task_finish(t, data ? NULL : err, data);
 }
 
-/* The request of an upload (putObject / appendObject): headers, query, body. */
-static cos_request *upload_request(cos_task *t, const char *method, int is_append, int64_t *size, cos_value **err)
+/* The body's MD5 when something needs it before the body is sent: Content-MD5
+ * (UploadCheckContentMd5: every body whose bytes are known now, strings and files alike) and,
+ * for putObject, x-cos-meta-md5 (UploadAddMetaMd5) into meta_hex[33] (else ""). One pass for
+ * both. 0, or -1 and *err (the file's read failed). */
+static int body_md5(cos_task *t, cos_msg_body *mb, int meta, unsigned char md5[16], char meta_hex[33],
+                    cos_value **err)
 {
-    cos_request *r = cos_task_request(t, method, cos_task_key(t), is_append ? 0 : 1);
-    if (!r) {
-        fail(err, NULL);
+    int content = cos_integrity_wants_content_md5(t->client) && mb->kind != COS_MSG_BODY_PULL;
+    *meta_hex = '\0';
+    if (!content && !meta) return 0;
+    int fd = mb->kind == COS_MSG_BODY_FD ? mb->fd : -1;
+    int64_t len = mb->kind == COS_MSG_BODY_FD ? mb->length : (int64_t)mb->len;
+    if (cos_integrity_md5_of(fd, mb->offset, len, mb->kind == COS_MSG_BODY_NONE ? "" : mb->data, md5) != 0)
+        return fail(err, cos_error_errno(errno, "read", t->body.kind == COS_BODY_PATH ? t->body.path : NULL));
+    if (content) mb->content_md5 = md5;
+    if (meta) cos_integrity_md5_hex_of(md5, meta_hex);
+    return 0;
+}
+
+/* The request of an upload (putObject / appendObject), with the task's body. No ContentType
+ * given: the type of the file's extension, else of the key's (the MIME table); file-like bodies
+ * fall back to application/octet-stream, strings to none (COS then decides, as the Node SDK
+ * leaves it). */
+static cos_request *upload_request(cos_task *t, int is_append, int64_t *size, cos_value **err)
+{
+    cos_msg_body body;
+    int fd_open = -1, file_like = 0;
+    unsigned char md5[16];
+    char meta_hex[33];
+    int meta = !is_append && cos_param_bool(t->params, "UploadAddMetaMd5", 0) == 1;
+    if (task_body(t, &body, size, &fd_open, &file_like, err) != 0 || body_md5(t, &body, meta, md5, meta_hex, err) != 0) {
+        if (fd_open >= 0) close(fd_open);
         return NULL;
     }
-    /* As the SDK: Cache-Control "" (sent, unsigned) unless the caller gave one. */
-    int rc = cos_req_get_header(r, "Cache-Control") ? 0 : cos_req_header(r, "Cache-Control", "");
-    if (rc == 0 && is_append) {
-        char pos[40];
-        rc = cos_req_query(r, "append", "") ||
-             cos_req_query(r, "position", cos_param_string(t->params, "Position", pos, sizeof pos));
-    }
-    if (rc != 0) {
-        cos_req_free(r);
-        fail(err, NULL);
-        return NULL;
-    }
-    if (attach_body(t, r, size, err) != 0) {
-        cos_req_free(r);
-        return NULL;
-    }
+    const char *path = t->body.kind == COS_BODY_PATH ? t->body.path : NULL;
+    const char *type = mime_lookup_upload(t->client->mime, path, cos_task_key(t));
+    if (!type && file_like) type = "application/octet-stream";
+    cos_msg_to to = cos_msg_to_task(t);
+    char pos[40];
+    cos_request *r = is_append ? cos_msg_append_object(&to, cos_param_string(t->params, "Position", pos, sizeof pos),
+                                                       &body, type)
+                               : cos_msg_put_object(&to, &body, type, meta ? meta_hex : NULL);
+    if (fd_open >= 0) close(fd_open);
+    if (!r) fail(err, NULL);
     return r;
 }
 
@@ -272,6 +242,9 @@ static int validate_upload(cos_task *t, int is_append, cos_value **err)
     pull_length_from_params(t);
     if (t->body.kind == COS_BODY_PULL && t->body.length < 0)
         return fail(err, cos_validate_error("ContentLength", "ContentLength is required for a pulled body"));
+    if (!is_append && t->body.kind == COS_BODY_PULL && cos_param_bool(t->params, "UploadAddMetaMd5", 0) == 1)
+        return fail(err, cos_validate_error("UploadAddMetaMd5", "UploadAddMetaMd5 needs the body's MD5 before it is "
+                                            "sent: not with a function Body (give a string or FilePath)"));
     return 0;
 }
 
@@ -289,11 +262,11 @@ static int body_size(cos_task *t, double *size, cos_value **err)
             *size = (double)t->body.length;
             return 0;
         }
-        if (fstat(t->body.fd, &st) != 0) return fail(err, errno_error(errno, "stat", NULL));
+        if (fstat(t->body.fd, &st) != 0) return fail(err, cos_error_errno(errno, "stat", NULL));
         *size = (double)st.st_size - (double)t->body.offset;
         return 0;
     case COS_BODY_PATH:
-        if (stat(t->body.path, &st) != 0) return fail(err, errno_error(errno, "stat", t->body.path));
+        if (stat(t->body.path, &st) != 0) return fail(err, cos_error_errno(errno, "stat", t->body.path));
         if (!S_ISREG(st.st_mode))
             return fail(err, cos_validate_error("FilePath", "param FilePath must be a regular file: '%s'", t->body.path));
         *size = (double)st.st_size;
@@ -307,15 +280,14 @@ static void put_run(cos_task *t)
 {
     cos_value *err = NULL;
     int64_t size = 0;
-    cos_request *r = upload_request(t, "PUT", 0, &size, &err);
+    cos_request *r = upload_request(t, 0, &size, &err);
     if (!r) {
         cos_task_finish(t, err, NULL);
         return;
     }
+    cos_task_track_progress(t, r, 1);
     cos_task_progress_now(t, 0, (double)size); /* the immediate start emission */
-    /* verified against the answer (put_done) */
-    cos_req_hash(r, cos_integrity_stream_hashes(t->client, t->body.kind != COS_BODY_PULL));
-    submit(t, r, put_done);
+    submit(t, r, put_done); /* verified against the answer (put_done) */
 }
 
 static void put_stop(cos_task *t)
@@ -344,19 +316,17 @@ int cos_op_put_object(cos_task *t, cos_value **err)
 /* ---------------------------------------------------------------------------------------- */
 /* appendObject                                                                              */
 
-static void append_shape(cos_task *t, cos_http_result *res, cos_value *data)
+static void append_done(void *ud, cos_http_result *res)
 {
-    (void)t;
-    cos_result_merge_xml(data, res, NULL);
+    cos_value *err = NULL, *data = cos_msg_append_object_read(res, &err);
+    cos_task_finish(ud, data ? NULL : err, data);
 }
-
-static void append_done(void *ud, cos_http_result *res) { finish_simple(ud, res, append_shape); }
 
 int cos_op_append_object(cos_task *t, cos_value **err)
 {
     if (validate_upload(t, 1, err) != 0) return -1;
     int64_t size = 0;
-    cos_request *r = upload_request(t, "POST", 1, &size, err);
+    cos_request *r = upload_request(t, 1, &size, err);
     if (!r) return -1;
     return submit(t, r, append_done);
 }
@@ -364,54 +334,37 @@ int cos_op_append_object(cos_task *t, cos_value **err)
 /* ---------------------------------------------------------------------------------------- */
 /* headObject                                                                                */
 
-static void head_shape(cos_task *t, cos_http_result *res, cos_value *data)
+static void head_done(void *ud, cos_http_result *res)
 {
-    (void)t;
-    if (res->status_code == 304) cos_obj_set_bool(data, "NotModified", 1);
-    add_etag(data);
+    cos_value *err = NULL, *data = cos_msg_head_object_read(res, &err);
+    cos_task_finish(ud, data ? NULL : err, data);
 }
-
-static void head_done(void *ud, cos_http_result *res) { finish_simple(ud, res, head_shape); }
 
 int cos_op_head_object(cos_task *t, cos_value **err)
 {
     if (validate_object(t, err) != 0) return -1;
-    cos_request *r = cos_task_request(t, "HEAD", cos_task_key(t), 0);
+    cos_msg_to to = cos_msg_to_task(t);
+    cos_request *r = cos_msg_head_object(&to);
     if (!r) return fail(err, NULL);
-    cos_req_accept_status(r, 304);
     return submit(t, r, head_done);
 }
 
 /* ---------------------------------------------------------------------------------------- */
 /* getObject                                                                                 */
 
-static const char *const RESPONSE_PARAMS[][2] = {
-    {"ResponseContentType", "response-content-type"},
-    {"ResponseContentLanguage", "response-content-language"},
-    {"ResponseExpires", "response-expires"},
-    {"ResponseCacheControl", "response-cache-control"},
-    {"ResponseContentDisposition", "response-content-disposition"},
-    {"ResponseContentEncoding", "response-content-encoding"},
-};
-
-static void get_shape(cos_task *t, cos_http_result *res, cos_value *data)
+static void get_done(void *ud, cos_http_result *res)
 {
-    if (res->status_code == 304) {
-        cos_obj_set_bool(data, "NotModified", 1);
-    } else if (t->output.kind == COS_BODY_NONE) {
-        cos_obj_set(data, "Body", cos_str_new(res->body.data ? res->body.data : "", res->body.len));
-    }
-    add_etag(data);
+    cos_task *t = ud;
+    cos_value *err = NULL, *data = cos_msg_get_object_read(res, t->output.kind == COS_BODY_NONE, &err);
+    cos_task_finish(t, data ? NULL : err, data);
 }
-
-static void get_done(void *ud, cos_http_result *res) { finish_simple(ud, res, get_shape); }
 
 static int open_output(cos_task *t, cos_request *r, cos_value **err)
 {
     if (t->output.kind == COS_BODY_NONE) return 0;
     int fd = t->output.kind == COS_BODY_FD ? t->output.fd
                                            : open(t->output.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return fail(err, errno_error(errno, "open", t->output.path));
+    if (fd < 0) return fail(err, cos_error_errno(errno, "open", t->output.path));
     int rc = cos_req_output_fd(r, fd);
     if (t->output.kind == COS_BODY_PATH) close(fd);
     return rc == 0 ? 0 : fail(err, NULL);
@@ -420,20 +373,10 @@ static int open_output(cos_task *t, cos_request *r, cos_value **err)
 int cos_op_get_object(cos_task *t, cos_value **err)
 {
     if (validate_object(t, err) != 0) return -1;
-    cos_request *r = cos_task_request(t, "GET", cos_task_key(t), 2);
+    cos_msg_to to = cos_msg_to_task(t);
+    cos_request *r = cos_msg_get_object(&to, t->output.kind == COS_BODY_NONE);
     if (!r) return fail(err, NULL);
-    int rc = 0;
-    for (size_t i = 0; i < sizeof RESPONSE_PARAMS / sizeof RESPONSE_PARAMS[0] && rc == 0; i++) {
-        char buf[40];
-        const char *v = cos_param_string(t->params, RESPONSE_PARAMS[i][0], buf, sizeof buf);
-        if (v) rc = cos_req_query(r, RESPONSE_PARAMS[i][1], v);
-    }
-    cos_req_accept_status(r, 304);
-    if (t->output.kind == COS_BODY_NONE) cos_req_body_limit(r, -1); /* the caller asked for Body in memory */
-    if (rc != 0) {
-        cos_req_free(r);
-        return fail(err, NULL);
-    }
+    cos_task_track_progress(t, r, 2);
     if (open_output(t, r, err) != 0) {
         cos_req_free(r);
         return -1;
@@ -445,20 +388,17 @@ int cos_op_get_object(cos_task *t, cos_value **err)
 /* ---------------------------------------------------------------------------------------- */
 /* deleteObject                                                                              */
 
-static void delete_shape(cos_task *t, cos_http_result *res, cos_value *data)
+static void delete_done(void *ud, cos_http_result *res)
 {
-    (void)t;
-    /* The SDK reports a 404 as success {BucketNotFound: true, statusCode: 404}. */
-    if (res->status_code == 404) cos_obj_set_bool(data, "BucketNotFound", 1);
+    cos_value *err = NULL, *data = cos_msg_delete_object_read(res, &err);
+    cos_task_finish(ud, data ? NULL : err, data);
 }
-
-static void delete_done(void *ud, cos_http_result *res) { finish_simple(ud, res, delete_shape); }
 
 int cos_op_delete_object(cos_task *t, cos_value **err)
 {
     if (validate_object(t, err) != 0) return -1;
-    cos_request *r = cos_task_request(t, "DELETE", cos_task_key(t), 0);
+    cos_msg_to to = cos_msg_to_task(t);
+    cos_request *r = cos_msg_delete_object(&to);
     if (!r) return fail(err, NULL);
-    cos_req_accept_status(r, 404);
     return submit(t, r, delete_done);
 }

@@ -21,12 +21,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "base/params.h"
+#include "base/errors.h"
 #include "base/options.h"
 #include "base/url.h"
 #include "cos.h"
 #include "http/auth.h"
 #include "http/transport.h"
-#include "ops/ops.h"
+#include "ops/messages.h"
+#include "ops/post_object.h"
 #include "sign.h"
 #include "strbuf.h"
 #include "client.h"
@@ -466,34 +469,12 @@ static int apply_user_headers(cos_request *r, const cos_value *params)
     return 0;
 }
 
-static void post_progress(void *ud, int64_t sent, int64_t send_total, int64_t received, int64_t recv_total)
-{
-    (void)received;
-    (void)recv_total;
-    cos_task_progress_update(ud, (double)sent, (double)send_total);
-}
-
 static void post_done(void *ud, cos_http_result *res)
 {
     cos_task *t = ud;
-    if (cos_task_fail_on_error(t, res)) return;
-    const char *etag = res->headers ? cos_obj_get_str(res->headers, "etag") : NULL;
-    char *etag_copy = strdup(etag ? etag : "");
-    cos_value *data = cos_result_data(res);
-    /* A 201 may carry a PostResponse document; its fields come first, as for other XML results. */
-    if (data && cos_result_merge_xml(data, res, NULL) != 0) { /* keep the data, drop bad XML */ }
-    char *location =
-        cos_url_location(t->client, cos_task_str(t, "Bucket"), cos_task_str(t, "Region"), cos_task_key(t));
-    if (data && etag_copy && location) {
-        cos_obj_set_str(data, "ETag", etag_copy);
-        cos_obj_set_str(data, "Location", location);
-    } else {
-        cos_value_free(data);
-        data = NULL;
-    }
-    free(etag_copy);
-    free(location);
-    cos_task_finish(t, data ? NULL : cos_validate_error(NULL, "out of memory"), data);
+    cos_msg_to to = cos_msg_to_task(t);
+    cos_value *err = NULL, *data = cos_msg_post_object_read(&to, res, &err);
+    cos_task_finish(t, data ? NULL : err, data);
 }
 
 /* The filename of the file part: FileName, else the last segment of FilePath or Key. COS
@@ -610,9 +591,7 @@ static int post_attach_body(cos_task *t, cos_request *r, cos_value **err)
     /* O_NONBLOCK: a FIFO never blocks the process (validation refused non-regular files). */
     int fd = body->kind == COS_BODY_PATH ? open(body->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) : body->fd;
     if (fd < 0) {
-        *err = cos_validate_error("FilePath", "cannot open %s: %s", body->path ? body->path : "the body",
-                                  strerror(errno));
-        if (*err) cos_obj_set_str(*err, "code", strerrorname_np(errno) ? strerrorname_np(errno) : "Error");
+        *err = cos_error_errno(errno, "open", body->path);
         return -1;
     }
     int64_t offset = body->kind == COS_BODY_FD ? body->offset : 0;
@@ -631,7 +610,8 @@ int cos_op_post_object(cos_task *t, cos_value **err)
 {
     if (post_check(t, err) != 0) return -1;
     post_state *s = calloc(1, sizeof *s);
-    cos_request *r = cos_req_new(t->client, "POST", cos_task_str(t, "Bucket"), cos_task_str(t, "Region"), NULL);
+    cos_msg_to to = cos_msg_to_task(t);
+    cos_request *r = cos_msg_post_object(&to);
     int rc = s && r ? 0 : -1;
     if (rc == 0) {
         s->t = t;
@@ -655,11 +635,7 @@ int cos_op_post_object(cos_task *t, cos_value **err)
     if (t->op_free && t->op_state) t->op_free(t->op_state); /* a restarted task's previous state */
     t->op_state = s; /* freed with the task, after the request is gone */
     t->op_free = post_state_free;
-    /* Form uploads: 204 by default, 200/201 with success_action_status, 303 with a redirect. */
-    cos_req_accept_status(r, 303);
-    cos_req_task(r, t->id);
-    t->prog_direction = 1;
-    cos_req_on_progress(r, post_progress, t);
+    cos_task_track_progress(t, r, 1);
     cos_req_on_done(r, post_done, t);
     t->req = r;
     cos_transport_submit(r);

@@ -388,20 +388,10 @@ static void task_req_progress(void *ud, int64_t sent, int64_t send_total, int64_
     else cos_task_progress_update(t, (double)received, recv_total > 0 ? (double)recv_total : -1);
 }
 
-cos_request *cos_task_request(cos_task *t, const char *method, const char *key, int progress)
+void cos_task_track_progress(cos_task *t, cos_request *r, int direction)
 {
-    cos_request *r = cos_req_new(t->client, method, cos_task_str(t, "Bucket"), cos_task_str(t, "Region"), key);
-    if (!r) return NULL;
-    if (cos_req_apply_params(r, t->params) != 0) {
-        cos_req_free(r);
-        return NULL;
-    }
-    cos_req_task(r, t->id);
-    if (progress) {
-        t->prog_direction = progress;
-        cos_req_on_progress(r, task_req_progress, t);
-    }
-    return r;
+    t->prog_direction = direction;
+    cos_req_on_progress(r, task_req_progress, t);
 }
 
 int cos_task_fail_on_error(cos_task *t, cos_http_result *res)

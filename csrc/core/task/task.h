@@ -1,6 +1,6 @@
 /* task: one started operation (cos_start) and the pieces every operation handler uses.
  *
- * A handler (see ops.h) receives a task whose params/body/output/callbacks are already copied
+ * A handler (ops/object.h, upload/upload.h, ...) receives a task whose params/body/output/callbacks are already copied
  * into it. It validates synchronously (returning -1 and *err on bad input: nothing is queued),
  * then submits requests (request.h) and eventually calls cos_task_finish exactly once. All user
  * callbacks (on_done, on_progress, on_pull, ...) are delivered from cos_poll via the client's
@@ -88,6 +88,7 @@ typedef struct cos_operation {
     const char *name;        /* "putObject", as in the Node SDK */
     cos_op_start_fn start;
     int queue_task;          /* putObject / sliceUploadFile / uploadFile(s) */
+    int stream_body;         /* takes a COS_BODY_STREAM (a reader of unknown length) */
 } cos_operation;
 
 /* cos_start for one operation: the task record is made, params/body/output/callbacks copied into
@@ -127,18 +128,14 @@ void cos_task_hash_progress_now(cos_task *t, double loaded, double total);
 
 /* Helpers for handlers. */
 const char *cos_task_str(const cos_task *t, const char *name);          /* string param or NULL */
-/* A param as a string: strings as is, numbers formatted like JS (integers without ".0"); writes
- * into buf (n bytes); NULL when absent/nil/other type. */
-const char *cos_param_string(const cos_value *params, const char *name, char *buf, size_t n);
 /* The SDK's Location field for t's Bucket/Region/Key (host + "/" + encoded key; malloc'd). */
 char *cos_task_location(cos_task *t);
 /* The Key of the params, without one leading '/' unless UseRawKey. Points into params. */
 const char *cos_task_key(const cos_task *t);
 
-/* Builds the request for a task: method on Bucket/Region/Key (key NULL: bucket level), params
- * applied (docs/cos-wire.md#parameters-to-headers), task id set, progress wired to the task
- * (`progress` 1: upload bytes, 2: download bytes drive cos_task_progress_update; 0: none). Set its
- * done with cos_req_on_done. */
-cos_request *cos_task_request(cos_task *t, const char *method, const char *key, int progress);
+/* The request's transfer drives t's onProgress: `direction` 1: the bytes it uploads, 2: the
+ * bytes it downloads (cos_task_progress_update). The requests themselves are built by
+ * ops/messages.c, one builder per COS API. */
+void cos_task_track_progress(cos_task *t, cos_request *r, int direction);
 
 #endif

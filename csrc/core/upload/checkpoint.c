@@ -1,5 +1,6 @@
 /* checkpoint: reading and writing upload checkpoints (format in checkpoint.h). */
 #include "upload/checkpoint.h"
+#include "base/params.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -28,16 +29,11 @@ static char *join(const char *a, const char *b)
     return asprintf(&s, "%s/%s", a, b) < 0 ? NULL : s;
 }
 
-static int is_false(const cos_value *v)
-{
-    return cos_value_type(v) == COS_BOOL && !cos_value_bool(v);
-}
-
 static const char *nonempty(const char *s) { return s && *s ? s : NULL; }
 
 char *cos_cp_dir(const cos_value *client_options, const cos_value *params)
 {
-    if (is_false(cos_obj_get(params, "Checkpoint")) || is_false(cos_obj_get(client_options, "Checkpoint")))
+    if (cos_param_bool(params, "Checkpoint", 1) == 0 || cos_param_bool(client_options, "Checkpoint", 1) == 0)
         return NULL;
     const char *d = nonempty(cos_obj_get_str(params, "CheckpointDir"));
     if (!d) d = nonempty(cos_obj_get_str(client_options, "CheckpointDir"));

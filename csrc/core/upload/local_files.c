@@ -33,11 +33,16 @@ typedef struct walk {
     cos_value *err;
 } walk;
 
-static void walk_fail(walk *w, const char *what, const char *path, int e)
+/* A failed system call: the errno error every file error has (base/errors.h). */
+static void walk_fail(walk *w, const char *syscall, const char *path, int e)
 {
-    char msg[512];
-    snprintf(msg, sizeof msg, "%s %s: %s", what, path, strerror(e));
-    if (!w->err) w->err = cos_error_new(e == ENOENT ? "ENOENT" : "Error", msg);
+    if (!w->err) w->err = cos_error_errno(e, syscall, path);
+}
+
+/* A refusal of the walk itself (no system call failed). */
+static void walk_refuse(walk *w, const char *what, const char *path)
+{
+    if (!w->err) w->err = cos_error_newf("Error", "%s: '%s'", what, path);
 }
 
 /* Remembers a directory; 0 if it was new, 1 if walked already, -1 on out of memory. */
@@ -63,7 +68,7 @@ static char **read_names(walk *w, const char *path, size_t *n)
 {
     DIR *d = opendir(path);
     if (!d) {
-        walk_fail(w, "cannot open the directory", path, errno);
+        walk_fail(w, "opendir", path, errno);
         return NULL;
     }
     char **names = NULL;
@@ -103,13 +108,13 @@ static void walk_entry(walk *w, const char *path, const char *rel, int depth)
 {
     struct stat st;
     if (lstat(path, &st) != 0) {
-        walk_fail(w, "cannot stat", path, errno);
+        walk_fail(w, "lstat", path, errno);
         return;
     }
     if (S_ISLNK(st.st_mode)) {
         if (w->links == LINKS_SKIP) return;
         if (w->links == LINKS_ERROR) {
-            walk_fail(w, "symbolic link (Symlinks = \"error\")", path, ELOOP);
+            walk_refuse(w, "a symbolic link (Symlinks = \"error\")", path);
             return;
         }
         if (stat(path, &st) != 0) return; /* a dangling link: nothing to upload */
@@ -117,7 +122,7 @@ static void walk_entry(walk *w, const char *path, const char *rel, int depth)
     if (S_ISREG(st.st_mode)) add_file(w, path, rel, &st);
     else if (S_ISDIR(st.st_mode)) {
         int s = seen_dir(w, &st);
-        if (s < 0) walk_fail(w, "out of memory at", path, ENOMEM);
+        if (s < 0) walk_refuse(w, "out of memory at", path);
         else if (s == 0) walk_dir(w, path, rel, depth + 1);
     }
 }
@@ -125,7 +130,7 @@ static void walk_entry(walk *w, const char *path, const char *rel, int depth)
 static void walk_dir(walk *w, const char *path, const char *rel, int depth)
 {
     if (depth > MAX_DEPTH) {
-        walk_fail(w, "too deep", path, ELOOP);
+        walk_refuse(w, "directories nested too deep", path);
         return;
     }
     size_t n = 0;
@@ -163,7 +168,7 @@ cos_value *cos_local_files_list(const char *dir, const char *symlinks, cos_value
     char *root = strndup(dir, len);
     w.files = cos_arr_new();
     if (root && w.files && seen_dir(&w, &st) == 0) walk_dir(&w, root, "", 0);
-    else walk_fail(&w, "out of memory listing", dir, ENOMEM);
+    else walk_refuse(&w, "out of memory listing", dir);
     free(root);
     free(w.seen);
     if (w.err) {

@@ -11,18 +11,14 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/params.h"
 #include "base/errors.h"
 #include "base/options.h"
 #include "client.h"
 #include "http/transport.h"
 #include "ops/integrity.h"
+#include "ops/messages.h"
 #include "task/queue.h"
-
-static int want_meta_md5(const cos_task *t)
-{
-    const cos_value *v = cos_obj_get(t->params, "UploadAddMetaMd5");
-    return cos_value_type(v) == COS_BOOL ? cos_value_bool(v) : cos_value_type(v) == COS_STR || (cos_value_type(v) == COS_NUM && cos_value_num(v) != 0);
-}
 
 /* ---------------------------------------------------------------------------------------- */
 /* The verified whole-file PUT                                                               */
@@ -32,10 +28,13 @@ typedef struct put_file {
     char *path;      /* NULL: the task's memory body */
     int64_t size;
     int integrity_retries;
-    int want_md5;
+    int want_md5;     /* UploadAddMetaMd5: x-cos-meta-md5 */
+    int want_content; /* UploadCheckContentMd5: Content-MD5, from the same MD5 */
+    int have_md5;
+    unsigned char md5[16];
     char meta_md5[33];
-    /* UploadAddMetaMd5 of a file: hashed in slices from cos_poll steps (op_step), so that even a
-     * file of SliceSize (up to 5 GiB) never stalls a step; pause/cancel stop it at once. */
+    /* The body's MD5 (either need above) of a file: hashed in slices from cos_poll steps (op_step),
+     * so that even a file of SliceSize (up to 5 GiB) never stalls a step; pause/cancel stop it at once. */
     cos_integrity_hasher hasher;
     int hash_fd;
 } put_file;
@@ -52,7 +51,6 @@ static void put_done(void *ud, cos_http_result *res)
         cos_task_finish(t, e, NULL);
         return;
     }
-    const char *etag = cos_obj_get_str(res->headers, "etag");
     cos_value *bad = NULL;
     cos_integrity_verdict v = cos_integrity_check(t->client, res, pf->size, "", &bad);
     if (v != COS_INTEGRITY_OK) {
@@ -66,71 +64,57 @@ static void put_done(void *ud, cos_http_result *res)
         cos_task_finish(t, bad, NULL);
         return;
     }
-    cos_value *data = cos_result_data(res);
-    if (!data) {
-        cos_task_finish(t, cos_error_newf("Error", "out of memory"), NULL);
-        return;
-    }
-    char *loc = cos_task_location(t);
-    cos_obj_set_str(data, "Location", loc ? loc : "");
-    free(loc);
-    cos_obj_set_str(data, "ETag", etag ? etag : "");
-    cos_task_finish(t, NULL, data);
+    cos_msg_to to = cos_msg_to_task(t);
+    cos_value *err = NULL, *data = cos_msg_put_object_read(&to, res, &err);
+    cos_task_finish(t, data ? NULL : err, data);
 }
 
-static int attach_put_body(put_file *pf, cos_request *r)
+/* The PUT's body: the task's memory body, an empty file, or the file (*fd_open: a descriptor
+ * opened here, to close once the request is built). 0, or -1 (errno set for the file's own errors). */
+static int put_body(put_file *pf, cos_msg_body *mb, int *fd_open)
 {
     cos_task *t = pf->t;
+    *fd_open = -1;
     if (!pf->path) {
         const void *data = t->body.kind == COS_BODY_MEM ? t->body.data : "";
         size_t len = t->body.kind == COS_BODY_MEM ? t->body.len : 0;
-        return cos_req_body_mem(r, data ? data : "", len); /* a copy: restart sends it again */
+        *mb = (cos_msg_body){.kind = COS_MSG_BODY_MEM_COPY, .data = data, .len = len}; /* restart sends it again */
+        return 0;
     }
-    int rc = 0;
     if (pf->size == 0) {
-        rc = cos_req_body_mem(r, "", 0); /* an empty file */
-    } else {
-        /* O_NONBLOCK: never hang on a FIFO swapped in since validation. */
-        int fd = open(pf->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-        struct stat st;
-        if (fd < 0) return -1;
-        if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-            errno = S_ISREG(st.st_mode) ? errno : EINVAL;
-            close(fd);
-            return -1;
-        }
-        rc = cos_req_body_fd(r, fd, 0, pf->size);
-        close(fd);
+        *mb = (cos_msg_body){.kind = COS_MSG_BODY_NONE}; /* an empty file */
+        return 0;
     }
-    const char *type = mime_lookup_upload(t->client->mime, pf->path, cos_task_key(t));
-    if (!type && pf->path) type = "application/octet-stream";
-    if (rc == 0 && type && !cos_req_get_header(r, "Content-Type")) rc = cos_req_header(r, "Content-Type", type);
-    return rc;
+    /* O_NONBLOCK: never hang on a FIFO swapped in since validation. */
+    int fd = open(pf->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    struct stat st;
+    if (fd < 0) return -1;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        errno = S_ISREG(st.st_mode) ? errno : EINVAL;
+        close(fd);
+        return -1;
+    }
+    *fd_open = fd;
+    *mb = (cos_msg_body){.kind = COS_MSG_BODY_FD, .fd = fd, .offset = 0, .length = pf->size};
+    return 0;
 }
 
 /* One attempt chain of the PUT (the engine retries 5xx and network errors with backoff). */
 static int put_submit(put_file *pf)
 {
     cos_task *t = pf->t;
-    cos_request *r = cos_task_request(t, "PUT", cos_task_key(t), 1);
+    cos_msg_body body;
+    int fd = -1;
+    errno = 0;
+    if (put_body(pf, &body, &fd) != 0) return errno && pf->path ? -2 : -1; /* -2: the file's own error (EACCES, ...) */
+    if (pf->want_content) body.content_md5 = pf->md5; /* Content-MD5 (unless given) */
+    const char *type = mime_lookup_upload(t->client->mime, pf->path, cos_task_key(t));
+    if (!type && pf->path) type = "application/octet-stream";
+    cos_msg_to to = cos_msg_to_task(t);
+    cos_request *r = cos_msg_put_object(&to, &body, type, pf->want_md5 ? pf->meta_md5 : NULL);
+    if (fd >= 0) close(fd);
     if (!r) return -1;
-    int rc = cos_req_get_header(r, "Cache-Control") ? 0 : cos_req_header(r, "Cache-Control", "");
-    if (!rc && pf->want_md5) rc = cos_req_header(r, "x-cos-meta-md5", pf->meta_md5);
-    if (!rc) {
-        errno = 0;
-        rc = attach_put_body(pf, r);
-        if (rc && errno && pf->path) { /* the file's own error (EACCES, ...), not a generic one */
-            int e = errno;
-            cos_req_free(r);
-            errno = e;
-            return -2;
-        }
-    }
-    if (rc) {
-        cos_req_free(r);
-        return -1;
-    }
-    cos_req_hash(r, cos_integrity_stream_hashes(t->client, 1));
+    cos_task_track_progress(t, r, 1);
     cos_req_on_done(r, put_done, pf);
     return cos_transport_submit(r);
 }
@@ -173,6 +157,8 @@ static void put_hash_step(cos_task *t)
         cos_task_finish(t, cos_error_errno(e, "read", pf->path), NULL);
         return;
     }
+    memcpy(pf->md5, md5, sizeof pf->md5);
+    pf->have_md5 = 1;
     cos_integrity_md5_hex_of(md5, pf->meta_md5);
     cos_task_hash_progress_now(t, (double)pf->size, (double)pf->size);
     put_send(pf);
@@ -208,14 +194,16 @@ static void put_run(cos_task *t)
         if (S_ISREG(st.st_mode)) pf->size = st.st_size;
         cos_queue_set_size(t, (double)pf->size);
     }
-    if (pf->want_md5 && !*pf->meta_md5) {
+    if ((pf->want_md5 || pf->want_content) && !pf->have_md5) {
         if (pf->path && pf->size > 0) {
             put_hash_start(pf);
             return;
         }
         const void *d = !pf->path && t->body.kind == COS_BODY_MEM ? t->body.data : "";
         size_t n = !pf->path && t->body.kind == COS_BODY_MEM ? t->body.len : 0;
-        cos_integrity_md5_hex(d ? d : "", n, pf->meta_md5);
+        cos_integrity_md5(d ? d : "", n, pf->md5);
+        pf->have_md5 = 1;
+        cos_integrity_md5_hex_of(pf->md5, pf->meta_md5);
     }
     put_send(pf);
 }
@@ -251,7 +239,8 @@ int cos_put_file_start(cos_task *t, const char *path, int64_t size, int file_fin
     pf->t = t;
     pf->hash_fd = -1;
     pf->size = size;
-    pf->want_md5 = want_meta_md5(t);
+    pf->want_md5 = cos_param_bool(t->params, "UploadAddMetaMd5", 0) == 1;
+    pf->want_content = cos_integrity_wants_content_md5(t->client);
     t->op_state = pf;
     t->op_free = put_free;
     t->op_abort = put_abort;

@@ -34,17 +34,19 @@
 #include <unistd.h>
 
 #include "http/transport.h"
+#include "base/params.h"
 #include "base/options.h"
 #include "base/clock.h"
 #include "base/errors.h"
-#include "ops/ops.h"
+#include "ops/multipart.h"
 #include "upload/checkpoint.h"
 #include "client.h"
-#include "crc64.h"
 #include "ops/integrity.h"
+#include "ops/messages.h"
 #include "task/queue.h"
 #include "base/validate.h"
 #include "base/xml.h"
+#include "upload/parts.h"
 #include "upload/slice_upload.h"
 
 #define MIB (1024.0 * 1024.0)
@@ -58,8 +60,6 @@
 #define CP_SAVE_INTERVAL_MS 200.0
 #define CP_SMALL_PARTS 1000
 #define CP_MAX_AGE_S (30.0 * 24 * 3600) /* checkpoints untouched this long are swept */
-
-typedef enum { PART_TODO = 0, PART_ACTIVE, PART_DONE, PART_HASHING } part_state;
 
 typedef enum {
     PH_IDLE = 0,   /* not started, or stopped before an upload was chosen */
@@ -75,20 +75,6 @@ enum { HASH_NONE = 0, HASH_META, HASH_PART, HASH_CONTENT };
 
 typedef struct slice_upload slice_upload;
 
-typedef struct su_part {
-    slice_upload *su;
-    cos_request *req;   /* in flight, or NULL */
-    int64_t offset, size;
-    int64_t sent;       /* bytes of the attempt in flight */
-    int number;
-    unsigned char state;
-    unsigned char integrity_retries;
-    char etag[72];
-    uint64_t crc64;
-    unsigned char content_md5[16]; /* UploadCheckContentMd5: hashed (in slices) before it is sent */
-    unsigned char has_content_md5;
-} su_part;
-
 struct slice_upload {
     cos_task *t;
     char *path;            /* absolute */
@@ -98,18 +84,14 @@ struct slice_upload {
     int64_t mtime_sec;
     long mtime_nsec;
     int64_t part_size;
-    int nparts;
-    su_part *parts;
-    int concurrency, retries;
-    int active;            /* parts in flight */
-    int64_t done_bytes, inflight_bytes;
+    cos_parts ps;          /* the parts (ps.part: calloc'd by layout), their requests, Complete */
+    int concurrency;
     phase ph;
     char *upload_id;       /* chosen (or being checked) upload, held in the queue's in-use set */
     char *cp_file;         /* NULL: no checkpoint file */
     cos_checkpoint cp;     /* confirmed parts, as saved */
     double cp_saved_ms;
     int cp_dirty;
-    cos_request *ctl;      /* the control request in flight (list, init, complete, abort) */
     /* checking */
     list_mode mode;
     cos_value *listed;     /* parts listed so far: array of {PartNumber, ETag, Size} */
@@ -126,12 +108,10 @@ struct slice_upload {
     cos_integrity_hasher hasher;
     int hash_kind;         /* HASH_NONE, HASH_META (the whole file), HASH_PART (listed[verify_i]),
                             * HASH_CONTENT (the Content-MD5 of hash_part, UploadCheckContentMd5) */
-    struct su_part *hash_part;
+    cos_part *hash_part;
     size_t verify_i;       /* the next entry of `listed` to reconcile */
-    int complete_attempts;
     char meta_md5[33];
-    cos_value *cancel_err; /* the error to finish with once the abort (or the HEAD check) is done */
-    cos_value *unverified; /* Complete's result data while a HEAD looks for the object's CRC-64 */
+    cos_value *cancel_err; /* the error to finish with once the abort is done */
     /* An upload of an earlier version of the file, held in the queue's in-use set until its
      * Abort has been answered: no task of this client may adopt it meanwhile, and this task
      * chooses its next upload only afterwards (listing before would find it still there). */
@@ -200,29 +180,23 @@ static int concurrency_of(cos_task *t)
     return n < 1 ? 1 : n > 256 ? 256 : (int)n;
 }
 
-static int retries_of(cos_task *t)
-{
-    double n = cos_options_num(t->client->options, "ChunkRetryTimes");
-    return n < 0 ? 0 : n > 100 ? 100 : (int)n;
-}
-
 /* Lays out the parts for su->size and su->part_size (all still to send). 0 or -1. */
 static int layout(slice_upload *su)
 {
     int64_t n = su->size == 0 ? 1 : (su->size + su->part_size - 1) / su->part_size;
     if (n > MAX_PARTS || n < 1) return -1;
-    su_part *parts = calloc((size_t)n, sizeof *parts);
+    cos_part *parts = calloc((size_t)n, sizeof *parts);
     if (!parts) return -1;
     for (int64_t i = 0; i < n; i++) {
-        parts[i].su = su;
+        parts[i].ps = &su->ps;
         parts[i].number = (int)i + 1;
         parts[i].offset = i * su->part_size;
         parts[i].size = i == n - 1 ? su->size - parts[i].offset : su->part_size;
     }
-    free(su->parts);
-    su->parts = parts;
-    su->nparts = (int)n;
-    su->done_bytes = 0;
+    free(su->ps.part);
+    su->ps.part = parts;
+    su->ps.n = (int)n;
+    su->ps.done_bytes = 0;
     return 0;
 }
 
@@ -314,40 +288,18 @@ static void cp_forget(slice_upload *su)
 /* ---------------------------------------------------------------------------------------- */
 /* Requests                                                                                  */
 
-static cos_request *new_request(slice_upload *su, const char *method, int bucket_level)
-{
-    cos_request *r = cos_req_new(client_of(su), method, su->bucket, su->region, bucket_level ? NULL : su->key);
-    if (r) cos_req_task(r, su->t->id);
-    return r;
-}
-
 static void fail(slice_upload *su, cos_value *err);
 
-/* Submits a control request (one at a time); on build failure the task fails. */
-static void submit_ctl(slice_upload *su, cos_request *r, int rc, cos_req_done_fn done)
+/* Submits a control request (list, initiate, abort: one at a time); NULL (building it failed)
+ * fails the task. */
+static void submit_ctl(slice_upload *su, cos_request *r, cos_req_done_fn done)
 {
-    if (!r || rc != 0) {
-        cos_req_free(r);
+    if (!r) {
         fail(su, cos_error_newf("Error", "out of memory"));
         return;
     }
     cos_req_on_done(r, done, su);
-    su->ctl = r;
     cos_transport_submit(r);
-}
-
-/* The XML body of a result as an object (root's children); NULL for an empty/non-XML body. */
-static cos_value *result_xml(cos_http_result *res, const char *const *arrays)
-{
-    if (!res->body.len) return NULL;
-    return cos_xml_to_value(res->body.data, res->body.len, arrays);
-}
-
-static cos_value *take_error(cos_http_result *res)
-{
-    cos_value *e = res->error;
-    res->error = NULL;
-    return e;
 }
 
 static const char *error_code(const cos_value *e) { return cos_obj_get_str(e, "code"); }
@@ -357,7 +309,7 @@ static const char *error_code(const cos_value *e) { return cos_obj_get_str(e, "c
 
 static void stop_hashing(slice_upload *su)
 {
-    if (su->hash_kind == HASH_CONTENT && su->hash_part) su->hash_part->state = PART_TODO;
+    if (su->hash_kind == HASH_CONTENT && su->hash_part) su->hash_part->state = COS_PART_TODO;
     su->hash_part = NULL;
     cos_integrity_hasher_stop(&su->hasher);
     su->hash_kind = HASH_NONE;
@@ -368,17 +320,7 @@ static void stop_hashing(slice_upload *su)
 static void abort_inflight(slice_upload *su)
 {
     cos_transport_abort_task(client_of(su), su->t->id);
-    su->ctl = NULL;
-    for (int i = 0; i < su->nparts && su->active; i++) {
-        su_part *p = &su->parts[i];
-        if (p->state != PART_ACTIVE) continue;
-        p->req = NULL;
-        p->state = PART_TODO;
-        p->sent = 0;
-        su->active--;
-    }
-    su->active = 0;
-    su->inflight_bytes = 0;
+    cos_parts_stop(&su->ps);
     cos_value_free(su->listed);
     su->listed = NULL;
     stop_hashing(su);
@@ -398,7 +340,7 @@ static void fail(slice_upload *su, cos_value *err)
     const char *owned = su->ph == PH_PARTS ? su->upload_id : NULL; /* not a candidate being checked */
     if (!err) err = cos_error_newf("Error", "out of memory");
     if (err) cos_obj_set_str(err, "UploadId", owned ? owned : "");
-    if (err && owned && su->done_bytes > 0 && !cos_obj_get(err, "hint"))
+    if (err && owned && su->ps.done_bytes > 0 && !cos_obj_get(err, "hint"))
         cos_obj_set_str(err, "hint", "the parts sent stay on the server: run the same upload again to resume it");
     cos_queue_set_upload(su->t, owned, su->cp_file);
     drop_upload_id(su);
@@ -442,7 +384,7 @@ static void emit_hash_progress(slice_upload *su, int force)
 
 static void reconcile_checkpoint(slice_upload *su);
 static void reconcile_candidate(slice_upload *su);
-static void mark_done(slice_upload *su, su_part *p, const char *etag, uint64_t crc);
+static void mark_done(slice_upload *su, cos_part *p, const char *etag, uint64_t crc);
 static void su_step(cos_task *t);
 
 /* Starts hashing [off, off+len) of the file in slices; su_step continues with `kind` when done. */
@@ -458,11 +400,11 @@ static int start_hashing(slice_upload *su, int kind, int64_t off, int64_t len)
 }
 
 /* The listed part being reconciled (listed[verify_i]) and its part. */
-static su_part *listed_part(slice_upload *su, const cos_value **lp)
+static cos_part *listed_part(slice_upload *su, const cos_value **lp)
 {
     *lp = cos_arr_get(su->listed, su->verify_i);
     long n = strtol(xml_text(*lp, "PartNumber"), NULL, 10);
-    return n >= 1 && n <= su->nparts ? &su->parts[n - 1] : NULL;
+    return n >= 1 && n <= su->ps.n ? &su->ps.part[n - 1] : NULL;
 }
 
 /* One cos_poll step of hashing: as many bytes as the step budget leaves. */
@@ -482,7 +424,7 @@ static void su_step(cos_task *t)
     }
     if (rc == 0) return;
     int kind = su->hash_kind;
-    su_part *hp = su->hash_part;
+    cos_part *hp = su->hash_part;
     su->hash_kind = HASH_NONE;
     su->hash_part = NULL;
     t->op_step = NULL;
@@ -494,7 +436,7 @@ static void su_step(cos_task *t)
     if (kind == HASH_CONTENT) { /* the part goes out now, with its Content-MD5 */
         memcpy(hp->content_md5, md5, 16);
         hp->has_content_md5 = 1;
-        hp->state = PART_TODO;
+        hp->state = COS_PART_TODO;
         schedule_parts(su);
         return;
     }
@@ -504,7 +446,7 @@ static void su_step(cos_task *t)
         return;
     }
     const cos_value *lp;
-    su_part *p = listed_part(su, &lp);
+    cos_part *p = listed_part(su, &lp);
     if (cos_integrity_etag_matches(xml_text(lp, "ETag"), md5) == 1) {
         p->crc64 = crc;
         if (su->mode == LIST_CHECKPOINT) mark_done(su, p, xml_text(lp, "ETag"), crc);
@@ -518,15 +460,18 @@ static void su_step(cos_task *t)
     else reconcile_candidate(su);
 }
 
-static void mark_done(slice_upload *su, su_part *p, const char *etag, uint64_t crc)
+/* A confirmed part goes into the checkpoint (saved by cp_save). */
+static void cp_record(slice_upload *su, const cos_part *p)
 {
-    snprintf(p->etag, sizeof p->etag, "%s", etag);
-    p->crc64 = crc;
-    if (p->state != PART_DONE) su->done_bytes += p->size;
-    p->state = PART_DONE;
-    cos_cp_part cpp = {.number = p->number, .size = p->size, .crc64 = crc};
-    snprintf(cpp.etag, sizeof cpp.etag, "%s", etag);
+    cos_cp_part cpp = {.number = p->number, .size = p->size, .crc64 = p->crc64};
+    snprintf(cpp.etag, sizeof cpp.etag, "%s", p->etag);
     if (cos_cp_set_part(&su->cp, &cpp) == 0) su->cp_dirty = 1;
+}
+
+static void mark_done(slice_upload *su, cos_part *p, const char *etag, uint64_t crc)
+{
+    cos_parts_confirm(&su->ps, p, etag, crc);
+    cp_record(su, p);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -589,34 +534,16 @@ static void begin_checking(slice_upload *su)
 /* ---------------------------------------------------------------------------------------- */
 /* Checking: List Multipart Uploads (the SDK's fallback)                                     */
 
-static const char *const UPLOAD_ARRAYS[] = {"Upload", "CommonPrefixes", NULL};
-
-/* A truncated List Multipart Uploads page must move its markers on, and the listing must stay
- * within MAX_LISTED_UPLOADS: a server that pages forever would otherwise keep the task looping. */
-static cos_value *uploads_page_error(slice_upload *su, const cos_value *x)
-{
-    const char *km = xml_text(x, "NextKeyMarker"), *im = xml_text(x, "NextUploadIdMarker");
-    if (su->page_key_marker && strcmp(km, su->page_key_marker) == 0 &&
-        strcmp(im, su->page_id_marker ? su->page_id_marker : "") == 0)
-        return cos_error_newf("InvalidResponse", "List Multipart Uploads answered IsTruncated=true with the markers "
-                                "it was asked for (NextKeyMarker %.200s, NextUploadIdMarker %.200s): the listing "
-                                "does not advance", km, im);
-    if (su->uploads_listed > MAX_LISTED_UPLOADS)
-        return cos_error_newf("InvalidResponse", "List Multipart Uploads listed more than %d uploads for this Key "
-                                "and is still truncated; giving up", MAX_LISTED_UPLOADS);
-    return NULL;
-}
-
 static void list_uploads_done(void *ud, cos_http_result *res)
 {
     slice_upload *su = ud;
-    su->ctl = NULL;
-    if (res->error) { /* no permission to list, say: nothing to resume, start fresh */
+    cos_value *err = NULL, *page = cos_msg_list_uploads_read(res, &err);
+    if (!page) { /* no permission to list, say: nothing to resume, start fresh */
+        cos_value_free(err);
         initiate(su);
         return;
     }
-    cos_value *x = result_xml(res, UPLOAD_ARRAYS);
-    const cos_value *ups = cos_obj_get(x, "Upload");
+    const cos_value *ups = cos_obj_get(page, "Upload");
     const char *want_class = cos_task_str(su->t, "StorageClass");
     if (!su->candidates) su->candidates = cos_arr_new();
     for (size_t i = 0; i < cos_value_len(ups) && su->candidates; i++) {
@@ -627,26 +554,31 @@ static void list_uploads_done(void *ud, cos_http_result *res)
         cos_arr_push(su->candidates, cos_cstr_new(id));
     }
     su->uploads_listed += cos_value_len(ups);
-    int more = strcmp(xml_text(x, "IsTruncated"), "true") == 0 && *xml_text(x, "NextKeyMarker");
-    cos_value *bad = more ? uploads_page_error(su, x) : NULL;
-    if (bad) {
-        cos_value_free(x);
-        fail(su, bad);
-        return;
+    char *km = NULL, *im = NULL;
+    int more = cos_msg_list_uploads_next(page, su->page_key_marker, su->page_id_marker, &km, &im, &err);
+    cos_value_free(page);
+    /* More entries than MAX_LISTED_UPLOADS is not a real bucket: a server that pages forever
+     * would otherwise keep the task looping. */
+    if (more > 0 && su->uploads_listed > MAX_LISTED_UPLOADS) {
+        more = -1;
+        err = cos_error_newf("InvalidResponse", "List Multipart Uploads listed more than %d uploads for this Key "
+                             "and is still truncated; giving up", MAX_LISTED_UPLOADS);
     }
-    if (more) {
-        char *km = strdup(xml_text(x, "NextKeyMarker")), *im = strdup(xml_text(x, "NextUploadIdMarker"));
-        cos_value_free(x);
+    if (more < 0) {
+        free(km);
+        free(im);
+        fail(su, err);
+    } else if (more) {
         list_uploads(su, km, im);
         free(km);
         free(im);
-        return;
+    } else {
+        su->cand_next = 0;
+        try_next_candidate(su);
     }
-    cos_value_free(x);
-    su->cand_next = 0;
-    try_next_candidate(su);
 }
 
+/* One page of the uploads of our Key (List Multipart Uploads, prefix = Key). */
 static void list_uploads(slice_upload *su, const char *key_marker, const char *id_marker)
 {
     if (!key_marker) su->uploads_listed = 0; /* a new listing */
@@ -654,11 +586,8 @@ static void list_uploads(slice_upload *su, const char *key_marker, const char *i
     free(su->page_id_marker);
     su->page_key_marker = key_marker ? strdup(key_marker) : NULL;
     su->page_id_marker = id_marker ? strdup(id_marker) : NULL;
-    cos_request *r = new_request(su, "GET", 1);
-    int rc = !r || cos_req_query(r, "uploads", "") || cos_req_query(r, "prefix", su->key);
-    if (!rc && key_marker) rc = cos_req_query(r, "key-marker", key_marker);
-    if (!rc && id_marker && *id_marker) rc = cos_req_query(r, "upload-id-marker", id_marker);
-    submit_ctl(su, r, rc, list_uploads_done);
+    submit_ctl(su, cos_msg_list_uploads(&su->ps.to, su->key, key_marker, id_marker && *id_marker ? id_marker : NULL),
+               list_uploads_done);
 }
 
 static void try_next_candidate(slice_upload *su)
@@ -677,8 +606,6 @@ static void try_next_candidate(slice_upload *su)
 /* ---------------------------------------------------------------------------------------- */
 /* Checking: List Parts and reconciliation                                                   */
 
-static const char *const PART_ARRAYS[] = {"Part", NULL};
-
 /* The checkpoint's upload as the server lists it: confirmed parts are kept without reading the
  * file; parts only the server knows are kept if their bytes hash to the server's ETag (hashed in
  * slices: this returns while a part is being hashed, and su_step comes back here). */
@@ -686,7 +613,7 @@ static void reconcile_checkpoint(slice_upload *su)
 {
     for (; su->verify_i < cos_value_len(su->listed); su->verify_i++) {
         const cos_value *lp;
-        su_part *p = listed_part(su, &lp);
+        cos_part *p = listed_part(su, &lp);
         int64_t size = strtoll(xml_text(lp, "Size"), NULL, 10);
         const char *etag = xml_text(lp, "ETag");
         if (!p || size != p->size) continue;
@@ -709,7 +636,7 @@ static void reconcile_checkpoint(slice_upload *su)
 static void reconcile_candidate(slice_upload *su)
 {
     size_t n = cos_value_len(su->listed);
-    int ok = n <= (size_t)su->nparts && su->verify_i != SIZE_MAX;
+    int ok = n <= (size_t)su->ps.n && su->verify_i != SIZE_MAX;
     if (ok && su->verify_i == 0 && n >= 2) {
         int64_t s1 = strtoll(xml_text(cos_arr_get(su->listed, 0), "Size"), NULL, 10);
         int64_t s2 = strtoll(xml_text(cos_arr_get(su->listed, 1), "Size"), NULL, 10);
@@ -717,7 +644,7 @@ static void reconcile_candidate(slice_upload *su)
     }
     if (ok && su->verify_i < n) {
         const cos_value *lp;
-        su_part *p = listed_part(su, &lp);
+        cos_part *p = listed_part(su, &lp);
         ok = p && p->size == strtoll(xml_text(lp, "Size"), NULL, 10);
         if (ok) {
             start_hashing(su, HASH_PART, p->offset, p->size);
@@ -733,7 +660,7 @@ static void reconcile_candidate(slice_upload *su)
     }
     for (size_t i = 0; i < n; i++) {
         const cos_value *lp = cos_arr_get(su->listed, i);
-        su_part *p = &su->parts[strtol(xml_text(lp, "PartNumber"), NULL, 10) - 1];
+        cos_part *p = &su->ps.part[strtol(xml_text(lp, "PartNumber"), NULL, 10) - 1];
         mark_done(su, p, xml_text(lp, "ETag"), p->crc64);
     }
     cos_value_free(su->listed);
@@ -741,30 +668,11 @@ static void reconcile_candidate(slice_upload *su)
     start_parts(su);
 }
 
-/* A truncated List Parts page: its NextPartNumberMarker must be a part number past the marker
- * asked for and below 10000 (no part can follow part 10000), so the listing ends within 10000
- * pages whatever the server says. */
-static cos_value *parts_page_error(slice_upload *su, const char *next)
-{
-    char *end = NULL;
-    errno = 0;
-    long n = strtol(next, &end, 10);
-    if (errno || !end || *end || n <= su->page_part_marker)
-        return cos_error_newf("InvalidResponse", "List Parts answered IsTruncated=true with NextPartNumberMarker "
-                                "%.40s after part-number-marker %ld: the listing does not advance", next,
-                                su->page_part_marker);
-    if (n >= MAX_PARTS)
-        return cos_error_newf("InvalidResponse", "List Parts answered IsTruncated=true after part %ld: more "
-                                "parts than the %d an upload can have", n, MAX_PARTS);
-    return NULL;
-}
-
 static void list_parts_done(void *ud, cos_http_result *res)
 {
     slice_upload *su = ud;
-    su->ctl = NULL;
-    if (res->error) {
-        cos_value *e = take_error(res);
+    cos_value *e = NULL, *page = cos_msg_list_parts_read(res, &e);
+    if (!page) {
         int gone = res->status_code == 404 || (error_code(e) && strcmp(error_code(e), "NoSuchUpload") == 0);
         cos_value_free(su->listed);
         su->listed = NULL;
@@ -784,39 +692,35 @@ static void list_parts_done(void *ud, cos_http_result *res)
         }
         return;
     }
-    cos_value *x = result_xml(res, PART_ARRAYS);
-    const cos_value *parts = cos_obj_get(x, "Part");
+    const cos_value *parts = cos_obj_get(page, "Part");
     if (!su->listed) su->listed = cos_arr_new();
     for (size_t i = 0; i < cos_value_len(parts) && su->listed; i++)
         cos_arr_push(su->listed, cos_value_clone(cos_arr_get(parts, i)));
-    int more = strcmp(xml_text(x, "IsTruncated"), "true") == 0 && *xml_text(x, "NextPartNumberMarker");
-    cos_value *bad = more ? parts_page_error(su, xml_text(x, "NextPartNumberMarker")) : NULL;
-    if (!bad && cos_value_len(su->listed) > MAX_PARTS)
-        bad = cos_error_newf("InvalidResponse", "List Parts listed more than %d parts", MAX_PARTS);
-    if (bad) {
-        cos_value_free(x);
-        fail(su, bad);
-        return;
+    char *marker = NULL;
+    int more = cos_msg_list_parts_next(page, su->page_part_marker, &marker, &e);
+    cos_value_free(page);
+    if (more >= 0 && cos_value_len(su->listed) > MAX_PARTS) {
+        free(marker);
+        more = -1;
+        e = cos_error_newf("InvalidResponse", "List Parts listed more than %d parts", MAX_PARTS);
     }
-    char *marker = more ? strdup(xml_text(x, "NextPartNumberMarker")) : NULL;
-    cos_value_free(x);
-    if (more) {
+    if (more < 0) {
+        fail(su, e);
+    } else if (more) {
         list_parts(su, marker);
         free(marker);
-        return;
+    } else {
+        su->verify_i = 0;
+        if (su->mode == LIST_CHECKPOINT) reconcile_checkpoint(su);
+        else reconcile_candidate(su);
     }
-    su->verify_i = 0;
-    if (su->mode == LIST_CHECKPOINT) reconcile_checkpoint(su);
-    else reconcile_candidate(su);
 }
 
+/* One page of the parts of su->upload_id (List Parts). */
 static void list_parts(slice_upload *su, const char *marker)
 {
     su->page_part_marker = marker ? strtol(marker, NULL, 10) : 0;
-    cos_request *r = new_request(su, "GET", 0);
-    int rc = !r || cos_req_query(r, "uploadId", su->upload_id);
-    if (!rc && marker) rc = cos_req_query(r, "part-number-marker", marker);
-    submit_ctl(su, r, rc, list_parts_done);
+    submit_ctl(su, cos_msg_list_parts(&su->ps.to, su->upload_id, marker), list_parts_done);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -825,9 +729,9 @@ static void list_parts(slice_upload *su, const char *marker)
 static void initiate_done(void *ud, cos_http_result *res)
 {
     slice_upload *su = ud;
-    su->ctl = NULL;
-    if (res->error) {
-        fail(su, take_error(res));
+    cos_value *err = NULL, *data = cos_msg_initiate_read(res, &err);
+    if (!data) {
+        fail(su, err);
         return;
     }
     if (su->cp_file) { /* a new upload is rare enough to tidy the checkpoint directory now */
@@ -838,21 +742,18 @@ static void initiate_done(void *ud, cos_http_result *res)
             *slash = '/';
         }
     }
-    cos_value *x = result_xml(res, NULL);
-    const char *id = xml_text(x, "UploadId");
-    if (!*id || take_upload_id(su, id) != 0) {
-        cos_value_free(x);
+    int taken = take_upload_id(su, xml_text(data, "UploadId"));
+    cos_value_free(data);
+    if (taken != 0) {
         fail(su, cos_error_newf("Error", "InitiateMultipartUpload returned no usable UploadId"));
         return;
     }
-    cos_value_free(x);
     start_parts(su);
 }
 
 static int want_meta_md5(const slice_upload *su)
 {
-    const cos_value *v = cos_obj_get(su->t->params, "UploadAddMetaMd5");
-    return v && cos_value_bool(v);
+    return cos_param_bool(su->t->params, "UploadAddMetaMd5", 0) == 1;
 }
 
 static void initiate(slice_upload *su)
@@ -868,17 +769,11 @@ static void initiate(slice_upload *su)
         fail(su, cos_error_newf("Error", "cannot lay out the parts"));
         return;
     }
-    cos_request *r = new_request(su, "POST", 0);
-    /* Init carries every header of the call: Content-Type, meta, ACL, storage class...
-     * (upload-engine.md#parts-and-concurrency, "Which headers go where"). */
-    int rc = !r || cos_req_apply_params(r, su->t->params) || cos_req_query(r, "uploads", "");
-    if (!rc && want_meta_md5(su)) rc = cos_req_header(r, "x-cos-meta-md5", su->meta_md5);
-    if (!rc && !cos_req_get_header(r, "Cache-Control")) rc = cos_req_header(r, "Cache-Control", "");
-    if (!rc && !cos_req_get_header(r, "Content-Type")) { /* the object's type, by extension */
-        const char *type = mime_lookup_upload(client_of(su)->mime, su->path, su->key);
-        rc = cos_req_header(r, "Content-Type", type ? type : "application/octet-stream");
-    }
-    submit_ctl(su, r, rc, initiate_done);
+    /* Init carries every header of the call (ops/messages.h, COS_MSG_PARAMS_UPLOAD); the object's
+     * type, unless given, by the file's (or the key's) extension. */
+    const char *type = mime_lookup_upload(client_of(su)->mime, su->path, su->key);
+    const char *meta_md5 = want_meta_md5(su) ? su->meta_md5 : NULL;
+    submit_ctl(su, cos_msg_initiate(&su->ps.to, type ? type : "application/octet-stream", meta_md5), initiate_done);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -886,98 +781,42 @@ static void initiate(slice_upload *su)
 
 static void report_progress(slice_upload *su)
 {
-    cos_task_progress_update(su->t, (double)(su->done_bytes + su->inflight_bytes), (double)su->size);
+    cos_task_progress_update(su->t, (double)(su->ps.done_bytes + su->ps.inflight_bytes), (double)su->size);
 }
 
-static void part_progress(void *ud, int64_t sent, int64_t send_total, int64_t received, int64_t recv_total)
-{
-    su_part *p = ud;
-    (void)send_total;
-    (void)received;
-    (void)recv_total;
-    if (p->state != PART_ACTIVE || sent < 0) return;
-    p->su->inflight_bytes += sent - p->sent;
-    p->sent = sent;
-    report_progress(p->su);
-}
+/* parts.c's hooks */
+static void parts_progress(void *owner) { report_progress(owner); }
 
-static void part_done(void *ud, cos_http_result *res)
+static void part_answered(void *owner, cos_part *p, cos_part_outcome outcome, cos_value *err)
 {
-    su_part *p = ud;
-    slice_upload *su = p->su;
-    p->req = NULL;
-    p->state = PART_TODO;
-    su->active--;
-    su->inflight_bytes -= p->sent;
-    p->sent = 0;
-    if (res->error) { /* the engine already retried ChunkRetryTimes times with backoff */
+    slice_upload *su = owner;
+    if (outcome == COS_PART_FAILED) {
         if (!file_unchanged(su)) { /* e.g. truncated under us: the read failed, not the network */
+            cos_value_free(err);
             file_modified(su);
-            return;
-        }
-        fail(su, take_error(res));
-        return;
-    }
-    /* What counts as verified is integrity.c's decision; a part also needs an ETag for Complete. */
-    const char *etag = cos_obj_get_str(res->headers, "etag");
-    char what[24];
-    snprintf(what, sizeof what, "part %d", p->number);
-    cos_value *bad = NULL;
-    cos_integrity_verdict v = COS_INTEGRITY_DAMAGED;
-    if (!etag || !*etag)
-        bad = cos_error_newf("IntegrityError", "part %d: the server returned no ETag", p->number);
-    else
-        v = cos_integrity_check(client_of(su), res, p->size, what, &bad);
-    if (v == COS_INTEGRITY_RECHECK) { /* sent again, now hashing MD5: its answer is checked by ETag */
-        cos_value_free(bad);
-        schedule_parts(su);
-        return;
-    }
-    if (v != COS_INTEGRITY_OK) {
-        if (v == COS_INTEGRITY_DAMAGED && p->integrity_retries < su->retries + 1) { /* damaged in transit */
-            p->integrity_retries++;
-            cos_value_free(bad);
-            schedule_parts(su);
         } else {
-            fail(su, bad);
+            fail(su, err);
         }
         return;
     }
-    mark_done(su, p, etag, res->crc64);
-    cp_save(su, 0);
-    report_progress(su);
+    if (outcome == COS_PART_CONFIRMED) {
+        cp_record(su, p);
+        cp_save(su, 0);
+        report_progress(su);
+    }
     schedule_parts(su);
 }
 
-static int submit_part(slice_upload *su, su_part *p)
+static void completed(void *owner, cos_value *err, cos_value *data);
+
+static const cos_parts_hooks PARTS_HOOKS = {parts_progress, part_answered, completed};
+
+/* Part p goes out, streamed from the file with pread (with its Content-MD5 when it was hashed first). */
+static int submit_part(slice_upload *su, cos_part *p)
 {
-    char num[16];
-    snprintf(num, sizeof num, "%d", p->number);
-    cos_request *r = new_request(su, "PUT", 0);
-    const cos_value *params = su->t->params;
-    char buf[64];
-    /* Parts carry only the traffic limit and SSE of the call (see Init). */
-    const char *tl = cos_param_string(params, "TrafficLimit", buf, sizeof buf);
-    int rc = !r || cos_req_query(r, "partNumber", num) || cos_req_query(r, "uploadId", su->upload_id) ||
-             cos_req_body_fd(r, su->fd, p->offset, p->size);
-    if (!rc && tl) rc = cos_req_header(r, "x-cos-traffic-limit", tl);
-    const char *sse = cos_obj_get_str(params, "ServerSideEncryption");
-    if (!rc && sse) rc = cos_req_header(r, "x-cos-server-side-encryption", sse);
-    if (!rc && p->has_content_md5) rc = cos_integrity_content_md5_header(r, p->content_md5);
-    if (rc) {
-        cos_req_free(r);
-        return -1;
-    }
-    cos_req_hash(r, cos_integrity_stream_hashes(client_of(su), 1));
-    cos_req_retries(r, su->retries);
-    cos_req_on_done(r, part_done, p);
-    cos_req_on_progress(r, part_progress, p);
-    p->req = r;
-    p->state = PART_ACTIVE;
-    p->sent = 0;
-    su->active++;
-    cos_transport_submit(r);
-    return 0;
+    cos_msg_body body = {.kind = COS_MSG_BODY_FD, .fd = su->fd, .offset = p->offset, .length = p->size,
+                         .content_md5 = p->has_content_md5 ? p->content_md5 : NULL};
+    return cos_parts_send(&su->ps, p, su->upload_id, &body);
 }
 
 static void schedule_parts(slice_upload *su)
@@ -985,17 +824,17 @@ static void schedule_parts(slice_upload *su)
     if (su->ph != PH_PARTS) return;
     int todo = 0;
     int check_md5 = cos_integrity_wants_content_md5(client_of(su));
-    for (int i = 0; i < su->nparts; i++) {
-        su_part *p = &su->parts[i];
-        if (p->state == PART_HASHING) todo = 1;
-        if (p->state != PART_TODO) continue;
+    for (int i = 0; i < su->ps.n; i++) {
+        cos_part *p = &su->ps.part[i];
+        if (p->state == COS_PART_HASHING) todo = 1;
+        if (p->state != COS_PART_TODO) continue;
         todo = 1;
-        if (su->active + (su->hash_kind == HASH_CONTENT) >= su->concurrency) break;
+        if (su->ps.active + (su->hash_kind == HASH_CONTENT) >= su->concurrency) break;
         if (check_md5 && !p->has_content_md5) { /* hashed in slices first (one part at a time) */
             if (su->hash_kind != HASH_NONE) continue;
             if (start_hashing(su, HASH_CONTENT, p->offset, p->size) != 0) return;
             su->hash_part = p;
-            p->state = PART_HASHING;
+            p->state = COS_PART_HASHING;
             continue;
         }
         if (submit_part(su, p) != 0) {
@@ -1003,7 +842,7 @@ static void schedule_parts(slice_upload *su)
             return;
         }
     }
-    if (!todo && su->active == 0) complete(su);
+    if (!todo && su->ps.active == 0) complete(su);
 }
 
 static void start_parts(slice_upload *su)
@@ -1016,54 +855,12 @@ static void start_parts(slice_upload *su)
     cp_save(su, 1);
     cos_queue_set_upload(su->t, su->upload_id, su->cp_file);
     /* The immediate emission that starts "uploading"; loaded starts at the bytes already there. */
-    cos_task_progress_now(su->t, (double)su->done_bytes, (double)su->size);
+    cos_task_progress_now(su->t, (double)su->ps.done_bytes, (double)su->size);
     schedule_parts(su);
 }
 
 /* ---------------------------------------------------------------------------------------- */
 /* Complete                                                                                  */
-
-static uint64_t combined_crc64(const slice_upload *su)
-{
-    uint64_t crc = 0;
-    for (int i = 0; i < su->nparts; i++)
-        crc = i == 0 ? su->parts[i].crc64 : cos_crc64_combine(crc, su->parts[i].crc64, (uint64_t)su->parts[i].size);
-    return crc;
-}
-
-static cos_value *complete_data(slice_upload *su, cos_http_result *res, cos_value *x)
-{
-    cos_value *data = cos_result_data(res);
-    if (!data) return NULL;
-    char *loc = cos_task_location(su->t);
-    cos_obj_set_str(data, "Location", loc ? loc : "");
-    free(loc);
-    cos_obj_set_str(data, "Bucket", cos_obj_get_str(x, "Bucket") ? cos_obj_get_str(x, "Bucket") : su->bucket);
-    cos_obj_set_str(data, "Key", cos_obj_get_str(x, "Key") ? cos_obj_get_str(x, "Key") : su->key);
-    cos_obj_set_str(data, "ETag", xml_text(x, "ETag"));
-    cos_obj_set_str(data, "UploadId", su->upload_id);
-    return data;
-}
-
-/* Complete answered 200 with an <Error> body: an error; retried for the server-side kinds. */
-static cos_value *error_in_body(cos_http_result *res, const cos_value *x, int *retryable)
-{
-    cos_value *fields = cos_xml_parse_error(res->body.data, res->body.len);
-    if (!fields) return NULL;
-    (void)x;
-    const char *code = cos_obj_get_str(fields, "Code");
-    *retryable = code && (strcmp(code, "InternalError") == 0 || strcmp(code, "ServiceUnavailable") == 0 ||
-                          strcmp(code, "SlowDown") == 0);
-    cos_value *e = cos_error_newf(code ? code : "Error", "%s", cos_obj_get_str(fields, "Message") ? cos_obj_get_str(fields, "Message") : "");
-    if (e) {
-        cos_obj_set_num(e, "statusCode", res->status_code);
-        cos_obj_set(e, "error", fields);
-        fields = NULL;
-        if (res->request_id) cos_obj_set_str(e, "RequestId", res->request_id);
-    }
-    cos_value_free(fields);
-    return e;
-}
 
 static void succeed(slice_upload *su, cos_value *data)
 {
@@ -1074,143 +871,12 @@ static void succeed(slice_upload *su, cos_value *data)
     cos_task_finish(su->t, NULL, data);
 }
 
-/* HEAD after Complete answered "NoSuchUpload": if an earlier attempt did complete (its answer was
- * lost), the object is there with our CRC-64 and size, and the upload succeeded. */
-static void head_after_complete_done(void *ud, cos_http_result *res)
+/* parts.c's hook: Complete (and what followed it) ended. */
+static void completed(void *owner, cos_value *err, cos_value *data)
 {
-    slice_upload *su = ud;
-    su->ctl = NULL;
-    cos_value *err = su->cancel_err; /* the NoSuchUpload error, kept meanwhile */
-    su->cancel_err = NULL;
-    uint64_t crc;
-    const char *len = cos_obj_get_str(res->headers, "content-length");
-    if (!res->error && cos_integrity_header_crc64(res->headers, &crc) && crc == combined_crc64(su) && len &&
-        strtoll(len, NULL, 10) == su->size) {
-        cos_value *data = complete_data(su, res, NULL);
-        if (data) {
-            const char *etag = cos_obj_get_str(cos_obj_get(data, "headers"), "etag");
-            cos_obj_set_str(data, "ETag", etag ? etag : "");
-            cos_value_free(err);
-            succeed(su, data);
-            return;
-        }
-    }
-    fail(su, err);
-}
-
-static void check_completed(slice_upload *su, cos_value *err)
-{
-    cos_value_free(su->cancel_err);
-    su->cancel_err = err;
-    cos_request *r = new_request(su, "HEAD", 0);
-    submit_ctl(su, r, 0, head_after_complete_done);
-}
-
-/* Complete answered 200 without x-cos-hash-crc64ecma: the object counts as uploaded only when a
- * HEAD of it gives our size and the parts' combined CRC-64. */
-static void verified_head_done(void *ud, cos_http_result *res)
-{
-    slice_upload *su = ud;
-    su->ctl = NULL;
-    cos_value *data = su->unverified;
-    su->unverified = NULL;
-    uint64_t crc, ours = combined_crc64(su);
-    const char *len = cos_obj_get_str(res->headers, "content-length");
-    int has_crc = !res->error && cos_integrity_header_crc64(res->headers, &crc);
-    if (has_crc && crc == ours && len && strtoll(len, NULL, 10) == su->size) {
-        succeed(su, data);
-        return;
-    }
-    cos_value_free(data);
-    if (res->error)
-        fail(su, cos_error_newf("UnverifiedUpload", "Complete Multipart Upload answered 200 without "
-                                  "x-cos-hash-crc64ecma, and the object could not be checked: HEAD answered %d %.100s",
-                                  res->status_code, cos_obj_get_str(res->error, "code") ? cos_obj_get_str(res->error, "code") : ""));
-    else if (!has_crc)
-        fail(su, cos_error_newf("UnverifiedUpload", "Complete Multipart Upload answered 200 without "
-                                  "x-cos-hash-crc64ecma, and a HEAD of the object gives none either: the object "
-                                  "could not be verified"));
-    else if (crc != ours)
-        fail(su, cos_error_newf("IntegrityError", "the object's x-cos-hash-crc64ecma %" PRIu64 " (from HEAD) is not "
-                                  "the CRC-64 %" PRIu64 " of the file's parts", crc, ours));
-    else
-        fail(su, cos_error_newf("IntegrityError", "the object's size %.40s (from HEAD) is not the file's %" PRId64,
-                                  len ? len : "(none)", su->size));
-}
-
-static void verify_by_head(slice_upload *su, cos_value *data)
-{
-    cos_value_free(su->unverified);
-    su->unverified = data;
-    cos_request *r = new_request(su, "HEAD", 0);
-    submit_ctl(su, r, 0, verified_head_done);
-}
-
-static void complete_done(void *ud, cos_http_result *res)
-{
-    slice_upload *su = ud;
-    su->ctl = NULL;
-    int retryable = 0;
-    cos_value *err = NULL, *x = NULL;
-    if (res->error) {
-        err = take_error(res);
-        retryable = res->status_code >= 500 || res->status_code == 0;
-    } else {
-        x = result_xml(res, NULL);
-        err = error_in_body(res, x, &retryable);
-    }
-    if (err) {
-        cos_value_free(x);
-        const char *code = error_code(err);
-        if (retryable && su->complete_attempts <= su->retries) {
-            cos_value_free(err);
-            complete(su);
-        } else if (code && strcmp(code, "NoSuchUpload") == 0) {
-            /* Also after a single attempt of ours: libcurl itself resends a request whose reused
-             * connection died, so a lost answer is invisible here. */
-            check_completed(su, err);
-        } else {
-            fail(su, err);
-        }
-        return;
-    }
-    uint64_t server_crc, ours = combined_crc64(su);
-    int has_crc = cos_integrity_header_crc64(res->headers, &server_crc);
-    if (has_crc && server_crc != ours) {
-        cos_value_free(x);
-        fail(su, cos_error_newf("IntegrityError", "the object's x-cos-hash-crc64ecma %" PRIu64
-                                  " is not the CRC-64 %" PRIu64 " of the file's parts", server_crc, ours));
-        return;
-    }
-    cos_value *data = complete_data(su, res, x);
-    cos_value_free(x);
-    if (!data) {
-        fail(su, NULL);
-        return;
-    }
-    if (!has_crc) { /* a 200 alone proves nothing about the object: ask for its CRC-64 */
-        verify_by_head(su, data);
-        return;
-    }
-    succeed(su, data);
-}
-
-/* Complete gets only x-cos-meta-* and Pic-Operations of the call (see Init). */
-static int complete_headers(slice_upload *su, cos_request *r)
-{
-    const cos_value *params = su->t->params, *h = cos_obj_get(params, "Headers");
-    char buf[64];
-    for (int pass = 0; pass < 2; pass++) {
-        const cos_value *o = pass ? h : params;
-        for (size_t i = 0; i < cos_value_len(o) && cos_value_type(o) == COS_OBJ; i++) {
-            const char *k = cos_obj_key(o, i), *v = cos_param_string(o, k, buf, sizeof buf);
-            if (v && strncasecmp(k, "x-cos-meta-", 11) == 0 && cos_req_header(r, k, v)) return -1;
-        }
-    }
-    const char *pic = cos_param_string(params, "PicOperations", buf, sizeof buf);
-    if (pic && cos_req_header(r, "Pic-Operations", pic)) return -1;
-    if (*su->meta_md5 && cos_req_header(r, "x-cos-meta-md5", su->meta_md5)) return -1;
-    return 0;
+    slice_upload *su = owner;
+    if (err) fail(su, err);
+    else succeed(su, data);
 }
 
 /* Before Complete: the file must still be the one the parts were read from. */
@@ -1242,23 +908,7 @@ static void complete(slice_upload *su)
         return;
     }
     cp_save(su, 1);
-    cos_value *parts = cos_arr_new();
-    for (int i = 0; i < su->nparts && parts; i++) {
-        cos_value *p = cos_obj_new();
-        cos_obj_set_num(p, "PartNumber", su->parts[i].number);
-        cos_obj_set_str(p, "ETag", su->parts[i].etag);
-        cos_arr_push(parts, p);
-    }
-    size_t len = 0;
-    char *xml = parts ? cos_xml_complete_body(parts, &len) : NULL;
-    cos_value_free(parts);
-    cos_request *r = xml ? new_request(su, "POST", 0) : NULL;
-    int rc = !r || cos_integrity_body_md5(r, xml, len) || cos_req_query(r, "uploadId", su->upload_id) ||
-             cos_req_header(r, "Content-Type", "application/xml") || complete_headers(su, r) ||
-             cos_req_body_mem_take(r, xml, len);
-    if (rc) free(xml);
-    su->complete_attempts++;
-    submit_ctl(su, r, rc, complete_done);
+    cos_parts_complete(&su->ps, su->upload_id, *su->meta_md5 ? su->meta_md5 : NULL);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -1278,7 +928,6 @@ static void release_stale(slice_upload *su)
 static void abort_stale_done(void *ud, cos_http_result *res)
 {
     slice_upload *su = ud;
-    su->ctl = NULL;
     (void)res;
     release_stale(su);
     cp_forget(su);
@@ -1298,14 +947,12 @@ static void abort_stale_done(void *ud, cos_http_result *res)
 static void abort_stale(slice_upload *su)
 {
     su->ph = PH_CHECKING;
-    cos_request *r = new_request(su, "DELETE", 0);
-    submit_ctl(su, r, !r || cos_req_query(r, "uploadId", su->aborting), abort_stale_done);
+    submit_ctl(su, cos_msg_abort(&su->ps.to, su->aborting), abort_stale_done);
 }
 
 static void cancel_done(void *ud, cos_http_result *res)
 {
     slice_upload *su = ud;
-    su->ctl = NULL;
     /* A failed abort keeps the checkpoint, the only record of the parts left on the server. */
     if (!res->error || res->status_code == 404) cp_forget(su);
     cos_queue_set_upload(su->t, NULL, NULL);
@@ -1374,15 +1021,12 @@ static void su_cancel(cos_task *t, cos_value *err)
     cos_value_free(su->cancel_err);
     su->cancel_err = err;
     su->ph = PH_CANCELING;
-    cos_request *r = new_request(su, "DELETE", 0);
-    int rc = !r || cos_req_query(r, "uploadId", su->upload_id);
-    if (!r || rc) {
-        cos_req_free(r);
+    cos_request *r = cos_msg_abort(&su->ps.to, su->upload_id);
+    if (!r) {
         cancel_done(su, &(cos_http_result){.status_code = 0});
         return;
     }
     cos_req_on_done(r, cancel_done, su);
-    su->ctl = r;
     cos_transport_submit(r);
 }
 
@@ -1405,14 +1049,14 @@ static void su_free(void *ud)
     free(su->bucket);
     free(su->region);
     free(su->key);
-    free(su->parts);
+    free(su->ps.part);
+    cos_parts_free(&su->ps);
     free(su->cp_file);
     cos_cp_free(&su->cp);
     cos_cp_free(&su->disk);
     cos_value_free(su->listed);
     cos_value_free(su->candidates);
     cos_value_free(su->cancel_err);
-    cos_value_free(su->unverified);
     release_stale(su);
     cos_value_free(su->after_abort_err);
     free(su->page_key_marker);
@@ -1435,7 +1079,7 @@ int cos_slice_upload_start(cos_task *t, const char *path, const struct stat *st,
     su->mtime_sec = st->st_mtim.tv_sec;
     su->mtime_nsec = st->st_mtim.tv_nsec;
     su->concurrency = concurrency_of(t);
-    su->retries = retries_of(t);
+    cos_parts_init(&su->ps, t, su->bucket, su->region, su->key, "file", su, &PARTS_HOOKS);
     char *dir = cos_cp_dir(t->client->options, t->params);
     if (dir) {
         su->cp_file = cos_cp_file(dir, su->bucket, su->region, su->key, su->path);

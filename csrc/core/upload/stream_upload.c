@@ -23,6 +23,7 @@
  * checkpoint, a failure aborts the multipart upload on the server, and restartTask after an
  * error is refused (the queue keeps no params for a stream). Pause keeps the buffers. */
 #include "http/transport.h"
+#include "base/params.h"
 #include "base/options.h"
 #include "base/errors.h"
 #include "upload/stream_upload.h"
@@ -36,9 +37,11 @@
 
 #include "client.h"
 #include "crc64.h"
-#include "ops/ops.h"
+#include "ops/multipart.h"
 #include "ops/integrity.h"
+#include "ops/messages.h"
 #include "task/queue.h"
+#include "upload/parts.h"
 #include "upload/stream_source.h"
 #include "base/validate.h"
 #include "base/xml.h"
@@ -55,19 +58,8 @@
 #define SPARE_MAX 256 /* the most part buffers an upload has (concurrency is at most 256) */
 
 typedef enum { ST_IDLE = 0, ST_READING, ST_PUT, ST_INIT, ST_PARTS, ST_CANCELING, ST_DONE } st_phase;
-typedef enum { P_READY = 0, P_ACTIVE, P_DONE } p_state;
 
 typedef struct stream_upload stream_upload;
-
-typedef struct st_part {
-    stream_upload *su;
-    unsigned char *buf; /* held until the part is confirmed */
-    int64_t size, sent;
-    int number;
-    unsigned char state, integrity_retries;
-    char etag[72];
-    uint64_t crc64;
-} st_part;
 
 struct stream_upload {
     cos_task *t;
@@ -79,26 +71,26 @@ struct stream_upload {
     int64_t chunk;        /* first part size */
     int64_t fixed_size;   /* part size when the length is known (0: the growth rule) */
     int64_t threshold;    /* at most this many bytes go as one PUT */
-    int max_parts, concurrency, retries;
+    int max_parts, concurrency;
     /* reading */
     unsigned char *fill;
     int64_t fill_len, fill_cap, read_total;
     int eof, waiting_fd;
     EVP_MD_CTX *whole_md5; /* UploadAddMetaMd5 */
     char meta_md5[33];
-    /* parts */
-    st_part *parts;       /* max_parts records (calloc: pages are touched as parts are cut) */
-    int nparts, lo;       /* parts cut; parts before `lo` are all confirmed */
-    int active, held;
+    /* parts: ps.part has max_parts records (calloc: pages are touched as parts are cut), ps.n
+     * of them cut so far */
+    cos_parts ps;
+    int lo;               /* parts before `lo` are all confirmed */
+    int held;
     /* Confirmed parts' buffers, kept for the next parts of the same size: at most
      * `concurrency` buffers ever exist, so the heap does not fragment with the stream's length. */
     unsigned char *spare[SPARE_MAX];
     int64_t spare_size;
     int nspare;
-    int64_t done_bytes, inflight_bytes;
     char *upload_id;
-    int complete_attempts, put_retries;
-    cos_value *pending_err; /* the error to finish with after an abort / HEAD */
+    int put_retries;
+    cos_value *pending_err; /* the error to finish with after the abort */
 };
 
 static void step(stream_upload *su);
@@ -140,7 +132,7 @@ static int64_t fixed_part_size(int64_t chunk, int64_t len, int max_parts)
 static int64_t next_part_size(const stream_upload *su)
 {
     if (su->fixed_size) return su->fixed_size;
-    return cos_stream_part_size(su->chunk, su->max_parts, su->nparts + 1);
+    return cos_stream_part_size(su->chunk, su->max_parts, su->ps.n + 1);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -148,12 +140,13 @@ static int64_t next_part_size(const stream_upload *su)
 
 static cos_client *client_of(stream_upload *su) { return su->t->client; }
 
-static cos_request *new_request(stream_upload *su, const char *method)
+/* Where Initiate and Abort go: not tied to the task, so that a pause does not stop them (an
+ * UploadId must not get lost, nor an abort be left half done). */
+static cos_msg_to untied(const stream_upload *su)
 {
-    cos_task *t = su->t;
-    cos_request *r = cos_req_new(t->client, method, cos_task_str(t, "Bucket"), cos_task_str(t, "Region"), cos_task_key(t));
-    if (r) cos_req_task(r, t->id);
-    return r;
+    cos_msg_to to = su->ps.to;
+    to.task = 0;
+    return to;
 }
 
 static cos_value *take_error(cos_http_result *res)
@@ -171,7 +164,7 @@ static const char *xml_text(const cos_value *obj, const char *name)
 
 static void report_progress(stream_upload *su)
 {
-    cos_task_progress_update(su->t, (double)(su->done_bytes + su->inflight_bytes),
+    cos_task_progress_update(su->t, (double)(su->ps.done_bytes + su->ps.inflight_bytes),
                              su->eof ? (double)su->read_total : -1);
 }
 
@@ -199,9 +192,9 @@ static void buffer_put(stream_upload *su, unsigned char *buf, int64_t size)
 static void free_buffers(stream_upload *su)
 {
     while (su->nspare) free(su->spare[--su->nspare]);
-    for (int i = 0; i < su->nparts; i++) {
-        free(su->parts[i].buf);
-        su->parts[i].buf = NULL;
+    for (int i = 0; i < su->ps.n; i++) {
+        free(su->ps.part[i].buf);
+        su->ps.part[i].buf = NULL;
     }
     free(su->fill);
     su->fill = NULL;
@@ -212,13 +205,7 @@ static void free_buffers(stream_upload *su)
 static void abort_inflight(stream_upload *su)
 {
     cos_transport_abort_task(client_of(su), su->t->id);
-    for (int i = 0; i < su->nparts; i++)
-        if (su->parts[i].state == P_ACTIVE) {
-            su->parts[i].state = P_READY;
-            su->parts[i].sent = 0;
-        }
-    su->active = 0;
-    su->inflight_bytes = 0;
+    cos_parts_stop(&su->ps);
 }
 
 static void finish(stream_upload *su, cos_value *err, cos_value *data)
@@ -243,13 +230,12 @@ static void aborted(void *ud, cos_http_result *res)
 /* Aborts the multipart upload (if there is one), then finishes with su->pending_err. */
 static void abort_then_finish(stream_upload *su)
 {
-    cos_request *r = su->upload_id ? new_request(su, "DELETE") : NULL;
-    if (!r || cos_req_query(r, "uploadId", su->upload_id) != 0) {
-        cos_req_free(r);
+    cos_msg_to to = untied(su);
+    cos_request *r = su->upload_id ? cos_msg_abort(&to, su->upload_id) : NULL;
+    if (!r) {
         aborted(su, NULL);
         return;
     }
-    cos_req_task(r, 0);
     cos_req_on_done(r, aborted, su);
     cos_transport_submit(r);
 }
@@ -279,13 +265,13 @@ static void fail(stream_upload *su, cos_value *err)
  * is its requests' user data, so the array never moves). */
 static void cut_part(stream_upload *su)
 {
-    st_part *p = &su->parts[su->nparts];
+    cos_part *p = &su->ps.part[su->ps.n];
     memset(p, 0, sizeof *p);
-    p->su = su;
+    p->ps = &su->ps;
     p->buf = su->fill;
     p->size = su->fill_len;
-    p->number = ++su->nparts;
-    p->state = P_READY;
+    p->number = ++su->ps.n;
+    p->state = COS_PART_TODO;
     su->fill = NULL;
     su->fill_len = su->fill_cap = 0;
     su->held++;
@@ -376,7 +362,7 @@ static int read_some(stream_upload *su)
             at_end(su); /* on a length mismatch it failed the upload */
             return 0;
         }
-        if (su->nparts >= su->max_parts) {
+        if (su->ps.n >= su->max_parts) {
             fail(su, cos_error_newf("EntityTooLarge", "the Body stream needs more than MaxPartNumber (%d) parts; "
                                       "give ContentLength, or a larger ChunkSize", su->max_parts));
             return 0;
@@ -385,35 +371,6 @@ static int read_some(stream_upload *su)
         budget -= n;
     }
     return !su->eof;
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* Integrity                                                                                 */
-
-/* A part's (or the PUT's) answer against the bytes we sent, by integrity.c's policy (the one
- * place that decides what verifies an upload); a part also needs an ETag for Complete. The
- * buffer is still held, so every verdict but UNVERIFIABLE can be answered by sending again. */
-static cos_integrity_verdict verify_sent(stream_upload *su, cos_http_result *res, int64_t size, int part,
-                                         const char **etag_out, cos_value **bad)
-{
-    const char *etag = cos_obj_get_str(res->headers, "etag");
-    char what[32] = "";
-    if (part) snprintf(what, sizeof what, "part %d", part);
-    *etag_out = etag;
-    *bad = NULL;
-    if (part && (!etag || !*etag)) {
-        *bad = cos_error_newf("IntegrityError", "%s: the server returned no ETag", what);
-        return COS_INTEGRITY_DAMAGED;
-    }
-    return cos_integrity_check(client_of(su), res, size, what, bad);
-}
-
-static uint64_t combined_crc64(const stream_upload *su)
-{
-    uint64_t crc = 0;
-    for (int i = 0; i < su->nparts; i++)
-        crc = i == 0 ? su->parts[i].crc64 : cos_crc64_combine(crc, su->parts[i].crc64, (uint64_t)su->parts[i].size);
-    return crc;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -428,11 +385,12 @@ static void put_done(void *ud, cos_http_result *res)
         finish(su, take_error(res), NULL);
         return;
     }
-    const char *etag = NULL;
+    /* The answer against the bytes we sent, by integrity.c's policy; the buffer is still held,
+     * so every verdict but UNVERIFIABLE can be answered by sending again. */
     cos_value *bad = NULL;
-    cos_integrity_verdict v = verify_sent(su, res, su->read_total, 0, &etag, &bad);
+    cos_integrity_verdict v = cos_integrity_check(client_of(su), res, su->read_total, "", &bad);
     if (v != COS_INTEGRITY_OK) { /* sent again: a PUT replaces the object, the damaged copy does not survive */
-        int again = v == COS_INTEGRITY_RECHECK || (v == COS_INTEGRITY_DAMAGED && su->put_retries++ < su->retries + 1);
+        int again = v == COS_INTEGRITY_RECHECK || (v == COS_INTEGRITY_DAMAGED && su->put_retries++ < su->ps.retries + 1);
         if (again && put_submit(su) == 0) {
             cos_value_free(bad);
             return;
@@ -440,34 +398,20 @@ static void put_done(void *ud, cos_http_result *res)
         finish(su, bad, NULL);
         return;
     }
-    cos_value *data = cos_result_data(res);
-    if (!data) {
-        finish(su, cos_error_newf("Error", "out of memory"), NULL);
-        return;
-    }
-    char *loc = cos_task_location(su->t);
-    cos_obj_set_str(data, "Location", loc ? loc : "");
-    free(loc);
-    cos_obj_set_str(data, "ETag", etag ? etag : "");
-    finish(su, NULL, data);
+    cos_value *err = NULL, *data = cos_msg_put_object_read(&su->ps.to, res, &err);
+    finish(su, data ? NULL : err, data);
 }
 
 static int put_submit(stream_upload *su)
 {
     cos_task *t = su->t;
-    cos_request *r = cos_task_request(t, "PUT", cos_task_key(t), 1);
-    int rc = !r || cos_req_header(r, "Content-Length", NULL);
-    if (!rc && !cos_req_get_header(r, "Cache-Control")) rc = cos_req_header(r, "Cache-Control", "");
-    if (!rc && !cos_req_get_header(r, "Content-Type")) rc = cos_req_header(r, "Content-Type", "application/octet-stream");
-    if (!rc && *su->meta_md5) rc = cos_req_header(r, "x-cos-meta-md5", su->meta_md5);
-    const void *body = su->fill ? (const void *)su->fill : "";
-    if (!rc) rc = cos_req_body_mem_ref(r, body, (size_t)su->read_total);
-    if (!rc) rc = cos_integrity_content_md5_mem(client_of(su), r, body, (size_t)su->read_total);
-    if (rc) {
-        cos_req_free(r);
-        return -1;
-    }
-    cos_req_hash(r, cos_integrity_stream_hashes(client_of(su), 1)); /* the buffer can be sent again */
+    /* One PUT carries every header of the call, as uploadFile's whole-file PUT. */
+    cos_msg_to to = cos_msg_to_task(t);
+    cos_msg_body body = {.kind = COS_MSG_BODY_MEM, .data = su->fill ? (const void *)su->fill : "",
+                         .len = (size_t)su->read_total}; /* the buffer can be sent again */
+    cos_request *r = cos_msg_put_object(&to, &body, "application/octet-stream", *su->meta_md5 ? su->meta_md5 : NULL);
+    if (!r) return -1;
+    cos_task_track_progress(t, r, 1);
     cos_req_on_done(r, put_done, su);
     return cos_transport_submit(r);
 }
@@ -478,20 +422,21 @@ static int put_submit(stream_upload *su)
 static void initiate_done(void *ud, cos_http_result *res)
 {
     stream_upload *su = ud;
-    cos_value *x = !res->error && res->body.len ? cos_xml_to_value(res->body.data, res->body.len, NULL) : NULL;
-    const char *id = xml_text(x, "UploadId");
+    cos_value *err = NULL, *data = cos_msg_initiate_read(res, &err);
+    const char *id = data ? xml_text(data, "UploadId") : "";
     su->upload_id = *id ? strdup(id) : NULL;
-    cos_value_free(x);
+    cos_value_free(data);
     if (su->ph == ST_CANCELING) { /* failed or canceled meanwhile: the new upload goes away */
+        cos_value_free(err);
         abort_then_finish(su);
         return;
     }
-    if (res->error) {
-        fail(su, take_error(res));
+    if (err) {
+        fail(su, err);
         return;
     }
     if (!su->upload_id) {
-        fail(su, cos_error_newf("Error", "InitiateMultipartUpload returned no usable UploadId"));
+        fail(su, cos_error_newf("Error", "out of memory"));
         return;
     }
     su->ph = ST_PARTS;
@@ -499,17 +444,13 @@ static void initiate_done(void *ud, cos_http_result *res)
 }
 
 /* Initiate carries every header of the call (Content-Type, meta, ACL, storage class, ...) but
- * not ContentLength / ContentMD5, which describe the stream, not this request. */
+ * not ContentLength / ContentMD5, which describe the stream (ops/messages.h, COS_MSG_PARAMS_UPLOAD). */
 static void initiate(stream_upload *su)
 {
     su->ph = ST_INIT;
-    cos_request *r = new_request(su, "POST");
-    if (r) cos_req_task(r, 0); /* a pause lets it finish: its UploadId must not get lost */
-    int rc = !r || cos_req_apply_params(r, su->t->params) || cos_req_header(r, "Content-Length", NULL) ||
-             cos_req_header(r, "Content-MD5", NULL) || cos_req_query(r, "uploads", "");
-    if (!rc && !cos_req_get_header(r, "Cache-Control")) rc = cos_req_header(r, "Cache-Control", "");
-    if (rc) {
-        cos_req_free(r);
+    cos_msg_to to = untied(su);
+    cos_request *r = cos_msg_initiate(&to, NULL, NULL);
+    if (!r) {
         fail(su, cos_error_newf("Error", "cannot build InitiateMultipartUpload"));
         return;
     }
@@ -520,237 +461,40 @@ static void initiate(stream_upload *su)
 /* ---------------------------------------------------------------------------------------- */
 /* Parts                                                                                     */
 
-static void part_progress(void *ud, int64_t sent, int64_t send_total, int64_t received, int64_t recv_total)
-{
-    st_part *p = ud;
-    (void)send_total;
-    (void)received;
-    (void)recv_total;
-    if (p->state != P_ACTIVE || sent < 0) return;
-    p->su->inflight_bytes += sent - p->sent;
-    p->sent = sent;
-    report_progress(p->su);
-}
+/* parts.c's hooks */
+static void parts_progress(void *owner) { report_progress(owner); }
 
-static void part_done(void *ud, cos_http_result *res)
+static void part_answered(void *owner, cos_part *p, cos_part_outcome outcome, cos_value *err)
 {
-    st_part *p = ud;
-    stream_upload *su = p->su;
-    p->state = P_READY;
-    su->active--;
-    su->inflight_bytes -= p->sent;
-    p->sent = 0;
-    if (res->error) { /* the engine already retried ChunkRetryTimes times with backoff */
-        fail(su, take_error(res));
+    stream_upload *su = owner;
+    if (outcome == COS_PART_FAILED) {
+        fail(su, err);
         return;
     }
-    const char *etag = NULL;
-    cos_value *bad = NULL;
-    cos_integrity_verdict v = verify_sent(su, res, p->size, p->number, &etag, &bad);
-    if (v != COS_INTEGRITY_OK) {
-        /* RECHECK: sent again, now hashing MD5, its answer is checked by ETag (not a retry);
-         * DAMAGED: changed in transit, sent again from the buffer a bounded number of times */
-        if (v == COS_INTEGRITY_RECHECK || (v == COS_INTEGRITY_DAMAGED && p->integrity_retries++ < su->retries + 1)) {
-            cos_value_free(bad);
-            step(su);
-        } else {
-            fail(su, bad);
-        }
-        return;
+    if (outcome == COS_PART_CONFIRMED) { /* its buffer serves the next part */
+        buffer_put(su, p->buf, p->size);
+        p->buf = NULL;
+        su->held--;
+        report_progress(su);
     }
-    snprintf(p->etag, sizeof p->etag, "%s", etag);
-    p->crc64 = res->crc64;
-    p->state = P_DONE;
-    buffer_put(su, p->buf, p->size);
-    p->buf = NULL;
-    su->held--;
-    su->done_bytes += p->size;
-    report_progress(su);
     step(su);
 }
 
-static int submit_part(stream_upload *su, st_part *p)
+/* Complete (and what followed it) ended. */
+static void completed(void *owner, cos_value *err, cos_value *data)
 {
-    char num[16], buf[64];
-    snprintf(num, sizeof num, "%d", p->number);
-    const cos_value *params = su->t->params;
-    cos_request *r = new_request(su, "PUT");
-    /* Parts carry only the traffic limit and SSE of the call, as file parts do. */
-    const char *tl = cos_param_string(params, "TrafficLimit", buf, sizeof buf);
-    const char *sse = cos_obj_get_str(params, "ServerSideEncryption");
-    int rc = !r || cos_req_query(r, "partNumber", num) || cos_req_query(r, "uploadId", su->upload_id) ||
-             cos_req_body_mem_ref(r, p->buf, (size_t)p->size);
-    if (!rc && tl) rc = cos_req_header(r, "x-cos-traffic-limit", tl);
-    if (!rc && sse) rc = cos_req_header(r, "x-cos-server-side-encryption", sse);
-    if (!rc) rc = cos_integrity_content_md5_mem(client_of(su), r, p->buf, (size_t)p->size);
-    if (rc) {
-        cos_req_free(r);
-        return -1;
-    }
-    cos_req_hash(r, cos_integrity_stream_hashes(client_of(su), 1)); /* the buffer can be sent again */
-    cos_req_retries(r, su->retries);
-    cos_req_on_done(r, part_done, p);
-    cos_req_on_progress(r, part_progress, p);
-    p->state = P_ACTIVE;
-    p->sent = 0;
-    su->active++;
-    cos_transport_submit(r);
-    return 0;
+    stream_upload *su = owner;
+    if (err) fail(su, err);
+    else finish(su, NULL, data);
 }
 
-/* ---------------------------------------------------------------------------------------- */
-/* Complete                                                                                  */
+static const cos_parts_hooks PARTS_HOOKS = {parts_progress, part_answered, completed};
 
-static void complete(stream_upload *su);
-
-static cos_value *complete_data(stream_upload *su, cos_http_result *res, const cos_value *x)
+/* Part p goes out from its buffer (held until the part is confirmed, so it can be sent again). */
+static int submit_part(stream_upload *su, cos_part *p)
 {
-    cos_value *data = cos_result_data(res);
-    if (!data) return NULL;
-    char *loc = cos_task_location(su->t);
-    cos_obj_set_str(data, "Location", loc ? loc : "");
-    free(loc);
-    const char *b = cos_obj_get_str(x, "Bucket"), *k = cos_obj_get_str(x, "Key");
-    cos_obj_set_str(data, "Bucket", b ? b : cos_task_str(su->t, "Bucket"));
-    cos_obj_set_str(data, "Key", k ? k : cos_task_key(su->t));
-    cos_obj_set_str(data, "ETag", xml_text(x, "ETag"));
-    cos_obj_set_str(data, "UploadId", su->upload_id);
-    return data;
-}
-
-/* HEAD after Complete answered NoSuchUpload: an earlier attempt may have completed (its answer
- * lost); the object is ours when its size and CRC-64 are the stream's. */
-static void head_done(void *ud, cos_http_result *res)
-{
-    stream_upload *su = ud;
-    cos_value *err = su->pending_err;
-    su->pending_err = NULL;
-    uint64_t crc;
-    const char *len = cos_obj_get_str(res->headers, "content-length");
-    if (!res->error && cos_integrity_header_crc64(res->headers, &crc) && crc == combined_crc64(su) && len &&
-        strtoll(len, NULL, 10) == su->read_total) {
-        cos_value *data = complete_data(su, res, NULL);
-        if (data) {
-            const char *etag = cos_obj_get_str(cos_obj_get(data, "headers"), "etag");
-            cos_obj_set_str(data, "ETag", etag ? etag : "");
-            cos_value_free(err);
-            finish(su, NULL, data);
-            return;
-        }
-    }
-    fail(su, err);
-}
-
-/* An error of Complete (HTTP, or a 200 whose body is <Error>); *retryable for server-side kinds. */
-static cos_value *complete_error(cos_http_result *res, int *retryable)
-{
-    if (res->error) {
-        *retryable = res->status_code >= 500 || res->status_code == 0;
-        return take_error(res);
-    }
-    cos_value *fields = cos_xml_parse_error(res->body.data, res->body.len);
-    if (!fields) return NULL;
-    const char *code = cos_obj_get_str(fields, "Code"), *msg = cos_obj_get_str(fields, "Message");
-    *retryable = code && (strcmp(code, "InternalError") == 0 || strcmp(code, "ServiceUnavailable") == 0 ||
-                          strcmp(code, "SlowDown") == 0);
-    cos_value *e = cos_error_newf(code ? code : "Error", "%s", msg ? msg : "");
-    if (e) {
-        cos_obj_set_num(e, "statusCode", res->status_code);
-        if (res->request_id) cos_obj_set_str(e, "RequestId", res->request_id);
-        cos_obj_set(e, "error", fields);
-    } else {
-        cos_value_free(fields);
-    }
-    return e;
-}
-
-static void complete_done(void *ud, cos_http_result *res)
-{
-    stream_upload *su = ud;
-    int retryable = 0;
-    cos_value *err = complete_error(res, &retryable);
-    if (err) {
-        const char *code = cos_obj_get_str(err, "code");
-        if (retryable && su->complete_attempts <= su->retries) {
-            cos_value_free(err);
-            complete(su);
-        } else if (code && strcmp(code, "NoSuchUpload") == 0) {
-            su->pending_err = err;
-            cos_request *r = new_request(su, "HEAD");
-            if (r) {
-                cos_req_on_done(r, head_done, su);
-                cos_transport_submit(r);
-            } else {
-                su->pending_err = NULL;
-                fail(su, err);
-            }
-        } else {
-            fail(su, err);
-        }
-        return;
-    }
-    uint64_t server_crc, ours = combined_crc64(su);
-    if (cos_integrity_header_crc64(res->headers, &server_crc) && server_crc != ours) {
-        fail(su, cos_error_newf("IntegrityError", "the object's x-cos-hash-crc64ecma %" PRIu64
-                                  " is not the CRC-64 %" PRIu64 " of the stream's parts", server_crc, ours));
-        return;
-    }
-    cos_value *x = res->body.len ? cos_xml_to_value(res->body.data, res->body.len, NULL) : NULL;
-    cos_value *data = complete_data(su, res, x);
-    cos_value_free(x);
-    if (data) finish(su, NULL, data);
-    else fail(su, NULL);
-}
-
-/* Complete gets only x-cos-meta-* and Pic-Operations of the call, as for files; with
- * UploadAddMetaMd5 the stream's MD5, known only now, goes here too. */
-static int complete_headers(stream_upload *su, cos_request *r)
-{
-    const cos_value *params = su->t->params, *h = cos_obj_get(params, "Headers");
-    char buf[64];
-    for (int pass = 0; pass < 2; pass++) {
-        const cos_value *o = pass ? h : params;
-        for (size_t i = 0; cos_value_type(o) == COS_OBJ && i < cos_value_len(o); i++) {
-            const char *k = cos_obj_key(o, i), *v = cos_param_string(o, k, buf, sizeof buf);
-            if (v && strncasecmp(k, "x-cos-meta-", 11) == 0 && cos_req_header(r, k, v)) return -1;
-        }
-    }
-    const char *pic = cos_param_string(params, "PicOperations", buf, sizeof buf);
-    if (pic && cos_req_header(r, "Pic-Operations", pic)) return -1;
-    if (*su->meta_md5 && cos_req_header(r, "x-cos-meta-md5", su->meta_md5)) return -1;
-    return 0;
-}
-
-static void complete(stream_upload *su)
-{
-    cos_value *parts = cos_arr_new();
-    for (int i = 0; i < su->nparts && parts; i++) {
-        cos_value *p = cos_obj_new();
-        cos_obj_set_num(p, "PartNumber", su->parts[i].number);
-        cos_obj_set_str(p, "ETag", su->parts[i].etag);
-        cos_arr_push(parts, p);
-    }
-    size_t len = 0;
-    char *xml = parts ? cos_xml_complete_body(parts, &len) : NULL;
-    cos_value_free(parts);
-    unsigned char md[16];
-    char b64[32];
-    cos_request *r = xml ? new_request(su, "POST") : NULL;
-    int rc = !r || EVP_Digest(xml, len, md, NULL, EVP_md5(), NULL) != 1;
-    if (!rc) {
-        EVP_EncodeBlock((unsigned char *)b64, md, 16);
-        rc = cos_req_query(r, "uploadId", su->upload_id) || cos_req_header(r, "Content-Type", "application/xml") ||
-             cos_req_header(r, "Content-MD5", b64) || complete_headers(su, r) || cos_req_body_mem_take(r, xml, len);
-    }
-    if (rc) {
-        free(xml);
-        cos_req_free(r);
-        fail(su, cos_error_newf("Error", "cannot build CompleteMultipartUpload"));
-        return;
-    }
-    su->complete_attempts++;
-    cos_req_on_done(r, complete_done, su);
-    cos_transport_submit(r);
+    cos_msg_body body = {.kind = COS_MSG_BODY_MEM, .data = p->buf, .len = (size_t)p->size};
+    return cos_parts_send(&su->ps, p, su->upload_id, &body);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -759,8 +503,8 @@ static void complete(stream_upload *su)
 /* Every part cut so far is confirmed; moves `lo` past the confirmed prefix. */
 static int all_confirmed(stream_upload *su)
 {
-    while (su->lo < su->nparts && su->parts[su->lo].state == P_DONE) su->lo++;
-    return su->lo == su->nparts;
+    while (su->lo < su->ps.n && su->ps.part[su->lo].state == COS_PART_DONE) su->lo++;
+    return su->lo == su->ps.n;
 }
 
 /* Moves on from whatever just happened (bytes read, a part confirmed, an UploadId chosen). */
@@ -782,14 +526,16 @@ static void step(stream_upload *su)
     }
     if (su->ph != ST_PARTS) return;
     int done = all_confirmed(su);
-    for (int i = su->lo; !done && i < su->nparts && su->active < su->concurrency; i++) {
-        st_part *p = &su->parts[i];
-        if (p->state == P_READY && submit_part(su, p) != 0) {
+    for (int i = su->lo; !done && i < su->ps.n && su->ps.active < su->concurrency; i++) {
+        cos_part *p = &su->ps.part[i];
+        if (p->state == COS_PART_TODO && submit_part(su, p) != 0) {
             fail(su, cos_error_newf("Error", "cannot build the request of part %d", p->number));
             return;
         }
     }
-    if (done && su->eof && su->active == 0 && !su->fill) complete(su);
+    /* Complete gets the stream's MD5 (UploadAddMetaMd5), known only now. */
+    if (done && su->eof && su->ps.active == 0 && !su->fill)
+        cos_parts_complete(&su->ps, su->upload_id, *su->meta_md5 ? su->meta_md5 : NULL);
 }
 
 /* The pump (cos_poll, every step): reads while a buffer is free, then moves on. */
@@ -848,7 +594,8 @@ static void su_free(void *ud)
     stream_upload *su = ud;
     if (!su) return;
     free_buffers(su);
-    free(su->parts);
+    free(su->ps.part);
+    cos_parts_free(&su->ps);
     free(su->upload_id);
     cos_stream_free(su->src);
     EVP_MD_CTX_free(su->whole_md5);
@@ -856,12 +603,7 @@ static void su_free(void *ud)
     free(su);
 }
 
-static int want_meta_md5(const cos_task *t)
-{
-    const cos_value *v = cos_obj_get(t->params, "UploadAddMetaMd5");
-    return cos_value_type(v) == COS_BOOL ? cos_value_bool(v)
-                                         : cos_value_type(v) == COS_STR || (cos_value_type(v) == COS_NUM && cos_value_num(v) != 0);
-}
+static int want_meta_md5(const cos_task *t) { return cos_param_bool(t->params, "UploadAddMetaMd5", 0) == 1; }
 
 int cos_stream_upload_start(cos_task *t, int64_t threshold, int file_finish, cos_value **err)
 {
@@ -877,7 +619,9 @@ int cos_stream_upload_start(cos_task *t, int64_t threshold, int file_finish, cos
     su->chunk = chunk_of(t);
     su->max_parts = max_parts_of(t);
     if (su->expect >= 0) su->fixed_size = fixed_part_size(su->chunk, su->expect, su->max_parts);
-    if (!(su->parts = calloc((size_t)su->max_parts, sizeof *su->parts))) {
+    cos_parts_init(&su->ps, t, cos_task_str(t, "Bucket"), cos_task_str(t, "Region"), cos_task_key(t), "stream", su,
+                   &PARTS_HOOKS);
+    if (!(su->ps.part = calloc((size_t)su->max_parts, sizeof *su->ps.part))) {
         su_free(su);
         *err = cos_error_newf("Error", "out of memory");
         return -1;
@@ -887,8 +631,6 @@ int cos_stream_upload_start(cos_task *t, int64_t threshold, int file_finish, cos
     int64_t n = param_int(t->params, "AsyncLimit", 0);
     if (n <= 0) n = (int64_t)cos_options_num(t->client->options, "ChunkParallelLimit");
     su->concurrency = n < 1 ? 1 : n > 256 ? 256 : (int)n;
-    double r = cos_options_num(t->client->options, "ChunkRetryTimes");
-    su->retries = r < 0 ? 0 : r > 100 ? 100 : (int)r;
     t->op_state = su;
     t->op_free = su_free;
     t->op_abort = su_abort;
@@ -914,8 +656,7 @@ static cos_value *refuse_resume(const cos_value *params)
         if (cos_value_type(cos_obj_get(params, names[i])) != COS_NIL)
             return cos_validate_error(names[i], "%s cannot be used with a stream Body: an upload from a stream "
                                       "cannot be resumed (its bytes are gone once read)", names[i]);
-    const cos_value *cp = cos_obj_get(params, "Checkpoint");
-    if (cos_value_type(cp) == COS_BOOL && cos_value_bool(cp))
+    if (cos_param_bool(params, "Checkpoint", 0) == 1)
         return cos_validate_error("Checkpoint", "Checkpoint cannot be true with a stream Body: an upload from a "
                                   "stream cannot be resumed (its bytes are gone once read)");
     if (cos_value_type(cos_obj_get(params, "FilePath")) != COS_NIL)

@@ -1,5 +1,6 @@
 /* upload: sliceUploadFile's entry point, uploadFile, uploadFiles, and the verified whole-file PUT
  * that small files (and empty ones) take (docs/upload-engine.md#uploadfile-and-uploadfiles). */
+#include "base/params.h"
 #include "base/url.h"
 #include "base/options.h"
 #include "base/errors.h"

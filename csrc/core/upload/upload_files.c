@@ -38,7 +38,7 @@ struct files_state {
 };
 
 /* Each file is an uploadFile task of its own (its row of the index, operations.c). */
-static const cos_operation UPLOAD_FILE = {"uploadFile", cos_op_upload_file, 1};
+static const cos_operation UPLOAD_FILE = {"uploadFile", cos_op_upload_file, 1, 0};
 
 static void fs_unref(void *ud)
 {
