@@ -27,8 +27,9 @@ local C = {
 -- RSS growth check: the same sliceUploadFile on a smaller file (256 MiB, or a quarter of a small size)
 C.small_mb = math.floor(envnum("BENCH_SMALL_MB", C.size_mb >= 512 and 256 or math.max(1, C.size_mb // 4)))
 -- Stream uploads: an extra size uploaded from a generator pipe (head -c N /dev/zero), no file
--- needed (0: none); e.g. BENCH_PIPE_HUGE_MB=4096 for the flatness check up to 4 GiB.
-C.huge_mb = math.floor(tonumber(os.getenv("BENCH_PIPE_HUGE_MB") or "0") or 0)
+-- needed: the flatness check up to 4 GiB. Default 4096 MiB on a full-size run (1 GiB file), none
+-- below; BENCH_PIPE_HUGE_MB=0 skips it.
+C.huge_mb = math.floor(tonumber(os.getenv("BENCH_PIPE_HUGE_MB") or "") or (C.size_mb >= 1024 and 4096 or 0))
 C.huge = C.huge_mb * MiB
 C.size = C.size_mb * MiB
 C.small = C.small_mb * MiB
@@ -346,6 +347,22 @@ if C.node_defaults then
         run = function(port) return run_client(node_cmd(files_args(port, true))) end }
 end
 
+-- BENCH_MEASURE=id,id,...: run only these measurements (e.g. lua_files,node_files while working on
+-- one figure); the poll step is skipped and bench/results.md is left alone.
+local ONLY = os.getenv("BENCH_MEASURE")
+if ONLY and ONLY ~= "" then
+  local want = {}
+  for id in ONLY:gmatch("[^,%s]+") do
+    if not M[id] then error("BENCH_MEASURE: no measurement '" .. id .. "'") end
+    want[id] = true
+  end
+  for i = #M, 1, -1 do
+    if not want[M[i].id] then M[M[i].id] = nil; table.remove(M, i) end
+  end
+else
+  ONLY = nil
+end
+
 local function size_label(m)
   if m.nfiles then return ("%d x %d KiB"):format(m.nfiles, C.file_kb) end
   return ("%d MiB"):format(m.bytes // MiB)
@@ -443,7 +460,7 @@ for round = 1, C.runs do
 end
 -- the poll step (bench/poll_step.c via bench/poll_step.sh): cos_run() and cos_poll(c, 0) + 1 ms
 local POLL = {}
-do
+if not ONLY then
   local bin = ROOT .. "/" .. (os.getenv("BUILD") or "build") .. "/bin/poll_step"
   if io.open(bin) then
     log("poll step: 256 MiB, 8 MiB parts, 4 in flight: cos_run() and cos_poll(c, 0) + 1 ms sleep")
@@ -687,6 +704,35 @@ if POLL.wall_max then
     POLL.wall_p99, POLL.wall_max, POLL.cpu_p99 or -1, POLL.cpu_max or -1, POLL.poll or -1, POLL.run or -1)
 end
 p("")
+-- Streams: the pipe uploads side by side with the file upload of the same bytes, and the peak RSS
+-- at every stream length (the memory must not grow with the length).
+if S.lua_pipe and S.lua_pipe.rate then
+  p("## Streams (sliceUploadFile with Body = a pipe, %s)", settings_eq)
+  p("")
+  p("| source | size | runs | median MB/s | range | peak RSS MiB (median) | peak RSS MiB (max) |")
+  p("|---|---|---|---|---|---|---|")
+  for _, id in ipairs { "lua_slice", "lua_pipe_small", "lua_pipe", "lua_pipe_huge" } do
+    local st = S[id]
+    if st and st.rate then
+      p("| %s | %d MiB | %d | %.1f | %.1f-%.1f | %.1f | %.1f |", id == "lua_slice" and "the file (sliceUploadFile FilePath)"
+        or id == "lua_pipe_huge" and "a pipe from `head -c N /dev/zero`" or "a pipe from `cat file`", M[id].bytes // MiB, st.n, st.rate,
+        st.rmin, st.rmax, st.rss, st.rss_max)
+    end
+  end
+  p("")
+  local r = ratio("lua_pipe", "lua_slice")
+  p("- pipe / file throughput for the same %d MiB: %s", C.size_mb, fmt_ratio(r))
+  local base = S.lua_slice and S.lua_slice.rss
+  if base then
+    p("- bound on a stream's peak RSS whatever its length: the file upload's peak %.1f + %d x %g MiB part buffers + 2 = %.1f MiB"
+      .. " (target: <= 32 + %d x %g = %d MiB)", base, C.par, C.chunk_mb, base + C.par * C.chunk_mb + 2, C.par, C.chunk_mb,
+      32 + C.par * C.chunk_mb)
+  end
+  if not S.lua_pipe_huge or not S.lua_pipe_huge.rate then
+    p("- no 4 GiB stream in this run (BENCH_PIPE_HUGE_MB=%d)", C.huge_mb)
+  end
+  p("")
+end
 p("## Targets (a miss never fails the command)")
 p("")
 for _, t in ipairs(targets) do
@@ -696,5 +742,9 @@ local report = table.concat(out, "\n") .. "\n"
 
 log("")
 io.stdout:write(report)
-writefile(ROOT .. "/bench/results.md", report)
-log("\nwritten to bench/results.md")
+if ONLY then
+  log("\nBENCH_MEASURE=%s: a partial run, bench/results.md left alone", ONLY)
+else
+  writefile(ROOT .. "/bench/results.md", report)
+  log("\nwritten to bench/results.md")
+end

@@ -28,7 +28,11 @@ case "$SIZE_MB" in ''|*[!0-9]*) echo "bench: BENCH_SIZE_MB must be a whole numbe
 # --- work dir: tmpfs, so that neither cosd's data nor the source files touch a disk -----------------
 # Room: the source file, the smaller RSS-check file, the pre-split parts of the curl ceiling, and one
 # cosd data dir holding a completed object plus its parts: about 4.5x the size, plus a margin.
-NEED_KB=$(( (SIZE_MB * 9 / 2 + 256) * 1024 ))
+# The 4 GiB stream of zeros (full runs, BENCH_PIPE_HUGE_MB) needs room for one stored copy.
+HUGE_MB=${BENCH_PIPE_HUGE_MB:-}
+[ -n "$HUGE_MB" ] || { [ "$SIZE_MB" -ge 1024 ] && HUGE_MB=4096 || HUGE_MB=0; }
+case "$HUGE_MB" in ''|*[!0-9]*) echo "bench: BENCH_PIPE_HUGE_MB must be a whole number of MiB" >&2; exit 1;; esac
+NEED_KB=$(( (SIZE_MB * 9 / 2 + HUGE_MB + 256) * 1024 ))
 free_kb() { df -Pk "$1" 2>/dev/null | awk 'NR==2 {print $4}'; }
 WORK_NOTE=""
 WORK=""

@@ -49,6 +49,61 @@ describe("cosd durability", function()
     s:cleanup()
   end)
 
+  it("keeps a small object whole (one file: meta and bytes) through kill -9 mid-PUT, restarts and replacements", function()
+    local s = cosd.start()
+    local dir = s.dir
+    local odir = s.data .. "/b/" .. cosd.BUCKET .. "/o"
+    local function files(pattern)
+      return cosd.capture("find " .. cosd.sh_quote(odir) .. " -maxdepth 1 -name " .. cosd.sh_quote(pattern)):gsub("%s+$", "")
+    end
+    assert.are.equal(200, (s:request{ method = "PUT", key = "small.txt", body = "old small" }))
+    -- a 60000-byte PUT (kept in memory, stored inline) sent at 2 KB/s: cosd is killed mid-body
+    cosd.exec("head -c 60000 /dev/urandom > " .. dir .. "/body60k")
+    local host = cosd.BUCKET .. ".cos." .. cosd.REGION .. ".myqcloud.com"
+    local auth = cosd.capture(cosd.tools .. "/cos-sign --method PUT --path /small.txt --header host:" .. host):gsub("%s+$", "")
+    local curl_pid = cosd.capture("curl -s -o /dev/null --limit-rate 2k -X PUT -H 'Host: " .. host .. "' -H " ..
+      cosd.sh_quote("Authorization: " .. auth) .. " --data-binary @" .. dir .. "/body60k http://127.0.0.1:" .. s.port ..
+      "/small.txt >/dev/null 2>&1 & echo $!"):gsub("%s+$", "")
+    cosd.exec("sleep 0.5")
+    assert.is_true(cosd.exec("kill -0 " .. curl_pid), "the slow PUT is still sending") -- 30 s of body at that rate
+    s:kill()
+    s:restart()
+    local st, _, got = s:request{ key = "small.txt" }
+    assert.are.equal(200, st)
+    assert.are.equal("old small", got)
+    assert.are.equal("", cosd.capture("find " .. cosd.sh_quote(s.data .. "/tmp") .. " -type f"))
+    assert.are.equal("", files("*.data")) -- small objects have no data file
+
+    -- a big object (a data file) replaced by a small one, and back
+    cosd.exec("head -c 300000 /dev/urandom > " .. dir .. "/big")
+    local _, bh = s:request{ method = "PUT", key = "swap.bin", body_file = dir .. "/big" }
+    assert.are_not.equal("", files("*.data"))
+    local _, sh = s:request{ method = "PUT", key = "swap.bin", body = "0123456789" }
+    assert.are_not.equal(bh.etag, sh.etag)
+    assert.are.equal("", files("*.data")) -- the big object's bytes are gone with it
+    s:restart()
+    local st2, h2, b2 = s:request{ key = "swap.bin" }
+    assert.are.equal(200, st2)
+    assert.are.equal("0123456789", b2)
+    assert.are.equal(sh.etag, h2.etag)
+    local st3, h3, b3 = s:request{ key = "swap.bin", headers = { Range = "bytes=2-5" } }
+    assert.are.equal(206, st3)
+    assert.are.equal("2345", b3)
+    assert.are.equal("bytes 2-5/10", h3["content-range"])
+    local _, hh = s:request{ method = "HEAD", key = "swap.bin" }
+    assert.are.equal("10", hh["content-length"])
+    local _, _, list = s:request{ query = { { "prefix", "swap" } } }
+    assert.truthy(list:find("<Size>10</Size>", 1, true))
+    s:request{ method = "PUT", key = "swap.bin", body_file = dir .. "/big" }
+    local st4 = s:request{ key = "swap.bin", out_file = dir .. "/back" }
+    assert.are.equal(200, st4)
+    assert.are.equal(cosd.capture("md5sum < " .. dir .. "/big"), cosd.capture("md5sum < " .. dir .. "/back"))
+    assert.are.equal(204, (s:request{ method = "DELETE", key = "small.txt" }))
+    assert.are.equal(404, (s:request{ key = "small.txt" }))
+    assert.are.equal("", files("*" .. cosd.capture("printf small.txt | sha1sum | cut -c1-40"):gsub("%s+$", "") .. "*"))
+    s:cleanup()
+  end)
+
   it("stops cleanly on SIGTERM with exit status 0", function()
     local dir = cosd.tmpdir()
     local cmd = cosd.sh_quote(cosd.bin) .. " --listen 127.0.0.1:0 --data " .. dir .. "/d --port-file " .. dir .. "/port >" .. dir .. "/out 2>&1 & " ..

@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <time.h>
+#include "api.h"
 #include "mime.h"
 #include "sign.h"
 #include "strbuf.h"
@@ -19,19 +20,16 @@
 #define COSD_DEFAULT_ID "AKIDcosdTESTsecretid0000000000000000"
 #define COSD_DEFAULT_KEY "cosdTESTsecretkey000000000000000"
 
-/* Operation ids, also the names faults match on. */
-enum cosd_op {
-    OP_NONE = 0, OP_PutObject, OP_AppendObject, OP_PostObject, OP_HeadObject, OP_GetObject, OP_DeleteObject,
-    OP_GetBucket, OP_InitiateMultipartUpload, OP_UploadPart, OP_ListParts, OP_CompleteMultipartUpload,
-    OP_AbortMultipartUpload, OP_ListMultipartUploads, OP_HeadBucket, OP_Unsupported, OP__COUNT
-};
-const char *cosd_op_name(int op);
-int cosd_op_from_name(const char *name); /* -1 if unknown; "any" is OP__COUNT */
+/* A request is routed to one of the shared COS APIs (api.h: enum cos_api, COS's names, which are
+ * also the names fault rules match on). Two notions are cosd's own and stay outside that enum:
+ * a request COS knows but cosd does not implement (ACL, tagging, copy, ...: cosd_req.unsupported,
+ * answered 501 after auth) and a fault rule for every request (op=any: cosd_fault.any_api). */
 
 typedef struct cosd_cred { char *id; char *key; } cosd_cred;
 
 typedef struct cosd_fault {
-    int op;              /* OP__COUNT = any */
+    cos_api api;         /* the API the rule matches (op=NAME) */
+    int any_api;         /* op=any: every request, whatever its API */
     long nth;            /* 0 = not set */
     double rate;         /* < 0 = not set */
     uint64_t seed;       /* PRNG state (xorshift64*) */
@@ -72,8 +70,9 @@ typedef struct cosd_server {
     pthread_mutex_t lock;      /* store: renames of objects, parts, uploads */
     pthread_mutex_t log_lock;  /* access log lines */
     pthread_mutex_t fault_lock;
-    pthread_mutex_t id_lock;   /* request ids / unique names */
-    unsigned long long counter;
+    unsigned long long counter; /* unique names (req_unique), atomically incremented */
+    char unique_tail[32];      /* "<pid>_<48 random bits, hex>", set by req_unique_init */
+    EVP_MD *md5, *sha1;        /* fetched once: an implicit fetch per digest costs a lock and a lookup */
     int stopping;              /* set (atomically) on SIGTERM/SIGINT: stalls and pauses end early */
     struct MHD_Daemon *daemon;
 } cosd_server;
@@ -100,7 +99,8 @@ typedef struct cosd_req {
     char *key; size_t keylen;   /* decoded key (no leading '/') */
     char *sign_path;            /* decoded path that was signed */
     cos_kv *q; size_t nq;       /* decoded query parameters */
-    int op;
+    cos_api api;                /* route(): COS_API_NONE when the method does not apply (405) */
+    int unsupported;            /* a COS request cosd does not implement: 501 after auth */
     int is_head;
     /* body */
     int body_mode;
@@ -144,6 +144,7 @@ const char *req_query(cosd_req *r, const char *name, int *present);
  * 0, or -1 on out of memory; release with target_free (path may be NULL). */
 int target_parse(const char *target, char **path, size_t *pathlen, cos_kv **q, size_t *nq);
 void target_free(char *path, cos_kv *q, size_t nq);
+void req_unique_init(cosd_server *srv);
 void req_unique(cosd_server *srv, char *out, size_t n);
 
 /* http.c: the region a bucket lives in; the region a request is answered under (Host, else the bucket's). */
@@ -211,7 +212,8 @@ int xml_parse_complete(const char *buf, size_t len, complete_part **parts, size_
 typedef struct store_part { char *file; uint64_t size; } store_part;
 typedef struct obj_meta {
     char *key; size_t keylen;
-    char datafile[128]; /* a file, or (nparts > 0) a directory holding the part files */
+    char datafile[128]; /* a file, or (nparts > 0) a directory holding the part files; "" when inline */
+    uint64_t inline_off;  /* > 0: an inline object, its bytes are in the meta file from this offset */
     store_part *parts; size_t nparts; /* the manifest: the object is these files in this order */
     uint64_t size;
     char etag[80];      /* quoted */
@@ -241,7 +243,10 @@ int store_tmp_file(cosd_server *srv, char **path); /* returns fd */
 int store_read_meta(cosd_server *srv, const char *bucket, const char *key, size_t keylen, obj_meta *m);
 /* An object's bytes: its data file, or the part files of its manifest, opened together with its
  * meta (so a later replacement does not change what is being read). */
-typedef struct store_body { size_t n; int *fd; uint64_t *size; } store_body;
+typedef struct store_body {
+    size_t n; int *fd; uint64_t *size;
+    uint64_t *start;    /* where each file's bytes begin (an inline object's: after its meta) */
+} store_body;
 /* opens the object's data consistently with its meta; 0 ok (*body to store_body_free), -1 missing */
 int store_open(cosd_server *srv, const char *bucket, const char *key, size_t keylen, obj_meta *m, store_body **body);
 /* reads up to max bytes at off across the files; bytes read, 0 at the end, -1 on error */
@@ -253,6 +258,10 @@ int meta_add_part(obj_meta *m, const char *file, uint64_t size);
  * m as its meta: two renames, the meta's last, so the object appears whole or not at all. On
  * failure tmp_path is left where it was. */
 int store_commit(cosd_server *srv, const char *bucket, const char *tmp_path, obj_meta *m);
+/* Installs a small object (body in memory) as one file, its meta followed by its bytes: written in
+ * tmp/, renamed into place, so it appears whole or not at all. m->datafile is cleared. 0 or -1. */
+int store_commit_inline(cosd_server *srv, const char *bucket, obj_meta *m, const char *body, size_t len);
+#define COSD_INLINE_MAX (64 * 1024) /* PUT bodies up to this size (by Content-Length) are inline */
 int store_delete(cosd_server *srv, const char *bucket, const char *key, size_t keylen);
 int store_list(cosd_server *srv, const char *bucket, obj_meta **out, size_t *n);
 /* append: returns 0 ok, 1 position error (*cur set), 2 not appendable, -1 io */
@@ -292,6 +301,7 @@ void form_verdict_free(form_verdict *v);
 
 /* body helpers (http.c) */
 int body_open_file(cosd_req *r);
+int body_open_mem(cosd_req *r, size_t len);
 int body_finish_md5(cosd_req *r, unsigned char md5[16]);
 int body_write(cosd_req *r, const char *data, size_t n);
 

@@ -46,9 +46,18 @@ static int *flag_field(cosd_fault *f, const char *name) {
     return NULL;
 }
 
+/* op=NAME: COS's name of an API (any case, as cosd always accepted) or "any". 1 ok, 0 unknown. */
+static int fault_op(cosd_fault *f, const char *name) {
+    f->any_api = strcasecmp(name, "any") == 0;
+    f->api = COS_API_NONE;
+    for (int i = COS_API_NONE + 1; !f->any_api && i < COS_API_COUNT; i++)
+        if (strcasecmp(name, cos_api_name((cos_api)i)) == 0) f->api = (cos_api)i;
+    return f->any_api || f->api != COS_API_NONE;
+}
+
 int fault_parse(cosd_fault *f, const char *spec, char *err, size_t errlen) {
     memset(f, 0, sizeof *f);
-    f->op = -1;
+    int op_set = 0;
     f->rate = -1;
     f->reset_after = -1;
     f->ka_spaces = -1;
@@ -67,8 +76,8 @@ int fault_parse(cosd_fault *f, const char *spec, char *err, size_t errlen) {
         const char *k = tok, *v = eq + 1;
         char *end = NULL;
         if (!strcmp(k, "op")) {
-            f->op = cosd_op_from_name(v);
-            if (f->op < 0) { snprintf(err, errlen, "fault: unknown op '%s'", v); free(copy); return -1; }
+            if (!fault_op(f, v)) { snprintf(err, errlen, "fault: unknown op '%s'", v); free(copy); return -1; }
+            op_set = 1;
             continue;
         }
         if (!strcmp(k, "code")) { free(f->code); f->code = strdup(v); continue; }
@@ -121,7 +130,7 @@ int fault_parse(cosd_fault *f, const char *spec, char *err, size_t errlen) {
         return -1;
     }
     free(copy);
-    if (f->op < 0) { snprintf(err, errlen, "fault: op= is required"); return -1; }
+    if (!op_set) { snprintf(err, errlen, "fault: op= is required"); return -1; }
     if (!f->status && f->reset_after < 0 && !f->stall_ms && !f->complete_error && f->ka_spaces < 0 && !f->no_etag &&
         !f->no_crc64 && !f->endless_list && !f->body && !f->etag && !f->crc64 && !f->drop_response) {
         snprintf(err, errlen, "fault: one of status=, reset-after=, stall=, complete-error, keepalive-spaces=, "
@@ -170,7 +179,7 @@ void fault_apply(cosd_req *r) {
     int fired = 0;
     for (size_t i = 0; i < srv->nfaults; i++) {
         cosd_fault *f = &srv->faults[i];
-        if (f->op != OP__COUNT && f->op != r->op) continue;
+        if (!f->any_api && f->api != r->api) continue;
         if (f->part) {
             const char *pn = req_query(r, "partNumber", NULL);
             char *end = NULL;

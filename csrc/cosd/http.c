@@ -14,28 +14,19 @@
 #include <unistd.h>
 #include "crc64.h"
 
-static const char *op_names[OP__COUNT] = {
-    "None", "PutObject", "AppendObject", "PostObject", "HeadObject", "GetObject", "DeleteObject",
-    "GetBucket", "InitiateMultipartUpload", "UploadPart", "ListParts", "CompleteMultipartUpload",
-    "AbortMultipartUpload", "ListMultipartUploads", "HeadBucket", "Unsupported"};
-
-const char *cosd_op_name(int op) { return (op >= 0 && op < OP__COUNT) ? op_names[op] : "any"; }
-
-int cosd_op_from_name(const char *name) {
-    if (strcasecmp(name, "any") == 0) return OP__COUNT;
-    for (int i = 1; i < OP__COUNT; i++)
-        if (strcasecmp(name, op_names[i]) == 0) return i;
-    return -1;
+/* Unique names (request ids, temp files) cost no syscall and no lock: the process's pid and 48 random
+ * bits, drawn once at start (req_unique_init), tell servers apart; an atomic counter tells the
+ * names of one server apart; the time keeps them apart across restarts. */
+void req_unique_init(cosd_server *srv) {
+    unsigned char rnd[6] = {0};
+    RAND_bytes(rnd, sizeof rnd);
+    snprintf(srv->unique_tail, sizeof srv->unique_tail, "%x_%02x%02x%02x%02x%02x%02x", (unsigned)getpid(),
+             rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
 }
 
 void req_unique(cosd_server *srv, char *out, size_t n) {
-    unsigned char rnd[6] = {0};
-    RAND_bytes(rnd, sizeof rnd);
-    pthread_mutex_lock(&srv->id_lock);
-    unsigned long long c = ++srv->counter;
-    pthread_mutex_unlock(&srv->id_lock);
-    snprintf(out, n, "%08lx_%llx_%x_%02x%02x%02x%02x%02x%02x", (unsigned long)time(NULL), c, (unsigned)getpid(),
-             rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
+    unsigned long long c = __atomic_add_fetch(&srv->counter, 1, __ATOMIC_RELAXED);
+    snprintf(out, n, "%08lx_%llx_%s", (unsigned long)time(NULL), c, srv->unique_tail);
 }
 
 const char *req_header(cosd_req *r, const char *name) {
@@ -210,6 +201,7 @@ int req_send_body(cosd_req *r, unsigned status, store_body *b, uint64_t off, uin
     struct MHD_Response *resp;
     if (b->n == 1) {
         int fd = b->fd[0];
+        off += b->start[0]; /* an inline object's bytes follow its meta */
         b->fd[0] = -1;
         store_body_free(b);
         resp = shape_fd_response(r, fd, off, len); /* x-cos-traffic-limit, --bandwidth */
@@ -261,9 +253,18 @@ int body_open_file(cosd_req *r) {
     r->fd = store_tmp_file(r->srv, &r->tmp_path);
     if (r->fd < 0) return -1;
     r->md5 = EVP_MD_CTX_new();
-    if (!r->md5 || !EVP_DigestInit_ex(r->md5, EVP_md5(), NULL)) return -1;
+    if (!r->md5 || !EVP_DigestInit_ex(r->md5, r->srv->md5, NULL)) return -1;
     r->crc = 0;
     r->body_mode = BODY_FILE;
+    return 0;
+}
+
+/* A small PUT's body in memory (expected bytes: len), hashed on the way like a file body. */
+int body_open_mem(cosd_req *r, size_t len) {
+    r->md5 = EVP_MD_CTX_new();
+    if (!r->md5 || !EVP_DigestInit_ex(r->md5, r->srv->md5, NULL) || sb_reserve(&r->mem, len) != 0) return -1;
+    r->crc = 0;
+    r->body_mode = BODY_MEM;
     return 0;
 }
 
@@ -273,9 +274,11 @@ int body_write(cosd_req *r, const char *data, size_t n) {
         return 0; /* keep draining; refused at the end */
     }
     r->body_len += n;
-    if (r->body_mode == BODY_FILE) {
+    if (r->md5) { /* an object's body (file or memory); XML bodies are not hashed */
         EVP_DigestUpdate(r->md5, data, n);
         r->crc = cos_crc64_update(r->crc, data, n);
+    }
+    if (r->body_mode == BODY_FILE) {
         size_t off = 0;
         while (off < n) {
             ssize_t w = write(r->fd, data + off, n - off);
@@ -417,7 +420,16 @@ static const char *unsupported_sub[] = {"acl", "tagging", "restore", "cors", "li
     "domain", "referer", "intelligenttiering", "object-lock", "retention", "encryption", "accelerate",
     "notification", "origin", "symlink", "rename", "copy", NULL};
 
-static int route(cosd_req *r) {
+static cos_api not_implemented(int *unsupported) {
+    *unsupported = 1;
+    return COS_API_NONE;
+}
+
+/* The COS API of a request, from its method, key and sub-resources. *unsupported is set (and
+ * COS_API_NONE returned) for a request COS knows but cosd does not implement; COS_API_NONE alone
+ * means the method does not apply to the resource. */
+static cos_api route(cosd_req *r, int *unsupported) {
+    *unsupported = 0;
     int has_uploads, has_uploadid, has_part, has_append;
     req_query(r, "uploads", &has_uploads);
     req_query(r, "uploadId", &has_uploadid);
@@ -426,31 +438,31 @@ static int route(cosd_req *r) {
     for (int i = 0; unsupported_sub[i]; i++) {
         int p;
         req_query(r, unsupported_sub[i], &p);
-        if (p) return OP_Unsupported;
+        if (p) return not_implemented(unsupported);
     }
     const char *m = r->method;
     if (r->keylen == 0) {
-        if (!strcmp(m, "GET")) return has_uploads ? OP_ListMultipartUploads : OP_GetBucket;
-        if (!strcmp(m, "HEAD")) return OP_HeadBucket;
-        if (!strcmp(m, "POST")) return OP_PostObject;
-        if (!strcmp(m, "PUT") || !strcmp(m, "DELETE")) return OP_Unsupported;
-        return OP_NONE;
+        if (!strcmp(m, "GET")) return has_uploads ? COS_API_LIST_MULTIPART_UPLOADS : COS_API_GET_BUCKET;
+        if (!strcmp(m, "HEAD")) return COS_API_HEAD_BUCKET;
+        if (!strcmp(m, "POST")) return COS_API_POST_OBJECT;
+        if (!strcmp(m, "PUT") || !strcmp(m, "DELETE")) return not_implemented(unsupported);
+        return COS_API_NONE;
     }
     if (!strcmp(m, "PUT")) {
-        if (req_header(r, "x-cos-copy-source")) return OP_Unsupported;
-        if (has_uploadid || has_part) return OP_UploadPart;
-        return OP_PutObject;
+        if (req_header(r, "x-cos-copy-source")) return not_implemented(unsupported);
+        if (has_uploadid || has_part) return COS_API_UPLOAD_PART;
+        return COS_API_PUT_OBJECT;
     }
     if (!strcmp(m, "POST")) {
-        if (has_uploads) return OP_InitiateMultipartUpload;
-        if (has_uploadid) return OP_CompleteMultipartUpload;
-        if (has_append) return OP_AppendObject;
-        return OP_NONE;
+        if (has_uploads) return COS_API_INITIATE_MULTIPART_UPLOAD;
+        if (has_uploadid) return COS_API_COMPLETE_MULTIPART_UPLOAD;
+        if (has_append) return COS_API_APPEND_OBJECT;
+        return COS_API_NONE;
     }
-    if (!strcmp(m, "GET")) return has_uploadid ? OP_ListParts : OP_GetObject;
-    if (!strcmp(m, "HEAD")) return OP_HeadObject;
-    if (!strcmp(m, "DELETE")) return has_uploadid ? OP_AbortMultipartUpload : OP_DeleteObject;
-    return OP_NONE;
+    if (!strcmp(m, "GET")) return has_uploadid ? COS_API_LIST_PARTS : COS_API_GET_OBJECT;
+    if (!strcmp(m, "HEAD")) return COS_API_HEAD_OBJECT;
+    if (!strcmp(m, "DELETE")) return has_uploadid ? COS_API_ABORT_MULTIPART_UPLOAD : COS_API_DELETE_OBJECT;
+    return COS_API_NONE;
 }
 
 /* Works out bucket, key and the signed path from Host and the decoded path. */
@@ -514,7 +526,7 @@ static int first_call(cosd_req *r) {
     }
     if (address(r, path, pathlen) != 0) {
         r->sign_path = path;
-        r->op = OP_Unsupported;
+        r->unsupported = 1;
         fault_apply(r);
         if (r->reset_after == 0) { r->reset = 1; return MHD_NO; }
         if (pathlen <= 1) return req_error(r, 501, "NotImplemented", "GET Service is not implemented by cosd.", NULL);
@@ -522,15 +534,15 @@ static int first_call(cosd_req *r) {
     }
     /* COS reads a path made only of slashes as the bucket itself: GET `///` lists the bucket */
     if (r->keylen > 0 && strspn(r->key, "/") == r->keylen) { r->key[0] = 0; r->keylen = 0; }
-    r->op = route(r);
+    r->api = route(r, &r->unsupported);
     fault_apply(r);
     if (r->reset_after == 0) { r->reset = 1; return MHD_NO; }
-    if (r->op == OP_NONE) return req_error(r, 405, "MethodNotAllowed", "The specified method is not allowed against this resource.", NULL);
+    if (r->api == COS_API_NONE && !r->unsupported) return req_error(r, 405, "MethodNotAllowed", "The specified method is not allowed against this resource.", NULL);
     if (!meta_request_storable(r)) return req_error(r, 400, "InvalidArgument", COSD_BAD_META_MESSAGE, NULL);
-    if (r->op != OP_PostObject) {
+    if (r->api != COS_API_POST_OBJECT) {
         int anon = 0;
         if (auth_check(r, &anon) != 0) return MHD_YES;
-        if (anon && r->op != OP_GetObject && r->op != OP_HeadObject)
+        if (anon && r->api != COS_API_GET_OBJECT && r->api != COS_API_HEAD_OBJECT)
             return req_error(r, 403, "AccessDenied", "Access Denied.", NULL);
         if (anon) req_add_header(r, "x-cosd-anonymous", "1");
     }
@@ -539,21 +551,21 @@ static int first_call(cosd_req *r) {
         (r->host_region && strcasecmp(r->host_region, "accelerate") != 0 &&
          strcasecmp(r->host_region, req_bucket_region(r->srv, r->bucket)) != 0))
         return req_error(r, 404, "NoSuchBucket", "The specified bucket does not exist.", NULL);
-    if (r->op == OP_Unsupported) return req_error(r, 501, "NotImplemented", "This operation is not implemented by cosd.", NULL);
+    if (r->unsupported) return req_error(r, 501, "NotImplemented", "This operation is not implemented by cosd.", NULL);
     if (r->keylen > COSD_MAX_KEY) return req_error(r, 400, "KeyTooLong", "Your key is too long.", NULL);
     if (memchr(r->key, 0, r->keylen) || (r->keylen > 0 && req_key_is_root(r->key, r->keylen)))
         return req_error(r, 400, "InvalidObjectName", "The object name is not valid.", NULL);
     shape_begin(r, 0); /* --bandwidth; x-cos-traffic-limit is added where the operation applies it */
-    if (r->endless_list && r->op != OP_ListParts && r->op != OP_ListMultipartUploads) r->endless_list = 0;
+    if (r->endless_list && r->api != COS_API_LIST_PARTS && r->api != COS_API_LIST_MULTIPART_UPLOADS) r->endless_list = 0;
     if (r->fault_status || r->complete_error || r->fault_body_set || r->endless_list) {
         r->body_mode = BODY_DISCARD;
         r->body_max = UINT64_MAX;
         return MHD_YES;
     }
-    switch (r->op) {
-    case OP_PostObject: return form_begin(r);
-    case OP_InitiateMultipartUpload: case OP_UploadPart: case OP_ListParts: case OP_CompleteMultipartUpload:
-    case OP_AbortMultipartUpload: case OP_ListMultipartUploads: return mp_begin(r);
+    switch (r->api) {
+    case COS_API_POST_OBJECT: return form_begin(r);
+    case COS_API_INITIATE_MULTIPART_UPLOAD: case COS_API_UPLOAD_PART: case COS_API_LIST_PARTS: case COS_API_COMPLETE_MULTIPART_UPLOAD:
+    case COS_API_ABORT_MULTIPART_UPLOAD: case COS_API_LIST_MULTIPART_UPLOADS: return mp_begin(r);
     default: return op_begin(r);
     }
 }
@@ -582,13 +594,13 @@ static int final_call(cosd_req *r) {
         return req_error(r, (unsigned)r->fault_status, code, "Injected fault (cosd --fault).", NULL);
     }
     if (r->body_too_large) {
-        if (r->op == OP_CompleteMultipartUpload) return req_error(r, 400, "XMLSizeLimit", "The XML you provided was larger than the maximum allowed.", NULL);
+        if (r->api == COS_API_COMPLETE_MULTIPART_UPLOAD) return req_error(r, 400, "XMLSizeLimit", "The XML you provided was larger than the maximum allowed.", NULL);
         return req_error(r, 400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed object size.", NULL);
     }
-    switch (r->op) {
-    case OP_PostObject: return form_finish(r);
-    case OP_InitiateMultipartUpload: case OP_UploadPart: case OP_ListParts: case OP_CompleteMultipartUpload:
-    case OP_AbortMultipartUpload: case OP_ListMultipartUploads: return mp_finish(r);
+    switch (r->api) {
+    case COS_API_POST_OBJECT: return form_finish(r);
+    case COS_API_INITIATE_MULTIPART_UPLOAD: case COS_API_UPLOAD_PART: case COS_API_LIST_PARTS: case COS_API_COMPLETE_MULTIPART_UPLOAD:
+    case COS_API_ABORT_MULTIPART_UPLOAD: case COS_API_LIST_MULTIPART_UPLOADS: return mp_finish(r);
     default: return op_finish(r);
     }
 }

@@ -8,17 +8,28 @@
 void log_access(cosd_req *r) {
     cosd_server *srv = r->srv;
     if (!srv || !srv->access_log) return;
-    pthread_mutex_lock(&srv->log_lock);
-    fprintf(srv->access_log, "%s ", r->method ? r->method : "-");
+    /* the line is put together first, so the lock covers one write */
+    strbuf sb;
+    sb_init(&sb);
+    sb_puts(&sb, r->method ? r->method : "-");
+    sb_putc(&sb, ' ');
     /* the target is raw bytes from the wire: keep the line one token by escaping blanks and controls */
-    for (const unsigned char *p = (const unsigned char *)(r->target ? r->target : "-"); *p; p++) {
-        if (*p <= 0x20 || *p == 0x7f) fprintf(srv->access_log, "%%%02X", *p);
-        else fputc(*p, srv->access_log);
+    const char *t = r->target ? r->target : "-";
+    for (const unsigned char *p = (const unsigned char *)t; *p;) {
+        size_t run = 0;
+        while (p[run] > 0x20 && p[run] != 0x7f) run++;
+        sb_append(&sb, p, run);
+        p += run;
+        if (*p) { sb_printf(&sb, "%%%02X", *p); p++; }
     }
-    fprintf(srv->access_log, " %u %" PRIu64 " %" PRIu64 " %s\n", r->status, r->bytes_in, r->bytes_out,
-            r->reqid[0] ? r->reqid : "-");
-    fflush(srv->access_log);
-    pthread_mutex_unlock(&srv->log_lock);
+    sb_printf(&sb, " %u %" PRIu64 " %" PRIu64 " %s\n", r->status, r->bytes_in, r->bytes_out, r->reqid[0] ? r->reqid : "-");
+    if (sb.data) {
+        pthread_mutex_lock(&srv->log_lock);
+        fwrite(sb.data, 1, sb.len, srv->access_log);
+        fflush(srv->access_log);
+        pthread_mutex_unlock(&srv->log_lock);
+    }
+    sb_free(&sb);
 }
 
 /* ---- request log (--request-log): one JSON object per line, written when the request finishes:

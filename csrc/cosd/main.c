@@ -74,7 +74,8 @@ static void server_free(cosd_server *s) {
     pthread_mutex_destroy(&s->lock);
     pthread_mutex_destroy(&s->log_lock);
     pthread_mutex_destroy(&s->fault_lock);
-    pthread_mutex_destroy(&s->id_lock);
+    EVP_MD_free(s->md5);
+    EVP_MD_free(s->sha1);
 }
 
 /* --bucket NAME-APPID[:REGION] */
@@ -110,7 +111,9 @@ int main(int argc, char **argv) {
     pthread_mutex_init(&srv.lock, NULL);
     pthread_mutex_init(&srv.log_lock, NULL);
     pthread_mutex_init(&srv.fault_lock, NULL);
-    pthread_mutex_init(&srv.id_lock, NULL);
+    req_unique_init(&srv);
+    srv.md5 = EVP_MD_fetch(NULL, "MD5", NULL);
+    srv.sha1 = EVP_MD_fetch(NULL, "SHA1", NULL);
     long parent_pid = 0;
     const char *listen = "127.0.0.1:0", *port_file = NULL, *log_path = NULL, *reqlog_path = NULL, *data = "cosd-data";
     const char *region = "ap-guangzhou";
@@ -173,6 +176,7 @@ int main(int argc, char **argv) {
     /* the system MIME table, read once: Content-Type by extension for uploads that give none */
     srv.mime = mime_load(NULL);
     if (!srv.mime) { fprintf(stderr, "cosd: out of memory\n"); goto out; }
+    if (!srv.md5 || !srv.sha1) { fprintf(stderr, "cosd: OpenSSL offers no MD5 or SHA-1\n"); goto out; }
     if ((cert != NULL) != (key != NULL)) { fprintf(stderr, "cosd: --tls-cert and --tls-key go together\n"); goto out; }
     if (cert) {
         if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) { fprintf(stderr, "cosd: this libmicrohttpd has no TLS support\n"); goto out; }

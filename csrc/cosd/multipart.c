@@ -136,8 +136,8 @@ int mp_begin(cosd_req *r) {
     r->upload_id = req_query(r, "uploadId", NULL);
     r->body_mode = BODY_DISCARD;
     r->body_max = UINT64_MAX;
-    switch (r->op) {
-    case OP_UploadPart: {
+    switch (r->api) {
+    case COS_API_UPLOAD_PART: {
         const char *pn = req_query(r, "partNumber", NULL);
         char *end = NULL;
         long n = pn ? strtol(pn, &end, 10) : -1;
@@ -157,18 +157,18 @@ int mp_begin(cosd_req *r) {
         if (body_open_file(r) != 0) return req_error(r, 500, "InternalError", "cosd could not create a temp file.", NULL);
         return MHD_YES;
     }
-    case OP_ListParts: case OP_AbortMultipartUpload: case OP_CompleteMultipartUpload: {
+    case COS_API_LIST_PARTS: case COS_API_ABORT_MULTIPART_UPLOAD: case COS_API_COMPLETE_MULTIPART_UPLOAD: {
         upload_info u;
         if (find_upload(r, &u) != 0) return req_error(r, 404, "NoSuchUpload", "The specified upload does not exist.", NULL);
         upload_info_free(&u);
-        if (r->op == OP_CompleteMultipartUpload) {
+        if (r->api == COS_API_COMPLETE_MULTIPART_UPLOAD) {
             const char *cl = req_header(r, "Content-Length");
             if (cl && strtoull(cl, NULL, 10) > COSD_MAX_XML)
                 return req_error(r, 400, "XMLSizeLimit", "The XML you provided was larger than the maximum allowed.", NULL);
             r->body_mode = BODY_MEM;
             r->body_max = COSD_MAX_XML;
         }
-        if (r->op == OP_ListParts) {
+        if (r->api == COS_API_LIST_PARTS) {
             const char *mp = req_query(r, "max-parts", NULL), *pm = req_query(r, "part-number-marker", NULL);
             char *end;
             if (mp && *mp) { long v = strtol(mp, &end, 10); if (*end || v < 0) return req_error(r, 400, "InvalidArgument", "max-parts is not valid.", NULL); }
@@ -178,7 +178,7 @@ int mp_begin(cosd_req *r) {
         }
         return MHD_YES;
     }
-    case OP_ListMultipartUploads: {
+    case COS_API_LIST_MULTIPART_UPLOADS: {
         const char *mu = req_query(r, "max-uploads", NULL), *et = req_query(r, "encoding-type", NULL);
         if (mu && *mu) {
             char *end;
@@ -387,7 +387,7 @@ static int finish_complete(cosd_req *r) {
         /* No byte is copied: the claimed upload directory becomes the object's data directory and
          * the meta lists its part files in order (store.c). ETag and CRC-64 come from the parts. */
         EVP_MD_CTX *c = EVP_MD_CTX_new();
-        EVP_DigestInit_ex(c, EVP_md5(), NULL);
+        EVP_DigestInit_ex(c, r->srv->md5, NULL);
         uint64_t crc = 0, size = 0;
         for (size_t i = 0; i < nwant; i++) {
             unsigned char bin[16];
@@ -583,13 +583,13 @@ static int finish_list_uploads(cosd_req *r) {
 }
 
 int mp_finish(cosd_req *r) {
-    switch (r->op) {
-    case OP_InitiateMultipartUpload: return finish_initiate(r);
-    case OP_UploadPart: return finish_part(r);
-    case OP_ListParts: return finish_list_parts(r);
-    case OP_CompleteMultipartUpload: return finish_complete(r);
-    case OP_AbortMultipartUpload: return finish_abort(r);
-    case OP_ListMultipartUploads: return finish_list_uploads(r);
+    switch (r->api) {
+    case COS_API_INITIATE_MULTIPART_UPLOAD: return finish_initiate(r);
+    case COS_API_UPLOAD_PART: return finish_part(r);
+    case COS_API_LIST_PARTS: return finish_list_parts(r);
+    case COS_API_COMPLETE_MULTIPART_UPLOAD: return finish_complete(r);
+    case COS_API_ABORT_MULTIPART_UPLOAD: return finish_abort(r);
+    case COS_API_LIST_MULTIPART_UPLOADS: return finish_list_uploads(r);
     default: return req_error(r, 501, "NotImplemented", "This operation is not implemented by cosd.", NULL);
     }
 }
@@ -601,7 +601,7 @@ int mp_finish(cosd_req *r) {
 int mp_endless_page(cosd_req *r) {
     strbuf sb;
     sb_init(&sb);
-    if (r->op == OP_ListParts) {
+    if (r->api == COS_API_LIST_PARTS) {
         const char *pm = req_query(r, "part-number-marker", NULL);
         long marker = pm && *pm ? strtol(pm, NULL, 10) : 0;
         sb_puts(&sb, "<ListPartsResult>\n");

@@ -73,14 +73,28 @@ static int need_length(cosd_req *r) {
     return 0;
 }
 
+/* A PUT whose Content-Length announces at most COSD_INLINE_MAX bytes is kept in memory and stored
+ * as one file (store_commit_inline); body_max becomes that length (the framing allows no more). */
+static int small_body(cosd_req *r) {
+    const char *cl = req_header(r, "Content-Length");
+    char *end;
+    if (!cl || !*cl || req_header(r, "Transfer-Encoding")) return 0; /* chunked: the length is not known */
+    unsigned long long n = strtoull(cl, &end, 10);
+    if (*end || n > COSD_INLINE_MAX) return 0;
+    r->body_max = n;
+    return 1;
+}
+
 int op_begin(cosd_req *r) {
-    switch (r->op) {
-    case OP_PutObject:
+    switch (r->api) {
+    case COS_API_PUT_OBJECT:
         if (upload_prechecks(r) || need_length(r)) return MHD_YES;
         r->body_max = COSD_MAX_PUT;
-        if (body_open_file(r) != 0) return req_error(r, 500, "InternalError", "cosd could not create a temp file.", NULL);
+        if (small_body(r)) {
+            if (body_open_mem(r, (size_t)r->body_max) != 0) return req_error(r, 500, "InternalError", "out of memory", NULL);
+        } else if (body_open_file(r) != 0) return req_error(r, 500, "InternalError", "cosd could not create a temp file.", NULL);
         return MHD_YES;
-    case OP_AppendObject: {
+    case COS_API_APPEND_OBJECT: {
         const char *pos = req_query(r, "position", NULL);
         char *end;
         if (!pos || !*pos) return req_error(r, 400, "InvalidArgument", "The position parameter is required.", NULL);
@@ -107,7 +121,7 @@ int op_begin(cosd_req *r) {
         if (body_open_file(r) != 0) return req_error(r, 500, "InternalError", "cosd could not create a temp file.", NULL);
         return MHD_YES;
     }
-    case OP_GetBucket: {
+    case COS_API_GET_BUCKET: {
         const char *et = req_query(r, "encoding-type", NULL);
         if (et && *et && strcmp(et, "url") != 0) return req_error(r, 400, "InvalidArgument", "encoding-type must be url.", NULL);
         const char *mk = req_query(r, "max-keys", NULL);
@@ -119,7 +133,7 @@ int op_begin(cosd_req *r) {
     }
     /* fall through */
     default:
-        if (r->op == OP_GetObject && traffic_limit(r)) return MHD_YES; /* COS paces downloads too */
+        if (r->api == COS_API_GET_OBJECT && traffic_limit(r)) return MHD_YES; /* COS paces downloads too */
         r->body_mode = BODY_DISCARD;
         r->body_max = UINT64_MAX;
         return MHD_YES;
@@ -148,10 +162,15 @@ static int finish_put(cosd_req *r) {
     m.crc = r->crc;
     m.mtime = time(NULL);
     meta_copy_request_headers(&m, r);
-    close(r->fd);
-    r->fd = -1;
-    int rc = store_commit(r->srv, r->bucket, r->tmp_path, &m);
-    if (rc == 0) { free(r->tmp_path); r->tmp_path = NULL; }
+    int rc;
+    if (r->body_mode == BODY_MEM) {
+        rc = store_commit_inline(r->srv, r->bucket, &m, r->mem.data, r->mem.len);
+    } else {
+        close(r->fd);
+        r->fd = -1;
+        rc = store_commit(r->srv, r->bucket, r->tmp_path, &m);
+        if (rc == 0) { free(r->tmp_path); r->tmp_path = NULL; }
+    }
     req_add_header(r, "ETag", m.etag);
     add_u64(r, "x-cos-hash-crc64ecma", m.crc);
     meta_free(&m);
@@ -411,15 +430,15 @@ static int finish_list(cosd_req *r) {
 }
 
 int op_finish(cosd_req *r) {
-    switch (r->op) {
-    case OP_PutObject: return finish_put(r);
-    case OP_AppendObject: return finish_append(r);
-    case OP_GetObject: case OP_HeadObject: return finish_get(r);
-    case OP_DeleteObject:
+    switch (r->api) {
+    case COS_API_PUT_OBJECT: return finish_put(r);
+    case COS_API_APPEND_OBJECT: return finish_append(r);
+    case COS_API_GET_OBJECT: case COS_API_HEAD_OBJECT: return finish_get(r);
+    case COS_API_DELETE_OBJECT:
         store_delete(r->srv, r->bucket, r->key, r->keylen);
         return req_send_empty(r, 204);
-    case OP_GetBucket: return finish_list(r);
-    case OP_HeadBucket: return req_send_empty(r, 200);
+    case COS_API_GET_BUCKET: return finish_list(r);
+    case COS_API_HEAD_BUCKET: return req_send_empty(r, 200);
     default: return req_error(r, 501, "NotImplemented", "This operation is not implemented by cosd.", NULL);
     }
 }

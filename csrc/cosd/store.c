@@ -2,6 +2,9 @@
  * and the metadata) points at <sha1>.<unique>.data. A body is written to data/tmp first, renamed
  * next to the meta, then the meta is replaced by an atomic rename: an object is visible only once
  * complete, and a crash leaves at most orphans that store_init() removes.
+ * A small PUT (body up to COSD_INLINE_MAX) is one file: the meta, a "data SIZE" line, then the
+ * bytes (an inline object); written whole in tmp/ and renamed into place, it appears whole or not
+ * at all, with one file written and one rename.
  * An object made by Complete Multipart Upload is not copied: its .data is the upload's directory
  * (renamed) and its meta lists the part files in order ("part FILE SIZE" lines, the manifest), so
  * Complete costs two renames whatever the size; reads stream across the part files. */
@@ -14,6 +17,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 #include "crc64.h"
 
@@ -172,11 +176,17 @@ int store_tmp_file(cosd_server *srv, char **path) {
     return fd;
 }
 
-static void key_hash(const char *key, size_t keylen, char out[41]) { cos_sha1_hex(key, keylen, out); }
+/* hex(SHA1(key)), with the digest fetched once (srv->sha1) */
+static void key_hash(cosd_server *srv, const char *key, size_t keylen, char out[41]) {
+    unsigned char md[20];
+    unsigned int n = 0;
+    if (!EVP_Digest(key, keylen, md, &n, srv->sha1, NULL) || n != sizeof md) memset(md, 0, sizeof md);
+    hex_encode(md, sizeof md, out);
+}
 
 static char *meta_path(cosd_server *srv, const char *bucket, const char *key, size_t keylen) {
     char h[41];
-    key_hash(key, keylen, h);
+    key_hash(srv, key, keylen, h);
     char *p = NULL;
     if (asprintf(&p, "%s/b/%s/o/%s.meta", srv->data_dir, bucket, h) < 0) return NULL;
     return p;
@@ -234,41 +244,123 @@ static void meta_line(void *ud, const char *name, char *v) {
     }
 }
 
+/* Reads a meta file: its lines up to the end or, for an inline object, up to its "data" line
+ * (the object's bytes follow; m->inline_off is where they start). */
 static int parse_meta_file(const char *path, obj_meta *m) {
     memset(m, 0, sizeof *m);
-    if (sidecar_read(path, meta_line, m) != 0) return -1;
-    if (!m->key || !m->datafile[0]) { meta_free(m); return -1; }
+    FILE *f = fopen(path, "re");
+    if (!f) return -1;
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, f)) > 0) {
+        if (line[n - 1] != '\n') break; /* only the bytes of an inline object lack one */
+        line[--n] = 0;
+        char *sp = strchr(line, ' ');
+        if (!sp) continue;
+        *sp = 0;
+        if (!strcmp(line, "data")) {
+            long at = ftell(f);
+            if (at > 0 && strtoull(sp + 1, NULL, 10) == m->size) m->inline_off = (uint64_t)at;
+            break;
+        }
+        meta_line(m, line, sp + 1);
+    }
+    free(line);
+    fclose(f);
+    if (!m->key || (!m->datafile[0] && !m->inline_off)) { meta_free(m); return -1; }
     return 0;
+}
+
+/* The text of m's meta; with inline_data, ended by the "data SIZE" line its bytes follow. */
+static int meta_format(strbuf *sb, const obj_meta *m, int inline_data) {
+    if (sb_reserve(sb, m->keylen * 2 + 256) != 0) return -1;
+    sb_puts(sb, "cosd-meta 1\nkey ");
+    hex_encode((const unsigned char *)m->key, m->keylen, sb->data + sb->len);
+    sb->len += m->keylen * 2;
+    if (m->datafile[0]) sb_printf(sb, "\nfile %s", m->datafile);
+    sb_printf(sb, "\nsize %" PRIu64 "\netag %s\ncrc %" PRIu64 "\nmtime %lld\ntype %s\n", m->size, m->etag, m->crc,
+              (long long)m->mtime, m->appendable ? "appendable" : "normal");
+    for (size_t i = 0; i < m->nh; i++) sb_printf(sb, "h %s %s\n", m->h[i].name, m->h[i].value);
+    for (size_t i = 0; i < m->nparts; i++) sb_printf(sb, "part %s %" PRIu64 "\n", m->parts[i].file, m->parts[i].size);
+    if (inline_data) sb_printf(sb, "data %" PRIu64 "\n", m->size);
+    return sb->data ? 0 : -1;
+}
+
+static int write_all(int fd, struct iovec *iov, int n) {
+    while (n > 0) {
+        ssize_t w = writev(fd, iov, n);
+        if (w < 0) { if (errno == EINTR) continue; return -1; }
+        while (n > 0 && (size_t)w >= iov->iov_len) { w -= (ssize_t)iov->iov_len; iov++; n--; }
+        if (n > 0) { iov->iov_base = (char *)iov->iov_base + w; iov->iov_len -= (size_t)w; }
+    }
+    return 0;
+}
+
+/* Writes m's meta, followed by body when inline_data, to a new file in tmp/ (*tmp, malloc'd). */
+static int meta_tmp_write(cosd_server *srv, const obj_meta *m, int inline_data, const char *body, size_t len, char **tmp) {
+    strbuf sb;
+    sb_init(&sb);
+    int fd = meta_format(&sb, m, inline_data) == 0 ? store_tmp_file(srv, tmp) : -1;
+    if (fd < 0) { sb_free(&sb); return -1; }
+    struct iovec iov[2] = {{sb.data, sb.len}, {(void *)body, inline_data ? len : 0}};
+    int rc = write_all(fd, iov, 2);
+    if (close(fd) != 0) rc = -1;
+    sb_free(&sb);
+    if (rc != 0) { unlink(*tmp); free(*tmp); *tmp = NULL; }
+    return rc;
 }
 
 static int write_meta_file(cosd_server *srv, const char *path, const obj_meta *m) {
     char *tmp = NULL;
-    int fd = store_tmp_file(srv, &tmp);
-    if (fd < 0) return -1;
-    FILE *f = fdopen(fd, "w");
-    if (!f) { close(fd); unlink(tmp); free(tmp); return -1; }
-    char *hex = malloc(m->keylen * 2 + 1);
-    if (!hex) { fclose(f); unlink(tmp); free(tmp); return -1; }
-    hex_encode((const unsigned char *)m->key, m->keylen, hex);
-    fprintf(f, "cosd-meta 1\nkey %s\nfile %s\nsize %" PRIu64 "\netag %s\ncrc %" PRIu64 "\nmtime %lld\ntype %s\n", hex,
-            m->datafile, m->size, m->etag, m->crc, (long long)m->mtime, m->appendable ? "appendable" : "normal");
-    free(hex);
-    for (size_t i = 0; i < m->nh; i++) fprintf(f, "h %s %s\n", m->h[i].name, m->h[i].value);
-    for (size_t i = 0; i < m->nparts; i++) fprintf(f, "part %s %" PRIu64 "\n", m->parts[i].file, m->parts[i].size);
-    int bad = fflush(f) != 0 || ferror(f);
-    fclose(f);
-    if (bad || rename(tmp, path) != 0) { unlink(tmp); free(tmp); return -1; }
+    if (meta_tmp_write(srv, m, 0, NULL, 0, &tmp) != 0) return -1;
+    int rc = rename(tmp, path);
+    if (rc != 0) unlink(tmp);
     free(tmp);
-    return 0;
+    return rc;
+}
+
+/* rename(from, to) into the bucket's o/, which the bucket's first object creates. */
+static int rename_in_bucket(cosd_server *srv, const char *bucket, const char *from, const char *to) {
+    if (rename(from, to) == 0) return 0;
+    if (errno != ENOENT) return -1;
+    char *odir = store_bucket_dir(srv, bucket, "o");
+    int made = odir && mkdir_p(odir) == 0;
+    free(odir);
+    return made ? rename(from, to) : -1;
+}
+
+static int read_meta_at(const char *path, const char *key, size_t keylen, obj_meta *m) {
+    int rc = parse_meta_file(path, m);
+    if (rc == 0 && (m->keylen != keylen || memcmp(m->key, key, keylen) != 0)) { meta_free(m); rc = -1; }
+    return rc;
 }
 
 int store_read_meta(cosd_server *srv, const char *bucket, const char *key, size_t keylen, obj_meta *m) {
     char *p = meta_path(srv, bucket, key, keylen);
     if (!p) return -1;
-    int rc = parse_meta_file(p, m);
+    int rc = read_meta_at(p, key, keylen, m);
     free(p);
-    if (rc == 0 && (m->keylen != keylen || memcmp(m->key, key, keylen) != 0)) { meta_free(m); rc = -1; }
     return rc;
+}
+
+/* The data file named by the meta at path (its "file" line, which follows the key near the top),
+ * without parsing the rest: 1 found, 0 none (no meta, or an inline object). */
+static int meta_datafile(const char *path, char out[128]) {
+    char buf[4096];
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return 0;
+    ssize_t n;
+    do n = read(fd, buf, sizeof buf - 1); while (n < 0 && errno == EINTR);
+    close(fd);
+    if (n <= 0) return 0;
+    buf[n] = 0;
+    for (char *line = buf, *nl; (nl = strchr(line, '\n')); line = nl + 1) {
+        *nl = 0;
+        if (!strncmp(line, "data ", 5)) return 0;
+        if (!strncmp(line, "file ", 5)) return snprintf(out, 128, "%s", line + 5) < 128;
+    }
+    return 0;
 }
 
 void store_body_free(store_body *b) {
@@ -276,23 +368,30 @@ void store_body_free(store_body *b) {
     for (size_t i = 0; i < b->n; i++) if (b->fd[i] >= 0) close(b->fd[i]);
     free(b->fd);
     free(b->size);
+    free(b->start);
     free(b);
 }
 
-/* Opens m's data: its file, or every part file of its manifest (dir is the bucket's o/). */
-static store_body *body_open(const char *dir, const obj_meta *m) {
+/* Opens m's data: its file, every part file of its manifest, or (inline) the meta file itself
+ * (dir is the bucket's o/). */
+static store_body *body_open(cosd_server *srv, const char *dir, const obj_meta *m) {
     size_t n = m->nparts ? m->nparts : 1;
     store_body *b = calloc(1, sizeof *b);
-    if (!b || !(b->fd = malloc(n * sizeof *b->fd)) || !(b->size = malloc(n * sizeof *b->size))) {
-        if (b) { free(b->fd); free(b); }
+    if (!b || !(b->fd = malloc(n * sizeof *b->fd)) || !(b->size = malloc(n * sizeof *b->size)) ||
+        !(b->start = calloc(n, sizeof *b->start))) {
+        if (b) { free(b->fd); free(b->size); free(b); }
         return NULL;
     }
+    char h[41];
+    if (m->inline_off) key_hash(srv, m->key, m->keylen, h);
     for (size_t i = 0; i < n; i++) {
         char *full = NULL;
         int ok = m->nparts ? asprintf(&full, "%s%s/%s", dir, m->datafile, m->parts[i].file) >= 0
-                           : asprintf(&full, "%s%s", dir, m->datafile) >= 0;
+                 : m->inline_off ? asprintf(&full, "%s%s.meta", dir, h) >= 0
+                                 : asprintf(&full, "%s%s", dir, m->datafile) >= 0;
         b->fd[i] = ok ? open(full, O_RDONLY | O_CLOEXEC) : -1;
         b->size[i] = m->nparts ? m->parts[i].size : m->size;
+        b->start[i] = m->nparts ? 0 : m->inline_off;
         if (ok) free(full);
         b->n = i + 1;
         if (b->fd[i] < 0) { store_body_free(b); return NULL; }
@@ -307,7 +406,7 @@ ssize_t store_body_read(const store_body *b, uint64_t off, char *buf, size_t max
     uint64_t left = b->size[i] - off;
     size_t want = left < max ? (size_t)left : max;
     ssize_t n;
-    do n = pread(b->fd[i], buf, want, (off_t)off); while (n < 0 && errno == EINTR);
+    do n = pread(b->fd[i], buf, want, (off_t)(b->start[i] + off)); while (n < 0 && errno == EINTR);
     return n == 0 ? -1 : n; /* a part file shorter than its manifest entry is damage, not the end */
 }
 
@@ -316,7 +415,7 @@ int store_open(cosd_server *srv, const char *bucket, const char *key, size_t key
     int rc = store_read_meta(srv, bucket, key, keylen, m);
     if (rc == 0) {
         char *dp = store_bucket_dir(srv, bucket, "o/");
-        *body = dp ? body_open(dp, m) : NULL;
+        *body = dp ? body_open(srv, dp, m) : NULL;
         free(dp);
         if (!*body) { meta_free(m); rc = -1; }
     }
@@ -327,9 +426,9 @@ int store_open(cosd_server *srv, const char *bucket, const char *key, size_t key
 /* Caller holds srv->lock. Installs tmp_path as the object's data and m as its meta. */
 static int commit_locked(cosd_server *srv, const char *bucket, const char *tmp_path, obj_meta *m) {
     char *odir = store_bucket_dir(srv, bucket, "o");
-    if (!odir || mkdir_p(odir) != 0) { free(odir); return -1; }
+    if (!odir) return -1;
     char h[41], u[96];
-    key_hash(m->key, m->keylen, h);
+    key_hash(srv, m->key, m->keylen, h);
     req_unique(srv, u, sizeof u);
     obj_meta old;
     int had_old = store_read_meta(srv, bucket, m->key, m->keylen, &old) == 0;
@@ -338,10 +437,10 @@ static int commit_locked(cosd_server *srv, const char *bucket, const char *tmp_p
     int rc = -1;
     if (asprintf(&dpath, "%s/%s", odir, m->datafile) < 0) dpath = NULL;
     if (asprintf(&mpath, "%s/%s.meta", odir, h) < 0) mpath = NULL;
-    if (dpath && mpath && rename(tmp_path, dpath) == 0) {
+    if (dpath && mpath && rename_in_bucket(srv, bucket, tmp_path, dpath) == 0) {
         if (write_meta_file(srv, mpath, m) == 0) {
             rc = 0;
-            if (had_old && strcmp(old.datafile, m->datafile) != 0) {
+            if (had_old && old.datafile[0] && strcmp(old.datafile, m->datafile) != 0) {
                 char *op = NULL;
                 if (asprintf(&op, "%s/%s", odir, old.datafile) >= 0) { rm_rf(op); free(op); } /* a file or a manifest's directory */
             }
@@ -359,6 +458,27 @@ int store_commit(cosd_server *srv, const char *bucket, const char *tmp_path, obj
     return rc;
 }
 
+int store_commit_inline(cosd_server *srv, const char *bucket, obj_meta *m, const char *body, size_t len) {
+    m->datafile[0] = 0;
+    char *tmp = NULL, *mpath = meta_path(srv, bucket, m->key, m->keylen), old[128];
+    if (!mpath || meta_tmp_write(srv, m, 1, body, len, &tmp) != 0) { free(mpath); return -1; }
+    /* the lock orders this rename with other commits and readers of the key: each old data file
+     * is seen by exactly one commit, which removes it (outside the lock: readers hold their fds) */
+    pthread_mutex_lock(&srv->lock);
+    int had_old = meta_datafile(mpath, old);
+    int rc = rename_in_bucket(srv, bucket, tmp, mpath);
+    pthread_mutex_unlock(&srv->lock);
+    if (rc != 0) unlink(tmp);
+    else if (had_old) {
+        char *dp = store_bucket_dir(srv, bucket, "o/"), *op = NULL;
+        if (dp && asprintf(&op, "%s%s", dp, old) >= 0) { rm_rf(op); free(op); }
+        free(dp);
+    }
+    free(tmp);
+    free(mpath);
+    return rc == 0 ? 0 : -1;
+}
+
 int store_delete(cosd_server *srv, const char *bucket, const char *key, size_t keylen) {
     pthread_mutex_lock(&srv->lock);
     obj_meta m;
@@ -367,7 +487,7 @@ int store_delete(cosd_server *srv, const char *bucket, const char *key, size_t k
         char *dp = store_bucket_dir(srv, bucket, "o/");
         char *full = NULL;
         if (mp) unlink(mp);
-        if (dp && asprintf(&full, "%s%s", dp, m.datafile) >= 0) { rm_rf(full); free(full); }
+        if (dp && m.datafile[0] && asprintf(&full, "%s%s", dp, m.datafile) >= 0) { rm_rf(full); free(full); }
         free(mp); free(dp);
         meta_free(&m);
     }
