@@ -126,3 +126,46 @@ describe("postObject verifies its answer", function()
     assert.are.equal("UnverifiedUpload", err.code)
   end)
 end)
+
+describe("appendObject's answer is checked", function()
+  local srv, cos
+  after_each(function()
+    if cos then cos:close() end
+    if srv then srv:cleanup() end
+    srv, cos = nil, nil
+  end)
+
+  it("an x-cos-content-sha1 that is not the chunk's MD5 is an IntegrityError", function()
+    srv, cos = start { "op=AppendObject,content-sha1=00000000000000000000000000000000" }
+    local data, err = cos:appendObject { Bucket = BUCKET, Region = REGION, Key = "x.log", Position = 0, Body = "abc" }
+    assert.is_nil(data)
+    assert.are.equal("IntegrityError", err.code)
+    assert.truthy(err.message:find("x-cos-content-sha1", 1, true), err.message)
+  end)
+
+  it("without x-cos-content-sha1 at position 0, the object's CRC-64 must be the chunk's", function()
+    srv, cos = start { "op=AppendObject,no-content-sha1,crc64=12345" }
+    local data, err = cos:appendObject { Bucket = BUCKET, Region = REGION, Key = "y.log", Position = 0, Body = "abc" }
+    assert.is_nil(data)
+    assert.are.equal("IntegrityError", err.code)
+    assert.truthy(err.message:find("x-cos-hash-crc64ecma", 1, true), err.message)
+  end)
+
+  it("without x-cos-content-sha1 past position 0, the Content-MD5 COS checked vouches", function()
+    srv, cos = start { "op=AppendObject,no-content-sha1" }
+    assert(cos:appendObject { Bucket = BUCKET, Region = REGION, Key = "z.log", Position = 0, Body = "abc" })
+    local data, err = cos:appendObject { Bucket = BUCKET, Region = REGION, Key = "z.log", Position = 3, Body = "def" }
+    assert.is_nil(err, err and err.message)
+    assert.are.equal("6", data.headers["x-cos-next-append-position"])
+  end)
+
+  it("a pulled body past position 0 with nothing to check it by is UnverifiedUpload", function()
+    srv, cos = start { "op=AppendObject,no-content-sha1" }
+    assert(cos:appendObject { Bucket = BUCKET, Region = REGION, Key = "w.log", Position = 0, Body = "abc" })
+    local sent = false
+    local data, err = cos:appendObject { Bucket = BUCKET, Region = REGION, Key = "w.log", Position = 3, ContentLength = 3,
+      Body = function() if sent then return nil end sent = true return "def" end }
+    assert.is_nil(data)
+    assert.are.equal("UnverifiedUpload", err.code)
+  end)
+end)
