@@ -255,6 +255,7 @@ COS_API cos_task_id cos_start(cos_client *c, const char *op, cos_value *params, 
  *   in microseconds.
  * - A stream upload (COS_BODY_STREAM) reads at most 2 MiB and calls on_read at most 512 times per
  *   step, only while a part buffer is free; a source with nothing to give costs one call.
+ * - Checkpoint writes (sliceUploadFile) are a small write + rename, never fsynced inside a step.
  * - Still done whole inside one step: the MD5 of a putObject, appendObject or multipartUpload
  *   body (strings and files alike) for UploadCheckContentMd5 or putObject's UploadAddMetaMd5:
  *   about 1.4 ms per MiB. Keep those small in a frame loop, or use uploadFile, whose single PUT

@@ -226,7 +226,7 @@ static int write_all(int fd, const char *p, size_t n)
     return 0;
 }
 
-int cos_cp_save(const char *file, const cos_checkpoint *cp, int durable)
+int cos_cp_save(const char *file, const cos_checkpoint *cp)
 {
     strbuf sb, tmp;
     sb_init(&sb);
@@ -243,7 +243,6 @@ int cos_cp_save(const char *file, const cos_checkpoint *cp, int durable)
     int fd = rc ? -1 : open(tmp.data, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) rc = -1;
     if (!rc) rc = write_all(fd, sb.data, sb.len);
-    if (!rc && durable) rc = fsync(fd); /* the rename must not expose bytes that are not on disk yet */
     if (fd >= 0 && close(fd) != 0) rc = -1;
     if (!rc) rc = rename(tmp.data, file);
     if (rc && tmp.data) unlink(tmp.data);

@@ -60,10 +60,11 @@ char *cos_cp_file(const char *dir, const char *bucket, const char *region, const
 /* Reads `file` into *cp (zeroed first). 0, or -1 when absent, unreadable or damaged. */
 int cos_cp_load(const char *file, cos_checkpoint *cp);
 /* Writes *cp atomically to `file` (temp file + rename), creating its directory (0700) if needed.
- * `durable`: fsync before the rename, so the record survives a power loss too; without it, it
- * survives the process being killed (the page cache is the kernel's), and a file torn by a power
- * loss fails its end CRC and is ignored. 0 or -1. */
-int cos_cp_save(const char *file, const cos_checkpoint *cp, int durable);
+ * Never fsynced: a save runs inside a cos_poll step, and an fsync would block the step on the disk
+ * for milliseconds. The record survives the process being killed at any moment (the page cache
+ * is the kernel's); one torn by a power loss fails its end CRC and is ignored, and the upload
+ * resumes from the server's part list instead. 0 or -1. */
+int cos_cp_save(const char *file, const cos_checkpoint *cp);
 void cos_cp_remove(const char *file);
 /* The two halves without files (fuzz/ drives them). cos_cp_parse reads the text of a checkpoint
  * file (modified in place; len bytes, a NUL at text[len] not required) into *cp, zeroed first:

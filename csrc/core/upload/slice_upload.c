@@ -273,7 +273,7 @@ static void cp_save(slice_upload *su, int force)
     double now = cos_clock_mono_ms();
     if (!force && !su->cp_dirty) return;
     if (!force && su->cp.nparts > CP_SMALL_PARTS && now - su->cp_saved_ms < CP_SAVE_INTERVAL_MS) return;
-    if (cp_fill_identity(su) == 0 && cos_cp_save(su->cp_file, &su->cp, force) == 0) {
+    if (cp_fill_identity(su) == 0 && cos_cp_save(su->cp_file, &su->cp) == 0) {
         su->cp_dirty = 0;
         su->cp_saved_ms = now;
     }
