@@ -22,6 +22,16 @@ describe("csrc/core layering", function()
     assert.are.same({}, circles)
   end)
 
+  it("names every exported function by its file (cos.h's public names aside)", function()
+    local public = layers.public_names("csrc/include/cos.h")
+    assert.is_true(public.cos_poll and public.cos_start and true or false)
+    assert.are.same({}, layers.misnamed(os.getenv("COS_BUILD") or "build", public))
+  end)
+
+  it("each header declares only its own file's functions", function()
+    assert.are.same({}, layers.stray_declarations(os.getenv("COS_BUILD") or "build"))
+  end)
+
   it("the check itself sees a circle and an upward call", function()
     local g = layers.from_edges({
       ["base/a"] = { ["base/b"] = "f" }, ["base/b"] = { ["base/a"] = "g" },

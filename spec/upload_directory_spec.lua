@@ -88,6 +88,11 @@ describe("uploadDirectory", function()
     -- SkipExisting = false sends everything again
     local all = assert(cos:uploadDirectory(params { SkipExisting = false }))
     assert.are.equal(7, #all.files)
+    -- the one boolean rule of params: "false" is false; anything else is refused naming the param
+    assert.are.equal(7, #assert(cos:uploadDirectory(params { SkipExisting = "false" })).files)
+    local none, err = cos:uploadDirectory(params { SkipExisting = "no" })
+    assert.is_nil(none)
+    assert.are.equal("SkipExisting", err.param)
   end)
 
   it("lists the files that failed, and a re-run uploads just those", function()

@@ -842,7 +842,8 @@ static long read_file(lcos_task *t, void *buf, size_t cap, cos_value **err)
     if (n > 0) return (long)n;
     if (!failed) return 0; /* end of file */
     if (e == EAGAIN || e == EWOULDBLOCK || e == EINTR) return COS_READ_AGAIN;
-    *err = read_error("cannot read the Body file: %s", strerror(e));
+    char text[128];
+    *err = read_error("cannot read the Body file: %s", strerror_r(e, text, sizeof text)); /* GNU: thread-safe */
     return COS_READ_ERROR;
 }
 
@@ -1485,7 +1486,8 @@ static int l_file_crc64(lua_State *L)
         snprintf(buf, sizeof buf, "%llu", (unsigned long long)crc);
         lua_pushstring(L, buf);
     } else {
-        snprintf(buf, sizeof buf, "%.4000s: %s", path, strerror(errno));
+        char text[128];
+        snprintf(buf, sizeof buf, "%.4000s: %s", path, strerror_r(errno, text, sizeof text));
     }
     return lcos_result(L, ok, NULL, buf);
 }

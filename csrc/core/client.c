@@ -136,7 +136,7 @@ void cos_client_free(cos_client *c)
 {
     if (!c) return;
     c->freeing = 1;
-    cos_tasks_free_all(c);    /* op_abort (marks requests aborted), release(), no on_done */
+    cos_task_free_all(c);    /* op_abort (marks requests aborted), release(), no on_done */
     cos_transport_free(c);       /* frees every request, drops queued events */
     cos_queue_free(c);        /* after the tasks are gone */
     cos_value_free(c->options);

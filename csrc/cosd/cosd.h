@@ -45,6 +45,8 @@ typedef struct cosd_fault {
     int endless_list;    /* ListParts / ListMultipartUploads: pages that never end (mp_endless_page) */
     char *etag;          /* ETag header value to answer with instead of the real one; NULL = none */
     char *crc64;         /* x-cos-hash-crc64ecma value to answer with instead; NULL = none */
+    char *content_sha1;  /* x-cos-content-sha1 value to answer an APPEND with instead; NULL = none */
+    int no_content_sha1; /* omit the x-cos-content-sha1 response header */
     int drop_response;   /* perform the operation, then close the connection without answering */
     long part;           /* match only requests with ?partNumber=part; 0 = any */
     char *body;          /* raw response body (read from body=FILE at start) */
@@ -120,6 +122,7 @@ typedef struct cosd_req {
     long long reset_after; long stall_ms;
     int complete_error; long ka_spaces; int no_etag; int no_crc64; int endless_list;
     char *fault_etag; char *fault_crc64; int drop_response;
+    char *fault_content_sha1; int no_content_sha1;
     int finishing;         /* the body has been read: final_call is answering */
     char *fault_body; size_t fault_body_len; int fault_body_set;
     /* request log (--request-log): headers as received, first bytes of the body */

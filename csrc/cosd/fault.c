@@ -41,6 +41,7 @@ static int *flag_field(cosd_fault *f, const char *name) {
     if (!strcmp(name, "complete-error")) return &f->complete_error;
     if (!strcmp(name, "no-etag")) return &f->no_etag;
     if (!strcmp(name, "no-crc64")) return &f->no_crc64;
+    if (!strcmp(name, "no-content-sha1")) return &f->no_content_sha1;
     if (!strcmp(name, "endless-list")) return &f->endless_list;
     if (!strcmp(name, "drop-response")) return &f->drop_response;
     return NULL;
@@ -100,6 +101,12 @@ int fault_parse(cosd_fault *f, const char *spec, char *err, size_t errlen) {
             *flag_field(f, k) = v[0] == '1';
             continue;
         }
+        if (!strcmp(k, "content-sha1")) {
+            if (!header_value_ok(v)) goto bad;
+            free(f->content_sha1);
+            f->content_sha1 = strdup(v);
+            continue;
+        }
         if (!strcmp(k, "etag") || !strcmp(k, "crc64")) {
             if (!header_value_ok(v)) goto bad;
             char **dst = k[0] == 'e' ? &f->etag : &f->crc64;
@@ -132,9 +139,11 @@ int fault_parse(cosd_fault *f, const char *spec, char *err, size_t errlen) {
     free(copy);
     if (!op_set) { snprintf(err, errlen, "fault: op= is required"); return -1; }
     if (!f->status && f->reset_after < 0 && !f->stall_ms && !f->complete_error && f->ka_spaces < 0 && !f->no_etag &&
-        !f->no_crc64 && !f->endless_list && !f->body && !f->etag && !f->crc64 && !f->drop_response) {
+        !f->no_crc64 && !f->endless_list && !f->body && !f->etag && !f->crc64 && !f->drop_response &&
+        !f->content_sha1 && !f->no_content_sha1) {
         snprintf(err, errlen, "fault: one of status=, reset-after=, stall=, complete-error, keepalive-spaces=, "
-                              "no-etag, no-crc64, endless-list, body=, etag=, crc64=, drop-response is required");
+                              "no-etag, no-crc64, endless-list, body=, etag=, crc64=, content-sha1=, no-content-sha1, "
+                              "drop-response is required");
         return -1;
     }
     if (f->drop_response && (f->status || f->body || f->complete_error || f->reset_after >= 0)) {
@@ -147,6 +156,10 @@ int fault_parse(cosd_fault *f, const char *spec, char *err, size_t errlen) {
     }
     if (f->endless_list && (f->status || f->body || f->complete_error || f->drop_response)) {
         snprintf(err, errlen, "fault: endless-list does not go with status=, body=, complete-error or drop-response");
+        return -1;
+    }
+    if (f->content_sha1 && f->no_content_sha1) {
+        snprintf(err, errlen, "fault: content-sha1= does not go with no-content-sha1");
         return -1;
     }
     if (f->etag && f->no_etag) {
@@ -162,7 +175,7 @@ int fault_parse(cosd_fault *f, const char *spec, char *err, size_t errlen) {
     return 0;
 }
 
-void fault_free(cosd_fault *f) { free(f->code); free(f->body); free(f->etag); free(f->crc64); }
+void fault_free(cosd_fault *f) { free(f->code); free(f->body); free(f->etag); free(f->crc64); free(f->content_sha1); }
 
 static double next_rand(uint64_t *s) {
     uint64_t x = *s;
@@ -214,6 +227,8 @@ void fault_apply(cosd_req *r) {
         if (f->endless_list) r->endless_list = 1;
         if (f->etag) { free(r->fault_etag); r->fault_etag = strdup(f->etag); }
         if (f->crc64) { free(r->fault_crc64); r->fault_crc64 = strdup(f->crc64); }
+        if (f->content_sha1) { free(r->fault_content_sha1); r->fault_content_sha1 = strdup(f->content_sha1); }
+        if (f->no_content_sha1) r->no_content_sha1 = 1;
         if (f->drop_response) r->drop_response = 1;
         if (f->body) {
             free(r->fault_body);

@@ -75,6 +75,9 @@ static int queue(cosd_req *r, unsigned status, struct MHD_Response *resp, uint64
             continue; /* fault no-crc64 */
         } else if (r->fault_crc64 && strcasecmp(r->rh[i].name, "x-cos-hash-crc64ecma") == 0) {
             v = r->fault_crc64, had_crc = 1; /* fault crc64= */
+        } else if (strcasecmp(r->rh[i].name, "x-cos-content-sha1") == 0) {
+            if (r->no_content_sha1) continue;            /* fault no-content-sha1 */
+            if (r->fault_content_sha1) v = r->fault_content_sha1; /* fault content-sha1= */
         }
         MHD_add_response_header(resp, r->rh[i].name, v);
     }
@@ -692,6 +695,7 @@ static void completed(void *cls, struct MHD_Connection *conn, void **con_cls, en
     free(r->fault_code);
     free(r->fault_etag);
     free(r->fault_crc64);
+    free(r->fault_content_sha1);
     free(r->host_region);
     free(r->bucket);
     free(r->key);

@@ -305,6 +305,14 @@ function COS:uploadDirectory(params, callback)
   if params.Prefix ~= nil and type(params.Prefix) ~= "string" then
     return fail(setmetatable({ code = "InvalidParameter", message = "Prefix must be a string" }, core.error_mt))
   end
+  -- the one boolean rule of params (docs/api.md): true/"true", false/"false", nil is the default
+  local skip_existing = params.SkipExisting
+  if skip_existing == nil or skip_existing == "true" then skip_existing = true
+  elseif skip_existing == "false" then skip_existing = false
+  elseif type(skip_existing) ~= "boolean" then
+    return fail(setmetatable({ code = "Error", param = "SkipExisting",
+      message = "param SkipExisting must be true or false (or \"true\" / \"false\")" }, core.error_mt))
+  end
   local list, err = core.list_files(params.LocalPath, params.Symlinks)
   if not list then return fail(err) end
   local prefix = params.Prefix or ""
@@ -361,7 +369,7 @@ function COS:uploadDirectory(params, callback)
     pending = pending - 1
     if pending == 0 and callback then upload_rest() end
   end
-  if params.SkipExisting == false or #list == 0 then return upload_rest() end
+  if not skip_existing or #list == 0 then return upload_rest() end
   for _, f in ipairs(list) do
     heads[#heads + 1] = self:headObject({ Bucket = params.Bucket, Region = params.Region,
       Key = prefix .. f.RelativePath }, function(e, d) headed(f, e, d) end)

@@ -137,10 +137,82 @@ function M.circles(g)
   return out
 end
 
+-- The prefix each file's exported functions carry (Lua's own rule: luaH_ is ltable.c): by default
+-- cos_<file>_; these files use an abbreviation, and an operation's entry point is cos_op_<name>.
+M.prefixes = {
+  checkpoint = { "cos_cp_" }, errors = { "cos_error_" }, messages = { "cos_msg_" }, params = { "cos_param_" },
+  request = { "cos_req_", "cos_resp_", "cos_result_" }, stream_source = { "cos_stream_" },
+  bucket = { "cos_op_" }, object = { "cos_op_" }, multipart = { "cos_op_" }, post_object = { "cos_op_" },
+  upload = { "cos_op_" }, upload_files = { "cos_op_" },
+}
+
+-- The public functions of cos.h (COS_API): they keep their names wherever they live.
+function M.public_names(header)
+  local names, text = {}, assert(io.open(header)):read("*a")
+  for decl in text:gmatch("COS_API[^;]-;") do
+    local name = decl:match("([%w_]+)%s*%(")
+    if name then names[name] = true end
+  end
+  return names
+end
+
+-- "file: symbol" for every exported function of a core object whose prefix does not name its file.
+function M.misnamed(build, public)
+  local dir = build .. "/obj/core/"
+  local bad = {}
+  local list = assert(io.popen(TOOL .. "find " .. dir .. " -name '*.o'"))
+  for path in list:lines() do
+    local rel = path:sub(#dir + 1):gsub("%.o$", "")
+    local src = io.open("csrc/core/" .. rel .. ".c", "r")
+    if src then
+      src:close()
+      local file = rel:match("([^/]+)$")
+      local allowed = M.prefixes[file] or { "cos_" .. file .. "_" }
+      for line in nm_lines("-g --defined-only " .. path):gmatch("[^\n]+") do
+        local sym = line:match(" T (%S+)$")
+        local ok = not sym or public[sym] or sym == "cos_" .. file
+        for _, p in ipairs(allowed) do ok = ok or sym:sub(1, #p) == p end
+        if not ok then bad[#bad + 1] = rel .. ": " .. sym end
+      end
+    end
+  end
+  list:close()
+  table.sort(bad)
+  return bad
+end
+
+-- Headers whose .c file has another name: request_state.h is request.c's internal header.
+M.header_owner = { ["http/request_state"] = "http/request" }
+
+-- "header: function" for every function a csrc/core header declares that its own file does not
+-- define (each header declares only its own file's functions).
+function M.stray_declarations(build)
+  local bad = {}
+  local list = assert(io.popen(TOOL .. "find csrc/core -name '*.h'"))
+  for h in list:lines() do
+    local rel = h:sub(#"csrc/core/" + 1):gsub("%.h$", "")
+    local obj = build .. "/obj/core/" .. (M.header_owner[rel] or rel) .. ".o"
+    local defined = {}
+    for line in nm_lines("-g --defined-only " .. obj):gmatch("[^\n]+") do
+      local sym = line:match(" %u (%S+)$")
+      if sym then defined[sym] = true end
+    end
+    for line in assert(io.open(h)):lines() do
+      local name = line:match("^[%a_][%w_%s%*]-[%s%*](cos_[%w_]+)%(")
+      if name and not line:match("^%s*typedef") and not defined[name] then bad[#bad + 1] = rel .. ".h: " .. name end
+    end
+  end
+  list:close()
+  table.sort(bad)
+  return bad
+end
+
 if arg and arg[0] and arg[0]:match("layers%.lua$") then
   local g = M.graph(arg[1] or "build")
   print(string.format("%d files, %d calls between them", g.files, g.edges))
   for _, s in ipairs(M.upward(g)) do print("upward: " .. s) end
   for _, s in ipairs(M.circles(g)) do print("circle: " .. s) end
+  for _, s in ipairs(M.misnamed(arg[1] or "build", M.public_names("csrc/include/cos.h"))) do print("misnamed: " .. s) end
+  for _, s in ipairs(M.stray_declarations(arg[1] or "build")) do print("declared elsewhere: " .. s) end
 end
 return M

@@ -36,6 +36,12 @@ cos_value *cos_error_new(const char *code, const char *message)
     return e;
 }
 
+int cos_error_out(cos_value **err, cos_value *e)
+{
+    *err = e ? e : cos_error_new("Error", "out of memory");
+    return -1;
+}
+
 cos_value *cos_error_newf(const char *code, const char *fmt, ...)
 {
     char msg[512];

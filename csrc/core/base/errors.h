@@ -6,6 +6,8 @@
 #include <curl/curl.h>
 #include "cos.h"
 
+/* The common tail of a failing check: *err = e (an out-of-memory error when e is NULL); -1. */
+int cos_error_out(cos_value **err, cos_value *e);
 /* {code, name = code, message}. NULL on out of memory. */
 cos_value *cos_error_new(const char *code, const char *message);
 /* The same with a printf message (at most 511 bytes). */

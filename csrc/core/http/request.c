@@ -948,3 +948,5 @@ int cos_result_merge_xml(cos_value *data, const cos_http_result *res, const char
     cos_value_free(merged);
     return 0;
 }
+
+cos_api cos_req_api(const cos_request *r) { return r->api; }

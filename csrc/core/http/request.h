@@ -63,6 +63,8 @@ typedef int (*cos_req_pull_fn)(void *ud, const void **chunk, size_t *len);
  * UseRawKey). The builders of ops/messages.c are its callers: one per COS API. NULL when out of
  * memory or `api` is not one of api.h's. */
 cos_request *cos_req_new(cos_client *c, cos_api api, const char *bucket, const char *region, const char *key);
+/* The COS API the request was built for. */
+cos_api cos_req_api(const cos_request *r);
 /* Frees a request that was never submitted. */
 void cos_req_free(cos_request *r);
 
@@ -143,11 +145,8 @@ void cos_req_task(cos_request *r, cos_task_id id);
 void cos_req_on_done(cos_request *r, cos_req_done_fn fn, void *ud);
 void cos_req_on_progress(cos_request *r, cos_req_progress_fn fn, void *ud);
 
-/* Hands the request to the engine (see the lifecycle notes above). Returns 0, or -1 when the
- * request cannot even be built (then `done` runs from cos_poll with an error anyway). */
-int cos_transport_submit(cos_request *r);
-/* Stops a submitted request; `done` will not be called. */
-void cos_transport_abort(cos_request *r);
+/* Submitting and aborting are the transport's: cos_transport_submit / cos_transport_abort
+ * (http/transport.h), with the lifecycle above. */
 
 /* One response header line as libcurl delivers it (CRLF included or not) into *headers (object,
  * lower-case names, repeated headers joined with ", "); a status line ("HTTP/...") starts a new

@@ -40,7 +40,7 @@ int cos_integrity_body_md5(cos_request *r, const void *data, size_t len)
 
 int cos_integrity_content_md5_mem(const cos_client *c, cos_request *r, const void *data, size_t len)
 {
-    if (!c->upload_check_md5 || cos_req_get_header(r, "Content-MD5")) return 0;
+    if (!cos_integrity_wants_content_md5(c, cos_req_api(r)) || cos_req_get_header(r, "Content-MD5")) return 0;
     return cos_integrity_body_md5(r, data ? data : "", len);
 }
 
@@ -51,7 +51,17 @@ int cos_integrity_md5_of(int fd, int64_t off, int64_t len, const void *data, uns
     return 0;
 }
 
-int cos_integrity_wants_content_md5(const cos_client *c) { return c->upload_check_md5; }
+int cos_integrity_wants_content_md5(const cos_client *c, cos_api api)
+{
+    switch (api) {
+    case COS_API_APPEND_OBJECT: return 1;
+    case COS_API_PUT_OBJECT: return c->upload_check_md5;
+    case COS_API_UPLOAD_PART: return c->upload_check_md5;
+    default: return 0; /* Complete's XML gets its own (cos_integrity_body_md5); forms are not the object */
+    }
+}
+
+int cos_integrity_append_hashes(void) { return COS_HASH_MD5 | COS_HASH_CRC64; }
 
 int cos_integrity_content_md5_header(cos_request *r, const unsigned char md5[16])
 {
@@ -115,6 +125,45 @@ cos_integrity_verdict cos_integrity_check_part(cos_client *c, const cos_http_res
     *err = cos_error_newf("InvalidResponse", "part %d: the answer has no ETag, and Complete names every part by "
                           "its ETag", number);
     return COS_INTEGRITY_DAMAGED;
+}
+
+/* x-cos-content-sha1 as COS's SDKs read it on an APPEND answer: the hex MD5 of the appended
+ * chunk (docs/cos-wire.md#append-object). 1 and md5 set, 0 when absent or not 32 hex digits. */
+static int content_sha1_md5(const cos_value *headers, unsigned char md5[16])
+{
+    const char *s = cos_obj_get_str(headers, "x-cos-content-sha1");
+    if (!s || strlen(s) != 32) return 0;
+    for (int i = 0; i < 16; i++) {
+        unsigned int byte;
+        if (sscanf(s + 2 * i, "%2x", &byte) != 1) return 0;
+        md5[i] = (unsigned char)byte;
+    }
+    return 1;
+}
+
+cos_integrity_verdict cos_integrity_check_append(const cos_http_result *res, int64_t position, int content_md5_sent,
+                                                 cos_value **err)
+{
+    unsigned char chunk[16];
+    uint64_t crc;
+    *err = NULL;
+    if ((res->hashes & COS_HASH_MD5) && content_sha1_md5(res->headers, chunk)) {
+        if (memcmp(chunk, res->md5, 16) == 0) return COS_INTEGRITY_OK;
+        *err = cos_error_newf("IntegrityError", "x-cos-content-sha1 %.40s is not the MD5 of the bytes appended",
+                              cos_obj_get_str(res->headers, "x-cos-content-sha1"));
+        return COS_INTEGRITY_DAMAGED;
+    }
+    /* The object's CRC-64 is the chunk's own only when the chunk is the whole object. */
+    if (position == 0 && (res->hashes & COS_HASH_CRC64) && cos_integrity_header_crc64(res->headers, &crc)) {
+        if (crc == res->crc64) return COS_INTEGRITY_OK;
+        *err = cos_error_newf("IntegrityError", "x-cos-hash-crc64ecma %" PRIu64 " is not the CRC-64 %" PRIu64
+                              " of the bytes appended", crc, res->crc64);
+        return COS_INTEGRITY_DAMAGED;
+    }
+    if (content_md5_sent) return COS_INTEGRITY_OK; /* COS checked the body against it before storing */
+    *err = cos_error_newf("UnverifiedUpload", "the append could not be verified: the answer has no "
+                          "x-cos-content-sha1, and the body's MD5 was not known before it was sent");
+    return COS_INTEGRITY_UNVERIFIABLE;
 }
 
 /* ---------------------------------------------------------------------------------------- */

@@ -32,9 +32,15 @@ int cos_integrity_content_md5_mem(const cos_client *c, cos_request *r, const voi
  * 0, or -1 (errno: the read failed). */
 int cos_integrity_md5_of(int fd, int64_t off, int64_t len, const void *data, unsigned char md5[16]);
 
-/* Whether bodies carry Content-MD5 (UploadCheckContentMd5), for callers that hash the body
- * themselves (sliceUploadFile hashes each part in slices), and the header from that MD5. */
-int cos_integrity_wants_content_md5(const cos_client *c);
+/* Whether a body of COS API `api` (its bytes known before it is sent) carries Content-MD5: with
+ * UploadCheckContentMd5 every upload body does; an APPEND always does (a stored chunk cannot be
+ * sent again, so COS itself must refuse a damaged one). The one rule for every path: callers that
+ * hash the body themselves (sliceUploadFile hashes each part in slices) ask it with their API;
+ * in-memory bodies are asked through cos_integrity_content_md5_mem. */
+int cos_integrity_wants_content_md5(const cos_client *c, cos_api api);
+/* appendObject's body always hashes MD5 as it streams: the answer's x-cos-content-sha1 is the
+ * appended chunk's MD5 (the object's CRC-64 covers the whole object). */
+int cos_integrity_append_hashes(void);
 int cos_integrity_content_md5_header(cos_request *r, const unsigned char md5[16]);
 
 /* Content-MD5 of a small request body COS asks it for (Complete's XML, Delete Multiple): always. */
@@ -67,6 +73,11 @@ cos_integrity_verdict cos_integrity_check(cos_client *c, const cos_http_result *
 cos_integrity_verdict cos_integrity_check_part(cos_client *c, const cos_http_result *res, int64_t expect, int number,
                                                cos_value **err);
 
+/* Checks an APPEND answer: x-cos-content-sha1 against the chunk's MD5, else (position 0) the
+ * object's CRC-64 against the chunk's, else OK only when Content-MD5 was sent (COS verified it).
+ * On anything but OK, *err is the error to report. */
+cos_integrity_verdict cos_integrity_check_append(const cos_http_result *res, int64_t position, int content_md5_sent,
+                                                 cos_value **err);
 /* MD5 and CRC-64 of a file range computed in slices, so that hashing a whole part or file
  * (resuming, UploadAddMetaMd5) never stalls a cos_poll step: each step hashes what the step
  * budget (COS_STEP_MAX_BYTES) leaves. Zero-initialised = idle. */

@@ -211,6 +211,7 @@ cos_request *cos_msg_append_object(const cos_msg_to *to, const char *position, c
     int rc = header_default(r, "Cache-Control", "");
     if (!rc) rc = cos_req_query(r, "append", "") || cos_req_query(r, "position", position);
     if (!rc) rc = attach_body(to, r, body);
+    if (!rc) cos_req_hash(r, cos_integrity_append_hashes());
     if (!rc) rc = header_default(r, "Content-Type", default_type);
     return built(r, rc);
 }
@@ -476,8 +477,9 @@ static void shape_upload_result(cos_value *data)
     cos_obj_set(data, "UploadResult", ur);
 }
 
-/* A 200 whose body is an <Error> document: the error it is, shaped as any HTTP error. */
-static cos_value *error_in_200(const cos_msg_to *to, cos_http_result *res)
+/* A 200 whose body is an <Error> document (COS answers Complete, and copies, that way when they
+ * fail after the status went out): the error it is, shaped as any HTTP error of that API. */
+static cos_value *error_in_200(const cos_msg_to *to, cos_api api, cos_http_result *res)
 {
     cos_value *parsed = cos_xml_parse_error(res->body.data, res->body.len);
     if (!parsed) return NULL;
@@ -485,14 +487,15 @@ static cos_value *error_in_200(const cos_msg_to *to, cos_http_result *res)
     char *url = cos_url_build(to->client, NULL, NULL, to->bucket, to->region, to->key);
     cos_value *headers = res->headers;
     res->headers = NULL;
-    cos_value *e = cos_error_http(res->status_code, "OK", headers, res->body.data, res->body.len, "POST", url);
+    cos_value *e = cos_error_http(res->status_code, "OK", headers, res->body.data, res->body.len,
+                                  cos_api_method(api), url);
     free(url);
     return e ? e : oom();
 }
 
 cos_value *cos_msg_complete_read(const cos_msg_to *to, cos_http_result *res, cos_value **err)
 {
-    if (!res->error && (*err = error_in_200(to, res))) return NULL;
+    if (!res->error && (*err = error_in_200(to, COS_API_COMPLETE_MULTIPART_UPLOAD, res))) return NULL;
     cos_value *data = read_xml(res, NULL, err);
     if (!data) return NULL;
     if (set_location(to, data) != 0) { /* replaces the XML's in place */

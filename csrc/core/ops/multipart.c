@@ -17,20 +17,15 @@
 #include "ops/integrity.h"
 #include "ops/messages.h"
 #include "ops/multipart.h"
+#include "ops/task_body.h"
 
 /* ------------------------------------------------------------------------------------------ */
 /* Shared plumbing                                                                             */
 
-static int fail(cos_value **err, cos_value *e)
-{
-    *err = e ? e : cos_validate_error(NULL, "out of memory");
-    return -1;
-}
-
 /* Hands the request built for t (NULL: building failed) to the engine; `done` finishes the task. */
 static int submit(cos_task *t, cos_request *r, cos_req_done_fn done, cos_value **err)
 {
-    if (!r) return fail(err, cos_validate_error(NULL, "cannot build the %s request", t->op));
+    if (!r) return cos_error_out(err, cos_validate_error(NULL, "cannot build the %s request", t->op));
     cos_req_on_done(r, done, t);
     t->req = r;
     cos_transport_submit(r); /* on failure `done` still runs (with an error) from cos_poll */
@@ -68,7 +63,7 @@ int cos_op_multipart_list(cos_task *t, cos_value **err)
     cos_value *e = cos_validate_bucket_params(t->params);
     if (!e) e = cos_validate_optional_strings(t->params, strings, 0);
     if (!e) e = cos_validate_optional_strings(t->params, numbers, 1);
-    if (e) return fail(err, e);
+    if (e) return cos_error_out(err, e);
     cos_msg_to to = cos_msg_to_task(t);
     char km[64], im[64];
     return submit(t, cos_msg_list_uploads(&to, cos_task_str(t, "Prefix"), PARAM(t, "KeyMarker", km),
@@ -87,7 +82,7 @@ static void init_done(void *ud, cos_http_result *res)
 int cos_op_multipart_init(cos_task *t, cos_value **err)
 {
     cos_value *e = check_object(t, 0);
-    if (e) return fail(err, e);
+    if (e) return cos_error_out(err, e);
     cos_msg_to to = cos_msg_to_task(t);
     /* Content-Type by the key's extension, else sent empty (and so unsigned). */
     const char *type = mime_lookup_upload(t->client->mime, NULL, to.key);
@@ -97,96 +92,61 @@ int cos_op_multipart_init(cos_task *t, cos_value **err)
 /* ------------------------------------------------------------------------------------------ */
 /* multipartUpload (UploadPart)                                                                */
 
-static int pull_from_task(void *ud, const void **chunk, size_t *len)
-{
-    cos_task *t = ud;
-    if (!t->cb.on_pull) return -1;
-    return t->cb.on_pull(t->cb.ud, t->id, chunk, len);
-}
+static int upload_send(cos_task *t, cos_value **err);
 
-/* ContentLength as given, or -1. */
-static int64_t param_length(const cos_value *params)
-{
-    int64_t n = -1;
-    if (cos_param_integer(cos_obj_get(params, "ContentLength"), &n) != 0 || n < 0) return -1;
-    return n;
-}
-
-/* An fd body from `offset`: `length` bytes, or (length < 0) to the end of a regular file. With
- * UploadCheckContentMd5 it is hashed now into md5 (its Content-MD5 precedes it; messages.c hashes
- * in-memory bodies itself). */
-static int fd_body(const cos_task *t, cos_msg_body *mb, unsigned char md5[16], int fd, int64_t offset, int64_t length,
-                   cos_value **err)
-{
-    if (length < 0) {
-        struct stat st;
-        if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode))
-            return fail(err, cos_validate_error("ContentLength",
-                                                "missing param ContentLength (the body is not a regular file)"));
-        length = st.st_size > offset ? (int64_t)st.st_size - offset : 0;
-    }
-    *mb = (cos_msg_body){.kind = COS_MSG_BODY_FD, .fd = fd, .offset = offset, .length = length};
-    if (!cos_integrity_wants_content_md5(t->client)) return 0;
-    if (cos_integrity_md5_of(fd, offset, length, NULL, md5) != 0)
-        return fail(err, cos_error_errno(errno, "read", t->body.kind == COS_BODY_PATH ? t->body.path : NULL));
-    mb->content_md5 = md5;
-    return 0;
-}
-
-/* The part's body like putObject's: string, fd, file path or pulled chunks. *fd_open gets a
- * descriptor this opened (the request keeps its own dup; close it after building), or -1.
- * Returns 0, or -1 and *err. */
-static int part_body(cos_task *t, cos_msg_body *mb, unsigned char md5[16], int *fd_open, cos_value **err)
-{
-    const cos_body *b = &t->body;
-    int64_t given = param_length(t->params);
-    *fd_open = -1;
-    switch (b->kind) {
-    case COS_BODY_NONE: return fail(err, cos_validate_error("Body", "missing param Body")); /* as the SDK */
-    case COS_BODY_MEM: *mb = (cos_msg_body){.kind = COS_MSG_BODY_MEM_COPY, .data = b->data, .len = b->len}; return 0;
-    case COS_BODY_FD: return fd_body(t, mb, md5, b->fd, b->offset, b->length >= 0 ? b->length : given, err);
-    case COS_BODY_PATH: {
-        int fd = open(b->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* a FIFO never blocks */
-        if (fd < 0) return fail(err, cos_error_errno(errno, "open", b->path));
-        *fd_open = fd;
-        return fd_body(t, mb, md5, fd, 0, given, err);
-    }
-    case COS_BODY_PULL: {
-        int64_t len = b->length >= 0 ? b->length : given;
-        if (len < 0) return fail(err, cos_validate_error("ContentLength", "missing param ContentLength"));
-        *mb = (cos_msg_body){.kind = COS_MSG_BODY_PULL, .length = len, .pull = pull_from_task, .pull_ud = t};
-        return 0;
-    }
-    case COS_BODY_STREAM: return fail(err, cos_validate_error("Body", "a stream Body (no known length) is accepted by sliceUploadFile and uploadFile only"));
-    }
-    return fail(err, NULL);
-}
-
+/* Verified before it is reported, as sliceUploadFile's parts are (ops/integrity.c): a damaged
+ * or unverifiable answer is an error; the first answer without CRC-64 this client meets is
+ * sent again with MD5 on (a part sent again replaces the previous one). */
 static void upload_done(void *ud, cos_http_result *res)
 {
+    cos_task *t = ud;
+    t->req = NULL;
+    cos_value *bad = NULL;
+    int64_t pn = 0;
+    cos_param_integer(cos_obj_get(t->params, "PartNumber"), &pn); /* validated: 1..10000 */
+    cos_integrity_verdict v = res->error ? COS_INTEGRITY_OK : cos_integrity_check_part(t->client, res, -1, (int)pn, &bad);
+    if (v == COS_INTEGRITY_RECHECK && t->body.kind != COS_BODY_PULL) {
+        cos_value_free(bad);
+        cos_value *e = NULL;
+        if (upload_send(t, &e) != 0) cos_task_finish(t, e, NULL);
+        return;
+    }
+    if (bad) {
+        if (res->request_id) cos_obj_set_str(bad, "RequestId", res->request_id);
+        cos_obj_set_num(bad, "statusCode", res->status_code);
+        cos_task_finish(t, bad, NULL);
+        return;
+    }
     cos_value *err = NULL, *data = cos_msg_upload_part_read(res, &err);
-    finish_read(ud, data, err);
+    finish_read(t, data, err);
+}
+
+/* Builds the Upload Part request from the task's body (string, fd, FilePath or pulled chunks, as
+ * putObject's; a file body is hashed here when integrity.c wants its Content-MD5) and submits it. */
+static int upload_send(cos_task *t, cos_value **err)
+{
+    if (t->body.kind == COS_BODY_NONE) return cos_error_out(err, cos_validate_error("Body", "missing param Body")); /* as the SDK */
+    cos_task_body tb;
+    int content = cos_integrity_wants_content_md5(t->client, COS_API_UPLOAD_PART) && t->body.kind != COS_BODY_MEM;
+    if (cos_task_body_open(t, &tb, err) != 0 || (content && cos_task_body_md5(t, &tb, 1, err) != 0)) {
+        cos_task_body_close(&tb);
+        return -1;
+    }
+    int64_t pn = 0;
+    cos_param_integer(cos_obj_get(t->params, "PartNumber"), &pn); /* validated: 1..10000 */
+    cos_msg_to to = cos_msg_to_task(t);
+    cos_request *r = cos_msg_upload_part(&to, cos_task_str(t, "UploadId"), (int)pn, &tb.msg);
+    cos_task_body_close(&tb);
+    if (r) cos_task_track_progress(t, r, 1);
+    return submit(t, r, upload_done, err);
 }
 
 int cos_op_multipart_upload(cos_task *t, cos_value **err)
 {
     cos_value *e = check_object(t, 1);
     if (!e) e = cos_validate_part_number(t->params);
-    if (e) return fail(err, e);
-    cos_msg_body body;
-    unsigned char md5[16];
-    int fd = -1;
-    if (part_body(t, &body, md5, &fd, err) != 0) {
-        if (fd >= 0) close(fd);
-        return -1;
-    }
-    int64_t pn = 0;
-    cos_param_integer(cos_obj_get(t->params, "PartNumber"), &pn); /* validated: 1..10000 */
-    cos_msg_to to = cos_msg_to_task(t);
-    cos_request *r = cos_msg_upload_part(&to, cos_task_str(t, "UploadId"), (int)pn, &body);
-    if (fd >= 0) close(fd);
-    if (r) cos_task_track_progress(t, r, 1);
-    return submit(t, r, upload_done, err);
+    if (e) return cos_error_out(err, e);
+    return upload_send(t, err);
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -205,7 +165,7 @@ int cos_op_multipart_list_part(cos_task *t, cos_value **err)
     cos_value *e = check_object(t, 1);
     if (!e) e = cos_validate_optional_strings(t->params, strings, 0);
     if (!e) e = cos_validate_optional_strings(t->params, numbers, 1);
-    if (e) return fail(err, e);
+    if (e) return cos_error_out(err, e);
     cos_msg_to to = cos_msg_to_task(t);
     char marker[64];
     return submit(t, cos_msg_list_parts(&to, cos_task_str(t, "UploadId"), PARAM(t, "PartNumberMarker", marker)),
@@ -227,7 +187,7 @@ int cos_op_multipart_complete(cos_task *t, cos_value **err)
 {
     cos_value *e = check_object(t, 1);
     if (!e) e = cos_validate_parts(t->params);
-    if (e) return fail(err, e);
+    if (e) return cos_error_out(err, e);
     cos_msg_to to = cos_msg_to_task(t);
     return submit(t, cos_msg_complete(&to, cos_task_str(t, "UploadId"), cos_obj_get(t->params, "Parts"), NULL),
                   complete_done, err);
@@ -245,7 +205,7 @@ static void abort_done(void *ud, cos_http_result *res)
 int cos_op_multipart_abort(cos_task *t, cos_value **err)
 {
     cos_value *e = check_object(t, 1);
-    if (e) return fail(err, e);
+    if (e) return cos_error_out(err, e);
     cos_msg_to to = cos_msg_to_task(t);
     return submit(t, cos_msg_abort(&to, cos_task_str(t, "UploadId")), abort_done, err);
 }

@@ -17,6 +17,7 @@
 #include "ops/integrity.h"
 #include "ops/messages.h"
 #include "ops/object.h"
+#include "ops/task_body.h"
 #include "task/queue.h"
 #include "upload/upload.h"
 #include "base/validate.h"
@@ -24,85 +25,11 @@
 /* ---------------------------------------------------------------------------------------- */
 /* Shared pieces                                                                             */
 
-static int fail(cos_value **err, cos_value *e)
-{
-    *err = e ? e : cos_error_new("Error", "out of memory");
-    return -1;
-}
-
 static int validate_object(cos_task *t, cos_value **err)
 {
     cos_value *e = cos_validate_object_params(t->params, 1);
     if (!e) e = cos_validate_traffic_limit(t->params);
-    return e ? fail(err, e) : 0;
-}
-
-/* The pull body of a task: the user's on_pull, called from cos_poll. */
-static int task_pull(void *ud, const void **chunk, size_t *len)
-{
-    cos_task *t = ud;
-    return t->cb.on_pull(t->cb.ud, t->id, chunk, len);
-}
-
-/* Opens a file to upload without ever blocking (O_NONBLOCK: a FIFO swapped in after validation
- * does not hang the process) and only if it is a regular file. The fd, or -1 and *err. */
-static int open_regular(const char *path, struct stat *st, cos_value **err)
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) return fail(err, cos_error_errno(errno, "open", path));
-    if (fstat(fd, st) != 0 || !S_ISREG(st->st_mode)) {
-        int e = errno;
-        int reg = S_ISREG(st->st_mode);
-        close(fd);
-        if (!reg) return fail(err, cos_validate_error("FilePath", "param FilePath must be a regular file: '%s'", path));
-        return fail(err, cos_error_errno(e, "stat", path));
-    }
-    return fd;
-}
-
-/* The task's body as a message body (ops/messages.h); *size gets its length, *fd_open a
- * descriptor opened here (closed by the caller once the request is built; the request keeps
- * its own dup) or -1, *file_like whether it is a file or a pulled stream (rather than a string). */
-static int task_body(cos_task *t, cos_msg_body *mb, int64_t *size, int *fd_open, int *file_like, cos_value **err)
-{
-    cos_body *b = &t->body;
-    *fd_open = -1;
-    *file_like = 0;
-    switch (b->kind) {
-    case COS_BODY_NONE:
-        *size = 0;
-        *mb = (cos_msg_body){.kind = COS_MSG_BODY_NONE};
-        return 0;
-    case COS_BODY_MEM:
-        *size = (int64_t)b->len;
-        /* The request borrows the task's copy (no second copy of a large body): the task
-         * outlives its requests, and a restarted task sends it again. */
-        *mb = (cos_msg_body){.kind = COS_MSG_BODY_MEM, .data = b->data, .len = b->len};
-        return 0;
-    case COS_BODY_FD:
-    case COS_BODY_PATH: {
-        struct stat st;
-        int fd = b->kind == COS_BODY_FD ? b->fd : open_regular(b->path, &st, err);
-        if (fd < 0) return -1;
-        if (b->kind == COS_BODY_PATH) *fd_open = fd;
-        int64_t off = b->kind == COS_BODY_FD ? b->offset : 0;
-        int64_t len = b->kind == COS_BODY_FD ? b->length : -1;
-        int rc = b->kind == COS_BODY_FD ? fstat(fd, &st) : 0;
-        if (rc == 0 && len < 0) len = (int64_t)st.st_size - off;
-        if (rc != 0 || len < 0 || off < 0) return fail(err, cos_error_errno(rc != 0 ? errno : EINVAL, "stat", b->path));
-        *mb = (cos_msg_body){.kind = COS_MSG_BODY_FD, .fd = fd, .offset = off, .length = len};
-        *size = len;
-        *file_like = 1;
-        return 0;
-    }
-    case COS_BODY_PULL:
-        *mb = (cos_msg_body){.kind = COS_MSG_BODY_PULL, .length = b->length, .pull = task_pull, .pull_ud = t};
-        *size = b->length;
-        *file_like = 1;
-        return 0;
-    case COS_BODY_STREAM: return fail(err, cos_validate_error("Body", "a stream Body (no known length) is accepted by sliceUploadFile and uploadFile only"));
-    }
-    return fail(err, NULL);
+    return e ? cos_error_out(err, e) : 0;
 }
 
 /* The body length the caller announced for pulled bodies (ContentLength param). */
@@ -150,50 +77,35 @@ static void put_done(void *ud, cos_http_result *res)
     cos_task_finish(t, data ? NULL : err, data);
 }
 
-/* The body's MD5 when something needs it before the body is sent: Content-MD5
- * (UploadCheckContentMd5: every body whose bytes are known now, strings and files alike) and,
- * for putObject, x-cos-meta-md5 (UploadAddMetaMd5) into meta_hex[33] (else ""). One pass for
- * both. 0, or -1 and *err (the file's read failed). */
-static int body_md5(cos_task *t, cos_msg_body *mb, int meta, unsigned char md5[16], char meta_hex[33],
-                    cos_value **err)
-{
-    int content = cos_integrity_wants_content_md5(t->client) && mb->kind != COS_MSG_BODY_PULL;
-    *meta_hex = '\0';
-    if (!content && !meta) return 0;
-    int fd = mb->kind == COS_MSG_BODY_FD ? mb->fd : -1;
-    int64_t len = mb->kind == COS_MSG_BODY_FD ? mb->length : (int64_t)mb->len;
-    if (cos_integrity_md5_of(fd, mb->offset, len, mb->kind == COS_MSG_BODY_NONE ? "" : mb->data, md5) != 0)
-        return fail(err, cos_error_errno(errno, "read", t->body.kind == COS_BODY_PATH ? t->body.path : NULL));
-    if (content) mb->content_md5 = md5;
-    if (meta) cos_integrity_md5_hex_of(md5, meta_hex);
-    return 0;
-}
-
 /* The request of an upload (putObject / appendObject), with the task's body. No ContentType
  * given: the type of the file's extension, else of the key's (the MIME table); file-like bodies
  * fall back to application/octet-stream, strings to none (COS then decides, as the Node SDK
  * leaves it). */
 static cos_request *upload_request(cos_task *t, int is_append, int64_t *size, cos_value **err)
 {
-    cos_msg_body body;
-    int fd_open = -1, file_like = 0;
-    unsigned char md5[16];
-    char meta_hex[33];
+    cos_task_body tb;
+    char meta_hex[33] = "";
     int meta = !is_append && cos_param_bool(t->params, "UploadAddMetaMd5", 0) == 1;
-    if (task_body(t, &body, size, &fd_open, &file_like, err) != 0 || body_md5(t, &body, meta, md5, meta_hex, err) != 0) {
-        if (fd_open >= 0) close(fd_open);
+    /* Content-MD5 as integrity.c says (file bodies are hashed here; messages.c hashes in-memory
+     * ones itself), and x-cos-meta-md5: one pass for both. */
+    int content = cos_integrity_wants_content_md5(t->client, is_append ? COS_API_APPEND_OBJECT : COS_API_PUT_OBJECT) &&
+                  t->body.kind != COS_BODY_MEM;
+    if (cos_task_body_open(t, &tb, err) != 0 || ((content || meta) && cos_task_body_md5(t, &tb, content, err) != 0)) {
+        cos_task_body_close(&tb);
         return NULL;
     }
+    if (meta) cos_integrity_md5_hex_of(tb.md5, meta_hex);
+    *size = tb.size;
     const char *path = t->body.kind == COS_BODY_PATH ? t->body.path : NULL;
     const char *type = mime_lookup_upload(t->client->mime, path, cos_task_key(t));
-    if (!type && file_like) type = "application/octet-stream";
+    if (!type && tb.file_like) type = "application/octet-stream";
     cos_msg_to to = cos_msg_to_task(t);
     char pos[40];
     cos_request *r = is_append ? cos_msg_append_object(&to, cos_param_string(t->params, "Position", pos, sizeof pos),
-                                                       &body, type)
-                               : cos_msg_put_object(&to, &body, type, meta ? meta_hex : NULL);
-    if (fd_open >= 0) close(fd_open);
-    if (!r) fail(err, NULL);
+                                                       &tb.msg, type)
+                               : cos_msg_put_object(&to, &tb.msg, type, meta ? meta_hex : NULL);
+    cos_task_body_close(&tb);
+    if (!r) cos_error_out(err, NULL);
     return r;
 }
 
@@ -234,16 +146,16 @@ static int validate_upload(cos_task *t, int is_append, cos_value **err)
     if (validate_object(t, err) != 0) return -1;
     if (is_append) {
         cos_value *e = cos_validate_position(t->params);
-        if (e) return fail(err, e);
+        if (e) return cos_error_out(err, e);
     }
     cos_value *e = check_body_given(t);
     if (!e) e = check_fd_length(t);
-    if (e) return fail(err, e);
+    if (e) return cos_error_out(err, e);
     pull_length_from_params(t);
     if (t->body.kind == COS_BODY_PULL && t->body.length < 0)
-        return fail(err, cos_validate_error("ContentLength", "ContentLength is required for a pulled body"));
+        return cos_error_out(err, cos_validate_error("ContentLength", "ContentLength is required for a pulled body"));
     if (!is_append && t->body.kind == COS_BODY_PULL && cos_param_bool(t->params, "UploadAddMetaMd5", 0) == 1)
-        return fail(err, cos_validate_error("UploadAddMetaMd5", "UploadAddMetaMd5 needs the body's MD5 before it is "
+        return cos_error_out(err, cos_validate_error("UploadAddMetaMd5", "UploadAddMetaMd5 needs the body's MD5 before it is "
                                             "sent: not with a function Body (give a string or FilePath)"));
     return 0;
 }
@@ -256,19 +168,19 @@ static int body_size(cos_task *t, double *size, cos_value **err)
     case COS_BODY_NONE: *size = 0; return 0;
     case COS_BODY_MEM: *size = (double)t->body.len; return 0;
     case COS_BODY_PULL: *size = (double)t->body.length; return 0;
-    case COS_BODY_STREAM: return fail(err, cos_validate_error("Body", "a stream Body (no known length) is accepted by sliceUploadFile and uploadFile only"));
+    case COS_BODY_STREAM: return cos_error_out(err, cos_validate_error("Body", "a stream Body (no known length) is accepted by sliceUploadFile and uploadFile only"));
     case COS_BODY_FD:
         if (t->body.length >= 0) {
             *size = (double)t->body.length;
             return 0;
         }
-        if (fstat(t->body.fd, &st) != 0) return fail(err, cos_error_errno(errno, "stat", NULL));
+        if (fstat(t->body.fd, &st) != 0) return cos_error_out(err, cos_error_errno(errno, "stat", NULL));
         *size = (double)st.st_size - (double)t->body.offset;
         return 0;
     case COS_BODY_PATH:
-        if (stat(t->body.path, &st) != 0) return fail(err, cos_error_errno(errno, "stat", t->body.path));
+        if (stat(t->body.path, &st) != 0) return cos_error_out(err, cos_error_errno(errno, "stat", t->body.path));
         if (!S_ISREG(st.st_mode))
-            return fail(err, cos_validate_error("FilePath", "param FilePath must be a regular file: '%s'", t->body.path));
+            return cos_error_out(err, cos_validate_error("FilePath", "param FilePath must be a regular file: '%s'", t->body.path));
         *size = (double)st.st_size;
         return 0;
     }
@@ -309,17 +221,29 @@ int cos_op_put_object(cos_task *t, cos_value **err)
     const cos_queue_ops *ops = t->body.kind == COS_BODY_PULL ? &PUT_PULL_OPS : &PUT_OPS;
     /* Last: the queue may run the task right away. */
     if (cos_queue_add(t, t->body.kind == COS_BODY_PATH ? t->body.path : NULL, size, ops, 0) != 0)
-        return fail(err, NULL);
+        return cos_error_out(err, NULL);
     return 0;
 }
 
 /* ---------------------------------------------------------------------------------------- */
 /* appendObject                                                                              */
 
+/* Verified before it is reported: an appended chunk cannot be sent again, so a damaged one is
+ * an error for the caller (the object holds it), never a success. */
 static void append_done(void *ud, cos_http_result *res)
 {
+    cos_task *t = ud;
+    cos_value *bad = NULL;
+    int64_t position = 0;
+    cos_param_integer(cos_obj_get(t->params, "Position"), &position); /* validated */
+    if (!res->error && cos_integrity_check_append(res, position, t->body.kind != COS_BODY_PULL, &bad) != COS_INTEGRITY_OK) {
+        if (res->request_id) cos_obj_set_str(bad, "RequestId", res->request_id);
+        cos_obj_set_num(bad, "statusCode", res->status_code);
+        cos_task_finish(t, bad, NULL);
+        return;
+    }
     cos_value *err = NULL, *data = cos_msg_append_object_read(res, &err);
-    cos_task_finish(ud, data ? NULL : err, data);
+    cos_task_finish(t, data ? NULL : err, data);
 }
 
 int cos_op_append_object(cos_task *t, cos_value **err)
@@ -345,7 +269,7 @@ int cos_op_head_object(cos_task *t, cos_value **err)
     if (validate_object(t, err) != 0) return -1;
     cos_msg_to to = cos_msg_to_task(t);
     cos_request *r = cos_msg_head_object(&to);
-    if (!r) return fail(err, NULL);
+    if (!r) return cos_error_out(err, NULL);
     return submit(t, r, head_done);
 }
 
@@ -364,10 +288,10 @@ static int open_output(cos_task *t, cos_request *r, cos_value **err)
     if (t->output.kind == COS_BODY_NONE) return 0;
     int fd = t->output.kind == COS_BODY_FD ? t->output.fd
                                            : open(t->output.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) return fail(err, cos_error_errno(errno, "open", t->output.path));
+    if (fd < 0) return cos_error_out(err, cos_error_errno(errno, "open", t->output.path));
     int rc = cos_req_output_fd(r, fd);
     if (t->output.kind == COS_BODY_PATH) close(fd);
-    return rc == 0 ? 0 : fail(err, NULL);
+    return rc == 0 ? 0 : cos_error_out(err, NULL);
 }
 
 int cos_op_get_object(cos_task *t, cos_value **err)
@@ -375,7 +299,7 @@ int cos_op_get_object(cos_task *t, cos_value **err)
     if (validate_object(t, err) != 0) return -1;
     cos_msg_to to = cos_msg_to_task(t);
     cos_request *r = cos_msg_get_object(&to, t->output.kind == COS_BODY_NONE);
-    if (!r) return fail(err, NULL);
+    if (!r) return cos_error_out(err, NULL);
     cos_task_track_progress(t, r, 2);
     if (open_output(t, r, err) != 0) {
         cos_req_free(r);
@@ -399,6 +323,6 @@ int cos_op_delete_object(cos_task *t, cos_value **err)
     if (validate_object(t, err) != 0) return -1;
     cos_msg_to to = cos_msg_to_task(t);
     cos_request *r = cos_msg_delete_object(&to);
-    if (!r) return fail(err, NULL);
+    if (!r) return cos_error_out(err, NULL);
     return submit(t, r, delete_done);
 }

@@ -28,8 +28,10 @@
 #include "cos.h"
 #include "http/auth.h"
 #include "http/transport.h"
+#include "ops/integrity.h"
 #include "ops/messages.h"
 #include "ops/post_object.h"
+#include "ops/task_body.h"
 #include "sign.h"
 #include "strbuf.h"
 #include "client.h"
@@ -441,22 +443,6 @@ static cos_value *form_fields(const cos_task *t)
     return f;
 }
 
-/* The pulled body of a task: the caller's on_pull (called from cos_poll by the engine). */
-static int post_pull(void *ud, const void **chunk, size_t *len)
-{
-    cos_task *t = ud;
-    return t->cb.on_pull ? t->cb.on_pull(t->cb.ud, t->id, chunk, len) : -1;
-}
-
-/* Length of a file body from `offset` (length < 0: to the end of a regular file). */
-static int64_t fd_body_length(int fd, int64_t offset, int64_t length)
-{
-    if (length >= 0) return length;
-    struct stat st;
-    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) return -1;
-    return st.st_size > offset ? (int64_t)st.st_size - offset : 0;
-}
-
 /* The caller's Headers table goes out as HTTP headers; the named params are form fields. */
 static int apply_user_headers(cos_request *r, const cos_value *params)
 {
@@ -469,9 +455,29 @@ static int apply_user_headers(cos_request *r, const cos_value *params)
     return 0;
 }
 
+static int post_send(cos_task *t, cos_value **err);
+
+/* Verified before it is reported (ops/integrity.c): the file part's CRC-64 (or MD5, against the
+ * ETag) must match what the server stored; the first answer without CRC-64 this client meets
+ * is sent again with MD5 on (a form upload replaces the object). */
 static void post_done(void *ud, cos_http_result *res)
 {
     cos_task *t = ud;
+    t->req = NULL;
+    cos_value *bad = NULL;
+    cos_integrity_verdict v = res->error ? COS_INTEGRITY_OK : cos_integrity_check(t->client, res, -1, "", &bad);
+    if (v == COS_INTEGRITY_RECHECK && t->body.kind != COS_BODY_PULL) {
+        cos_value_free(bad);
+        cos_value *e = NULL;
+        if (post_send(t, &e) != 0) cos_task_finish(t, e, NULL);
+        return;
+    }
+    if (bad) {
+        if (res->request_id) cos_obj_set_str(bad, "RequestId", res->request_id);
+        cos_obj_set_num(bad, "statusCode", res->status_code);
+        cos_task_finish(t, bad, NULL);
+        return;
+    }
     cos_msg_to to = cos_msg_to_task(t);
     cos_value *err = NULL, *data = cos_msg_post_object_read(&to, res, &err);
     cos_task_finish(t, data ? NULL : err, data);
@@ -566,49 +572,27 @@ static int post_mime_fields(void *ud, curl_mime *mime)
  * caller's on_pull. The length must be known: libcurl sends an exact Content-Length. */
 static int post_attach_body(cos_task *t, cos_request *r, cos_value **err)
 {
-    const cos_body *body = &t->body;
-    int64_t given = -1;
-    if (cos_param_integer(cos_obj_get(t->params, "ContentLength"), &given) != 0) given = -1;
-    if (body->kind == COS_BODY_MEM) {
-        if (cos_req_body_mem_ref(r, body->data, body->len) != 0) {
-            *err = cos_validate_error(NULL, "out of memory");
-            return -1;
-        }
-        return 0;
-    }
-    if (body->kind == COS_BODY_PULL) {
-        int64_t len = body->length >= 0 ? body->length : given;
-        if (len < 0) {
-            *err = cos_validate_error("ContentLength", "missing param ContentLength (the body size is unknown)");
-            return -1;
-        }
-        if (cos_req_body_pull(r, len, post_pull, t) != 0) {
-            *err = cos_validate_error(NULL, "cannot attach the body");
-            return -1;
-        }
-        return 0;
-    }
-    /* O_NONBLOCK: a FIFO never blocks the process (validation refused non-regular files). */
-    int fd = body->kind == COS_BODY_PATH ? open(body->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) : body->fd;
-    if (fd < 0) {
-        *err = cos_error_errno(errno, "open", body->path);
+    cos_task_body tb;
+    if (cos_task_body_open(t, &tb, err) != 0) {
+        cos_task_body_close(&tb);
         return -1;
     }
-    int64_t offset = body->kind == COS_BODY_FD ? body->offset : 0;
-    int64_t len = fd_body_length(fd, offset, body->kind == COS_BODY_FD && body->length >= 0 ? body->length : given);
-    int rc = len < 0 ? -1 : cos_req_body_fd(r, fd, offset, len); /* dup's the fd */
-    if (body->kind == COS_BODY_PATH) close(fd);
-    if (rc != 0) {
-        *err = len < 0 ? cos_validate_error("ContentLength", "missing param ContentLength (the body size is unknown)")
-                       : cos_validate_error(NULL, "cannot attach the body");
-        return -1;
+    const cos_msg_body *m = &tb.msg;
+    int rc = -1;
+    switch (m->kind) {
+    case COS_MSG_BODY_NONE: rc = cos_req_body_mem(r, "", 0); break;
+    case COS_MSG_BODY_MEM:
+    case COS_MSG_BODY_MEM_COPY: rc = cos_req_body_mem_ref(r, m->data, m->len); break;
+    case COS_MSG_BODY_FD: rc = cos_req_body_fd(r, m->fd, m->offset, m->length); break; /* dup's the fd */
+    case COS_MSG_BODY_PULL: rc = cos_req_body_pull(r, m->length, m->pull, m->pull_ud); break;
     }
-    return 0;
+    cos_task_body_close(&tb);
+    return rc == 0 ? 0 : cos_error_out(err, cos_validate_error(NULL, "cannot attach the body"));
 }
 
-int cos_op_post_object(cos_task *t, cos_value **err)
+/* Builds the form request (fields signed again on every attempt) and submits it. */
+static int post_send(cos_task *t, cos_value **err)
 {
-    if (post_check(t, err) != 0) return -1;
     post_state *s = calloc(1, sizeof *s);
     cos_msg_to to = cos_msg_to_task(t);
     cos_request *r = cos_msg_post_object(&to);
@@ -632,7 +616,8 @@ int cos_op_post_object(cos_task *t, cos_value **err)
         cos_req_free(r);
         return -1;
     }
-    if (t->op_free && t->op_state) t->op_free(t->op_state); /* a restarted task's previous state */
+    cos_req_hash(r, cos_integrity_stream_hashes(t->client, t->body.kind != COS_BODY_PULL));
+    if (t->op_free && t->op_state) t->op_free(t->op_state); /* the state of the answer just checked */
     t->op_state = s; /* freed with the task, after the request is gone */
     t->op_free = post_state_free;
     cos_task_track_progress(t, r, 1);
@@ -640,4 +625,10 @@ int cos_op_post_object(cos_task *t, cos_value **err)
     t->req = r;
     cos_transport_submit(r);
     return 0;
+}
+
+int cos_op_post_object(cos_task *t, cos_value **err)
+{
+    if (post_check(t, err) != 0) return -1;
+    return post_send(t, err);
 }

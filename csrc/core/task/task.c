@@ -355,7 +355,7 @@ int cos_task_is_done(cos_client *c, cos_task_id id)
     return 1;
 }
 
-void cos_tasks_free_all(cos_client *c)
+void cos_task_free_all(cos_client *c)
 {
     /* Abort first (handlers may abort their requests), then release and free. */
     for (cos_task *t = c->task_head; t; t = t->next)

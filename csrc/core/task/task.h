@@ -103,7 +103,7 @@ cos_task_id cos_task_start(cos_client *c, const cos_operation *def, const char *
 struct cos_event;
 void cos_task_deliver(cos_client *c, struct cos_event *ev); /* TASK_* events */
 void cos_task_timers(cos_client *c, double now, double *next_deadline);
-void cos_tasks_free_all(cos_client *c);
+void cos_task_free_all(cos_client *c);
 int cos_task_is_done(cos_client *c, cos_task_id id);
 /* A stream upload can read again: the next step should come soon (cos_next_timeout 0). */
 void cos_task_wake_streams(cos_client *c);

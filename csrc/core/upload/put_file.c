@@ -240,7 +240,7 @@ int cos_put_file_start(cos_task *t, const char *path, int64_t size, int file_fin
     pf->hash_fd = -1;
     pf->size = size;
     pf->want_md5 = cos_param_bool(t->params, "UploadAddMetaMd5", 0) == 1;
-    pf->want_content = cos_integrity_wants_content_md5(t->client);
+    pf->want_content = cos_integrity_wants_content_md5(t->client, COS_API_PUT_OBJECT);
     t->op_state = pf;
     t->op_free = put_free;
     t->op_abort = put_abort;

@@ -823,7 +823,7 @@ static void schedule_parts(slice_upload *su)
 {
     if (su->ph != PH_PARTS) return;
     int todo = 0;
-    int check_md5 = cos_integrity_wants_content_md5(client_of(su));
+    int check_md5 = cos_integrity_wants_content_md5(client_of(su), COS_API_UPLOAD_PART);
     for (int i = 0; i < su->ps.n; i++) {
         cos_part *p = &su->ps.part[i];
         if (p->state == COS_PART_HASHING) todo = 1;
