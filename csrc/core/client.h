@@ -52,6 +52,11 @@ struct cos_client {
     struct cos_event *ev_head, *ev_tail;
     /* Tasks */
     cos_task *task_head, *task_tail;
+    /* Tasks a step must visit, kept apart so that a step costs the same with thousands of tasks
+     * waiting in the queue: how many have op_step / op_pump (cos_task_set_step / _set_pump), and
+     * the list of those whose throttled progress is pending (task.c). */
+    int nstep_tasks, npump_tasks;
+    cos_task *prog_head;
     cos_task_id next_task_id;
     int unfinished;          /* tasks that have not delivered on_done yet */
     void (*list_update_fn)(void *ud, cos_value *list);

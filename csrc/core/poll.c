@@ -31,7 +31,7 @@ static void deliver(cos_client *c, cos_event *ev)
 
 static int stepping(const cos_client *c)
 {
-    for (const cos_task *t = c->task_head; t; t = t->next)
+    for (const cos_task *t = c->nstep_tasks ? c->task_head : NULL; t; t = t->next)
         if (t->op_step && !t->finished) return 1;
     return 0;
 }
@@ -87,7 +87,7 @@ static int pump_streams(cos_client *c, struct pollfd *fds, size_t *nfds)
     int limit = -1;
     c->streams_reading = 0;
     if (nfds) *nfds = 0;
-    for (cos_task *t = c->task_head; t; t = t->next) {
+    for (cos_task *t = c->npump_tasks ? c->task_head : NULL; t; t = t->next) {
         if (!t->op_pump || t->finished) continue;
         int fd = -1, more = t->op_pump(t, &fd);
         if (more == 1) limit = 0;

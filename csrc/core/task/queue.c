@@ -41,6 +41,7 @@ struct cos_queue {
     cos_client *c;
     qentry *head, *tail;
     size_t count;
+    size_t nended;           /* entries in an ended state (success, error, canceled): trim's bound */
     int running;
     int dirty;
     char **in_use;           /* UploadIds of live tasks */
@@ -93,8 +94,14 @@ cos_task_state cos_queue_state(const cos_task *t)
     return e ? e->state : t->state;
 }
 
+static int ended(cos_task_state s)
+{
+    return s == COS_TASK_SUCCESS || s == COS_TASK_ERROR || s == COS_TASK_CANCELED;
+}
+
 static void set_state(qentry *e, cos_task_state s)
 {
+    e->q->nended += (size_t)ended(s) - (size_t)ended(e->state);
     e->state = s;
     if (e->task && !e->task->finished) e->task->state = s;
     e->q->dirty = 1;
@@ -128,6 +135,7 @@ static void entry_unlink(cos_queue *q, qentry *e)
     if (e->next) e->next->prev = e->prev;
     else q->tail = e->prev;
     q->count--;
+    if (ended(e->state)) q->nended--;
 }
 
 /* UploadQueueSize: beyond it, finished entries are dropped oldest first (as the SDK trims). An
@@ -136,10 +144,14 @@ static void entry_unlink(cos_queue *q, qentry *e)
 static void trim(cos_queue *q)
 {
     double limit = cos_options_num(q->c->options, "UploadQueueSize");
-    for (qentry *e = q->head, *n; e && (double)q->count > limit; e = n) {
+    /* Only ended entries can go: the walk stops once it has seen them all (they gather at the
+     * head, oldest first), so thousands of waiting entries are not walked on every change. */
+    size_t seen = 0, nended = q->nended;
+    for (qentry *e = q->head, *n; e && (double)q->count > limit && seen < nended; e = n) {
         n = e->next;
-        if (e->task || e->held || (e->state != COS_TASK_SUCCESS && e->state != COS_TASK_ERROR && e->state != COS_TASK_CANCELED))
-            continue;
+        if (!ended(e->state)) continue;
+        seen++;
+        if (e->task || e->held) continue;
         entry_unlink(q, e);
         entry_free(e);
     }

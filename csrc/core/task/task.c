@@ -23,9 +23,14 @@ const char *cos_task_state_name(cos_task_state s)
 /* ---------------------------------------------------------------------------------------- */
 /* Task records                                                                              */
 
+static void prog_unlist(cos_task *t);
+
 static void task_free(cos_task *t)
 {
     if (!t) return;
+    cos_task_set_step(t, NULL);
+    cos_task_set_pump(t, NULL);
+    prog_unlist(t);
     if (t->op_free) t->op_free(t->op_state);
     cos_value_free(t->params);
     if (t->body.kind == COS_BODY_MEM) free((void *)t->body.data);
@@ -179,6 +184,41 @@ cos_task_id cos_task_start(cos_client *c, const cos_operation *def, const char *
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* Tasks a step visits                                                                       */
+
+void cos_task_set_step(cos_task *t, void (*fn)(cos_task *t))
+{
+    t->client->nstep_tasks += (fn != NULL) - (t->op_step != NULL);
+    t->op_step = fn;
+}
+
+void cos_task_set_pump(cos_task *t, int (*fn)(cos_task *t, int *wait_fd))
+{
+    t->client->npump_tasks += (fn != NULL) - (t->op_pump != NULL);
+    t->op_pump = fn;
+}
+
+/* The pending-progress list: cos_task_timers walks it, not every task. */
+static void prog_list(cos_task *t)
+{
+    cos_client *c = t->client;
+    if (t->prog_prev || c->prog_head == t) return;
+    t->prog_next = c->prog_head;
+    if (c->prog_head) c->prog_head->prog_prev = t;
+    c->prog_head = t;
+}
+
+static void prog_unlist(cos_task *t)
+{
+    cos_client *c = t->client;
+    if (!t->prog_prev && c->prog_head != t) return;
+    if (t->prog_prev) t->prog_prev->prog_next = t->prog_next;
+    else c->prog_head = t->prog_next;
+    if (t->prog_next) t->prog_next->prog_prev = t->prog_prev;
+    t->prog_next = t->prog_prev = NULL;
+}
+
+/* ---------------------------------------------------------------------------------------- */
 /* Progress                                                                                  */
 
 #define SPEED_TAU_S 2.0
@@ -208,6 +248,7 @@ static void progress_emit(cos_task *t, cos_task_progress *p, cos_event_kind kind
     p->max_loaded = loaded;
     p->last_emit_ms = now;
     p->pending = 0;
+    if (p == &t->prog) prog_unlist(t);
     cos_event_push(t->client, kind, NULL, t, &out, NULL, NULL);
 }
 
@@ -220,12 +261,15 @@ void cos_task_progress_update(cos_task *t, double loaded, double total)
     /* Nothing new to say (e.g. a retry re-sending bytes already reported): no emission. */
     if (t->prog.last_emit_ms >= 0 && (loaded <= t->prog.max_loaded && total == t->prog.emitted_total)) {
         t->prog.pending = 0;
+        prog_unlist(t);
         return;
     }
-    if (t->prog.last_emit_ms < 0 || now - t->prog.last_emit_ms >= t->client->progress_interval_ms)
+    if (t->prog.last_emit_ms < 0 || now - t->prog.last_emit_ms >= t->client->progress_interval_ms) {
         progress_emit(t, &t->prog, COS_EV_TASK_PROGRESS, now);
-    else
+    } else {
         t->prog.pending = 1;
+        prog_list(t);
+    }
 }
 
 void cos_task_progress_now(cos_task *t, double loaded, double total)
@@ -247,7 +291,7 @@ void cos_task_hash_progress_now(cos_task *t, double loaded, double total)
 int cos_task_steps(cos_client *c)
 {
     int left = 0;
-    for (cos_task *t = c->task_head; t; t = t->next) {
+    for (cos_task *t = c->nstep_tasks ? c->task_head : NULL; t; t = t->next) {
         if (t->op_step && !t->finished) t->op_step(t);
         if (t->op_step && !t->finished) left++;
     }
@@ -256,7 +300,8 @@ int cos_task_steps(cos_client *c)
 
 void cos_task_timers(cos_client *c, double now, double *next)
 {
-    for (cos_task *t = c->task_head; t; t = t->next) {
+    for (cos_task *t = c->prog_head, *n; t; t = n) {
+        n = t->prog_next; /* an emission unlists t */
         if (!t->prog.pending || t->finished) continue;
         double due = t->prog.last_emit_ms + c->progress_interval_ms;
         if (due <= now) {
@@ -350,7 +395,9 @@ int cos_task_fail(cos_client *c, cos_task_id id, cos_value *err)
 
 int cos_task_is_done(cos_client *c, cos_task_id id)
 {
-    for (cos_task *t = c->task_head; t; t = t->next)
+    /* From the tail: a caller waits on the task it started last (uploadFiles' own task is linked
+     * after the thousands of file tasks it started). */
+    for (cos_task *t = c->task_tail; t; t = t->prev)
         if (t->id == id) return 0;
     return 1;
 }

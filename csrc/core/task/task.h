@@ -77,6 +77,7 @@ struct cos_task {
     void (*op_step)(cos_task *t);
     cos_request *req;        /* the single in-flight request of simple ops (NULL if none) */
     cos_task *next, *prev;   /* client's task list, in start order */
+    cos_task *prog_next, *prog_prev; /* the client's list of pending progress (prog.pending) */
 };
 
 /* Operation entry point: validate, then start. 0, or -1 with *err (a validation error). */
@@ -107,6 +108,11 @@ void cos_task_free_all(cos_client *c);
 int cos_task_is_done(cos_client *c, cos_task_id id);
 /* A stream upload can read again: the next step should come soon (cos_next_timeout 0). */
 void cos_task_wake_streams(cos_client *c);
+
+/* Sets (fn) or clears (NULL) a task's op_step / op_pump: always through these, so that the client
+ * knows how many tasks a step must visit. */
+void cos_task_set_step(cos_task *t, void (*fn)(cos_task *t));
+void cos_task_set_pump(cos_task *t, int (*fn)(cos_task *t, int *wait_fd));
 
 /* Runs the op_step of every task that has one; returns how many still have one afterwards. */
 int cos_task_steps(cos_client *c);

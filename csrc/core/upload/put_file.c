@@ -134,7 +134,7 @@ static void put_hash_stop(put_file *pf)
     cos_integrity_hasher_stop(&pf->hasher);
     if (pf->hash_fd >= 0) close(pf->hash_fd);
     pf->hash_fd = -1;
-    pf->t->op_step = NULL;
+    cos_task_set_step(pf->t, NULL);
 }
 
 /* One cos_poll step of the whole-file MD5: as many bytes as the step budget leaves. */
@@ -179,7 +179,7 @@ static void put_hash_start(put_file *pf)
         return;
     }
     cos_task_hash_progress_now(t, 0, (double)pf->size);
-    t->op_step = put_hash_step;
+    cos_task_set_step(t, put_hash_step);
 }
 
 static void put_run(cos_task *t)

@@ -313,7 +313,7 @@ static void stop_hashing(slice_upload *su)
     su->hash_part = NULL;
     cos_integrity_hasher_stop(&su->hasher);
     su->hash_kind = HASH_NONE;
-    su->t->op_step = NULL;
+    cos_task_set_step(su->t, NULL);
 }
 
 /* Aborts everything in flight and forgets it (the engine calls no `done` for aborted requests). */
@@ -395,7 +395,7 @@ static int start_hashing(slice_upload *su, int kind, int64_t off, int64_t len)
         return -1;
     }
     su->hash_kind = kind;
-    su->t->op_step = su_step;
+    cos_task_set_step(su->t, su_step);
     return 0;
 }
 
@@ -427,7 +427,7 @@ static void su_step(cos_task *t)
     cos_part *hp = su->hash_part;
     su->hash_kind = HASH_NONE;
     su->hash_part = NULL;
-    t->op_step = NULL;
+    cos_task_set_step(t, NULL);
     if (rc < 0) {
         if (kind == HASH_CONTENT && !file_unchanged(su)) file_modified(su);
         else fail(su, cos_error_errno(errno, "read", su->path));

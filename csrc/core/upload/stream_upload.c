@@ -634,12 +634,12 @@ int cos_stream_upload_start(cos_task *t, int64_t threshold, int file_finish, cos
     t->op_state = su;
     t->op_free = su_free;
     t->op_abort = su_abort;
-    t->op_pump = su_pump;
+    cos_task_set_pump(t, su_pump);
     if (cos_queue_add(t, NULL, su->expect >= 0 ? (double)su->expect : -1, &STREAM_OPS, file_finish) != 0) {
         t->op_state = NULL;
         t->op_free = NULL;
         t->op_abort = NULL;
-        t->op_pump = NULL;
+        cos_task_set_pump(t, NULL);
         su_free(su);
         *err = cos_error_newf("Error", "out of memory");
         return -1;

@@ -32,8 +32,9 @@ typedef struct file_slot {
 struct files_state {
     int refs;            /* the parent task + every child not yet released */
     cos_task *parent;    /* NULL once the parent task is gone */
-    size_t n, ndone;
+    size_t n, ndone, nfailed;
     double total;
+    double loaded;       /* the sum of the slots' loaded, kept as they change (no walk per event) */
     file_slot *slots;
 };
 
@@ -61,21 +62,21 @@ static void fs_parent_gone(void *ud)
     fs_unref(fs);
 }
 
-static double loaded_sum(const files_state *fs)
+/* A slot's bytes so far: the aggregate follows (thousands of files: no walk over them per event). */
+static void slot_loaded(file_slot *slot, double loaded)
 {
-    double s = 0;
-    for (size_t i = 0; i < fs->n; i++) s += fs->slots[i].loaded;
-    return s;
+    slot->fs->loaded += loaded - slot->loaded;
+    slot->loaded = loaded;
 }
 
 static void child_progress(void *ud, cos_task_id id, const cos_progress *p)
 {
     file_slot *slot = ud;
     files_state *fs = slot->fs;
-    slot->loaded = p->loaded;
+    slot_loaded(slot, p->loaded);
     if (!fs->parent || fs->parent->finished) return;
     if (fs->parent->cb.on_file_progress) fs->parent->cb.on_file_progress(fs->parent->cb.ud, id, slot->index, p);
-    if (fs->parent) cos_task_progress_update(fs->parent, loaded_sum(fs), fs->total);
+    if (fs->parent) cos_task_progress_update(fs->parent, fs->loaded, fs->total);
 }
 
 static void count_files(files_state *fs)
@@ -83,9 +84,8 @@ static void count_files(files_state *fs)
     if (!fs->parent) return;
     cos_task_progress *p = &fs->parent->prog;
     p->files_total = (double)fs->n;
-    p->files_done = p->files_failed = 0;
-    for (size_t i = 0; i < fs->n; i++)
-        if (fs->slots[i].done) *(fs->slots[i].error ? &p->files_failed : &p->files_done) += 1;
+    p->files_failed = (double)fs->nfailed;
+    p->files_done = (double)(fs->ndone - fs->nfailed);
 }
 
 static cos_value *files_result(files_state *fs)
@@ -113,8 +113,9 @@ static void child_done(void *ud, cos_task_id id, cos_value *err, cos_value *data
     slot->error = err;
     slot->data = data;
     fs->ndone++;
+    if (err) fs->nfailed++;
     if (slot->options) cos_obj_set_num(slot->options, "TaskId", (double)id);
-    if (slot->size >= 0 && !err) slot->loaded = slot->size;
+    if (slot->size >= 0 && !err) slot_loaded(slot, slot->size);
     cos_task *parent = fs->parent;
     if (!parent || parent->finished) return; /* failed (cos_task_fail): its callback has the error */
     if (parent->cb.on_file_finish)
@@ -123,7 +124,7 @@ static void child_done(void *ud, cos_task_id id, cos_value *err, cos_value *data
     /* Throttled like every progress (the SDK fires at once after each file: with thousands of
      * small files that is thousands of calls a second); the last one comes with the result. */
     count_files(fs);
-    if (fs->ndone < fs->n) cos_task_progress_update(parent, loaded_sum(fs), fs->total);
+    if (fs->ndone < fs->n) cos_task_progress_update(parent, fs->loaded, fs->total);
     else cos_task_finish(parent, NULL, files_result(fs));
 }
 
@@ -217,6 +218,7 @@ static void start_child(cos_task *parent, files_state *fs, size_t i, const cos_v
         slot->done = 1;
         slot->error = err ? err : cos_error_new("Error", "cannot start the upload");
         fs->ndone++;
+        fs->nfailed++;
     } else {
         cos_value_free(err);
     }
