@@ -127,6 +127,28 @@ cos_integrity_verdict cos_integrity_check_part(cos_client *c, const cos_http_res
     return COS_INTEGRITY_DAMAGED;
 }
 
+void cos_integrity_fail_task(cos_task *t, const cos_http_result *res, cos_value *bad)
+{
+    if (bad && res->request_id) cos_obj_set_str(bad, "RequestId", res->request_id);
+    if (bad) cos_obj_set_num(bad, "statusCode", res->status_code);
+    cos_task_finish(t, bad, NULL);
+}
+
+cos_integrity_verdict cos_integrity_judge_task(cos_task *t, cos_http_result *res, int part_number)
+{
+    if (res->error) return COS_INTEGRITY_OK; /* an HTTP or network error: the reader reports it */
+    cos_value *bad = NULL;
+    cos_integrity_verdict v = part_number > 0 ? cos_integrity_check_part(t->client, res, -1, part_number, &bad)
+                                              : cos_integrity_check(t->client, res, -1, "", &bad);
+    if (v == COS_INTEGRITY_OK) return v;
+    if (v == COS_INTEGRITY_RECHECK && t->body.kind != COS_BODY_PULL) {
+        cos_value_free(bad);
+        return v;
+    }
+    cos_integrity_fail_task(t, res, bad);
+    return v == COS_INTEGRITY_RECHECK ? COS_INTEGRITY_UNVERIFIABLE : v;
+}
+
 /* x-cos-content-sha1 as COS's SDKs read it on an APPEND answer: the hex MD5 of the appended
  * chunk (docs/cos-wire.md#append-object). 1 and md5 set, 0 when absent or not 32 hex digits. */
 static int content_sha1_md5(const cos_value *headers, unsigned char md5[16])

@@ -15,6 +15,7 @@
 #include <stdint.h>
 #include "client.h"
 #include "http/request.h"
+#include "task/task.h"
 
 /* The hashes (COS_HASH_* of request.h) a body computes while it streams. `resendable` 0: the
  * body cannot be sent a second time (a pulled stream), so it hashes MD5 too, as a first answer
@@ -73,6 +74,12 @@ cos_integrity_verdict cos_integrity_check(cos_client *c, const cos_http_result *
 cos_integrity_verdict cos_integrity_check_part(cos_client *c, const cos_http_result *res, int64_t expect, int number,
                                                cos_value **err);
 
+/* The answer to a single operation's upload (putObject, multipartUpload with part_number > 0,
+ * postObject) judged for its task t: OK, go on reading it; RECHECK, send the body again (only
+ * when it can be); anything else: t was finished with the error (RequestId and statusCode added). */
+cos_integrity_verdict cos_integrity_judge_task(cos_task *t, cos_http_result *res, int part_number);
+/* Finishes t with `bad`, the error a check gave for answer res (RequestId and statusCode added). */
+void cos_integrity_fail_task(cos_task *t, const cos_http_result *res, cos_value *bad);
 /* Checks an APPEND answer: x-cos-content-sha1 against the chunk's MD5, else (position 0) the
  * object's CRC-64 against the chunk's, else OK only when Content-MD5 was sent (COS verified it).
  * On anything but OK, *err is the error to report. */

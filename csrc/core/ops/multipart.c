@@ -101,22 +101,15 @@ static void upload_done(void *ud, cos_http_result *res)
 {
     cos_task *t = ud;
     t->req = NULL;
-    cos_value *bad = NULL;
     int64_t pn = 0;
     cos_param_integer(cos_obj_get(t->params, "PartNumber"), &pn); /* validated: 1..10000 */
-    cos_integrity_verdict v = res->error ? COS_INTEGRITY_OK : cos_integrity_check_part(t->client, res, -1, (int)pn, &bad);
-    if (v == COS_INTEGRITY_RECHECK && t->body.kind != COS_BODY_PULL) {
-        cos_value_free(bad);
+    cos_integrity_verdict v = cos_integrity_judge_task(t, res, (int)pn);
+    if (v == COS_INTEGRITY_RECHECK) {
         cos_value *e = NULL;
         if (upload_send(t, &e) != 0) cos_task_finish(t, e, NULL);
         return;
     }
-    if (bad) {
-        if (res->request_id) cos_obj_set_str(bad, "RequestId", res->request_id);
-        cos_obj_set_num(bad, "statusCode", res->status_code);
-        cos_task_finish(t, bad, NULL);
-        return;
-    }
+    if (v != COS_INTEGRITY_OK) return; /* finished with the error */
     cos_value *err = NULL, *data = cos_msg_upload_part_read(res, &err);
     finish_read(t, data, err);
 }

@@ -59,19 +59,13 @@ static void put_run(cos_task *t);
 static void put_done(void *ud, cos_http_result *res)
 {
     cos_task *t = ud;
-    cos_value *bad = NULL;
-    if (!res->error && cos_integrity_check(t->client, res, -1, "", &bad) == COS_INTEGRITY_RECHECK) {
-        cos_value_free(bad);
-        t->req = NULL;
+    t->req = NULL;
+    cos_integrity_verdict v = cos_integrity_judge_task(t, res, 0);
+    if (v == COS_INTEGRITY_RECHECK) {
         put_run(t);
         return;
     }
-    if (bad) {
-        if (res->request_id) cos_obj_set_str(bad, "RequestId", res->request_id);
-        cos_obj_set_num(bad, "statusCode", res->status_code);
-        cos_task_finish(t, bad, NULL);
-        return;
-    }
+    if (v != COS_INTEGRITY_OK) return; /* finished with the error */
     cos_msg_to to = cos_msg_to_task(t);
     cos_value *err = NULL, *data = cos_msg_put_object_read(&to, res, &err);
     cos_task_finish(t, data ? NULL : err, data);
@@ -237,9 +231,7 @@ static void append_done(void *ud, cos_http_result *res)
     int64_t position = 0;
     cos_param_integer(cos_obj_get(t->params, "Position"), &position); /* validated */
     if (!res->error && cos_integrity_check_append(res, position, t->body.kind != COS_BODY_PULL, &bad) != COS_INTEGRITY_OK) {
-        if (res->request_id) cos_obj_set_str(bad, "RequestId", res->request_id);
-        cos_obj_set_num(bad, "statusCode", res->status_code);
-        cos_task_finish(t, bad, NULL);
+        cos_integrity_fail_task(t, res, bad);
         return;
     }
     cos_value *err = NULL, *data = cos_msg_append_object_read(res, &err);

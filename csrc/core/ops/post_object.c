@@ -464,20 +464,13 @@ static void post_done(void *ud, cos_http_result *res)
 {
     cos_task *t = ud;
     t->req = NULL;
-    cos_value *bad = NULL;
-    cos_integrity_verdict v = res->error ? COS_INTEGRITY_OK : cos_integrity_check(t->client, res, -1, "", &bad);
-    if (v == COS_INTEGRITY_RECHECK && t->body.kind != COS_BODY_PULL) {
-        cos_value_free(bad);
+    cos_integrity_verdict v = cos_integrity_judge_task(t, res, 0);
+    if (v == COS_INTEGRITY_RECHECK) {
         cos_value *e = NULL;
         if (post_send(t, &e) != 0) cos_task_finish(t, e, NULL);
         return;
     }
-    if (bad) {
-        if (res->request_id) cos_obj_set_str(bad, "RequestId", res->request_id);
-        cos_obj_set_num(bad, "statusCode", res->status_code);
-        cos_task_finish(t, bad, NULL);
-        return;
-    }
+    if (v != COS_INTEGRITY_OK) return; /* finished with the error */
     cos_msg_to to = cos_msg_to_task(t);
     cos_value *err = NULL, *data = cos_msg_post_object_read(&to, res, &err);
     cos_task_finish(t, data ? NULL : err, data);
