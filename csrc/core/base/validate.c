@@ -472,15 +472,18 @@ static cos_value *check_files(const cos_value *files, int raw_key)
         if (cos_value_type(f) != COS_OBJ) continue; /* uploadFiles names malformed entries itself */
         const char *path = cos_value_type(cos_obj_get(f, "Body")) == COS_STR ? NULL : cos_obj_get_str(f, "FilePath");
         cos_value *e = check_one("uploadFile", f, path, raw_key);
-        if (e) {
-            const char *m = cos_obj_get_str(e, "message");
-            char msg[700];
-            snprintf(msg, sizeof msg, "files[%zu]: %s", i + 1, m ? m : "invalid");
-            cos_obj_set_str(e, "message", msg);
-            return e;
-        }
+        if (e) return cos_validate_of_file(e, i + 1);
     }
     return NULL;
+}
+
+cos_value *cos_validate_of_file(cos_value *e, size_t n)
+{
+    const char *m = cos_obj_get_str(e, "message");
+    char msg[700];
+    snprintf(msg, sizeof msg, "files[%zu]: %s", n, m ? m : "invalid");
+    cos_obj_set_str(e, "message", msg);
+    return e;
 }
 
 cos_value *cos_validate_call(const char *op, const cos_value *params, const cos_body *body, int raw_key)

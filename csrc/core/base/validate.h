@@ -71,3 +71,5 @@ int cos_validate_param_known(const char *name);
  * - uploadFiles: the same for every entry of files, the message prefixed with "files[i]: ".
  * NULL when fine, else the validation error (code "Error", param). */
 cos_value *cos_validate_call(const char *op, const cos_value *params, const cos_body *body, int raw_key);
+/* An uploadFiles entry's error: its message prefixed with "files[n]: " (n from 1). Returns e. */
+cos_value *cos_validate_of_file(cos_value *e, size_t n);

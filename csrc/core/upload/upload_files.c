@@ -178,13 +178,7 @@ static cos_value *validate_files(const cos_value *files)
             const char *fp = cos_obj_get_str(f, "FilePath");
             if (!fp || !*fp) e = cos_validate_error("FilePath", "missing param FilePath");
         }
-        if (e) {
-            const char *m = cos_obj_get_str(e, "message");
-            char msg[400];
-            snprintf(msg, sizeof msg, "files[%zu]: %s", i + 1, m ? m : "invalid");
-            cos_obj_set_str(e, "message", msg);
-            return e;
-        }
+        if (e) return cos_validate_of_file(e, i + 1);
     }
     return NULL;
 }
