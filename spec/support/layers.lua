@@ -10,9 +10,10 @@ function M.layer(file)
   return file:match("^([^/]+)/") or "root"
 end
 
--- graph.calls[a][b] = one symbol of b that a uses (for the messages).
-function M.from_edges(calls)
-  local g = { calls = calls, files = 0, edges = 0 }
+-- graph.calls[a][b] = one symbol of b that a uses (for the messages); graph.defines[a][symbol] =
+-- nm's type letter of every global symbol a defines.
+function M.from_edges(calls, defines)
+  local g = { calls = calls, defines = defines or {}, files = 0, edges = 0 }
   for _, to in pairs(calls) do
     g.files = g.files + 1
     for _ in pairs(to) do g.edges = g.edges + 1 end
@@ -47,19 +48,23 @@ function M.graph(build)
   table.sort(objs)
   local names = table.concat(objs, " ")
   local function file_of(path) return (path:sub(#dir + 1):gsub("%.o$", "")) end
-  local defined, calls = {}, {}
-  for _, o in ipairs(objs) do calls[file_of(o)] = {} end
-  if #objs == 0 then return M.from_edges(calls) end
+  -- defines[file][symbol] = nm's type letter of each global symbol the file defines
+  local defined, calls, defines = {}, {}, {}
+  for _, o in ipairs(objs) do calls[file_of(o)], defines[file_of(o)] = {}, {} end
+  if #objs == 0 then return M.from_edges(calls, defines) end
   for line in nm_lines("-g --defined-only " .. names):gmatch("[^\n]+") do
-    local path, sym = line:match("^(.-):%x* *[TDBRC] (%S+)$")
-    if path then defined[sym] = file_of(path) end
+    local path, kind, sym = line:match("^(.-):%x* *(%u) (%S+)$")
+    if path then
+      defines[file_of(path)][sym] = kind
+      if kind:match("[TDBRC]") then defined[sym] = file_of(path) end
+    end
   end
   for line in nm_lines("-u " .. names):gmatch("[^\n]+") do
     local path, sym = line:match("^(.-): +U (%S+)$")
     local to = sym and defined[sym]
     if to and to ~= file_of(path) then calls[file_of(path)][to] = sym end
   end
-  return M.from_edges(calls)
+  return M.from_edges(calls, defines)
 end
 
 -- "a (layer) calls sym of b (layer)" for every call to a higher layer, sorted.
@@ -157,26 +162,17 @@ function M.public_names(header)
 end
 
 -- "file: symbol" for every exported function of a core object whose prefix does not name its file.
-function M.misnamed(build, public)
-  local dir = build .. "/obj/core/"
+function M.misnamed(g, public)
   local bad = {}
-  local list = assert(io.popen(TOOL .. "find " .. dir .. " -name '*.o'"))
-  for path in list:lines() do
-    local rel = path:sub(#dir + 1):gsub("%.o$", "")
-    local src = io.open("csrc/core/" .. rel .. ".c", "r")
-    if src then
-      src:close()
-      local file = rel:match("([^/]+)$")
-      local allowed = M.prefixes[file] or { "cos_" .. file .. "_" }
-      for line in nm_lines("-g --defined-only " .. path):gmatch("[^\n]+") do
-        local sym = line:match(" T (%S+)$")
-        local ok = not sym or public[sym] or sym == "cos_" .. file
-        for _, p in ipairs(allowed) do ok = ok or sym:sub(1, #p) == p end
-        if not ok then bad[#bad + 1] = rel .. ": " .. sym end
-      end
+  for rel, syms in pairs(g.defines) do
+    local file = rel:match("([^/]+)$")
+    local allowed = M.prefixes[file] or { "cos_" .. file .. "_" }
+    for sym, kind in pairs(syms) do
+      local ok = kind ~= "T" or public[sym] or sym == "cos_" .. file
+      for _, p in ipairs(allowed) do ok = ok or sym:sub(1, #p) == p end
+      if not ok then bad[#bad + 1] = rel .. ": " .. sym end
     end
   end
-  list:close()
   table.sort(bad)
   return bad
 end
@@ -186,17 +182,12 @@ M.header_owner = { ["http/request_state"] = "http/request" }
 
 -- "header: function" for every function a csrc/core header declares that its own file does not
 -- define (each header declares only its own file's functions).
-function M.stray_declarations(build)
+function M.stray_declarations(g)
   local bad = {}
   local list = assert(io.popen(TOOL .. "find csrc/core -name '*.h'"))
   for h in list:lines() do
     local rel = h:sub(#"csrc/core/" + 1):gsub("%.h$", "")
-    local obj = build .. "/obj/core/" .. (M.header_owner[rel] or rel) .. ".o"
-    local defined = {}
-    for line in nm_lines("-g --defined-only " .. obj):gmatch("[^\n]+") do
-      local sym = line:match(" %u (%S+)$")
-      if sym then defined[sym] = true end
-    end
+    local defined = g.defines[M.header_owner[rel] or rel] or {}
     for line in assert(io.open(h)):lines() do
       local name = line:match("^[%a_][%w_%s%*]-[%s%*](cos_[%w_]+)%(")
       if name and not line:match("^%s*typedef") and not defined[name] then bad[#bad + 1] = rel .. ".h: " .. name end
@@ -212,7 +203,7 @@ if arg and arg[0] and arg[0]:match("layers%.lua$") then
   print(string.format("%d files, %d calls between them", g.files, g.edges))
   for _, s in ipairs(M.upward(g)) do print("upward: " .. s) end
   for _, s in ipairs(M.circles(g)) do print("circle: " .. s) end
-  for _, s in ipairs(M.misnamed(arg[1] or "build", M.public_names("csrc/include/cos.h"))) do print("misnamed: " .. s) end
-  for _, s in ipairs(M.stray_declarations(arg[1] or "build")) do print("declared elsewhere: " .. s) end
+  for _, s in ipairs(M.misnamed(g, M.public_names("csrc/include/cos.h"))) do print("misnamed: " .. s) end
+  for _, s in ipairs(M.stray_declarations(g)) do print("declared elsewhere: " .. s) end
 end
 return M
