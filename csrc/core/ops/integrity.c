@@ -212,10 +212,12 @@ int cos_integrity_hasher_start(cos_integrity_hasher *h, int fd, int64_t off, int
 
 int cos_integrity_hasher_busy(const cos_integrity_hasher *h) { return h->md5 != NULL; }
 
-int cos_integrity_hasher_step(cos_integrity_hasher *h, int64_t budget, int64_t *used, unsigned char md5[16],
+int cos_integrity_hasher_step(cos_integrity_hasher *h, cos_client *c, int64_t *used, unsigned char md5[16],
                               uint64_t *crc)
 {
+    int64_t budget = COS_STEP_MAX_BYTES - c->step_bytes;
     *used = 0;
+    if (budget <= 0) return 0;
     while (h->done < h->len && *used < budget) {
         int64_t want = h->len - h->done;
         if (want > HASHER_BUF) want = HASHER_BUF;
@@ -232,6 +234,7 @@ int cos_integrity_hasher_step(cos_integrity_hasher *h, int64_t budget, int64_t *
         h->crc = cos_crc64_update(h->crc, h->buf, (size_t)n);
         h->done += n;
         *used += n;
+        c->step_bytes += n;
     }
     if (h->done < h->len) return 0;
     unsigned int mdlen = 0;

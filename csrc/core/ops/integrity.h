@@ -97,10 +97,11 @@ typedef struct cos_integrity_hasher {
 } cos_integrity_hasher;
 /* Starts hashing len bytes of fd at off (fd is borrowed). 0 or -1 (out of memory). */
 int cos_integrity_hasher_start(cos_integrity_hasher *h, int fd, int64_t off, int64_t len);
-/* Hashes up to `budget` more bytes (*used gets how many). 1 when the range is done (md5 and *crc
- * set; the hasher is idle again), 0 when more is left, -1 on a read error (errno; EIO when the
- * file shrank). */
-int cos_integrity_hasher_step(cos_integrity_hasher *h, int64_t budget, int64_t *used, unsigned char md5[16],
+/* Hashes as many more bytes as c's step budget leaves (COS_STEP_MAX_BYTES less c->step_bytes),
+ * charges them to it, and sets *used to how many. 1 when the range is done (md5 and *crc set; the
+ * hasher is idle again), 0 when more is left (or the budget is spent), -1 on a read error (errno;
+ * EIO when the file shrank). */
+int cos_integrity_hasher_step(cos_integrity_hasher *h, cos_client *c, int64_t *used, unsigned char md5[16],
                               uint64_t *crc);
 int cos_integrity_hasher_busy(const cos_integrity_hasher *h);
 /* Stops (pause, cancel, failure) and frees what the hasher holds; it is idle again. */

@@ -141,12 +141,11 @@ static void put_hash_stop(put_file *pf)
 static void put_hash_step(cos_task *t)
 {
     put_file *pf = t->op_state;
-    int64_t room = COS_STEP_MAX_BYTES - t->client->step_bytes, used = 0;
-    if (room <= 0) return;
+    int64_t used = 0;
     unsigned char md5[16];
     uint64_t crc = 0;
-    int rc = cos_integrity_hasher_step(&pf->hasher, room, &used, md5, &crc);
-    t->client->step_bytes += used;
+    int rc = cos_integrity_hasher_step(&pf->hasher, t->client, &used, md5, &crc);
+    if (rc == 0 && used == 0) return; /* the step's budget is spent */
     if (rc == 0) {
         cos_task_hash_progress_now(t, (double)pf->hasher.done, (double)pf->size);
         return;

@@ -411,13 +411,12 @@ static cos_part *listed_part(slice_upload *su, const cos_value **lp)
 static void su_step(cos_task *t)
 {
     slice_upload *su = t->op_state;
-    cos_client *c = client_of(su);
-    int64_t room = COS_STEP_MAX_BYTES - c->step_bytes, used = 0;
-    if (room <= 0 || su->hash_kind == HASH_NONE) return;
+    int64_t used = 0;
+    if (su->hash_kind == HASH_NONE) return;
     unsigned char md5[16];
     uint64_t crc = 0;
-    int rc = cos_integrity_hasher_step(&su->hasher, room, &used, md5, &crc);
-    c->step_bytes += used;
+    int rc = cos_integrity_hasher_step(&su->hasher, client_of(su), &used, md5, &crc);
+    if (rc == 0 && used == 0) return; /* the step's budget is spent */
     if (su->hash_kind != HASH_CONTENT) { /* onHashProgress is about checking, not about sending */
         su->hashed += (double)used;
         emit_hash_progress(su, 0);
