@@ -32,14 +32,6 @@ static int validate_object(cos_task *t, cos_value **err)
     return e ? cos_error_out(err, e) : 0;
 }
 
-/* The body length the caller announced for pulled bodies (ContentLength param). */
-static void pull_length_from_params(cos_task *t)
-{
-    if (t->body.kind != COS_BODY_PULL || t->body.length >= 0) return;
-    int64_t n;
-    if (cos_param_integer(cos_obj_get(t->params, "ContentLength"), &n) == 0) t->body.length = n;
-}
-
 static int submit(cos_task *t, cos_request *r, cos_req_done_fn done)
 {
     cos_req_on_done(r, done, t);
@@ -145,7 +137,8 @@ static int validate_upload(cos_task *t, int is_append, cos_value **err)
     cos_value *e = check_body_given(t);
     if (!e) e = check_fd_length(t);
     if (e) return cos_error_out(err, e);
-    pull_length_from_params(t);
+    /* A pulled body's length is the caller's word (ContentLength): the queue lists it. */
+    if (t->body.kind == COS_BODY_PULL && t->body.length < 0) t->body.length = cos_task_body_param_length(t);
     if (t->body.kind == COS_BODY_PULL && t->body.length < 0)
         return cos_error_out(err, cos_validate_error("ContentLength", "ContentLength is required for a pulled body"));
     if (!is_append && t->body.kind == COS_BODY_PULL && cos_param_bool(t->params, "UploadAddMetaMd5", 0) == 1)

@@ -17,8 +17,7 @@ int cos_task_body_pull(void *ud, const void **chunk, size_t *len)
     return t->cb.on_pull ? t->cb.on_pull(t->cb.ud, t->id, chunk, len) : -1;
 }
 
-/* ContentLength as given, or -1. */
-static int64_t task_body_param_length(const cos_task *t)
+int64_t cos_task_body_param_length(const cos_task *t)
 {
     int64_t n = -1;
     if (cos_param_integer(cos_obj_get(t->params, "ContentLength"), &n) != 0 || n < 0) return -1;
@@ -59,7 +58,7 @@ static int task_body_file(cos_task_body *b, const char *path, int fd, int64_t of
 int cos_task_body_open(cos_task *t, cos_task_body *b, cos_value **err)
 {
     const cos_body *in = &t->body;
-    int64_t given = in->length >= 0 ? in->length : task_body_param_length(t);
+    int64_t given = in->length >= 0 ? in->length : cos_task_body_param_length(t);
     struct stat st;
     *b = (cos_task_body){.fd_open = -1};
     switch (in->kind) {

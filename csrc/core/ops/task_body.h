@@ -25,6 +25,8 @@ int cos_task_body_open(cos_task *t, cos_task_body *b, cos_value **err);
 /* The MD5 of the body's bytes (not of a pulled body) into b->md5, now, in one pass: the headers
  * precede the body. `content`: it also becomes the request's Content-MD5. 0, or -1 and *err. */
 int cos_task_body_md5(cos_task *t, cos_task_body *b, int content, cos_value **err);
+/* The body length the caller announced in param ContentLength, or -1 (absent or negative). */
+int64_t cos_task_body_param_length(const cos_task *t);
 /* Closes what cos_task_body_open opened (the request keeps its own duplicate). */
 void cos_task_body_close(cos_task_body *b);
 /* The pull source of a task's pulled body: the caller's on_pull, called from cos_poll. */
