@@ -402,13 +402,8 @@ describe("sliceUploadFile hashing in slices", function()
   end)
 
   local function start(key, on_first_hash)
-    local st = { hashes = {} }
-    st.id = cos:sliceUploadFile(U.params(key, { FilePath = path, UploadAddMetaMd5 = true,
-      onHashProgress = function(p)
-        st.hashes[#st.hashes + 1] = p.loaded
-        if not st.acted and p.loaded > 0 then st.acted = #st.hashes; on_first_hash(st) end
-      end }), function(e, d) st.err, st.data = e, d; st.done = true end)
-    return st
+    return U.hashing_upload(cos, "sliceUploadFile", U.params(key, { FilePath = path, UploadAddMetaMd5 = true }),
+      on_first_hash)
   end
 
   it("a pause while the file is hashed stops the hashing at once; restart uploads with x-cos-meta-md5", function()

@@ -123,13 +123,8 @@ describe("uploadFile's whole-file PUT hashes x-cos-meta-md5 in slices", function
   end)
 
   local function start(key, on_first_hash)
-    local st = { hashes = {} }
-    st.id = cos:uploadFile(U.params(key, { FilePath = path, UploadAddMetaMd5 = true,
-      onHashProgress = function(p)
-        st.hashes[#st.hashes + 1] = p.loaded
-        if on_first_hash and not st.acted and p.loaded > 0 then st.acted = #st.hashes; on_first_hash(st) end
-      end }), function(e, d) st.err, st.data = e, d; st.done = true end)
-    return st
+    return U.hashing_upload(cos, "uploadFile", U.params(key, { FilePath = path, UploadAddMetaMd5 = true }),
+      on_first_hash)
   end
 
   it("spreads the MD5 over many steps, then PUTs once with the whole file's MD5", function()

@@ -238,4 +238,17 @@ function M.read(path)
   return s
 end
 
+-- Starts cos[method](params) with a callback, recording every onHashProgress `loaded` in st.hashes;
+-- on_first_hash(st) (optional) runs once, at the first emission with bytes hashed (st.acted: its
+-- index). The callback sets st.err, st.data, st.done. Returns st (st.id: the task id).
+function M.hashing_upload(cos, method, params, on_first_hash)
+  local st = { hashes = {} }
+  params.onHashProgress = function(p)
+    st.hashes[#st.hashes + 1] = p.loaded
+    if on_first_hash and not st.acted and p.loaded > 0 then st.acted = #st.hashes; on_first_hash(st) end
+  end
+  st.id = cos[method](cos, params, function(e, d) st.err, st.data = e, d; st.done = true end)
+  return st
+end
+
 return M
