@@ -49,9 +49,3 @@ const char *cos_api_name(cos_api api)
     return api > COS_API_NONE && api < COS_API_COUNT ? api_names[api] : "";
 }
 
-cos_api cos_api_from_name(const char *name)
-{
-    for (int i = COS_API_NONE + 1; name && i < COS_API_COUNT; i++)
-        if (strcmp(api_names[i], name) == 0) return (cos_api)i;
-    return COS_API_NONE;
-}

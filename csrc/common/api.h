@@ -29,7 +29,5 @@ typedef enum cos_api {
 const char *cos_api_name(cos_api api);
 /* Its HTTP method ("PUT"); "" for COS_API_NONE or a value out of range. */
 const char *cos_api_method(cos_api api);
-/* The API of a name (exact case); COS_API_NONE when unknown. */
-cos_api cos_api_from_name(const char *name);
 
 #endif

@@ -102,15 +102,6 @@ char *cos_url_host(const char *url)
     return strndup(p, n);
 }
 
-char *cos_url_bucket_host(const cos_client *c, const char *bucket, const char *region, const char *domain_override)
-{
-    char *url = cos_url_build(c, NULL, domain_override, bucket, region, NULL);
-    if (!url) return NULL;
-    char *host = cos_url_host(url);
-    free(url);
-    return host;
-}
-
 char *cos_url_location(const cos_client *c, const char *bucket, const char *region, const char *key)
 {
     char *url = cos_url_build(c, NULL, NULL, bucket, region, key);

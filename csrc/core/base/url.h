@@ -10,9 +10,6 @@ char *cos_url_build(const cos_client *c, const char *protocol, const char *domai
                     const char *region, const char *key);
 /* "host[:port]" of a URL. */
 char *cos_url_host(const char *url);
-/* "host[:port]" of a bucket, without scheme ("examplebucket-1250000000.cos.ap-guangzhou.myqcloud.com";
- * Domain template expanded, trailing '/' removed, a Domain path part kept). */
-char *cos_url_bucket_host(const cos_client *c, const char *bucket, const char *region, const char *domain_override);
 /* host + "/" + encoded key: the SDK's Location field. */
 char *cos_url_location(const cos_client *c, const char *bucket, const char *region, const char *key);
 /* The Protocol option as sent ("https:" or "http:"; "http" and "https" accepted, NULL means

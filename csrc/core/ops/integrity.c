@@ -210,8 +210,6 @@ int cos_integrity_hasher_start(cos_integrity_hasher *h, int fd, int64_t off, int
     return 0;
 }
 
-int cos_integrity_hasher_busy(const cos_integrity_hasher *h) { return h->md5 != NULL; }
-
 int cos_integrity_hasher_step(cos_integrity_hasher *h, cos_client *c, int64_t *used, unsigned char md5[16],
                               uint64_t *crc)
 {
@@ -332,30 +330,9 @@ static void hex16(const unsigned char md5[16], char out[33])
     for (int i = 0; i < 16; i++) snprintf(out + 2 * i, 3, "%02x", md5[i]);
 }
 
-int cos_integrity_file_md5_hex(const char *path, char out[33])
-{
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK); /* never blocks on a FIFO */
-    struct stat st;
-    if (fd < 0) return -1;
-    unsigned char md5[16];
-    int rc = fstat(fd, &st) == 0 ? cos_integrity_hash_range(fd, 0, st.st_size, md5, NULL) : -1;
-    int e = errno;
-    close(fd);
-    if (rc == 0) hex16(md5, out);
-    errno = e;
-    return rc;
-}
-
 void cos_integrity_md5(const void *data, size_t len, unsigned char md5[16])
 {
     EVP_Digest(data, len, md5, NULL, EVP_md5(), NULL);
-}
-
-void cos_integrity_md5_hex(const void *data, size_t len, char out[33])
-{
-    unsigned char md5[16];
-    EVP_Digest(data, len, md5, NULL, EVP_md5(), NULL);
-    hex16(md5, out);
 }
 
 void cos_integrity_md5_hex_of(const unsigned char md5[16], char out[33]) { hex16(md5, out); }

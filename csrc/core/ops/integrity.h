@@ -103,7 +103,6 @@ int cos_integrity_hasher_start(cos_integrity_hasher *h, int fd, int64_t off, int
  * EIO when the file shrank). */
 int cos_integrity_hasher_step(cos_integrity_hasher *h, cos_client *c, int64_t *used, unsigned char md5[16],
                               uint64_t *crc);
-int cos_integrity_hasher_busy(const cos_integrity_hasher *h);
 /* Stops (pause, cancel, failure) and frees what the hasher holds; it is idle again. */
 void cos_integrity_hasher_stop(cos_integrity_hasher *h);
 
@@ -114,12 +113,8 @@ int cos_integrity_etag_matches(const char *etag, const unsigned char md5[16]);
 int cos_integrity_header_crc64(const cos_value *headers, uint64_t *out);
 /* MD5 of `len` bytes of fd at `off` (pread), and their CRC-64 (crc may be NULL); 0 or -1 (errno). */
 int cos_integrity_hash_range(int fd, int64_t off, int64_t len, unsigned char md5[16], uint64_t *crc);
-/* x-cos-meta-md5 of a whole file (UploadAddMetaMd5): lower-case hex into out[33]. 0 or -1 (errno). */
-int cos_integrity_file_md5_hex(const char *path, char out[33]);
 /* MD5 of `len` bytes in memory. */
 void cos_integrity_md5(const void *data, size_t len, unsigned char md5[16]);
-/* Lower-case hex MD5 of `len` bytes in memory into out[33]. */
-void cos_integrity_md5_hex(const void *data, size_t len, char out[33]);
 /* The lower-case hex form of an MD5 into out[33]. */
 void cos_integrity_md5_hex_of(const unsigned char md5[16], char out[33]);
 

@@ -62,12 +62,6 @@ static cos_queue *queue_of(cos_client *c)
     return c->queue;
 }
 
-void cos_queue_touch(cos_client *c)
-{
-    cos_queue *q = queue_of(c);
-    if (q) q->dirty = 1;
-}
-
 static int file_parallel_limit(const cos_client *c)
 {
     double n = cos_options_num(c->options, "FileParallelLimit");
@@ -86,12 +80,6 @@ static void q_done(void *ud, cos_task_id id, cos_value *err, cos_value *data);
 static qentry *entry_of(const cos_task *t)
 {
     return t && t->cb.on_done == q_done ? t->cb.ud : NULL;
-}
-
-cos_task_state cos_queue_state(const cos_task *t)
-{
-    qentry *e = entry_of(t);
-    return e ? e->state : t->state;
 }
 
 static int ended(cos_task_state s)

@@ -69,11 +69,7 @@ void cos_queue_release_upload(cos_client *c, const char *upload_id);
  * in the queue (err untouched). */
 int cos_queue_fail(cos_task *t, cos_value *err);
 
-/* The task's live state as the queue sees it (COS_TASK_CANCELED after cancelTask, ...). */
-cos_task_state cos_queue_state(const cos_task *t);
 
-/* Marks the list changed; the list-update listener runs at the end of the current cos_poll. */
-void cos_queue_touch(cos_client *c);
 
 /* Engine hooks: emit list-update if anything changed (end of cos_poll); free the queue
  * (cos_client_free, after the tasks are gone). */

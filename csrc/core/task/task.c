@@ -441,18 +441,4 @@ void cos_task_track_progress(cos_task *t, cos_request *r, int direction)
     cos_req_on_progress(r, task_req_progress, t);
 }
 
-int cos_task_fail_on_error(cos_task *t, cos_http_result *res)
-{
-    if (!res->error) return 0;
-    cos_value *e = res->error;
-    res->error = NULL;
-    cos_task_finish(t, e, NULL);
-    return 1;
-}
-
-char *cos_task_location(cos_task *t)
-{
-    return cos_url_location(t->client, cos_task_str(t, "Bucket"), cos_task_str(t, "Region"), cos_task_key(t));
-}
-
 void cos_task_wake_streams(cos_client *c) { c->streams_due = 1; }

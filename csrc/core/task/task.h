@@ -121,9 +121,6 @@ int cos_task_steps(cos_client *c);
  * The final progress emission (percent 1) is queued before on_done on success for tasks that
  * emitted progress. Later calls are ignored (and free their arguments). */
 void cos_task_finish(cos_task *t, cos_value *err, cos_value *data);
-/* When the request failed, finishes the task with the request's error (taken from res) and returns
- * 1; otherwise returns 0. The common first step of a `done` handler. */
-int cos_task_fail_on_error(cos_task *t, cos_http_result *res);
 /* Progress: records loaded/total and emits under the ProgressInterval throttle; the first call
  * always emits at once. Emissions go through the event queue. */
 void cos_task_progress_update(cos_task *t, double loaded, double total);
@@ -134,8 +131,6 @@ void cos_task_hash_progress_now(cos_task *t, double loaded, double total);
 
 /* Helpers for handlers. */
 const char *cos_task_str(const cos_task *t, const char *name);          /* string param or NULL */
-/* The SDK's Location field for t's Bucket/Region/Key (host + "/" + encoded key; malloc'd). */
-char *cos_task_location(cos_task *t);
 /* The Key of the params, without one leading '/' unless UseRawKey. Points into params. */
 const char *cos_task_key(const cos_task *t);
 
