@@ -5,14 +5,18 @@ local cosd = require("support.cosd")
 local here = debug.getinfo(1, "S").source:sub(2):match("^(.*)/[^/]*$") or "spec"
 local node_dir = here .. "/node"
 
+-- Installs the SDK once. Passes of make test run side by side: the install holds a lock (flock), so
+-- a second pass waits for the first one's install instead of reading its half-written modules.
 local function sdk_ready()
-  if cosd.exec("test -f " .. cosd.sh_quote(node_dir .. "/node_modules/cos-nodejs-sdk-v5/package.json")) then return true end
   if not cosd.exec("command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1") then
     io.stderr:write("cosd_node_sdk_spec: node/npm not found, Node SDK check skipped\n")
     return false
   end
-  local ok = cosd.exec("npm install --no-save --no-package-lock --prefix " .. cosd.sh_quote(node_dir) ..
-    " cos-nodejs-sdk-v5@3 >/dev/null 2>&1")
+  local modules = node_dir .. "/node_modules"
+  local install = ("test -f %s || npm install --no-save --no-package-lock --prefix %s cos-nodejs-sdk-v5@3 >/dev/null 2>&1")
+    :format(cosd.sh_quote(modules .. "/cos-nodejs-sdk-v5/package.json"), cosd.sh_quote(node_dir))
+  local ok = cosd.exec(("mkdir -p %s && flock %s sh -c %s"):format(cosd.sh_quote(modules),
+    cosd.sh_quote(modules .. "/.lua-cos-install.lock"), cosd.sh_quote(install)))
   if not ok then io.stderr:write("cosd_node_sdk_spec: npm install cos-nodejs-sdk-v5 failed, Node SDK check skipped\n") end
   return ok and true or false
 end
